@@ -1,0 +1,34 @@
+# Cutover: the two commands a newcomer needs are `make run` and `make test`.
+# Both install missing system packages first (as root), or print the exact command to run.
+
+SWIFT        ?= swift
+APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl python3
+BENCH_PACKAGES := wrk nginx-light
+ARGS         ?=
+
+.PHONY: run test build release bench deps bench-deps clean
+
+run: deps release
+	./.build/release/cutover serve $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	CUTOVER_BINARY="$(CURDIR)/.build/debug/cutover" $(SWIFT) test --skip-build
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product cutover
+
+bench: deps bench-deps release
+	./scripts/bench.sh
+
+deps:
+	@./scripts/ensure-packages.sh $(APT_PACKAGES)
+
+bench-deps:
+	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,89 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 language mode, strict concurrency, and the
+/// upcoming features that make dependencies and existentials explicit.
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Cutover",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cutover", targets: ["cutover"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries and the one C shim the Glibc module cannot give us (accept4, errno text).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CSystemShims"),
+
+        // Socket layer: non-blocking POSIX sockets driven by Dispatch sources. No HTTP knowledge.
+        .target(name: "CutoverSockets", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
+        // HTTP/1.1 codec: incremental, strict, bounded. No sockets.
+        .target(
+            name: "CutoverHTTP",
+            dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
+        // HTTP server and client: the codec driven by the socket layer.
+        .target(
+            name: "CutoverHTTPServer",
+            dependencies: ["CutoverSockets", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "CutoverHTTPClient",
+            dependencies: ["CutoverSockets", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
+        // Webhook model: JSON, canonical event, Cloud and On-Prem decoders and renderers, signatures. No I/O.
+        .target(name: "CutoverWebhooks", dependencies: ["COpenSSL"], swiftSettings: strictSwift),
+        // Durable spool on SQLite: raw requests, canonical events, deliveries, quarantine.
+        .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: strictSwift),
+        // The proxy: HTTP server and client over the socket layer, ingress, delivery, config.
+        .target(
+            name: "CutoverRelay",
+            dependencies: [
+                "CutoverSockets", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverWebhooks", "CutoverSpool",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "cutover",
+            dependencies: [
+                "CutoverRelay", "CutoverWebhooks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        .testTarget(name: "CutoverSocketsTests", dependencies: ["CutoverSockets"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "CutoverHTTPServerTests",
+            dependencies: ["CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(name: "CutoverWebhooksTests", dependencies: ["CutoverWebhooks"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "CutoverIntegrationTests",
+            dependencies: ["CutoverRelay", "CutoverWebhooks"],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,12 @@
+// SQLITE_TRANSIENT is a macro casting -1 to a function pointer, which Swift cannot import.
+#ifndef CUTOVER_CSQLITE_SHIM_H
+#define CUTOVER_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+static inline int cutover_sqlite3_bind_blob_transient(sqlite3_stmt *statement, int index, const void *bytes, int length) {
+    return sqlite3_bind_blob(statement, index, bytes, length, SQLITE_TRANSIENT);
+}
+static inline int cutover_sqlite3_bind_text_transient(sqlite3_stmt *statement, int index, const char *text, int length) {
+    return sqlite3_bind_text(statement, index, text, length, SQLITE_TRANSIENT);
+}
+#endif

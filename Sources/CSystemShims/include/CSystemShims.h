@@ -1,0 +1,8 @@
+// Socket calls the Glibc module does not export (accept4 needs _GNU_SOURCE).
+#ifndef CUTOVER_CSYSTEMSHIMS_H
+#define CUTOVER_CSYSTEMSHIMS_H
+#include <sys/socket.h>
+
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC: the accepted descriptor is ready for the event loop.
+int cutover_accept_nonblocking(int listener, struct sockaddr *address, socklen_t *length);
+#endif

@@ -1,0 +1,190 @@
+import CutoverHTTP
+import CutoverSockets
+import Dispatch
+import HTTPTypes
+
+/// One outbound keep-alive connection: one request at a time, response decoded incrementally.
+final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
+    // Invariant: all mutable state is touched only on `transport.loop`.
+    typealias Completion = @Sendable (Result<HTTP1Response, HTTPClientError>) -> Void
+
+    private let transport: Connection
+    private let configuration: HTTPClientConfiguration
+    private let onIdle: @Sendable (HTTP1ClientConnection) -> Void
+    private let onClose: @Sendable (HTTP1ClientConnection) -> Void
+    private var decoder: HTTP1ResponseDecoder
+    private var pending: Completion?
+
+    private init(
+        transport: Connection, configuration: HTTPClientConfiguration,
+        onIdle: @escaping @Sendable (HTTP1ClientConnection) -> Void,
+        onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void
+    ) {
+        self.transport = transport
+        self.configuration = configuration
+        self.onIdle = onIdle
+        self.onClose = onClose
+        var limits = HTTP1Limits.responseDefaults
+        limits.maxBodyBytes = configuration.maxResponseBodyBytes
+        decoder = HTTP1ResponseDecoder(limits: limits)
+    }
+
+    /// Connects without blocking: waits for writability on the loop, bounded by the connect timeout.
+    static func connect(
+        to address: SocketAddress, loop: DispatchEventLoop, configuration: HTTPClientConfiguration,
+        onIdle: @escaping @Sendable (HTTP1ClientConnection) -> Void,
+        onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void,
+        completion: @escaping @Sendable (Result<HTTP1ClientConnection, HTTPClientError>) -> Void
+    ) {
+        let socket: Socket
+        let connected: Bool
+        do {
+            (socket, connected) = try Socket.connecting(to: address)
+        } catch {
+            completion(.failure(.connect(error)))
+            return
+        }
+        socket.setNoDelay()
+        let make: @Sendable () -> Void = {
+            let connection = HTTP1ClientConnection(
+                transport: Connection(socket: socket, loop: loop, peer: address.description),
+                configuration: configuration, onIdle: onIdle, onClose: onClose
+            )
+            connection.transport.start(delegate: connection)
+            completion(.success(connection))
+        }
+        if connected {
+            loop.execute(make)
+            return
+        }
+        loop.execute {
+            let attempt = ConnectAttempt()
+            let watch = loop.watch(socket.descriptor, for: .writable) {
+                guard attempt.finish() else { return }
+                attempt.cancelTimer()
+                attempt.watch?.cancel {
+                    do throws(SystemError) {
+                        try socket.finishConnect()
+                        make()
+                    } catch {
+                        socket.close()
+                        completion(.failure(.connect(error)))
+                    }
+                }
+            }
+            attempt.watch = watch
+            attempt.timer = loop.schedule(at: .now() + configuration.connectTimeout.dispatchInterval) {
+                guard attempt.finish() else { return }
+                attempt.watch?.cancel {
+                    socket.close()
+                    completion(.failure(.timedOut("connecting to \(address)")))
+                }
+            }
+            watch.resume()
+        }
+    }
+
+    func send(_ bytes: [UInt8], method: HTTPRequest.Method, completion: @escaping Completion) {
+        transport.loop.execute { [self] in
+            guard !transport.isClosed, pending == nil else {
+                completion(.failure(.connectionClosed))
+                return
+            }
+            pending = completion
+            decoder.requestMethod = method
+            transport.setDeadline(.now() + configuration.requestTimeout.dispatchInterval)
+            transport.write(bytes)
+        }
+    }
+
+    func closeIdle() {
+        transport.loop.execute { [self] in
+            if pending == nil { transport.close() }
+        }
+    }
+
+    // MARK: ConnectionDelegate
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+        guard pending != nil else {
+            // Bytes nobody asked for: the stream is out of step, so it cannot be reused.
+            transport.close()
+            return
+        }
+        decoder.append(bytes)
+        do {
+            if let response = try decoder.next() { complete(.success(response), reuse: response.keepAlive) }
+        } catch {
+            complete(.failure(.malformedResponse(error)), reuse: false)
+        }
+    }
+
+    func connectionDidReachEndOfInput(_ connection: Connection) {
+        guard pending != nil else {
+            transport.close()
+            return
+        }
+        do {
+            if let response = try decoder.finishOnEOF() {
+                complete(.success(response), reuse: false)
+            } else {
+                complete(.failure(.connectionClosed), reuse: false)
+            }
+        } catch {
+            complete(.failure(.malformedResponse(error)), reuse: false)
+        }
+    }
+
+    func connectionDidDrainWrites(_ connection: Connection) {}
+
+    func connectionDeadlineDidPass(_ connection: Connection) {
+        if pending != nil {
+            complete(.failure(.timedOut("waiting for the response")), reuse: false)
+        } else {
+            transport.close()
+        }
+    }
+
+    func connectionDidClose(_ connection: Connection, error: (any Error)?) {
+        if let pending {
+            self.pending = nil
+            if let error = error as? SystemError {
+                pending(.failure(.io(error)))
+            } else {
+                pending(.failure(.connectionClosed))
+            }
+        }
+        onClose(self)
+    }
+
+    private func complete(_ result: Result<HTTP1Response, HTTPClientError>, reuse: Bool) {
+        guard let pending else { return }
+        self.pending = nil
+        if reuse {
+            transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+            onIdle(self)
+        } else {
+            transport.close()
+        }
+        pending(result)
+    }
+}
+
+/// Which of "became writable" and "timed out" came first, for one connect.
+private final class ConnectAttempt: @unchecked Sendable {
+    // Invariant: only touched on the loop the connect runs on.
+    var watch: (any IOWatch)?
+    var timer: (any ScheduledWork)?
+    private var finished = false
+
+    func finish() -> Bool {
+        guard !finished else { return false }
+        finished = true
+        return true
+    }
+
+    func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+}

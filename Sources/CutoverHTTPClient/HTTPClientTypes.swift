@@ -1,0 +1,66 @@
+public import CutoverHTTP
+public import CutoverSockets
+public import HTTPTypes
+
+public struct ClientRequest: Sendable {
+    public var url: DestinationURL
+    public var method: HTTPRequest.Method
+    public var headerFields: HTTPFields
+    public var body: [UInt8]
+
+    public init(url: DestinationURL, method: HTTPRequest.Method = .post, headerFields: HTTPFields = [:], body: [UInt8] = []) {
+        self.url = url
+        self.method = method
+        self.headerFields = headerFields
+        self.body = body
+    }
+}
+
+/// Why a request got no response. Every case is retryable from a delivery's point of view.
+public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
+    case unsupportedScheme(String)
+    case resolve(AddressError)
+    case connect(SystemError)
+    case io(SystemError)
+    case timedOut(String)
+    case connectionClosed
+    case malformedResponse(HTTP1DecodeError)
+
+    public var description: String {
+        switch self {
+        case .unsupportedScheme(let scheme): "\(scheme) destinations are not supported yet"
+        case .resolve(let error): error.description
+        case .connect(let error): error.description
+        case .io(let error): error.description
+        case .timedOut(let what): "timed out \(what)"
+        case .connectionClosed: "connection closed before a response arrived"
+        case .malformedResponse(let error): "malformed response: \(error.reason)"
+        }
+    }
+}
+
+public struct HTTPClientConfiguration: Sendable {
+    public var connectTimeout: Duration
+    /// From the request being written to the whole response having arrived.
+    public var requestTimeout: Duration
+    /// Keep-alive connections kept per host and port.
+    public var maxIdleConnectionsPerHost: Int
+    /// A pooled connection unused this long is closed.
+    public var idleTimeout: Duration
+    /// Longer response bodies fail the request: deliveries only keep an excerpt.
+    public var maxResponseBodyBytes: Int
+
+    public init(
+        connectTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(30),
+        maxIdleConnectionsPerHost: Int = 32,
+        idleTimeout: Duration = .seconds(30),
+        maxResponseBodyBytes: Int = 1 << 20
+    ) {
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.maxIdleConnectionsPerHost = maxIdleConnectionsPerHost
+        self.idleTimeout = idleTimeout
+        self.maxResponseBodyBytes = maxResponseBodyBytes
+    }
+}

@@ -1,0 +1,170 @@
+import CutoverHTTP
+import CutoverSockets
+import Dispatch
+import HTTPTypes
+
+/// Drives one HTTP/1.1 connection: decode, hand one request at a time to the handler, answer in
+/// order (pipelined requests wait in the decoder), enforce idle and read deadlines.
+final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
+    // Invariant: all mutable state is touched only on `transport.loop`.
+    private let transport: Connection
+    private let configuration: HTTPServerConfiguration
+    private let handler: any HTTPServerHandler
+    private let observer: any HTTPServerObserver
+    private let onClose: @Sendable (HTTP1ServerConnection) -> Void
+    private var decoder: HTTP1RequestDecoder
+    private var phase = Phase.idle
+    private var inputEnded = false
+    private var closeRequested = false
+    /// When the first byte of the request being received arrived: the read timeout counts from
+    /// there, so a peer trickling bytes cannot hold the connection open forever.
+    private var requestStartedAt: DispatchTime?
+
+    private enum Phase {
+        /// Waiting for (more of) the next request.
+        case idle
+        /// The handler has a request; later pipelined bytes wait in the decoder.
+        case handling(keepAlive: Bool, http10: Bool)
+        /// A response with `Connection: close` is being flushed.
+        case closing
+    }
+
+    init(
+        transport: Connection,
+        configuration: HTTPServerConfiguration,
+        handler: any HTTPServerHandler,
+        observer: any HTTPServerObserver,
+        onClose: @escaping @Sendable (HTTP1ServerConnection) -> Void
+    ) {
+        self.transport = transport
+        self.configuration = configuration
+        self.handler = handler
+        self.observer = observer
+        self.onClose = onClose
+        decoder = HTTP1RequestDecoder(limits: configuration.limits)
+    }
+
+    func start() {
+        transport.start(delegate: self)
+        armDeadline()
+    }
+
+    /// Graceful shutdown: idle connections close now, busy ones after their response.
+    func closeWhenIdle() {
+        transport.loop.execute { [self] in
+            closeRequested = true
+            if case .idle = phase, decoder.isIdle { transport.close() }
+        }
+    }
+
+    // MARK: ConnectionDelegate
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+        decoder.append(bytes)
+        if case .idle = phase {
+            decodeNext()
+        } else if decoder.bufferedByteCount > configuration.maxPipelinedBytes {
+            transport.pauseReading()
+        }
+    }
+
+    func connectionDidReachEndOfInput(_ connection: Connection) {
+        inputEnded = true
+        if case .idle = phase { transport.close() }
+    }
+
+    func connectionDidDrainWrites(_ connection: Connection) {}
+
+    func connectionDeadlineDidPass(_ connection: Connection) {
+        guard case .idle = phase else { return }
+        if !decoder.isIdle {
+            reject(.requestTimeout, reason: "request not received in full within \(configuration.readTimeout)")
+        } else {
+            transport.close()
+        }
+    }
+
+    func connectionDidClose(_ connection: Connection, error: (any Error)?) {
+        onClose(self)
+    }
+
+    // MARK: Request cycle
+
+    private func decodeNext() {
+        while case .idle = phase, !transport.isClosed {
+            let output: HTTP1RequestDecoder.Output?
+            do {
+                output = try decoder.next()
+            } catch {
+                reject(error.status, reason: error.reason)
+                return
+            }
+            switch output {
+            case nil:
+                if inputEnded || (closeRequested && decoder.isIdle) {
+                    transport.close()
+                } else {
+                    transport.resumeReading()
+                    armDeadline()
+                }
+                return
+            case .continueExpected:
+                transport.write(HTTP1ResponseEncoder.continueResponse)
+            case .request(let request):
+                dispatch(request)
+            }
+        }
+    }
+
+    private func dispatch(_ request: HTTP1Request) {
+        let keepAlive = request.keepAlive && !closeRequested
+        phase = .handling(keepAlive: keepAlive, http10: request.version == .http1_0)
+        requestStartedAt = nil
+        transport.setDeadline(nil)
+        let serverRequest = ServerRequest(head: request.head, body: request.body, remoteAddress: transport.peer)
+        let loop = transport.loop
+        handler.handle(serverRequest) { [self] response in
+            loop.execute { [self] in respond(response) }
+        }
+    }
+
+    private func respond(_ response: ServerResponse) {
+        guard case .handling(let keepAlive, let http10) = phase, !transport.isClosed else { return }
+        let stayOpen = keepAlive && !inputEnded && !closeRequested
+        var head = HTTPResponse(status: response.status, headerFields: response.headerFields)
+        // HTTP/1.0 closes by default: keeping it open has to be said.
+        if stayOpen, http10 { head.headerFields[.connection] = "keep-alive" }
+        var bytes: [UInt8] = []
+        HTTP1ResponseEncoder.encode(head, body: response.body, closeConnection: !stayOpen, into: &bytes)
+        transport.write(bytes)
+        if stayOpen {
+            phase = .idle
+            decodeNext()
+        } else {
+            phase = .closing
+            transport.close(afterFlush: true)
+        }
+    }
+
+    /// Answers a request the server refuses by itself, then closes: after a framing error the
+    /// byte stream cannot be trusted (RFC 9112 §9.6).
+    private func reject(_ status: HTTPResponse.Status, reason: String) {
+        observer.requestRejected(status: status, reason: reason, remoteAddress: transport.peer)
+        var bytes: [UInt8] = []
+        HTTP1ResponseEncoder.encodeError(status: status, reason: reason, into: &bytes)
+        phase = .closing
+        transport.write(bytes)
+        transport.close(afterFlush: true, linger: true)
+    }
+
+    private func armDeadline() {
+        if !decoder.isIdle {
+            let started = requestStartedAt ?? .now()
+            requestStartedAt = started
+            transport.setDeadline(started + configuration.readTimeout.dispatchInterval)
+        } else {
+            requestStartedAt = nil
+            transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+        }
+    }
+}

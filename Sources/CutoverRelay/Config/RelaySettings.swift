@@ -1,0 +1,93 @@
+import CutoverHTTP
+import CutoverHTTPClient
+import CutoverHTTPServer
+import CutoverSockets
+import CutoverWebhooks
+import Foundation
+
+/// The configuration with every secret resolved and every URL parsed: what the running relay uses.
+/// Built once at start (and again on reload), so a bad value fails before anything listens.
+public struct RelaySettings: Sendable {
+    public var listen: HostAndPort
+    public var spoolDirectory: String
+    public var server: HTTPServerConfiguration
+    public var verifyToken: String?
+    public var appSecrets: [String]
+    public var onpremRoutes: [String: OnPremRouteSettings]
+    public var destinations: [DestinationSettings]
+    public var delivery: CutoverConfig.Delivery
+
+    public struct OnPremRouteSettings: Sendable {
+        public var name: String
+        public var token: String?
+        public var business: BusinessIdentity
+    }
+
+    public struct DestinationSettings: Sendable {
+        public enum Target: Sendable {
+            case http(DestinationURL)
+            /// Appends canonical events as JSON lines to a local file: the embedded default.
+            case jsonLinesFile(String)
+        }
+
+        public var name: String
+        public var target: Target
+        public var format: DeliveryFormat
+        public var appSecret: String?
+        public var headers: [(name: String, value: String)]
+    }
+
+    public init(config: CutoverConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
+        try config.validate(environment: environment)
+        listen = HostAndPort(parsing: config.listen)!
+        spoolDirectory = config.spool
+        var limits = HTTP1Limits()
+        limits.maxBodyBytes = config.limits.maxBodyBytes
+        limits.maxHeaderBytes = config.limits.maxHeaderBytes
+        limits.maxHeaderCount = config.limits.maxHeaderCount
+        limits.maxRequestLineLength = config.limits.maxRequestLineBytes
+        server = HTTPServerConfiguration(
+            limits: limits,
+            maxConnections: config.limits.maxConnections,
+            idleTimeout: .milliseconds(Int(config.limits.idleTimeoutSeconds * 1000)),
+            readTimeout: .milliseconds(Int(config.limits.readTimeoutSeconds * 1000))
+        )
+        verifyToken = try config.cloud.verifyToken?.resolve(environment: environment)
+        appSecrets = try config.cloud.appSecrets.map { secret throws(ConfigError) in try secret.resolve(environment: environment) }
+        var routes: [String: OnPremRouteSettings] = [:]
+        for route in config.onprem.routes {
+            routes[route.name] = OnPremRouteSettings(
+                name: route.name,
+                token: try route.token?.resolve(environment: environment),
+                business: BusinessIdentity(
+                    phoneNumberID: route.phoneNumberID, displayPhoneNumber: route.displayPhoneNumber, wabaID: route.wabaID
+                )
+            )
+        }
+        onpremRoutes = routes
+        var destinations: [DestinationSettings] = []
+        for destination in config.destinations {
+            guard let url = DestinationURL(destination.url) else {
+                throw ConfigError("destinations.\(destination.name).url: not a valid URL: \(destination.url)")
+            }
+            destinations.append(
+                DestinationSettings(
+                    name: destination.name, target: .http(url), format: destination.format,
+                    appSecret: try destination.appSecret?.resolve(environment: environment),
+                    headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+                )
+            )
+        }
+        if destinations.isEmpty {
+            let path = config.sink ?? (config.spool as NSString).appendingPathComponent("events.jsonl")
+            destinations.append(
+                DestinationSettings(name: "local-sink", target: .jsonLinesFile(path), format: .canonical, appSecret: nil, headers: [])
+            )
+        }
+        self.destinations = destinations
+        delivery = config.delivery
+    }
+
+    /// True when POST /cloud accepts unsigned bodies because no app secret is configured.
+    public var signaturesDisabled: Bool { appSecrets.isEmpty }
+}

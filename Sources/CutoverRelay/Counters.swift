@@ -1,0 +1,46 @@
+import Foundation
+import Synchronization
+
+/// Named counters with labels, exposed on /metrics in the Prometheus text format.
+/// (Issue "operations" replaces this with swift-metrics + swift-prometheus.)
+public final class Counters: Sendable {
+    private let values = Mutex<[Key: Int]>([:])
+
+    struct Key: Hashable, Comparable {
+        var name: String
+        var labels: String
+
+        static func < (lhs: Key, rhs: Key) -> Bool { (lhs.name, lhs.labels) < (rhs.name, rhs.labels) }
+    }
+
+    public init() {}
+
+    public func increment(_ name: String, _ labels: KeyValuePairs<String, String> = [:], by amount: Int = 1) {
+        let key = Key(name: name, labels: labels.map { "\($0.key)=\"\(Self.escape($0.value))\"" }.joined(separator: ","))
+        values.withLock { $0[key, default: 0] += amount }
+    }
+
+    public func value(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Int {
+        let key = Key(name: name, labels: labels.map { "\($0.key)=\"\(Self.escape($0.value))\"" }.joined(separator: ","))
+        return values.withLock { $0[key] ?? 0 }
+    }
+
+    public func prometheusText() -> String {
+        let snapshot = values.withLock { $0 }.sorted { $0.key < $1.key }
+        var text = ""
+        var lastName = ""
+        for (key, value) in snapshot {
+            if key.name != lastName {
+                text += "# TYPE \(key.name) counter\n"
+                lastName = key.name
+            }
+            text += key.labels.isEmpty ? "\(key.name) \(value)\n" : "\(key.name){\(key.labels)} \(value)\n"
+        }
+        return text
+    }
+
+    private static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,189 @@
+import CutoverHTTPServer
+import CutoverSpool
+import CutoverWebhooks
+import Foundation
+import HTTPTypes
+import Logging
+
+/// Routes, authenticates and normalizes every inbound request, and answers 200 only once the raw
+/// request and its events are durable in the spool.
+final class IngressHandler: HTTPServerHandler {
+    private let settings: RelaySettings
+    private let verifier: WebhookSignatureVerifier?
+    private let spool: Spool
+    private let counters: Counters
+    private let logger: Logger
+    /// Called after each commit that created deliveries, so idle delivery workers wake up.
+    private let onAccepted: @Sendable () -> Void
+    private let destinationNames: [String]
+    private let decoder = WebhookDecoder()
+
+    init(settings: RelaySettings, spool: Spool, counters: Counters, logger: Logger, onAccepted: @escaping @Sendable () -> Void) {
+        self.settings = settings
+        self.verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
+        self.spool = spool
+        self.counters = counters
+        self.logger = logger
+        self.onAccepted = onAccepted
+        destinationNames = settings.destinations.map(\.name)
+    }
+
+    func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        let (path, query) = QueryString.split(request.head.path ?? "/")
+        let method = request.head.method
+        let response: ServerResponse?
+        switch path {
+        case "/healthz":
+            response = method == .get || method == .head ? .text(.ok, "ok") : methodNotAllowed(allow: "GET")
+        case "/metrics":
+            response = method == .get ? ServerResponse(status: .ok, headerFields: [.contentType: "text/plain; version=0.0.4"], body: Array(counters.prometheusText().utf8)) : methodNotAllowed(allow: "GET")
+        case "/cloud":
+            switch method {
+            case .get: response = verifyHandshake(query)
+            case .post: response = acceptCloud(request, respond: respond)
+            default: response = methodNotAllowed(allow: "GET, POST")
+            }
+        default:
+            if path.hasPrefix("/onprem/") {
+                let routeName = String(path.dropFirst("/onprem/".count))
+                response = method == .post ? acceptOnPrem(request, route: routeName, query: query, respond: respond) : methodNotAllowed(allow: "POST")
+            } else {
+                response = .text(.notFound, "no route for \(path)")
+            }
+        }
+        if let response {
+            count(request, route: String(path), status: response.status)
+            respond(response)
+        }
+    }
+
+    // MARK: Cloud
+
+    /// Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches.
+    private func verifyHandshake(_ query: [String: String]) -> ServerResponse {
+        guard query["hub.mode"] == "subscribe", let challenge = query["hub.challenge"], let offered = query["hub.verify_token"] else {
+            logger.warning("cloud verification rejected: missing hub.mode=subscribe, hub.challenge or hub.verify_token")
+            return .text(.forbidden, "verification failed")
+        }
+        guard let expected = settings.verifyToken, constantTimeEquals(offered, expected) else {
+            logger.warning("cloud verification rejected: verify token does not match")
+            return .text(.forbidden, "verification failed")
+        }
+        logger.info("cloud verification handshake answered")
+        return ServerResponse(status: .ok, headerFields: [.contentType: "text/plain"], body: Array(challenge.utf8))
+    }
+
+    private func acceptCloud(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) -> ServerResponse? {
+        if let verifier {
+            guard let signature = request.head.headerFields[HTTPField.Name("X-Hub-Signature-256")!] else {
+                counters.increment("cutover_signature_failures_total", ["reason": "missing"])
+                logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "missing X-Hub-Signature-256")
+            }
+            guard verifier.verify(header: signature, body: request.body) else {
+                counters.increment("cutover_signature_failures_total", ["reason": "mismatch"])
+                logger.warning("POST /cloud rejected: signature does not match", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "invalid X-Hub-Signature-256")
+            }
+        }
+        spoolRequest(request, route: "cloud", api: .cloud, business: nil, respond: respond)
+        return nil
+    }
+
+    // MARK: On-Prem
+
+    private func acceptOnPrem(
+        _ request: ServerRequest, route name: String, query: [String: String], respond: @escaping @Sendable (ServerResponse) -> Void
+    ) -> ServerResponse? {
+        guard let route = settings.onpremRoutes[name] else {
+            return .text(.notFound, "no On-Prem route named \(name)")
+        }
+        if let token = route.token {
+            guard let offered = Self.offeredCredential(request.head.headerFields, query: query), constantTimeEquals(offered, token) else {
+                counters.increment("cutover_auth_failures_total", ["route": name])
+                logger.warning("POST /onprem/\(name) rejected: missing or wrong credential", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "missing or wrong credential")
+            }
+        }
+        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, respond: respond)
+        return nil
+    }
+
+    /// The route credential: `?token=`, `Authorization: Bearer`, or the password of Basic auth.
+    private static func offeredCredential(_ fields: HTTPFields, query: [String: String]) -> String? {
+        if let token = query["token"] { return token }
+        guard let authorization = fields[.authorization] else { return nil }
+        if authorization.lowercased().hasPrefix("bearer ") { return String(authorization.dropFirst(7)) }
+        if authorization.lowercased().hasPrefix("basic "),
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))),
+            let text = String(data: decoded, encoding: .utf8),
+            let colon = text.firstIndex(of: ":")
+        {
+            return String(text[text.index(after: colon)...])
+        }
+        return nil
+    }
+
+    // MARK: Spooling
+
+    private func spoolRequest(
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?,
+        respond: @escaping @Sendable (ServerResponse) -> Void
+    ) {
+        let receivedAt = Date().timeIntervalSince1970
+        var incoming = IncomingRequest(
+            receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
+            body: request.body, events: [], quarantineReason: nil
+        )
+        do {
+            // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
+            let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
+            let events = try decoder.decode(request.body, api: api == .cloud ? .cloud : .onprem, business: business, route: routeName)
+            incoming.events = events.map { event in
+                counters.increment("cutover_events_total", ["type": event.type, "api": api.rawValue])
+                return IncomingEvent(
+                    id: event.id, type: event.type, contactKey: event.contactKey, payload: event.serialized(),
+                    destinations: destinationNames
+                )
+            }
+        } catch {
+            // Authenticated but unparseable: keep it (replayable after a fix) and acknowledge, so
+            // the sender does not retry a body that will never parse.
+            incoming.quarantineReason = "\(error)"
+            counters.increment("cutover_quarantined_total", ["route": route])
+            logger.warning("body quarantined", metadata: ["route": "\(route)", "reason": "\(error)", "bytes": "\(request.body.count)"])
+        }
+        counters.increment("cutover_body_bytes_total", ["route": route], by: request.body.count)
+        spool.submit(incoming) { [self] result in
+            switch result {
+            case .success(let receipt):
+                if receipt.duplicateEvents > 0 { counters.increment("cutover_dedup_hits_total", by: receipt.duplicateEvents) }
+                if receipt.deliveriesCreated > 0 { onAccepted() }
+                count(request, route: route, status: .ok)
+                respond(.text(.ok, "ok"))
+            case .failure(let error):
+                // Not durable, so not acknowledged: the sender retries and nothing is lost.
+                logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)"])
+                count(request, route: route, status: .serviceUnavailable)
+                respond(.text(.serviceUnavailable, "spool unavailable"))
+            }
+        }
+    }
+
+    /// Headers kept with the raw body for replay; credentials are never stored.
+    private static func storedHeaders(_ fields: HTTPFields) -> [(name: String, value: String)] {
+        fields.compactMap { field in
+            field.name == .authorization || field.name == .cookie ? nil : (name: field.name.canonicalName, value: field.value)
+        }
+    }
+
+    private func methodNotAllowed(allow: String) -> ServerResponse {
+        var response = ServerResponse.text(.methodNotAllowed, "method not allowed")
+        response.headerFields[.allow] = allow
+        return response
+    }
+
+    private func count(_ request: ServerRequest, route: String, status: HTTPResponse.Status) {
+        counters.increment("cutover_requests_total", ["route": route, "status": String(status.code)])
+    }
+}

@@ -1,0 +1,270 @@
+import Dispatch
+
+/// What a connection reports to the protocol above it. Every call arrives on the connection's loop.
+public protocol ConnectionDelegate: AnyObject {
+    /// Bytes arrived. They are only valid during the call: copy what you keep.
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer)
+    /// The peer finished sending (EOF). Writes may still be possible.
+    func connectionDidReachEndOfInput(_ connection: Connection)
+    /// Everything written so far has reached the kernel (after write back-pressure).
+    func connectionDidDrainWrites(_ connection: Connection)
+    /// The deadline set with `setDeadline` passed.
+    func connectionDeadlineDidPass(_ connection: Connection)
+    /// The connection is closed; `error` is nil for an orderly close.
+    func connectionDidClose(_ connection: Connection, error: (any Error)?)
+}
+
+/// One TCP connection on one event loop: a read watch, a write watch used only under
+/// back-pressure, an outbound buffer and one deadline timer.
+public final class Connection: @unchecked Sendable {
+    // Invariant: every mutable property is read and written only on `loop`; the class is
+    // Sendable only so Dispatch handlers (which run on that loop) can capture it.
+    public let loop: DispatchEventLoop
+    public let socket: Socket
+    public let peer: String
+
+    private var delegate: (any ConnectionDelegate)?
+    private var readWatch: (any IOWatch)?
+    private var writeWatch: (any IOWatch)?
+    private var writeWatchActive = false
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private var readingPaused = false
+    private var closeAfterFlush = false
+    private var lingerAfterFlush = false
+    /// Write side shut, input discarded until the peer closes: a close that does not reset the
+    /// connection (and destroy our last response) while the peer is still sending.
+    private var lingering = false
+    private var lingerDeadline: DispatchTime?
+    private var deadline: DispatchTime?
+    private var timer: (any ScheduledWork)?
+    private var timerFiresAt: DispatchTime?
+    public private(set) var isClosed = false
+
+    /// Bytes read per readiness event before yielding to other connections on the loop.
+    private static let readBudgetPerEvent = 256 * 1024
+
+    public init(socket: Socket, loop: DispatchEventLoop, peer: String = "") {
+        self.socket = socket
+        self.loop = loop
+        self.peer = peer
+    }
+
+    /// Starts reading. Call on the loop.
+    public func start(delegate: any ConnectionDelegate) {
+        loop.preconditionOnLoop()
+        self.delegate = delegate
+        let watch = loop.watch(socket.descriptor, for: .readable) { [self] in handleReadable() }
+        readWatch = watch
+        watch.resume()
+    }
+
+    /// Queues bytes and writes as much as the kernel takes now; the rest waits for writability.
+    public func write(_ bytes: [UInt8]) {
+        loop.preconditionOnLoop()
+        guard !isClosed, !bytes.isEmpty else { return }
+        if outbound.isEmpty {
+            outbound = bytes
+            outboundOffset = 0
+        } else {
+            outbound.append(contentsOf: bytes)
+        }
+        flush()
+    }
+
+    /// Bytes written but not yet taken by the kernel: the back-pressure signal.
+    public var pendingWriteCount: Int { outbound.count - outboundOffset }
+
+    public func pauseReading() {
+        loop.preconditionOnLoop()
+        guard !readingPaused, !isClosed else { return }
+        readingPaused = true
+        readWatch?.suspend()
+    }
+
+    public func resumeReading() {
+        loop.preconditionOnLoop()
+        guard readingPaused, !isClosed else { return }
+        readingPaused = false
+        readWatch?.resume()
+    }
+
+    /// Sets (or clears, with nil) the single deadline of this connection. Moving a deadline
+    /// later costs nothing: the timer re-arms itself when it fires early.
+    public func setDeadline(_ deadline: DispatchTime?) {
+        loop.preconditionOnLoop()
+        self.deadline = deadline
+        guard let deadline, !isClosed else { return }
+        if let firesAt = timerFiresAt, firesAt <= deadline { return }
+        armTimer(at: deadline)
+    }
+
+    /// Closes now, or once queued bytes are written when `afterFlush` is true. With `linger`,
+    /// the write side is shut after the flush and unread input is drained for up to
+    /// `lingerTimeout` before the descriptor closes (RFC 9112 §9.6: closing with unread input
+    /// makes the kernel reset the connection, and the peer may lose the response).
+    public func close(afterFlush: Bool = false, linger: Bool = false, lingerTimeout: Duration = .seconds(2)) {
+        loop.preconditionOnLoop()
+        guard !isClosed else { return }
+        if linger {
+            lingerAfterFlush = true
+            deadline = nil
+            let until = DispatchTime.now() + lingerTimeout.dispatchInterval
+            lingerDeadline = until
+            armTimer(at: until)
+        }
+        if afterFlush, pendingWriteCount > 0 {
+            closeAfterFlush = true
+            if !linger { pauseReading() }
+            return
+        }
+        if linger {
+            startLingering()
+        } else {
+            finish(error: nil)
+        }
+    }
+
+    private func startLingering() {
+        lingering = true
+        socket.shutdownWrite()
+        resumeReading()
+    }
+
+    private func handleReadable() {
+        guard !isClosed, !readingPaused else { return }
+        let buffer = loop.readBuffer
+        var budget = Self.readBudgetPerEvent
+        while budget > 0, !isClosed, !readingPaused {
+            let result: IOResult
+            do {
+                result = try socket.read(into: buffer)
+            } catch {
+                finish(error: error)
+                return
+            }
+            switch result {
+            case .processed(let count):
+                budget -= count
+                if lingering || lingerAfterFlush { continue }
+                delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                if count < buffer.count { return }
+            case .wouldBlock:
+                return
+            case .endOfStream:
+                if lingering {
+                    finish(error: nil)
+                    return
+                }
+                readingPaused = true
+                readWatch?.suspend()
+                if !lingerAfterFlush { delegate?.connectionDidReachEndOfInput(self) }
+                return
+            }
+        }
+    }
+
+    private func flush() {
+        while outboundOffset < outbound.count {
+            let result: IOResult
+            do {
+                result = try outbound.withUnsafeBytes { bytes in
+                    try socket.write(UnsafeRawBufferPointer(rebasing: bytes[outboundOffset...]))
+                }
+            } catch {
+                finish(error: error)
+                return
+            }
+            switch result {
+            case .processed(let count):
+                outboundOffset += count
+            case .wouldBlock:
+                waitForWritable()
+                return
+            case .endOfStream:
+                finish(error: SystemError("send", errno: 32 /* EPIPE */))
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+        outboundOffset = 0
+        if writeWatchActive {
+            writeWatchActive = false
+            writeWatch?.suspend()
+        }
+        if closeAfterFlush {
+            if lingerAfterFlush { startLingering() } else { finish(error: nil) }
+            return
+        }
+        delegate?.connectionDidDrainWrites(self)
+    }
+
+    private func waitForWritable() {
+        if writeWatch == nil {
+            writeWatch = loop.watch(socket.descriptor, for: .writable) { [self] in
+                guard !isClosed else { return }
+                flush()
+            }
+        }
+        if !writeWatchActive {
+            writeWatchActive = true
+            writeWatch?.resume()
+        }
+    }
+
+    private func armTimer(at instant: DispatchTime) {
+        timer?.cancel()
+        timerFiresAt = instant
+        timer = loop.schedule(at: instant) { [self] in
+            timerFiresAt = nil
+            timer = nil
+            guard !isClosed else { return }
+            let now = DispatchTime.now()
+            if let lingerDeadline {
+                if now >= lingerDeadline { finish(error: nil) } else { armTimer(at: lingerDeadline) }
+                return
+            }
+            guard let deadline else { return }
+            if now >= deadline {
+                self.deadline = nil
+                delegate?.connectionDeadlineDidPass(self)
+            } else {
+                armTimer(at: deadline)
+            }
+        }
+    }
+
+    /// Cancels the watches, and closes the descriptor once Dispatch can no longer touch it.
+    private func finish(error: (any Error)?) {
+        guard !isClosed else { return }
+        isClosed = true
+        timer?.cancel()
+        timer = nil
+        let socket = socket
+        let watches = [readWatch, writeWatch].compactMap { $0 }
+        readWatch = nil
+        writeWatch = nil
+        if watches.isEmpty {
+            socket.close()
+        } else {
+            let remaining = CancelCounter(count: watches.count)
+            for watch in watches {
+                watch.cancel { if remaining.decrement() { socket.close() } }
+            }
+        }
+        let delegate = delegate
+        self.delegate = nil
+        delegate?.connectionDidClose(self, error: error)
+    }
+}
+
+/// Counts cancel handlers, which all run on the same serial loop.
+private final class CancelCounter: @unchecked Sendable {
+    // Invariant: only touched from cancel handlers, which run on one serial loop.
+    private var count: Int
+    init(count: Int) { self.count = count }
+    func decrement() -> Bool {
+        count -= 1
+        return count == 0
+    }
+}

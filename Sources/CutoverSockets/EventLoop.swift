@@ -1,0 +1,140 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a connection needs from the thing that runs it: run work, watch a descriptor, set timers.
+/// Kept small so an epoll thread can replace Dispatch sources later without touching HTTP code.
+public protocol EventLoop: AnyObject, Sendable {
+    /// Runs `work` on the loop, after whatever is running now.
+    func execute(_ work: @escaping @Sendable () -> Void)
+    /// Watches `descriptor`; the handler runs on the loop each time it is ready. Starts suspended.
+    func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch
+    /// Runs `work` on the loop at `deadline` unless cancelled first.
+    func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork
+    /// Crashes in debug builds when called off the loop: the guard of every confined state.
+    func preconditionOnLoop()
+}
+
+public enum IOInterest: Sendable {
+    case readable
+    case writable
+}
+
+/// A readiness watch on one descriptor. Every method is called on the loop that made it.
+public protocol IOWatch: AnyObject {
+    func resume()
+    func suspend()
+    /// Stops the watch; `completion` runs on the loop once no handler can run any more.
+    func cancel(completion: @escaping @Sendable () -> Void)
+}
+
+public protocol ScheduledWork: AnyObject {
+    func cancel()
+}
+
+/// An event loop backed by one serial Dispatch queue and Dispatch sources.
+public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
+    // Invariant: `readBuffer` is only touched by code running on `queue`.
+    public let queue: DispatchQueue
+    private let key = DispatchSpecificKey<ObjectIdentifier>()
+
+    /// One read buffer per loop, shared by its connections: reads copy out what they keep.
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    public init(label: String, readBufferSize: Int = 64 * 1024) {
+        queue = DispatchQueue(label: label)
+        readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
+        queue.setSpecific(key: key, value: ObjectIdentifier(self))
+    }
+
+    deinit {
+        readBuffer.deallocate()
+    }
+
+    /// A small fixed set of loops, about one per core.
+    public static func makeGroup(count: Int = max(1, System.coreCount), label: String = "cutover.loop") -> [DispatchEventLoop] {
+        (0..<count).map { DispatchEventLoop(label: "\(label).\($0)") }
+    }
+
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
+
+    public var isCurrent: Bool {
+        DispatchQueue.getSpecific(key: key) == ObjectIdentifier(self)
+    }
+
+    public func preconditionOnLoop() {
+        assert(isCurrent, "called off its event loop")
+    }
+
+    public func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch {
+        let source: any DispatchSourceProtocol =
+            switch interest {
+            case .readable: DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
+            case .writable: DispatchSource.makeWriteSource(fileDescriptor: descriptor, queue: queue)
+            }
+        source.setEventHandler(handler: handler)
+        return DispatchIOWatch(source: source)
+    }
+
+    public func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: deadline, leeway: .milliseconds(10))
+        timer.setEventHandler(handler: work)
+        timer.activate()
+        return DispatchScheduledWork(timer: timer)
+    }
+}
+
+/// Dispatch sources must not be released or cancelled while suspended, so the watch tracks it.
+private final class DispatchIOWatch: IOWatch {
+    private let source: any DispatchSourceProtocol
+    private var suspended = true
+    private var activated = false
+
+    init(source: any DispatchSourceProtocol) {
+        self.source = source
+    }
+
+    func resume() {
+        guard suspended else { return }
+        suspended = false
+        if activated { source.resume() } else { activated = true; source.activate() }
+    }
+
+    func suspend() {
+        guard !suspended else { return }
+        suspended = true
+        source.suspend()
+    }
+
+    func cancel(completion: @escaping @Sendable () -> Void) {
+        source.setCancelHandler(handler: completion)
+        source.cancel()
+        resume()
+    }
+}
+
+private final class DispatchScheduledWork: ScheduledWork {
+    private let timer: any DispatchSourceTimer
+
+    init(timer: any DispatchSourceTimer) {
+        self.timer = timer
+    }
+
+    func cancel() {
+        timer.cancel()
+    }
+}
+
+public enum System {
+    public static var coreCount: Int {
+        #if canImport(Glibc)
+        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        1
+        #endif
+    }
+}

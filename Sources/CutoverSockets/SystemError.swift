@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: which call, and the errno it left, read right after the call.
+public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+
+    public init(_ call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    /// Captures the current errno for `call`. Call it immediately after the failing call.
+    static func last(_ call: String) -> SystemError {
+        SystemError(call, errno: Glibc.errno)
+    }
+
+    public var description: String {
+        "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+/// The outcome of a non-blocking read or write: progress, "try again when ready", or end of stream.
+public enum IOResult: Equatable, Sendable {
+    case processed(Int)
+    case wouldBlock
+    case endOfStream
+}

@@ -1,0 +1,102 @@
+/// The spool's schema, versioned with `PRAGMA user_version`: migration N takes the database from
+/// version N-1 to N. Append new migrations; never edit a shipped one.
+enum Schema {
+    struct Migration: Sendable {
+        let version: Int32
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, sql: v1),
+    ]
+
+    static var latestVersion: Int32 { migrations.last?.version ?? 0 }
+
+    /// v1.
+    /// - `requests`: every accepted or quarantined request, raw bytes and headers, kept for replay.
+    /// - `events`: canonical events; the stable event id is UNIQUE: the dedup key. `seq` (the rowid)
+    ///   is what deliveries reference, so their indexes get ascending keys instead of a second random
+    ///   text key per row (the random-key index page per row is SQLite's main ingest cost).
+    /// - `deliveries`: one row per (event, destination). `id` is ascending (rowid, never reused
+    ///   below the current maximum), so it is the arrival order used for per-contact ordering.
+    static let v1 = """
+        CREATE TABLE requests (
+            id                INTEGER PRIMARY KEY,
+            received_at       REAL NOT NULL,
+            route             TEXT NOT NULL,
+            headers           BLOB NOT NULL,
+            body              BLOB NOT NULL,
+            status            TEXT NOT NULL CHECK (status IN ('accepted', 'quarantined')),
+            quarantine_reason TEXT
+        ) STRICT;
+        CREATE INDEX requests_received_at ON requests (received_at);
+        CREATE INDEX requests_quarantined ON requests (id) WHERE status = 'quarantined';
+
+        CREATE TABLE events (
+            seq         INTEGER PRIMARY KEY,
+            id          TEXT NOT NULL UNIQUE,
+            request_id  INTEGER NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+            type        TEXT NOT NULL,
+            contact_key TEXT NOT NULL,
+            payload     BLOB NOT NULL,
+            created_at  REAL NOT NULL
+        ) STRICT;
+        CREATE INDEX events_request ON events (request_id);
+
+        CREATE TABLE deliveries (
+            id              INTEGER PRIMARY KEY,
+            event_seq       INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+            destination     TEXT NOT NULL,
+            state           TEXT NOT NULL CHECK (state IN ('pending', 'inflight', 'delivered', 'dead')),
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error      TEXT,
+            last_status     INTEGER,
+            contact_key     TEXT NOT NULL,
+            created_at      REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            UNIQUE (event_seq, destination)
+        ) STRICT;
+        -- Claiming: due pending deliveries of one destination, earliest first.
+        CREATE INDEX deliveries_due ON deliveries (destination, next_attempt_at, id)
+            WHERE state = 'pending';
+        -- Per-contact ordering: is an earlier delivery for this contact still open?
+        CREATE INDEX deliveries_open_by_contact ON deliveries (destination, contact_key, id)
+            WHERE state IN ('pending', 'inflight');
+        -- Listing and retrying dead letters.
+        CREATE INDEX deliveries_dead ON deliveries (destination, id) WHERE state = 'dead';
+        """
+}
+
+extension SQLiteDatabase {
+    /// Brings the schema to the latest version. Each migration runs in its own IMMEDIATE transaction
+    /// together with its `user_version` bump, and the version is read inside that transaction, so two
+    /// processes opening the same file at once cannot both apply it.
+    func migrate(_ migrations: [Schema.Migration] = Schema.migrations) throws(SpoolError) {
+        let latest = migrations.last?.version ?? 0
+        let found = try userVersion()
+        if found > latest { throw newerSchema(found, latest) }
+        if found == latest { return }
+        for migration in migrations {
+            try transaction("migrate schema to v\(migration.version)") { () throws(SpoolError) in
+                let current = try userVersion()
+                if current > latest { throw newerSchema(current, latest) }
+                guard current == migration.version - 1 else { return }
+                try execute(migration.sql, "migrate schema to v\(migration.version)")
+                try execute("PRAGMA user_version = \(migration.version)", "set user_version to \(migration.version)")
+            }
+        }
+    }
+
+    private func newerSchema(_ found: Int32, _ latest: Int32) -> SpoolError {
+        SpoolError(
+            kind: .unsupportedSchema,
+            message: "database schema v\(found) is newer than this build's v\(latest)",
+            operation: "open \(path)")
+    }
+
+    func userVersion() throws(SpoolError) -> Int32 {
+        let version = try firstRow("PRAGMA user_version", "read user_version") { $0.int64(0) } ?? 0
+        return Int32(truncatingIfNeeded: version)
+    }
+}

@@ -1,0 +1,279 @@
+import Dispatch
+import Synchronization
+
+/// The durable spool on SQLite: raw requests, canonical events (deduplicated by id) and deliveries.
+///
+/// Threading: every method may be called from any thread. The connection lives in a `Mutex`, so calls
+/// are serialized and each runs on its caller's thread; `submit` never blocks and hands its request to
+/// the spool's own serial writer queue, which group-commits everything queued in one transaction.
+/// Completions run on that writer queue after the COMMIT returned; keep them short (hop elsewhere for
+/// real work) since the next batch waits for them. They may call any method except `close()`.
+public final class Spool: Sendable {
+    public let directory: String
+    /// The database file, `<directory>/spool.sqlite3`.
+    public let path: String
+    public let options: SpoolOptions
+
+    /// nil once closed.
+    private let database: Mutex<SQLiteDatabase?>
+    private let batch: Mutex<BatchState>
+    private let writerQueue = DispatchQueue(label: "cutover.spool.writer", qos: .userInitiated)
+
+    private struct Submission: Sendable {
+        let request: IncomingRequest
+        let completion: @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+    }
+
+    private struct BatchState {
+        var queue: [Submission] = []
+        /// A drain is queued or running on `writerQueue`. Invariant: `queue` non-empty implies true.
+        var writerScheduled = false
+        var closed = false
+        var counters = SpoolCounters()
+    }
+
+    private init(directory: String, path: String, options: SpoolOptions, database: consuming sending SQLiteDatabase) {
+        self.directory = directory
+        self.path = path
+        self.options = options
+        self.database = Mutex(Optional(database))
+        self.batch = Mutex(BatchState())
+    }
+
+    /// Opens (creating if needed) `<directory>/spool.sqlite3`: WAL, synchronous=FULL, foreign keys,
+    /// busy timeout, schema migrated to the latest version. With `options.recoverInflight` (the
+    /// default), deliveries left inflight by a crash go back to pending.
+    public static func open(directory: String, options: SpoolOptions = SpoolOptions()) throws(SpoolError) -> Spool {
+        try FileSystem.createDirectory(directory)
+        let path = directory.hasSuffix("/") ? directory + "spool.sqlite3" : directory + "/spool.sqlite3"
+        let database = try SQLiteDatabase(
+            path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds))
+        try database.migrate()
+        if options.recoverInflight { try database.resetInflight(now: Clock.now()) }
+        return Spool(directory: directory, path: path, options: options, database: database)
+    }
+
+    /// Wall-clock unix seconds, the time base of every `Double` time the spool stores.
+    public static func currentTime() -> Double { Clock.now() }
+
+    // MARK: Ingest
+
+    /// Queues `request` for the next group commit. `completion` gets the receipt only after the
+    /// transaction holding the request committed (fsynced), or the error that rolled the whole batch
+    /// back. After `close()`, completes at once, on the caller's thread, with a `.closed` error.
+    public func submit(
+        _ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+    ) {
+        let (accepted, startWriter) = batch.withLock { state -> (Bool, Bool) in
+            if state.closed {
+                state.counters.failedRequests += 1
+                return (false, false)
+            }
+            state.queue.append(Submission(request: request, completion: completion))
+            if state.writerScheduled { return (true, false) }
+            state.writerScheduled = true
+            return (true, true)
+        }
+        guard accepted else {
+            completion(.failure(.closed("submit request")))
+            return
+        }
+        if startWriter { writerQueue.async { self.drain() } }
+    }
+
+    /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher.
+    public func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
+        guard !requests.isEmpty else { return [] }
+        do throws(SpoolError) {
+            let receipts = try withDatabase("ingest") { database throws(SpoolError) in try database.ingest(requests) }
+            batch.withLock { $0.counters.recordCommit(requests.count) }
+            return receipts
+        } catch {
+            batch.withLock { $0.counters.recordFailure(requests.count) }
+            throw error
+        }
+    }
+
+    /// The writer: while submissions are queued, take up to `maxBatch` of them, write them in one
+    /// transaction, then complete each. Requests submitted while a commit is in progress pile up and go
+    /// together in the next one, so batches grow with load and a lone request is written at once.
+    private func drain() {
+        let maxBatch = options.maxBatch
+        while true {
+            let submissions = batch.withLock { state -> [Submission] in
+                if state.queue.isEmpty {
+                    state.writerScheduled = false
+                    return []
+                }
+                if state.queue.count <= maxBatch {
+                    defer { state.queue.removeAll(keepingCapacity: true) }
+                    return state.queue
+                }
+                defer { state.queue.removeFirst(maxBatch) }
+                return Array(state.queue.prefix(maxBatch))
+            }
+            if submissions.isEmpty { return }
+
+            let requests = submissions.map(\.request)
+            let result = Result { () throws(SpoolError) -> [IngestReceipt] in
+                try withDatabase("ingest") { database throws(SpoolError) in try database.ingest(requests) }
+            }
+            switch result {
+            case .success(let receipts):
+                batch.withLock { $0.counters.recordCommit(submissions.count) }
+                for (submission, receipt) in zip(submissions, receipts) { submission.completion(.success(receipt)) }
+            case .failure(let error):
+                batch.withLock { $0.counters.recordFailure(submissions.count) }
+                for submission in submissions { submission.completion(.failure(error)) }
+            }
+        }
+    }
+
+    /// Ingest counters of this process.
+    public var counters: SpoolCounters { batch.withLock { $0.counters } }
+
+    // MARK: Delivery
+
+    /// Claims up to `limit` due pending deliveries of `destination` (next_attempt_at <= now) and marks
+    /// them inflight. Only the earliest open delivery of each contact is claimable, so one contact's
+    /// events go out in arrival order and a failing one holds back only that contact.
+    public func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
+        try withDatabase("claim") { database throws(SpoolError) in
+            try database.claim(destination: destination, now: now, limit: limit)
+        }
+    }
+
+    /// Records a successful attempt: the delivery is done.
+    public func markDelivered(id: Int64, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
+        try withDatabase("mark delivered") { database throws(SpoolError) in
+            try database.finishAttempt(
+                id: id, state: .delivered, nextAttemptAt: nil, error: nil, status: status, now: now,
+                operation: "mark delivery \(id) delivered")
+        }
+    }
+
+    /// Records a failed attempt and puts the delivery back to pending, due at `time`.
+    public func scheduleRetry(
+        id: Int64, at time: Double, error: String, status: Int?, now: Double = Spool.currentTime()
+    ) throws(SpoolError) {
+        try withDatabase("schedule retry") { database throws(SpoolError) in
+            try database.finishAttempt(
+                id: id, state: .pending, nextAttemptAt: time, error: error, status: status, now: now,
+                operation: "schedule retry of delivery \(id)")
+        }
+    }
+
+    /// Records a final failed attempt: the delivery becomes a dead letter (listable, retryable).
+    public func deadLetter(id: Int64, error: String, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
+        try withDatabase("dead-letter") { database throws(SpoolError) in
+            try database.finishAttempt(
+                id: id, state: .dead, nextAttemptAt: nil, error: error, status: status, now: now,
+                operation: "dead-letter delivery \(id)")
+        }
+    }
+
+    /// When the next claimable delivery of `destination` is due (possibly in the past), or nil if none
+    /// is pending. A worker sleeps until then or until it is told new work arrived.
+    public func nextDueTime(destination: String) throws(SpoolError) -> Double? {
+        try withDatabase("next due time") { database throws(SpoolError) in
+            try database.nextDueTime(destination: destination)
+        }
+    }
+
+    /// Puts dead deliveries back to pending, due at `time`, attempts reset to 0. `ids` nil: every dead
+    /// delivery (of `destination` if given). Returns how many were re-queued.
+    @discardableResult
+    public func retryDead(
+        ids: [Int64]? = nil, destination: String? = nil, at time: Double = Spool.currentTime()
+    ) throws(SpoolError) -> Int {
+        try withDatabase("retry dead") { database throws(SpoolError) in
+            try database.retryDead(ids: ids, destination: destination, at: time, now: Clock.now())
+        }
+    }
+
+    // MARK: Inspection
+
+    public func stats(now: Double = Spool.currentTime()) throws(SpoolError) -> SpoolStats {
+        try withDatabase("stats") { database throws(SpoolError) in try database.stats(now: now) }
+    }
+
+    /// Every destination that has deliveries.
+    public func destinations() throws(SpoolError) -> [String] {
+        try withDatabase("list destinations") { database throws(SpoolError) in try database.destinations() }
+    }
+
+    public func request(id: Int64) throws(SpoolError) -> StoredRequest? {
+        try withDatabase("read request") { database throws(SpoolError) in try database.request(id: id) }
+    }
+
+    /// Stored requests with id > `afterID`, ascending; pass the last id to page on.
+    public func requests(
+        afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil, since: Double? = nil, until: Double? = nil
+    ) throws(SpoolError) -> [StoredRequest] {
+        try withDatabase("list requests") { database throws(SpoolError) in
+            try database.requests(afterID: afterID, limit: limit, status: status, since: since, until: until)
+        }
+    }
+
+    public func events(requestID: Int64) throws(SpoolError) -> [StoredEvent] {
+        try withDatabase("list events") { database throws(SpoolError) in try database.events(requestID: requestID) }
+    }
+
+    /// Delivery rows with id > `afterID`, ascending; pass the last id to page on.
+    public func deliveries(
+        state: DeliveryState? = nil, destination: String? = nil, afterID: Int64 = 0, limit: Int = 100
+    ) throws(SpoolError) -> [DeliveryRecord] {
+        try withDatabase("list deliveries") { database throws(SpoolError) in
+            try database.deliveries(state: state, destination: destination, afterID: afterID, limit: limit)
+        }
+    }
+
+    // MARK: Closing
+
+    /// Rejects new submissions, lets the writer finish everything already submitted (their completions
+    /// run), then closes the connection. Later calls fail with `.closed`. Idempotent. Must not be called
+    /// from a completion (it waits for the writer queue those run on).
+    public func close() {
+        dispatchPrecondition(condition: .notOnQueue(writerQueue))
+        batch.withLock { $0.closed = true }
+        // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.
+        writerQueue.sync {}
+        database.withLock { database in
+            database?.close()
+            database = nil
+        }
+    }
+
+    // MARK: Internals
+
+    private func withDatabase<T: Sendable>(
+        _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
+    ) throws(SpoolError) -> T {
+        try database.withLock { (database: inout SQLiteDatabase?) throws(SpoolError) -> T in
+            guard let database else { throw SpoolError.closed(operation()) }
+            return try body(database)
+        }
+    }
+
+    /// Test hook: runs raw SQL (for example to install a failing trigger).
+    func _execute(_ sql: String) throws(SpoolError) {
+        try withDatabase("execute") { database throws(SpoolError) in try database.execute(sql, "execute \(sql)") }
+    }
+
+    /// Test hook: holds the writer so submissions pile up (deterministic batching); pair with `_resumeWriter`.
+    func _suspendWriter() { writerQueue.suspend() }
+    func _resumeWriter() { writerQueue.resume() }
+}
+
+extension SpoolCounters {
+    fileprivate mutating func recordCommit(_ requests: Int) {
+        ingestCommits += 1
+        ingestedRequests += requests
+        largestBatch = max(largestBatch, requests)
+    }
+
+    fileprivate mutating func recordFailure(_ requests: Int) {
+        failedIngestBatches += 1
+        failedRequests += requests
+    }
+}

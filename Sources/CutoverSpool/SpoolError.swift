@@ -1,0 +1,48 @@
+/// Every failure the spool reports. SQLite failures carry the (extended) result code and the text of
+/// `sqlite3_errmsg`; every error says what was being done.
+public struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// A SQLite call failed; `code` is the extended result code, `message` is `sqlite3_errmsg`.
+        case sqlite
+        /// The spool was closed before or while the call was made.
+        case closed
+        /// A file-system call failed; `code` is `errno`.
+        case io
+        /// The row is not in the state the call requires (for example, marking a delivery that is not inflight).
+        case invalidState
+        /// Stored bytes could not be decoded.
+        case corrupt
+        /// The database was written by a newer schema version than this build knows.
+        case unsupportedSchema
+    }
+
+    public let kind: Kind
+    /// SQLite extended result code for `.sqlite`, `errno` for `.io`, 0 otherwise.
+    public let code: Int32
+    /// `sqlite3_errmsg` / `strerror` text, or a description of the problem.
+    public let message: String
+    /// What the spool was doing, e.g. "insert event" or "open /var/lib/cutover/spool.sqlite3".
+    public let operation: String
+
+    public init(kind: Kind, code: Int32 = 0, message: String, operation: String) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.operation = operation
+    }
+
+    /// The primary SQLite result code (`SQLITE_BUSY`, `SQLITE_FULL`, ...) without the extended bits.
+    public var primaryCode: Int32 { code & 0xFF }
+
+    public var description: String {
+        switch kind {
+        case .sqlite: "spool: \(operation): \(message) (SQLite code \(code))"
+        case .io: "spool: \(operation): \(message) (errno \(code))"
+        default: "spool: \(operation): \(message)"
+        }
+    }
+
+    static func closed(_ operation: String) -> SpoolError {
+        SpoolError(kind: .closed, message: "the spool is closed", operation: operation)
+    }
+}

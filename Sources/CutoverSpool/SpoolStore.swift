@@ -1,0 +1,309 @@
+/// The spool's SQL, on one connection. Callers hold the connection's lock.
+extension SQLiteDatabase {
+    // MARK: Ingest
+
+    /// Stores all requests in ONE transaction (one fsync). Either every request is stored or, on any
+    /// error, none is.
+    func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
+        try transaction("ingest \(requests.count) requests") { () throws(SpoolError) -> [IngestReceipt] in
+            var receipts: [IngestReceipt] = []
+            receipts.reserveCapacity(requests.count)
+            for request in requests { receipts.append(try insert(request)) }
+            return receipts
+        }
+    }
+
+    private func insert(_ request: IncomingRequest) throws(SpoolError) -> IngestReceipt {
+        let quarantined = request.quarantineReason != nil
+        try run(
+            """
+            INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """, "insert request"
+        ) { statement throws(SpoolError) in
+            try statement.bind(request.receivedAt, at: 1)
+            try statement.bind(request.route, at: 2)
+            try statement.bind(HeaderCoding.encode(request.headers), at: 3)
+            try statement.bind(request.body, at: 4)
+            try statement.bind(quarantined ? RequestStatus.quarantined.rawValue : RequestStatus.accepted.rawValue, at: 5)
+            try statement.bind(request.quarantineReason, at: 6)
+        }
+        let requestID = lastInsertRowID
+        var receipt = IngestReceipt(
+            requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
+        if quarantined { return receipt }
+
+        for event in request.events {
+            let inserted = try run(
+                """
+                INSERT OR IGNORE INTO events (id, request_id, type, contact_key, payload, created_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """, "insert event \(event.id)"
+            ) { statement throws(SpoolError) in
+                try statement.bind(event.id, at: 1)
+                try statement.bind(requestID, at: 2)
+                try statement.bind(event.type, at: 3)
+                try statement.bind(event.contactKey, at: 4)
+                try statement.bind(event.payload, at: 5)
+                try statement.bind(request.receivedAt, at: 6)
+            }
+            guard inserted == 1 else {
+                receipt.duplicateEvents += 1
+                continue
+            }
+            receipt.newEvents += 1
+            let eventSeq = lastInsertRowID
+            for destination in event.destinations {
+                // OR IGNORE: a destination named twice for one event gets one delivery.
+                receipt.deliveriesCreated += try run(
+                    """
+                    INSERT OR IGNORE INTO deliveries
+                        (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
+                    VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?3, ?3)
+                    """, "insert delivery of \(event.id) to \(destination)"
+                ) { statement throws(SpoolError) in
+                    try statement.bind(eventSeq, at: 1)
+                    try statement.bind(destination, at: 2)
+                    try statement.bind(request.receivedAt, at: 3)
+                    try statement.bind(event.contactKey, at: 4)
+                }
+            }
+        }
+        return receipt
+    }
+
+    // MARK: Delivery
+
+    /// A pending delivery is claimable when it is due and no earlier delivery (lower id) for the same
+    /// contact and destination is still pending or inflight: per-contact arrival order, one at a time.
+    private static let headOfContactQueue = """
+        NOT EXISTS (
+            SELECT 1 FROM deliveries AS earlier
+            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+        """
+
+    func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
+        guard limit > 0 else { return [] }
+        return try transaction("claim deliveries for \(destination)") { () throws(SpoolError) -> [ClaimedDelivery] in
+            let claimed = try rows(
+                """
+                SELECT d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at
+                FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+                WHERE d.destination = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2
+                  AND \(Self.headOfContactQueue)
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT ?3
+                """, "select due deliveries for \(destination)",
+                bind: { statement throws(SpoolError) in
+                    try statement.bind(destination, at: 1)
+                    try statement.bind(now, at: 2)
+                    try statement.bind(limit, at: 3)
+                }
+            ) { row in
+                ClaimedDelivery(
+                    id: row.int64(0), eventID: row.string(1), eventType: row.string(2), contactKey: row.string(3),
+                    destination: destination, attempts: row.int(4), payload: row.bytes(5),
+                    requestID: row.int64(6), createdAt: row.double(7))
+            }
+            for delivery in claimed {
+                try run(
+                    "UPDATE deliveries SET state = 'inflight', updated_at = ?2 WHERE id = ?1",
+                    "mark delivery \(delivery.id) inflight"
+                ) { statement throws(SpoolError) in
+                    try statement.bind(delivery.id, at: 1)
+                    try statement.bind(now, at: 2)
+                }
+            }
+            return claimed
+        }
+    }
+
+    /// Records the outcome of an attempt on an inflight delivery; `attempts` counts it.
+    func finishAttempt(
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double,
+        operation: @autoclosure () -> String
+    ) throws(SpoolError) {
+        let changed = try run(
+            """
+            UPDATE deliveries
+            SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
+                last_error = ?4, last_status = ?5, updated_at = ?6
+            WHERE id = ?1 AND state = 'inflight'
+            """, operation()
+        ) { statement throws(SpoolError) in
+            try statement.bind(id, at: 1)
+            try statement.bind(state.rawValue, at: 2)
+            try statement.bind(nextAttemptAt, at: 3)
+            try statement.bind(error, at: 4)
+            try statement.bind(status, at: 5)
+            try statement.bind(now, at: 6)
+        }
+        if changed == 0 {
+            throw SpoolError(kind: .invalidState, message: "delivery \(id) is not inflight", operation: operation())
+        }
+    }
+
+    /// Earliest time a claimable delivery of `destination` becomes due (only heads of contact queues
+    /// count, so a delivery held back by an inflight one does not make a worker spin).
+    func nextDueTime(destination: String) throws(SpoolError) -> Double? {
+        try firstRow(
+            """
+            SELECT d.next_attempt_at FROM deliveries AS d
+            WHERE d.destination = ?1 AND d.state = 'pending' AND \(Self.headOfContactQueue)
+            ORDER BY d.next_attempt_at LIMIT 1
+            """, "find next due delivery for \(destination)",
+            bind: { statement throws(SpoolError) in try statement.bind(destination, at: 1) }
+        ) { $0.double(0) }
+    }
+
+    /// Crash recovery: the deliveries that were inflight are attempted again (at least once).
+    @discardableResult
+    func resetInflight(now: Double) throws(SpoolError) -> Int {
+        try transaction("reset inflight deliveries") { () throws(SpoolError) -> Int in
+            try run(
+                "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'",
+                "reset inflight deliveries to pending"
+            ) { statement throws(SpoolError) in try statement.bind(now, at: 1) }
+        }
+    }
+
+    /// Puts dead deliveries back to pending with a fresh attempt count. `ids` nil: all dead deliveries
+    /// (of `destination` if given).
+    func retryDead(ids: [Int64]?, destination: String?, at time: Double, now: Double) throws(SpoolError) -> Int {
+        try transaction("retry dead deliveries") { () throws(SpoolError) -> Int in
+            let sql = """
+                UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, updated_at = ?2
+                WHERE state = 'dead' AND (?3 IS NULL OR destination = ?3) AND (?4 IS NULL OR id = ?4)
+                """
+            func retry(_ id: Int64?) throws(SpoolError) -> Int {
+                try run(sql, "retry dead deliveries") { statement throws(SpoolError) in
+                    try statement.bind(time, at: 1)
+                    try statement.bind(now, at: 2)
+                    try statement.bind(destination, at: 3)
+                    if let id { try statement.bind(id, at: 4) } else { try statement.bindNull(at: 4) }
+                }
+            }
+            guard let ids else { return try retry(nil) }
+            var count = 0
+            for id in ids { count += try retry(id) }
+            return count
+        }
+    }
+
+    // MARK: Inspection
+
+    func stats(now: Double) throws(SpoolError) -> SpoolStats {
+        var stats = SpoolStats(
+            deliveries: [:], requests: 0, quarantined: 0, events: 0, oldestPendingCreatedAt: nil, oldestPendingAge: nil)
+        let counts = try rows(
+            "SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state",
+            "count deliveries"
+        ) { row in (row.string(0), row.string(1), row.int(2)) }
+        for (destination, state, count) in counts {
+            guard let state = DeliveryState(rawValue: state) else { continue }
+            stats.deliveries[destination, default: SpoolStats.DeliveryCounts()][state] = count
+        }
+        stats.requests = try firstRow("SELECT count(*) FROM requests", "count requests") { $0.int(0) } ?? 0
+        stats.quarantined =
+            try firstRow("SELECT count(*) FROM requests WHERE status = 'quarantined'", "count quarantined requests") {
+                $0.int(0)
+            } ?? 0
+        stats.events = try firstRow("SELECT count(*) FROM events", "count events") { $0.int(0) } ?? 0
+        stats.oldestPendingCreatedAt =
+            try firstRow(
+                "SELECT min(created_at) FROM deliveries WHERE state = 'pending'", "find oldest pending delivery"
+            ) { $0.optionalDouble(0) } ?? nil
+        stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
+        return stats
+    }
+
+    func destinations() throws(SpoolError) -> [String] {
+        try rows("SELECT DISTINCT destination FROM deliveries ORDER BY destination", "list destinations") {
+            $0.string(0)
+        }
+    }
+
+    private static let requestColumns = "id, received_at, route, headers, body, status, quarantine_reason"
+
+    private func readRequest(_ row: Statement) throws(SpoolError) -> StoredRequest {
+        let id = row.int64(0)
+        return StoredRequest(
+            id: id, receivedAt: row.double(1), route: row.string(2),
+            headers: try HeaderCoding.decode(row.bytes(3), operation: "decode headers of request \(id)"),
+            body: row.bytes(4), status: RequestStatus(rawValue: row.string(5)) ?? .accepted,
+            quarantineReason: row.optionalString(6))
+    }
+
+    func request(id: Int64) throws(SpoolError) -> StoredRequest? {
+        try firstRow(
+            "SELECT \(Self.requestColumns) FROM requests WHERE id = ?1", "read request \(id)",
+            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+        ) { row throws(SpoolError) in try readRequest(row) }
+    }
+
+    /// Requests with id > `afterID`, ascending (keyset pagination for replay and `spool list`).
+    func requests(
+        afterID: Int64, limit: Int, status: RequestStatus?, since: Double?, until: Double?
+    ) throws(SpoolError) -> [StoredRequest] {
+        try rows(
+            """
+            SELECT \(Self.requestColumns) FROM requests
+            WHERE id > ?1 AND (?2 IS NULL OR status = ?2)
+              AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
+            ORDER BY id LIMIT ?5
+            """, "list requests",
+            bind: { statement throws(SpoolError) in
+                try statement.bind(afterID, at: 1)
+                try statement.bind(status?.rawValue, at: 2)
+                try statement.bind(since, at: 3)
+                try statement.bind(until, at: 4)
+                try statement.bind(limit, at: 5)
+            }
+        ) { row throws(SpoolError) in try readRequest(row) }
+    }
+
+    func events(requestID: Int64) throws(SpoolError) -> [StoredEvent] {
+        try rows(
+            """
+            SELECT id, request_id, type, contact_key, payload, created_at FROM events
+            WHERE request_id = ?1 ORDER BY seq
+            """, "list events of request \(requestID)",
+            bind: { statement throws(SpoolError) in try statement.bind(requestID, at: 1) }
+        ) { row in
+            StoredEvent(
+                id: row.string(0), requestID: row.int64(1), type: row.string(2), contactKey: row.string(3),
+                payload: row.bytes(4), createdAt: row.double(5))
+        }
+    }
+
+    /// Deliveries with id > `afterID`, ascending, optionally of one state and one destination.
+    func deliveries(
+        state: DeliveryState?, destination: String?, afterID: Int64, limit: Int
+    ) throws(SpoolError) -> [DeliveryRecord] {
+        try rows(
+            """
+            SELECT d.id, e.id, d.destination, d.state, d.attempts, d.next_attempt_at, d.last_error,
+                   d.last_status, d.contact_key, d.created_at, d.updated_at
+            FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+            WHERE d.id > ?1 AND (?2 IS NULL OR d.state = ?2) AND (?3 IS NULL OR d.destination = ?3)
+            ORDER BY d.id LIMIT ?4
+            """, "list deliveries",
+            bind: { statement throws(SpoolError) in
+                try statement.bind(afterID, at: 1)
+                try statement.bind(state?.rawValue, at: 2)
+                try statement.bind(destination, at: 3)
+                try statement.bind(limit, at: 4)
+            }
+        ) { row throws(SpoolError) in
+            let id = row.int64(0)
+            guard let state = DeliveryState(rawValue: row.string(3)) else {
+                throw SpoolError(kind: .corrupt, message: "unknown state \(row.string(3))", operation: "read delivery \(id)")
+            }
+            return DeliveryRecord(
+                id: id, eventID: row.string(1), destination: row.string(2), state: state, attempts: row.int(4),
+                nextAttemptAt: row.double(5), lastError: row.optionalString(6), lastStatus: row.optionalInt(7),
+                contactKey: row.string(8), createdAt: row.double(9), updatedAt: row.double(10))
+        }
+    }
+}

@@ -1,0 +1,221 @@
+/// The two WhatsApp webhook dialects.
+public enum WebhookAPI: String, Sendable, Equatable, CaseIterable {
+    case cloud
+    case onprem
+}
+
+/// The business a notification belongs to. Cloud bodies carry it; On-Prem bodies do not (the
+/// On-Prem route's configuration supplies it).
+public struct BusinessIdentity: Sendable, Equatable {
+    public var phoneNumberID: String?
+    public var displayPhoneNumber: String?
+    public var wabaID: String?
+
+    public init(phoneNumberID: String? = nil, displayPhoneNumber: String? = nil, wabaID: String? = nil) {
+        self.phoneNumberID = phoneNumberID
+        self.displayPhoneNumber = displayPhoneNumber
+        self.wabaID = wabaID
+    }
+
+    public var isEmpty: Bool { phoneNumberID == nil && displayPhoneNumber == nil && wabaID == nil }
+
+    /// Each field of `override` that is set wins over this identity's.
+    public func overridden(by override: BusinessIdentity?) -> BusinessIdentity {
+        guard let override else { return self }
+        return BusinessIdentity(
+            phoneNumberID: override.phoneNumberID ?? phoneNumberID,
+            displayPhoneNumber: override.displayPhoneNumber ?? displayPhoneNumber,
+            wabaID: override.wabaID ?? wabaID
+        )
+    }
+
+    /// `{waba_id?, phone_number_id?, display_phone_number?}`
+    public var json: JSONObject {
+        var o = JSONObject(minimumCapacity: 3)
+        o.appendIfPresent("waba_id", wabaID.map(JSONValue.string))
+        o.appendIfPresent("phone_number_id", phoneNumberID.map(JSONValue.string))
+        o.appendIfPresent("display_phone_number", displayPhoneNumber.map(JSONValue.string))
+        return o
+    }
+
+    public init(json: JSONObject?) {
+        phoneNumberID = json?["phone_number_id"]?.scalarText
+        displayPhoneNumber = json?["display_phone_number"]?.scalarText
+        wabaID = json?["waba_id"]?.scalarText
+    }
+}
+
+/// What a canonical event is about.
+public enum CanonicalEventKind: Sendable, Equatable {
+    case message
+    case status
+    case error
+    /// Any other webhook field (business management, Coexistence, groups...); carries the change's `value`.
+    case field(String)
+}
+
+/// Why a stored canonical event could not be read back.
+public struct CanonicalEventError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { "invalid canonical event: \(reason)" }
+}
+
+/// One notification as a CloudEvents 1.0 event (structured JSON mode).
+///
+/// ```
+/// { "specversion": "1.0", "id": "msg:wamid.HBg...", "source": "whatsapp:106540352242922",
+///   "type": "com.whatsapp.message.received", "subject": "16505551234",
+///   "time": "2025-06-08T20:59:43Z", "whatsappapi": "cloud", "datacontenttype": "application/json",
+///   "data": { "business": {...}, "contact": {...}, "message": {...}, "batch": {...} } }
+/// ```
+///
+/// `data` holds `business`, `contact` (when one matches), exactly one of `message` / `status` /
+/// `error` / `value`, and `batch` (what rebuilding the original envelope needs; see `WebhookDecoder`).
+public struct CanonicalEvent: Sendable, Equatable {
+    public static let specVersion = "1.0"
+    public static let extensionName = "whatsappapi"
+
+    public enum EventType {
+        public static let messageReceived = "com.whatsapp.message.received"
+        public static let messageStatus = "com.whatsapp.message.status"
+        public static let error = "com.whatsapp.error"
+        public static let fieldPrefix = "com.whatsapp."
+    }
+
+    public var id: String
+    public var type: String
+    public var source: String
+    public var subject: String?
+    /// RFC 3339 UTC, from the item's own Unix timestamp (absent when the item has none).
+    public var time: String?
+    /// The API the notification arrived in (`whatsappapi` extension attribute).
+    public var api: WebhookAPI
+    public var data: JSONObject
+    /// Any other attributes read back by `init(json:)`, kept so they survive.
+    public var otherAttributes: JSONObject
+
+    public init(
+        id: String, type: String, source: String, subject: String?, time: String?, api: WebhookAPI,
+        data: JSONObject, otherAttributes: JSONObject = JSONObject()
+    ) {
+        self.id = id
+        self.type = type
+        self.source = source
+        self.subject = subject
+        self.time = time
+        self.api = api
+        self.data = data
+        self.otherAttributes = otherAttributes
+    }
+
+    // MARK: data accessors
+
+    public var kind: CanonicalEventKind {
+        switch type {
+        case EventType.messageReceived: return .message
+        case EventType.messageStatus: return .status
+        case EventType.error: return .error
+        default:
+            if type.hasPrefix(EventType.fieldPrefix) { return .field(String(type.dropFirst(EventType.fieldPrefix.count))) }
+            return .field(type)
+        }
+    }
+
+    public var business: BusinessIdentity { BusinessIdentity(json: data["business"]?.objectValue) }
+    public var contact: JSONObject? { data["contact"]?.objectValue }
+    public var message: JSONObject? { data["message"]?.objectValue }
+    public var status: JSONObject? { data["status"]?.objectValue }
+    public var error: JSONObject? { data["error"]?.objectValue }
+    /// The change's `value` of a management (non-`messages`) field, carried intact.
+    public var value: JSONValue? { data["value"] }
+    public var batch: JSONObject? { data["batch"]?.objectValue }
+
+    /// Per-contact ordering key: business number (phone number id, else display number, else WABA
+    /// id, else source) + `|` + contact (subject, empty for business-level events).
+    public var contactKey: String {
+        let b = business
+        let number = b.phoneNumberID ?? b.displayPhoneNumber ?? b.wabaID ?? source
+        return number + "|" + (subject ?? "")
+    }
+
+    // MARK: JSON
+
+    /// The full CloudEvent.
+    public var json: JSONValue {
+        var o = JSONObject(minimumCapacity: 10 + otherAttributes.count)
+        o.append("specversion", .string(CanonicalEvent.specVersion))
+        o.append("id", .string(id))
+        o.append("source", .string(source))
+        o.append("type", .string(type))
+        o.appendIfPresent("subject", subject.map(JSONValue.string))
+        o.appendIfPresent("time", time.map(JSONValue.string))
+        o.append(CanonicalEvent.extensionName, .string(api.rawValue))
+        o.append("datacontenttype", .string("application/json"))
+        for m in otherAttributes { o.append(m.key, m.value) }
+        o.append("data", .object(data))
+        return .object(o)
+    }
+
+    /// Compact JSON bytes of `json`.
+    public func serialized() -> [UInt8] { json.serialized() }
+
+    private static let knownAttributes: Set<String> = [
+        "specversion", "id", "source", "type", "subject", "time", extensionName, "datacontenttype", "data",
+    ]
+
+    /// Reads back an event produced by `json` / `serialized()`.
+    public init(json: JSONValue) throws(CanonicalEventError) {
+        guard case .object(let o) = json else { throw CanonicalEventError("not a JSON object") }
+        guard o["specversion"]?.stringValue == CanonicalEvent.specVersion else { throw CanonicalEventError("specversion is not 1.0") }
+        guard let id = o["id"]?.stringValue, !id.isEmpty else { throw CanonicalEventError("missing id") }
+        guard let type = o["type"]?.stringValue, !type.isEmpty else { throw CanonicalEventError("missing type") }
+        guard let source = o["source"]?.stringValue else { throw CanonicalEventError("missing source") }
+        guard let apiText = o[CanonicalEvent.extensionName]?.stringValue, let api = WebhookAPI(rawValue: apiText) else {
+            throw CanonicalEventError("missing or unknown \(CanonicalEvent.extensionName)")
+        }
+        guard let data = o["data"]?.objectValue else { throw CanonicalEventError("data is not an object") }
+        if let ct = o["datacontenttype"], ct.stringValue != "application/json" {
+            throw CanonicalEventError("datacontenttype is not application/json")
+        }
+        var others = JSONObject()
+        for m in o where !CanonicalEvent.knownAttributes.contains(m.key) { others.append(m.key, m.value) }
+        self.init(
+            id: id, type: type, source: source, subject: o["subject"]?.stringValue, time: o["time"]?.stringValue,
+            api: api, data: data, otherAttributes: others
+        )
+    }
+
+    /// Reads back an event from its JSON bytes (e.g. from the spool).
+    public init(bytes: [UInt8]) throws(CanonicalEventError) {
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes) } catch { throw CanonicalEventError("\(error)") }
+        try self.init(json: value)
+    }
+}
+
+/// RFC 3339 UTC text for Unix seconds (proleptic Gregorian; no Foundation).
+enum RFC3339 {
+    static func format(unixSeconds t: Int64) -> String? {
+        // Years 0001...9999 only.
+        guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        var y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        if m <= 2 { y += 1 }
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2))Z"
+    }
+}

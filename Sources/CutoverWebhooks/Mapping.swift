@@ -1,0 +1,294 @@
+/// The field mappings between the On-Prem and Cloud vocabularies (the source for the mapping table
+/// DESIGN.md asks for in docs/mapping.md).
+///
+/// Canonical = Cloud vocabulary. An On-Prem item is changed on decode only where both APIs have the
+/// concept under different names, and each change is recorded in `batch.undo` so rendering back to
+/// On-Prem is the exact inverse:
+/// - `type: "voice"` + `voice{...}`  ->  `type: "audio"` + `audio{..., voice: true}`   (undo `type: "voice"`)
+/// - errors `{code, title, details, href}`  ->  `{code, title, message: title, error_data{details}, href}`
+///   (only when no error of the item already has `message`/`error_data`; undo `errors: true`)
+/// - statuses without `recipient_id` get it from `message.recipient_id`                (undo `recipient_id: true`)
+enum OnPremMapping {
+    // MARK: decode (On-Prem -> canonical)
+
+    static func messageToCanonical(_ m: JSONObject, undo: inout JSONObject) -> JSONObject {
+        var out = m
+        if m["type"]?.stringValue == "voice", case .object(let voice)? = m["voice"], !m.contains("audio"), !voice.contains("voice") {
+            out = out.renaming("voice", to: "audio", value: .object(voice.setting("voice", true)))
+            out["type"] = "audio"
+            undo.append("type", "voice")
+        }
+        if let converted = errorsToCloud(out) {
+            out = converted
+            undo.append("errors", true)
+        }
+        return out
+    }
+
+    static func statusToCanonical(_ s: JSONObject, undo: inout JSONObject) -> JSONObject {
+        var out = s
+        if let converted = errorsToCloud(out) {
+            out = converted
+            undo.append("errors", true)
+        }
+        if !out.contains("recipient_id"), let r = out["message"]?["recipient_id"] {
+            out.append("recipient_id", r)
+            undo.append("recipient_id", true)
+        }
+        return out
+    }
+
+    /// The item with its `errors` converted to the Cloud shape, or nil when there is nothing to convert.
+    static func errorsToCloud(_ item: JSONObject) -> JSONObject? {
+        guard let errors = objectArray(item["errors"]) else { return nil }
+        var converted: [JSONValue] = []
+        for e in errors {
+            guard let c = errorToCloud(e) else { return nil }
+            converted.append(.object(c))
+        }
+        return item.setting("errors", .array(converted))
+    }
+
+    /// On-Prem error -> Cloud error; nil when it already has Cloud-only keys.
+    static func errorToCloud(_ e: JSONObject) -> JSONObject? {
+        guard !e.contains("message"), !e.contains("error_data") else { return nil }
+        var out = JSONObject(minimumCapacity: e.count + 1)
+        for m in e {
+            switch m.key {
+            case "title":
+                out.append("title", m.value)
+                out.append("message", m.value)
+            case "details":
+                out.append("error_data", .object(["details": m.value]))
+            default:
+                out.append(m.key, m.value)
+            }
+        }
+        return out
+    }
+
+    // MARK: render back to origin (canonical -> On-Prem, exact inverse)
+
+    static func undoItem(_ item: JSONObject, undo: JSONObject?, isError: Bool) -> JSONObject {
+        guard let undo else { return item }
+        if isError { return undo["errors"]?.boolValue == true ? errorFromCloudExact(item) : item }
+        var out = item
+        if undo["type"]?.stringValue == "voice", case .object(let audio)? = out["audio"] {
+            out = out.renaming("audio", to: "voice", value: .object(audio.removing("voice")))
+            out["type"] = "voice"
+        }
+        if undo["errors"]?.boolValue == true {
+            if let errors = objectArray(out["errors"]) {
+                out["errors"] = .array(errors.map { .object(errorFromCloudExact($0)) })
+            }
+        }
+        if undo["recipient_id"]?.boolValue == true { out["recipient_id"] = nil }
+        return out
+    }
+
+    /// Inverse of `errorToCloud`.
+    static func errorFromCloudExact(_ e: JSONObject) -> JSONObject {
+        var out = JSONObject(minimumCapacity: e.count)
+        for m in e {
+            switch m.key {
+            case "message": continue
+            case "error_data":
+                if case .object(let d) = m.value, let details = d["details"] { out.append("details", details) }
+            default: out.append(m.key, m.value)
+            }
+        }
+        return out
+    }
+
+    // MARK: cross (Cloud -> On-Prem)
+
+    /// Cloud error -> On-Prem `{code, title, details, href}` (+ unknown keys).
+    static func errorToOnPrem(_ e: JSONObject) -> JSONObject {
+        var out = JSONObject(minimumCapacity: e.count)
+        let details = e["error_data"]?["details"] ?? e["details"]
+        for m in e {
+            switch m.key {
+            case "message":
+                if !e.contains("title") { out.append("title", m.value) }
+            case "error_data", "details": continue
+            case "title":
+                out.append("title", m.value)
+                out.appendIfPresent("details", details)
+            default: out.append(m.key, m.value)
+            }
+        }
+        if !e.contains("title"), !out.contains("details") { out.appendIfPresent("details", details) }
+        return out
+    }
+
+    static func errorsToOnPrem(_ item: JSONObject) -> JSONObject {
+        guard case .array(let errors)? = item["errors"] else { return item }
+        return item.setting("errors", .array(errors.map { e in e.objectValue.map { .object(errorToOnPrem($0)) } ?? e }))
+    }
+
+    static let onPremUnknownError: JSONValue = [
+        "code": 501, "title": "Unknown message type", "details": "Message type is not currently supported",
+    ]
+    static let cloudUnsupportedError: JSONValue = [
+        "code": 131051, "title": "Message type unknown", "message": "Message type unknown",
+        "error_data": ["details": "Message type is currently not supported."],
+    ]
+
+    /// Message types both APIs know under the same name and shape.
+    static let sharedTypes: Set<String> = [
+        "text", "image", "audio", "video", "document", "sticker", "location", "contacts", "button", "interactive",
+        "order", "system",
+    ]
+    /// Interactive reply types On-Prem knows.
+    static let onPremInteractiveTypes: Set<String> = ["button_reply", "list_reply"]
+
+    /// On-Prem omits `contacts[]` for these message types.
+    static let onPremTypesWithoutContacts: Set<String> = ["image", "video", "audio", "voice", "document", "sticker", "system"]
+
+    enum Cross {
+        case mapped(JSONObject)
+        /// Rendered as the target's "unknown/unsupported message" under `.unknownMessage`.
+        case substituted(JSONObject)
+        case unsupported(reason: String)
+    }
+
+    /// Cloud (canonical) message -> On-Prem message.
+    static func cloudMessageToOnPrem(_ m: JSONObject, policy: UnsupportedPolicy) -> Cross {
+        let type = m["type"]?.stringValue ?? ""
+        var out = m
+        switch type {
+        case "audio":
+            if case .object(let audio)? = m["audio"] {
+                if audio["voice"]?.boolValue == true {
+                    out = out.renaming("audio", to: "voice", value: .object(audio.removing("voice")))
+                    out["type"] = "voice"
+                } else {
+                    out["audio"] = .object(audio.removing("voice"))
+                }
+            }
+            return .mapped(errorsToOnPrem(out))
+        case "unsupported", "unknown":
+            // Same concept: On-Prem's `unknown` with error 501.
+            return .mapped(onPremUnknown(from: m))
+        case "interactive":
+            if let t = m["interactive"]?["type"]?.stringValue, !onPremInteractiveTypes.contains(t) {
+                return unsupportedToOnPrem(m, policy: policy, reason: "interactive \(t) has no On-Prem equivalent")
+            }
+            return .mapped(errorsToOnPrem(out))
+        default:
+            if sharedTypes.contains(type) { return .mapped(errorsToOnPrem(out)) }
+            return unsupportedToOnPrem(m, policy: policy, reason: "message type \(type) has no On-Prem equivalent")
+        }
+    }
+
+    static func onPremUnknown(from m: JSONObject) -> JSONObject {
+        var out = JSONObject(minimumCapacity: 6)
+        out.appendIfPresent("from", m["from"])
+        out.appendIfPresent("id", m["id"])
+        out.appendIfPresent("timestamp", m["timestamp"])
+        out.appendIfPresent("context", m["context"])
+        out.append("type", "unknown")
+        out.append("errors", [onPremUnknownError])
+        return out
+    }
+
+    static func unsupportedToOnPrem(_ m: JSONObject, policy: UnsupportedPolicy, reason: String) -> Cross {
+        switch policy {
+        case .unknownMessage: return .substituted(onPremUnknown(from: m))
+        case .drop: return .unsupported(reason: reason)
+        case .passThrough: return .mapped(errorsToOnPrem(m))
+        }
+    }
+
+    static let onPremStatuses: Set<String> = ["sent", "delivered", "read", "failed"]
+
+    /// Cloud (canonical) status -> On-Prem status (`recipient_id`, `message.recipient_id`, `type: "message"`).
+    static func cloudStatusToOnPrem(_ s: JSONObject, policy: UnsupportedPolicy) -> Cross {
+        let status = s["status"]?.stringValue ?? ""
+        let type = s["type"]?.stringValue
+        if (!onPremStatuses.contains(status) || (type != nil && type != "message")) && policy != .passThrough {
+            return .unsupported(reason: "status \(type.map { $0 + "/" } ?? "")\(status) has no On-Prem equivalent")
+        }
+        var out = errorsToOnPrem(s)
+        if type == nil { out.append("type", "message") }
+        if !out.contains("message"), let r = s["recipient_id"] { out.append("message", ["recipient_id": r]) }
+        return .mapped(out)
+    }
+
+    // MARK: cross (On-Prem canonical -> Cloud)
+
+    static func cloudUnsupported(from m: JSONObject, originalType: String) -> JSONObject {
+        var out = JSONObject(minimumCapacity: 7)
+        out.appendIfPresent("from", m["from"])
+        out.appendIfPresent("id", m["id"])
+        out.appendIfPresent("timestamp", m["timestamp"])
+        out.appendIfPresent("context", m["context"])
+        out.append("errors", [cloudUnsupportedError])
+        out.append("type", "unsupported")
+        out.append("unsupported", ["type": .string(originalType)])
+        return out
+    }
+
+    /// On-Prem-origin canonical message -> Cloud message.
+    static func onPremMessageToCloud(_ m: JSONObject, policy: UnsupportedPolicy) -> Cross {
+        let type = m["type"]?.stringValue ?? ""
+        if type == "unknown" { return .mapped(cloudUnsupported(from: m, originalType: "unknown")) }
+        if sharedTypes.contains(type) { return .mapped(errorsCloudShaped(m)) }
+        switch policy {
+        case .unknownMessage: return .substituted(cloudUnsupported(from: m, originalType: type))
+        case .drop: return .unsupported(reason: "message type \(type) has no Cloud equivalent")
+        case .passThrough: return .mapped(errorsCloudShaped(m))
+        }
+    }
+
+    /// Errors left in On-Prem shape on decode (mixed shapes) converted one by one where possible.
+    static func errorsCloudShaped(_ item: JSONObject) -> JSONObject {
+        guard case .array(let errors)? = item["errors"] else { return item }
+        return item.setting("errors", .array(errors.map { e in
+            guard case .object(let o) = e, let c = errorToCloud(o) else { return e }
+            return .object(c)
+        }))
+    }
+
+    /// On-Prem-origin canonical status -> Cloud status; a `deleted` status becomes (under
+    /// `.unknownMessage`) the inbound `unsupported` message Cloud itself used for deletions.
+    static func onPremStatusToCloud(_ s: JSONObject, policy: UnsupportedPolicy) -> (Cross, isMessage: Bool) {
+        let status = s["status"]?.stringValue ?? ""
+        guard onPremStatuses.contains(status) || policy == .passThrough else {
+            if status == "deleted" && policy == .unknownMessage {
+                var m = JSONObject(minimumCapacity: 3)
+                m.appendIfPresent("from", s["recipient_id"] ?? s["message"]?["recipient_id"])
+                m.appendIfPresent("id", s["id"])
+                m.appendIfPresent("timestamp", s["timestamp"])
+                return (.substituted(cloudUnsupported(from: m, originalType: "deleted")), true)
+            }
+            return (.unsupported(reason: "status \(status) has no Cloud equivalent"), false)
+        }
+        var out = errorsCloudShaped(s)
+        if out["type"]?.stringValue == "message" { out["type"] = nil }
+        if case .object(let msg)? = out["message"] {
+            if !out.contains("recipient_id"), let r = msg["recipient_id"] { out.append("recipient_id", r) }
+            let rest = msg.removing("recipient_id")
+            out["message"] = rest.isEmpty ? nil : .object(rest)
+        }
+        return (.mapped(out), false)
+    }
+}
+
+extension JSONObject {
+    /// A copy with the member `old` replaced, in place, by `new: value` (appended when `old` is absent).
+    func renaming(_ old: String, to new: String, value: JSONValue) -> JSONObject {
+        var out = JSONObject(minimumCapacity: count)
+        var done = false
+        for m in self {
+            if m.key == old && !done {
+                out.append(new, value)
+                done = true
+            } else if m.key != new {
+                out.append(m.key, m.value)
+            }
+        }
+        if !done { out.append(new, value) }
+        return out
+    }
+}

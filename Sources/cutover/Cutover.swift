@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Cutover: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cutover",
+        abstract: "Webhook translation proxy for WhatsApp On-Premises API <-> Cloud API migrations.",
+        subcommands: [Serve.self, Translate.self, CheckConfig.self]
+    )
+}

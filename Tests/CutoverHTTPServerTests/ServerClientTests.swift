@@ -1,0 +1,120 @@
+import CutoverHTTP
+import CutoverHTTPClient
+import CutoverHTTPServer
+import CutoverSockets
+import Foundation
+import HTTPTypes
+import Synchronization
+import Testing
+
+/// Echoes the request body and method back, so tests can see what the server received.
+struct EchoHandler: HTTPServerHandler {
+    func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        var fields = HTTPFields()
+        fields[HTTPField.Name("X-Method")!] = request.head.method.rawValue
+        fields[HTTPField.Name("X-Path")!] = request.head.path ?? ""
+        // Answer from another thread, as the spool does after its commit.
+        let response = ServerResponse(status: .ok, headerFields: fields, body: request.body)
+        DispatchQueue.global().async { respond(response) }
+    }
+}
+
+final class RecordingObserver: HTTPServerObserver {
+    let rejections = Mutex<[Int]>([])
+    func connectionOpened() {}
+    func connectionClosed() {}
+    func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
+        rejections.withLock { $0.append(status.code) }
+    }
+}
+
+/// Sends `request` with the client and waits for the result.
+func send(_ client: HTTPClient, _ request: ClientRequest) -> Result<HTTP1Response, HTTPClientError> {
+    let result = Mutex<Result<HTTP1Response, HTTPClientError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    client.execute(request) { outcome in
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return result.withLock { $0! }
+}
+
+@Suite struct ServerClientTests {
+    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.loop")
+
+    @Test func clientAndServerExchangeRequestsOverOneKeptAliveConnection() throws {
+        let server = HTTPServer(configuration: .init(), handler: EchoHandler(), observer: RecordingObserver(), loops: loops)
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let client = HTTPClient(loops: loops)
+        defer { client.shutdown() }
+        let url = try #require(DestinationURL("http://127.0.0.1:\(address.port)/hook?x=1"))
+
+        for index in 0..<20 {
+            let body = Array("payload \(index)".utf8)
+            let response = try send(client, ClientRequest(url: url, body: body)).get()
+            #expect(response.head.status == .ok)
+            #expect(response.body == body)
+            #expect(response.head.headerFields[HTTPField.Name("X-Path")!] == "/hook?x=1")
+        }
+        #expect(server.openConnectionCount == 1, "keep-alive reuses one connection")
+    }
+
+    @Test func largeBodyCrossesBackPressure() throws {
+        let server = HTTPServer(configuration: .init(), handler: EchoHandler(), observer: RecordingObserver(), loops: loops)
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        var configuration = HTTPClientConfiguration()
+        configuration.maxResponseBodyBytes = 4 << 20
+        let client = HTTPClient(configuration: configuration, loops: loops)
+        defer { client.shutdown() }
+        let body = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let url = try #require(DestinationURL("http://127.0.0.1:\(address.port)/big"))
+        let response = try send(client, ClientRequest(url: url, body: body)).get()
+        #expect(response.body == body)
+    }
+
+    @Test func connectionRefusedIsAnError() throws {
+        let client = HTTPClient(loops: loops)
+        // Bind and release a port so nothing listens there.
+        let listener = try Socket.listening(on: SocketAddress.resolve(host: "127.0.0.1", port: 0)[0])
+        let port = try listener.localAddress().port
+        listener.close()
+        let url = try #require(DestinationURL("http://127.0.0.1:\(port)/"))
+        guard case .failure(.connect(let error)) = send(client, ClientRequest(url: url)) else {
+            Issue.record("expected a connect failure")
+            return
+        }
+        #expect(error.errno == ECONNREFUSED)
+        #expect(error.description.contains("Connection refused"))
+    }
+
+    @Test func idleConnectionIsClosedAfterTheIdleTimeout() throws {
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(idleTimeout: .milliseconds(100)), handler: EchoHandler(),
+            observer: RecordingObserver(), loops: loops
+        )
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let (socket, _) = try Socket.connecting(to: SocketAddress.resolve(host: "127.0.0.1", port: address.port)[0])
+        defer { socket.close() }
+        // A blocking read returns 0 (EOF) once the server closes the idle connection.
+        var pollDescriptor = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pollDescriptor, 1, 5000) == 1)
+        var byte: UInt8 = 0
+        #expect(recv(socket.descriptor, &byte, 1, 0) == 0)
+    }
+
+    @Test func destinationURLParsing() throws {
+        let url = try #require(DestinationURL("https://example.com:8443/a/b?c=d"))
+        #expect(url.scheme == .https)
+        #expect(url.host == "example.com")
+        #expect(url.port == 8443)
+        #expect(url.target == "/a/b?c=d")
+        #expect(DestinationURL("http://[::1]/")?.host == "::1")
+        #expect(DestinationURL("http://h")?.target == "/")
+        #expect(DestinationURL("ftp://h/") == nil)
+        #expect(DestinationURL("http://user@h/") == nil)
+    }
+}
