@@ -81,6 +81,11 @@ let package = Package(
         .testTarget(name: "CutoverWebhooksTests", dependencies: ["CutoverWebhooks"], swiftSettings: strictSwift),
         .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
         .testTarget(
+            name: "CutoverRelayTests",
+            dependencies: ["CutoverRelay", "CutoverHTTP", "CutoverHTTPServer", "CutoverSockets", "CutoverWebhooks"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "CutoverIntegrationTests",
             dependencies: ["CutoverRelay", "CutoverWebhooks"],
             swiftSettings: strictSwift

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// Named counters with labels, exposed on /metrics in the Prometheus text format.
@@ -39,8 +38,21 @@ public final class Counters: Sendable {
         return text
     }
 
+    /// Prometheus label escaping. Label values here are almost always plain, so the common case
+    /// is one scan and no copy (this runs on every request).
     private static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else {
+            return value
+        }
+        var escaped = ""
+        for character in value.unicodeScalars {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.unicodeScalars.append(character)
+            }
+        }
+        return escaped
     }
 }

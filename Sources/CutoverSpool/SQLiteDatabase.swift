@@ -12,14 +12,12 @@ final class SQLiteDatabase {
 
     struct Options {
         var busyTimeoutMilliseconds: Int32 = 5_000
-        var readOnly = false
     }
 
     init(path: String, options: Options = Options()) throws(SpoolError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
-            | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -30,14 +28,12 @@ final class SQLiteDatabase {
         do throws(SpoolError) {
             try check(sqlite3_extended_result_codes(db, 1), "enable extended result codes")
             try check(sqlite3_busy_timeout(db, options.busyTimeoutMilliseconds), "set busy timeout")
-            if !options.readOnly {
-                let mode = try scalarText("PRAGMA journal_mode = WAL", "switch to WAL journal mode")
-                guard mode?.lowercased() == "wal" else {
-                    throw SpoolError(
-                        kind: .sqlite, code: SQLITE_ERROR,
-                        message: "journal_mode is \(mode ?? "unknown"), WAL is required",
-                        operation: "switch to WAL journal mode")
-                }
+            let mode = try scalarText("PRAGMA journal_mode = WAL", "switch to WAL journal mode")
+            guard mode?.lowercased() == "wal" else {
+                throw SpoolError(
+                    kind: .sqlite, code: SQLITE_ERROR,
+                    message: "journal_mode is \(mode ?? "unknown"), WAL is required",
+                    operation: "switch to WAL journal mode")
             }
             // FULL: in WAL mode every COMMIT fsyncs the WAL, so a commit that returned survives power loss.
             try execute("PRAGMA synchronous = FULL", "set synchronous = FULL")

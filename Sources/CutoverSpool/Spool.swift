@@ -173,7 +173,9 @@ public final class Spool: Sendable {
     }
 
     /// When the next claimable delivery of `destination` is due (possibly in the past), or nil if none
-    /// is pending. A worker sleeps until then or until it is told new work arrived.
+    /// is. Deliveries held behind an inflight one of the same contact do not count: they become
+    /// claimable when that one's outcome is recorded. A worker sleeps until this time, until one of its
+    /// inflight deliveries finishes, or until it is told new work arrived.
     public func nextDueTime(destination: String) throws(SpoolError) -> Double? {
         try withDatabase("next due time") { database throws(SpoolError) in
             try database.nextDueTime(destination: destination)

@@ -83,18 +83,26 @@ extension SQLiteDatabase {
               AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
         """
 
+    private static let claimSQL = """
+        SELECT d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at
+        FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+        WHERE d.destination = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2
+          AND \(headOfContactQueue)
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT ?3
+        """
+
+    private static let nextDueSQL = """
+        SELECT d.next_attempt_at FROM deliveries AS d
+        WHERE d.destination = ?1 AND d.state = 'pending' AND \(headOfContactQueue)
+        ORDER BY d.next_attempt_at LIMIT 1
+        """
+
     func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         return try transaction("claim deliveries for \(destination)") { () throws(SpoolError) -> [ClaimedDelivery] in
             let claimed = try rows(
-                """
-                SELECT d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at
-                FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
-                WHERE d.destination = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2
-                  AND \(Self.headOfContactQueue)
-                ORDER BY d.next_attempt_at, d.id
-                LIMIT ?3
-                """, "select due deliveries for \(destination)",
+                Self.claimSQL, "select due deliveries for \(destination)",
                 bind: { statement throws(SpoolError) in
                     try statement.bind(destination, at: 1)
                     try statement.bind(now, at: 2)
@@ -148,11 +156,7 @@ extension SQLiteDatabase {
     /// count, so a delivery held back by an inflight one does not make a worker spin).
     func nextDueTime(destination: String) throws(SpoolError) -> Double? {
         try firstRow(
-            """
-            SELECT d.next_attempt_at FROM deliveries AS d
-            WHERE d.destination = ?1 AND d.state = 'pending' AND \(Self.headOfContactQueue)
-            ORDER BY d.next_attempt_at LIMIT 1
-            """, "find next due delivery for \(destination)",
+            Self.nextDueSQL, "find next due delivery for \(destination)",
             bind: { statement throws(SpoolError) in try statement.bind(destination, at: 1) }
         ) { $0.double(0) }
     }
@@ -225,6 +229,13 @@ extension SQLiteDatabase {
     }
 
     private static let requestColumns = "id, received_at, route, headers, body, status, quarantine_reason"
+    private static let requestByIDSQL = "SELECT \(requestColumns) FROM requests WHERE id = ?1"
+    private static let requestsSQL = """
+        SELECT \(requestColumns) FROM requests
+        WHERE id > ?1 AND (?2 IS NULL OR status = ?2)
+          AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
+        ORDER BY id LIMIT ?5
+        """
 
     private func readRequest(_ row: Statement) throws(SpoolError) -> StoredRequest {
         let id = row.int64(0)
@@ -237,7 +248,7 @@ extension SQLiteDatabase {
 
     func request(id: Int64) throws(SpoolError) -> StoredRequest? {
         try firstRow(
-            "SELECT \(Self.requestColumns) FROM requests WHERE id = ?1", "read request \(id)",
+            Self.requestByIDSQL, "read request \(id)",
             bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
         ) { row throws(SpoolError) in try readRequest(row) }
     }
@@ -247,12 +258,7 @@ extension SQLiteDatabase {
         afterID: Int64, limit: Int, status: RequestStatus?, since: Double?, until: Double?
     ) throws(SpoolError) -> [StoredRequest] {
         try rows(
-            """
-            SELECT \(Self.requestColumns) FROM requests
-            WHERE id > ?1 AND (?2 IS NULL OR status = ?2)
-              AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
-            ORDER BY id LIMIT ?5
-            """, "list requests",
+            Self.requestsSQL, "list requests",
             bind: { statement throws(SpoolError) in
                 try statement.bind(afterID, at: 1)
                 try statement.bind(status?.rawValue, at: 2)

@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
+import Synchronization
 
 /// Sends one destination's due deliveries, up to its concurrency, and records each outcome in
 /// the spool: delivered, retry later, or dead letter. A failing destination only slows itself.
@@ -24,6 +25,8 @@ final class DeliveryWorker: @unchecked Sendable {
     private var stopped = false
     private var sink: JSONLinesSink?
     private var onDrained: (@Sendable () -> Void)?
+    /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
+    private let pumpQueued = Atomic<Bool>(false)
 
     init(
         destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, policy: RetryPolicy,
@@ -41,7 +44,11 @@ final class DeliveryWorker: @unchecked Sendable {
 
     /// New deliveries may be due: look now.
     func poke() {
-        queue.async { [self] in pump() }
+        guard !pumpQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        queue.async { [self] in
+            pumpQueued.store(false, ordering: .releasing)
+            pump()
+        }
     }
 
     /// Stops claiming; deliveries in flight finish and are recorded. `completion` runs when they have.
@@ -83,7 +90,16 @@ final class DeliveryWorker: @unchecked Sendable {
 
     private func scheduleNextDue() {
         guard let due = try? spool.nextDueTime(destination: destination.name) else { return }
-        wake(at: due)
+        let now = Date().timeIntervalSince1970
+        if due > now {
+            wake(at: due)
+        } else if inFlight == 0 {
+            // Due but not claimable with nothing in flight should not happen; look again shortly
+            // rather than spin.
+            wake(at: now + 1)
+        }
+        // Otherwise what is due waits behind an in-flight delivery for the same contact, whose
+        // completion pumps again.
     }
 
     private func wake(at time: Double) {

@@ -159,12 +159,12 @@ final class IngressHandler: HTTPServerHandler {
             case .success(let receipt):
                 if receipt.duplicateEvents > 0 { counters.increment("cutover_dedup_hits_total", by: receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
-                count(request, route: route, status: .ok)
+                count(request, route: "/" + route, status: .ok)
                 respond(.text(.ok, "ok"))
             case .failure(let error):
                 // Not durable, so not acknowledged: the sender retries and nothing is lost.
                 logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)"])
-                count(request, route: route, status: .serviceUnavailable)
+                count(request, route: "/" + route, status: .serviceUnavailable)
                 respond(.text(.serviceUnavailable, "spool unavailable"))
             }
         }
