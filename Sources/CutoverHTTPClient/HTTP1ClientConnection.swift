@@ -47,7 +47,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
         socket.setNoDelay()
         let make: @Sendable () -> Void = {
             let connection = HTTP1ClientConnection(
-                transport: Connection(socket: socket, loop: loop, peer: address.description),
+                transport: Connection(stream: socket, loop: loop, peer: address.description),
                 configuration: configuration, onIdle: onIdle, onClose: onClose
             )
             connection.transport.start(delegate: connection)

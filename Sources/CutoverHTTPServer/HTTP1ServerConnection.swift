@@ -19,6 +19,9 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
     /// When the first byte of the request being received arrived: the read timeout counts from
     /// there, so a peer trickling bytes cannot hold the connection open forever.
     private var requestStartedAt: DispatchTime?
+    /// Responses the peer has not read yet, above which no further pipelined request is decoded.
+    private static let maxUnreadResponseBytes = 256 * 1024
+    private var waitingForDrain = false
 
     private enum Phase {
         /// Waiting for (more of) the next request.
@@ -61,7 +64,7 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
         decoder.append(bytes)
-        if case .idle = phase {
+        if case .idle = phase, !waitingForDrain {
             decodeNext()
         } else if decoder.bufferedByteCount > configuration.maxPipelinedBytes {
             transport.pauseReading()
@@ -73,11 +76,19 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
         if case .idle = phase { transport.close() }
     }
 
-    func connectionDidDrainWrites(_ connection: Connection) {}
+    func connectionDidDrainWrites(_ connection: Connection) {
+        guard waitingForDrain else { return }
+        waitingForDrain = false
+        transport.setDeadline(nil)
+        decodeNext()
+    }
 
     func connectionDeadlineDidPass(_ connection: Connection) {
         guard case .idle = phase else { return }
-        if !decoder.isIdle {
+        if waitingForDrain {
+            // The peer stopped reading its responses for a whole idle timeout.
+            transport.close()
+        } else if !decoder.isIdle {
             reject(.requestTimeout, reason: "request not received in full within \(configuration.readTimeout)")
         } else {
             transport.close()
@@ -139,7 +150,15 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
         transport.write(bytes)
         if stayOpen {
             phase = .idle
-            decodeNext()
+            // A peer that pipelines but does not read its responses gets no more work done for it
+            // until it catches up: memory stays bounded.
+            if transport.pendingWriteCount > Self.maxUnreadResponseBytes {
+                waitingForDrain = true
+                transport.pauseReading()
+                transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+            } else {
+                decodeNext()
+            }
         } else {
             phase = .closing
             transport.close(afterFlush: true)

@@ -80,7 +80,7 @@ public final class HTTPServer: Sendable {
         }
         observer.connectionOpened()
         loop.execute { [self] in
-            let transport = Connection(socket: socket, loop: loop, peer: (try? socket.peerAddress().description) ?? "")
+            let transport = Connection(stream: socket, loop: loop, peer: (try? socket.peerAddress().description) ?? "")
             let connection = HTTP1ServerConnection(
                 transport: transport, configuration: configuration, handler: handler, observer: observer,
                 onClose: { [self] closed in connectionDidClose(closed) }

@@ -14,13 +14,13 @@ public protocol ConnectionDelegate: AnyObject {
     func connectionDidClose(_ connection: Connection, error: (any Error)?)
 }
 
-/// One TCP connection on one event loop: a read watch, a write watch used only under
+/// One connection (TCP, or TLS over TCP) on one event loop: a read watch, a write watch used only under
 /// back-pressure, an outbound buffer and one deadline timer.
 public final class Connection: @unchecked Sendable {
     // Invariant: every mutable property is read and written only on `loop`; the class is
     // Sendable only so Dispatch handlers (which run on that loop) can capture it.
     public let loop: DispatchEventLoop
-    public let socket: Socket
+    public let stream: any ByteStream
     public let peer: String
 
     private var delegate: (any ConnectionDelegate)?
@@ -44,8 +44,8 @@ public final class Connection: @unchecked Sendable {
     /// Bytes read per readiness event before yielding to other connections on the loop.
     private static let readBudgetPerEvent = 256 * 1024
 
-    public init(socket: Socket, loop: DispatchEventLoop, peer: String = "") {
-        self.socket = socket
+    public init(stream: any ByteStream, loop: DispatchEventLoop, peer: String = "") {
+        self.stream = stream
         self.loop = loop
         self.peer = peer
     }
@@ -54,7 +54,7 @@ public final class Connection: @unchecked Sendable {
     public func start(delegate: any ConnectionDelegate) {
         loop.preconditionOnLoop()
         self.delegate = delegate
-        let watch = loop.watch(socket.descriptor, for: .readable) { [self] in handleReadable() }
+        let watch = loop.watch(stream.descriptor, for: .readable) { [self] in handleReadable() }
         readWatch = watch
         watch.resume()
     }
@@ -127,7 +127,7 @@ public final class Connection: @unchecked Sendable {
 
     private func startLingering() {
         lingering = true
-        socket.shutdownWrite()
+        stream.shutdownWrite()
         resumeReading()
     }
 
@@ -138,7 +138,7 @@ public final class Connection: @unchecked Sendable {
         while budget > 0, !isClosed, !readingPaused {
             let result: IOResult
             do {
-                result = try socket.read(into: buffer)
+                result = try stream.read(into: buffer)
             } catch {
                 finish(error: error)
                 return
@@ -169,7 +169,7 @@ public final class Connection: @unchecked Sendable {
             let result: IOResult
             do {
                 result = try outbound.withUnsafeBytes { bytes in
-                    try socket.write(UnsafeRawBufferPointer(rebasing: bytes[outboundOffset...]))
+                    try stream.write(UnsafeRawBufferPointer(rebasing: bytes[outboundOffset...]))
                 }
             } catch {
                 finish(error: error)
@@ -201,7 +201,7 @@ public final class Connection: @unchecked Sendable {
 
     private func waitForWritable() {
         if writeWatch == nil {
-            writeWatch = loop.watch(socket.descriptor, for: .writable) { [self] in
+            writeWatch = loop.watch(stream.descriptor, for: .writable) { [self] in
                 guard !isClosed else { return }
                 flush()
             }
@@ -240,16 +240,16 @@ public final class Connection: @unchecked Sendable {
         isClosed = true
         timer?.cancel()
         timer = nil
-        let socket = socket
+        let stream = stream
         let watches = [readWatch, writeWatch].compactMap { $0 }
         readWatch = nil
         writeWatch = nil
         if watches.isEmpty {
-            socket.close()
+            stream.close()
         } else {
             let remaining = CancelCounter(count: watches.count)
             for watch in watches {
-                watch.cancel { if remaining.decrement() { socket.close() } }
+                watch.cancel { if remaining.decrement() { stream.close() } }
             }
         }
         let delegate = delegate

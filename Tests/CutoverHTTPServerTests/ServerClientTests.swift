@@ -118,3 +118,82 @@ func send(_ client: HTTPClient, _ request: ClientRequest) -> Result<HTTP1Respons
         #expect(DestinationURL("http://user@h/") == nil)
     }
 }
+
+/// Raw-socket exchanges: what a peer sees byte for byte.
+@Suite struct ServerWireTests {
+    let loops = DispatchEventLoop.makeGroup(count: 1, label: "test.wire")
+
+    /// Connects, writes `request`, and reads until `expectedResponses` status lines arrived or EOF.
+    private func exchange(port: UInt16, _ request: String, expectedResponses: Int) throws -> String {
+        let (socket, _) = try Socket.connecting(to: SocketAddress.resolve(host: "127.0.0.1", port: port)[0])
+        defer { socket.close() }
+        var pollDescriptor = pollfd(fd: socket.descriptor, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&pollDescriptor, 1, 5000)
+        let bytes = Array(request.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { send(socket.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count > 0 { written += count } else { _ = poll(&pollDescriptor, 1, 1000) }
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        pollDescriptor.events = Int16(POLLIN)
+        while String(decoding: response, as: UTF8.self).components(separatedBy: "HTTP/1.1 ").count - 1 < expectedResponses {
+            guard poll(&pollDescriptor, 1, 5000) == 1 else { break }
+            let count = recv(socket.descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = HTTPServer(configuration: .init(), handler: EchoHandler(), observer: RecordingObserver(), loops: loops)
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let requests = (1...3).map { "POST /\($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nr-\($0)" }.joined()
+        let response = try exchange(port: address.port, requests.replacingOccurrences(of: "r-", with: "b="), expectedResponses: 3)
+        let paths = response.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("x-path:") }
+        #expect(paths == ["X-Path: /1", "X-Path: /2", "X-Path: /3"])
+        #expect(response.hasSuffix("b=3"))
+    }
+
+    @Test func expectContinueGetsAnInterimResponseBeforeTheBody() throws {
+        let server = HTTPServer(configuration: .init(), handler: EchoHandler(), observer: RecordingObserver(), loops: loops)
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let head = "POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+        let interim = try exchange(port: address.port, head, expectedResponses: 1)
+        #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+    }
+
+    @Test func aTrickledRequestTimesOutWith408() throws {
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(readTimeout: .milliseconds(200)), handler: EchoHandler(),
+            observer: RecordingObserver(), loops: loops
+        )
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let response = try exchange(port: address.port, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", expectedResponses: 1)
+        #expect(response.hasPrefix("HTTP/1.1 408 "))
+        #expect(response.contains("Connection: close"))
+    }
+
+    @Test func connectionsOverTheLimitGet503() throws {
+        let observer = RecordingObserver()
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(maxConnections: 1), handler: EchoHandler(), observer: observer, loops: loops
+        )
+        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+        defer { server.shutdown() }
+        let (first, _) = try Socket.connecting(to: SocketAddress.resolve(host: "127.0.0.1", port: address.port)[0])
+        defer { first.close() }
+        // The first connection is admitted once a request on it is answered.
+        _ = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n".utf8.withContiguousStorageIfAvailable { send(first.descriptor, $0.baseAddress, $0.count, 0) }
+        var pollDescriptor = pollfd(fd: first.descriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pollDescriptor, 1, 5000) == 1)
+        let second = try exchange(port: address.port, "GET /y HTTP/1.1\r\nHost: x\r\n\r\n", expectedResponses: 1)
+        #expect(second.hasPrefix("HTTP/1.1 503 "))
+        #expect(observer.rejections.withLock { $0 } == [503])
+    }
+}

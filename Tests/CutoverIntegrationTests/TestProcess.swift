@@ -37,11 +37,15 @@ final class LineCollector: @unchecked Sendable {
                 handle.readabilityHandler = nil
                 return
             }
-            partial.append(data)
-            while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-                lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
-                partial.removeSubrange(partial.startIndex...newline)
+            // Only the new bytes are searched: a multi-megabyte line arrives in many chunks.
+            var lineStart = data.startIndex
+            for index in data.indices where data[index] == UInt8(ascii: "\n") {
+                partial.append(data[lineStart..<index])
+                lines.append(String(decoding: partial, as: UTF8.self))
+                partial.removeAll(keepingCapacity: true)
+                lineStart = index + 1
             }
+            partial.append(data[lineStart...])
         }
     }
 

@@ -32,7 +32,7 @@ final class EchoDelegate: ConnectionDelegate, @unchecked Sendable {
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
         let delegate = EchoDelegate()
-        let connection = Connection(socket: Socket(descriptor: pair[0]), loop: loop)
+        let connection = Connection(stream: Socket(descriptor: pair[0]), loop: loop)
         loop.execute { connection.start(delegate: delegate) }
 
         let message = Array("hello, loop".utf8)
