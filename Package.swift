@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // System libraries and the one C shim the Glibc module cannot give us (accept4, errno text).
@@ -78,7 +79,11 @@ let package = Package(
             dependencies: ["CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets"],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverWebhooksTests", dependencies: ["CutoverWebhooks"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "CutoverWebhooksTests",
+            dependencies: ["CutoverWebhooks", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",

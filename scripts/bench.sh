@@ -31,7 +31,11 @@ LUA
 python3 - "$body" "$work/unique-template.json" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-doc["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.BENCH__ID__"
+value = doc["entry"][0]["changes"][0]["value"]
+value["messages"][0]["id"] = "wamid.BENCH__ID__"
+# A thousand contacts, as real traffic spreads: per-contact ordering serializes one contact's events.
+value["messages"][0]["from"] = "1650__CONTACT__"
+value["contacts"][0]["wa_id"] = "1650__CONTACT__"
 open(sys.argv[2], "w").write(json.dumps(doc, separators=(",", ":")))
 PY
 cat > "$work/unique.lua" <<LUA
@@ -41,6 +45,7 @@ local counter = 0
 request = function()
   counter = counter + 1
   local body = string.gsub(template, "__ID__", prefix .. counter)
+  body = string.gsub(body, "__CONTACT__", string.format("%07d", counter % 1000))
   return wrk.format("POST", "/cloud", {["Content-Type"] = "application/json"}, body)
 end
 LUA

@@ -8,6 +8,11 @@
 /// - errors `{code, title, details, href}`  ->  `{code, title, message: title, error_data{details}, href}`
 ///   (only when no error of the item already has `message`/`error_data`; undo `errors: true`)
 /// - statuses without `recipient_id` get it from `message.recipient_id`                (undo `recipient_id: true`)
+/// - `system` messages take Cloud's names: `user_changed_number`/`customer_changed_number` + `new_wa_id`
+///   -> `user_changed_number` + `wa_id`; `user_identity_changed` + `user` -> `customer_identity_changed`
+///   + `customer`                                                          (undo `system`: the original object)
+/// - `referral` with an `image`/`video` object and no `media_type` gains Cloud's `media_type`
+///                                                                         (undo `referral`: the original object)
 enum OnPremMapping {
     // MARK: decode (On-Prem -> canonical)
 
@@ -22,7 +27,56 @@ enum OnPremMapping {
             out = converted
             undo.append("errors", true)
         }
+        if m["type"]?.stringValue == "system", case .object(let system)? = m["system"],
+           let converted = systemToCloud(system) {
+            out["system"] = .object(converted)
+            undo.append("system", .object(system))
+        }
+        if case .object(let referral)? = m["referral"], let converted = referralToCloud(referral) {
+            out["referral"] = .object(converted)
+            undo.append("referral", .object(referral))
+        }
         return out
+    }
+
+    /// On-Prem system message -> Cloud names; nil when nothing changes.
+    static func systemToCloud(_ s: JSONObject) -> JSONObject? {
+        var out = s
+        switch s["type"]?.stringValue {
+        case "user_changed_number", "customer_changed_number":
+            out["type"] = "user_changed_number"
+            if let n = s["new_wa_id"], !s.contains("wa_id") { out = out.renaming("new_wa_id", to: "wa_id", value: n) }
+        case "user_identity_changed", "customer_identity_changed":
+            out["type"] = "customer_identity_changed"
+            if let u = s["user"], !s.contains("customer") { out = out.renaming("user", to: "customer", value: u) }
+        default:
+            return nil
+        }
+        return out == s ? nil : out
+    }
+
+    /// Cloud (canonical) system message -> On-Prem names; `nil` when On-Prem has no such system message.
+    static func systemToOnPrem(_ s: JSONObject) -> JSONObject? {
+        var out = s
+        switch s["type"]?.stringValue {
+        case "user_changed_number", "customer_changed_number":
+            out["type"] = "user_changed_number"
+            if let n = s["wa_id"], !s.contains("new_wa_id") { out = out.renaming("wa_id", to: "new_wa_id", value: n) }
+        case "customer_identity_changed", "user_identity_changed":
+            out["type"] = "user_identity_changed"
+            if let c = s["customer"], !s.contains("user") { out = out.renaming("customer", to: "user", value: c) }
+        default:
+            return nil
+        }
+        return out
+    }
+
+    /// On-Prem referral -> Cloud: adds `media_type` from the `image`/`video` object; nil when nothing changes.
+    static func referralToCloud(_ r: JSONObject) -> JSONObject? {
+        guard !r.contains("media_type") else { return nil }
+        if r["image"]?.objectValue != nil { return r.setting("media_type", "image") }
+        if r["video"]?.objectValue != nil { return r.setting("media_type", "video") }
+        return nil
     }
 
     static func statusToCanonical(_ s: JSONObject, undo: inout JSONObject) -> JSONObject {
@@ -83,6 +137,8 @@ enum OnPremMapping {
             }
         }
         if undo["recipient_id"]?.boolValue == true { out["recipient_id"] = nil }
+        if let system = undo["system"], out.contains("system") { out["system"] = system }
+        if let referral = undo["referral"], out.contains("referral") { out["referral"] = referral }
         return out
     }
 
@@ -139,6 +195,8 @@ enum OnPremMapping {
         "text", "image", "audio", "video", "document", "sticker", "location", "contacts", "button", "interactive",
         "order", "system",
     ]
+    /// System message types the Cloud API sends (canonical names).
+    static let cloudSystemTypes: Set<String> = ["user_changed_number", "customer_changed_number", "customer_identity_changed"]
     /// Interactive reply types On-Prem knows.
     static let onPremInteractiveTypes: Set<String> = ["button_reply", "list_reply"]
 
@@ -156,7 +214,17 @@ enum OnPremMapping {
     static func cloudMessageToOnPrem(_ m: JSONObject, policy: UnsupportedPolicy) -> Cross {
         let type = m["type"]?.stringValue ?? ""
         var out = m
+        if m["from"] == nil, policy != .passThrough {
+            // A username user whose phone Meta withholds: On-Prem identifies users by wa_id only.
+            return .unsupported(reason: "message without a phone number (business-scoped user id only)")
+        }
         switch type {
+        case "system":
+            guard case .object(let system)? = m["system"], let converted = systemToOnPrem(system) else {
+                return unsupportedToOnPrem(m, policy: policy, reason: "system message \(m["system"]?["type"]?.stringValue ?? "") has no On-Prem equivalent")
+            }
+            out["system"] = .object(converted)
+            return .mapped(errorsToOnPrem(out))
         case "audio":
             if case .object(let audio)? = m["audio"] {
                 if audio["voice"]?.boolValue == true {
@@ -206,6 +274,9 @@ enum OnPremMapping {
     static func cloudStatusToOnPrem(_ s: JSONObject, policy: UnsupportedPolicy) -> Cross {
         let status = s["status"]?.stringValue ?? ""
         let type = s["type"]?.stringValue
+        if s["recipient_id"] == nil, policy != .passThrough {
+            return .unsupported(reason: "status without a phone number (business-scoped user id only)")
+        }
         if (!onPremStatuses.contains(status) || (type != nil && type != "message")) && policy != .passThrough {
             return .unsupported(reason: "status \(type.map { $0 + "/" } ?? "")\(status) has no On-Prem equivalent")
         }
@@ -233,7 +304,20 @@ enum OnPremMapping {
     static func onPremMessageToCloud(_ m: JSONObject, policy: UnsupportedPolicy) -> Cross {
         let type = m["type"]?.stringValue ?? ""
         if type == "unknown" { return .mapped(cloudUnsupported(from: m, originalType: "unknown")) }
-        if sharedTypes.contains(type) { return .mapped(errorsCloudShaped(m)) }
+        let known: Bool
+        switch type {
+        case "system": known = cloudSystemTypes.contains(m["system"]?["type"]?.stringValue ?? "")
+        case "interactive": known = WebhookVocabulary.cloudInteractiveTypes.contains(m["interactive"]?["type"]?.stringValue ?? "")
+        default: known = sharedTypes.contains(type)
+        }
+        if known {
+            var out = errorsCloudShaped(m)
+            // Cloud flags every audio message: `voice: false` for a plain audio file.
+            if type == "audio", case .object(let audio)? = out["audio"], !audio.contains("voice") {
+                out["audio"] = .object(audio.setting("voice", false))
+            }
+            return .mapped(out)
+        }
         switch policy {
         case .unknownMessage: return .substituted(cloudUnsupported(from: m, originalType: type))
         case .drop: return .unsupported(reason: "message type \(type) has no Cloud equivalent")

@@ -33,8 +33,9 @@ public enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConverti
 ///   `changes`: `id`, `time`, unknown keys), `change` (the change minus `value`: `field`, unknown keys),
 ///   `value` (the `messages` value minus the item arrays: `messaging_product`, `metadata`, unknown keys).
 /// - On-Prem: `item`, `item_index`, `body` (top-level keys other than the item arrays), and `undo`
-///   (`type: "voice"`, `errors: true`, `recipient_id: true`: which On-Prem -> Cloud vocabulary
-///   changes were applied to this item).
+///   (`type: "voice"`, `errors: true`, `recipient_id: true`, `system: <original>`, `referral:
+///   <original>`: which On-Prem -> Cloud vocabulary changes were applied to this item; see
+///   `OnPremMapping` and docs/mapping.md).
 /// - Both: `contact_index` (position of the matched contact in `contacts[]`) and, on the first event of
 ///   a value/body only, `other_contacts: [{index, contact}]` for contacts no item matched.
 public struct WebhookDecoder: Sendable {
@@ -145,15 +146,34 @@ func statusEventID(_ s: JSONObject, business: BusinessIdentity, route: String?) 
     return hashedID(prefix: "status:sha256:", business: business, route: route, parts: ["status"], item: .object(s))
 }
 
-/// Finds the contact for an item: `wa_id` equal to `waID`, else `user_id` equal to `userID`.
-func matchContact(_ contacts: [JSONObject], waID: String?, userID: String?) -> Int? {
-    if let waID {
-        if let i = contacts.firstIndex(where: { $0["wa_id"]?.scalarText == waID }) { return i }
+/// Finds the contact for an item: `wa_id` equal to `waID`, else `user_id` equal to `userID` (the
+/// first such contact). Linear for the usual one or two contacts; indexed for large batches.
+struct ContactIndex {
+    let contacts: [JSONObject]
+    private var byWaID: [String: Int] = [:]
+    private var byUserID: [String: Int] = [:]
+    private let indexed: Bool
+
+    init(_ contacts: [JSONObject]) {
+        self.contacts = contacts
+        indexed = contacts.count > 8
+        guard indexed else { return }
+        for (i, c) in contacts.enumerated() {
+            if let w = c["wa_id"]?.scalarText, byWaID[w] == nil { byWaID[w] = i }
+            if let u = c["user_id"]?.scalarText, byUserID[u] == nil { byUserID[u] = i }
+        }
     }
-    if let userID {
-        if let i = contacts.firstIndex(where: { $0["user_id"]?.scalarText == userID }) { return i }
+
+    func match(waID: String?, userID: String?) -> Int? {
+        if indexed {
+            if let waID, let i = byWaID[waID] { return i }
+            if let userID, let i = byUserID[userID] { return i }
+            return nil
+        }
+        if let waID, let i = contacts.firstIndex(where: { $0["wa_id"]?.scalarText == waID }) { return i }
+        if let userID, let i = contacts.firstIndex(where: { $0["user_id"]?.scalarText == userID }) { return i }
+        return nil
     }
-    return nil
 }
 
 func makeData(
@@ -242,6 +262,7 @@ private struct CloudDecoding {
         let biz = business(entry: entry, value: value)
         let source = eventSource(biz, route: route, api: .cloud)
         let contacts = objectArray(value["contacts"]) ?? []
+        let contactIndex = ContactIndex(contacts)
         var consumed: [String] = contacts.isEmpty ? [] : ["contacts"]
         var arrays: [(key: String, items: [JSONObject])] = []
         for m in value where Keys.itemArrays.contains(m.key) {
@@ -262,7 +283,7 @@ private struct CloudDecoding {
                 b.append("item_index", .int(index))
                 switch key {
                 case "messages":
-                    let ci = matchContact(contacts, waID: item["from"]?.scalarText, userID: item["from_user_id"]?.scalarText)
+                    let ci = contactIndex.match(waID: item["from"]?.scalarText, userID: item["from_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
                         id: messageEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageReceived,
@@ -271,8 +292,8 @@ private struct CloudDecoding {
                         data: makeData(business: biz, contact: ci.map { contacts[$0] }, itemKey: "message", item: .object(item), batch: b)
                     ))
                 case "statuses":
-                    let ci = matchContact(
-                        contacts, waID: item["recipient_id"]?.scalarText, userID: item["recipient_user_id"]?.scalarText)
+                    let ci = contactIndex.match(
+                        waID: item["recipient_id"]?.scalarText, userID: item["recipient_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
                         id: statusEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageStatus,
@@ -312,6 +333,7 @@ private struct OnPremDecoding {
 
     func decode(_ root: JSONObject) throws(WebhookDecodeError) -> [CanonicalEvent] {
         let contacts = objectArray(root["contacts"]) ?? []
+        let contactIndex = ContactIndex(contacts)
         var consumed: [String] = contacts.isEmpty ? [] : ["contacts"]
         var arrays: [(key: String, items: [JSONObject])] = []
         for m in root where Keys.itemArrays.contains(m.key) {
@@ -337,7 +359,7 @@ private struct OnPremDecoding {
                 var undo = JSONObject()
                 switch key {
                 case "messages":
-                    let ci = matchContact(contacts, waID: item["from"]?.scalarText, userID: nil)
+                    let ci = contactIndex.match(waID: item["from"]?.scalarText, userID: nil)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     let message = OnPremMapping.messageToCanonical(item, undo: &undo)
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
@@ -350,7 +372,7 @@ private struct OnPremDecoding {
                 case "statuses":
                     let status = OnPremMapping.statusToCanonical(item, undo: &undo)
                     let recipient = status["recipient_id"]?.scalarText
-                    let ci = matchContact(contacts, waID: recipient, userID: nil)
+                    let ci = contactIndex.match(waID: recipient, userID: nil)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
                     events.append(CanonicalEvent(

@@ -6,11 +6,18 @@ public enum WebhookOutputFormat: String, Sendable, Equatable, CaseIterable {
 }
 
 /// What to do with a notification the target API has no concept for (a reaction to an On-Prem
-/// endpoint, a `deleted` status to a Cloud endpoint, a management field to an On-Prem endpoint).
+/// endpoint, a `deleted` status to a Cloud endpoint, a management field to an On-Prem endpoint, a
+/// message from a user known only by a business-scoped user id to an On-Prem endpoint).
+/// The default (`WebhookRenderer.render`'s `unsupported:` argument) is `.unknownMessage`; the full
+/// per-field table is docs/mapping.md.
 public enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
+    /// The default policy.
+    public static let defaultPolicy: UnsupportedPolicy = .unknownMessage
+
     /// Messages: On-Prem `type: "unknown"` with error 501 / Cloud `type: "unsupported"` with error
     /// 131051 (a `deleted` status becomes Cloud's inbound `unsupported` message, as Cloud itself once
-    /// reported deletions). Statuses and management fields with no equivalent are dropped and counted.
+    /// reported deletions). Statuses and management fields with no equivalent, and items with no
+    /// phone number (BSUID only) for On-Prem, are dropped and counted.
     case unknownMessage
     /// Leave the item out and count it.
     case drop
@@ -52,7 +59,7 @@ public struct RenderOutcome: Sendable {
 public enum WebhookRenderer {
     public static func render(
         events: [CanonicalEvent], as format: WebhookOutputFormat, business: BusinessIdentity? = nil,
-        unsupported policy: UnsupportedPolicy = .unknownMessage
+        unsupported policy: UnsupportedPolicy = .defaultPolicy
     ) -> RenderOutcome {
         let document: JSONValue?
         var substituted: [String] = []
@@ -74,20 +81,27 @@ public enum WebhookRenderer {
 /// Items gathered for one array of a body, placed by their original position when known.
 private struct Slots {
     var items: [(position: Int, value: JSONValue)] = []
-    var next = 0
+    /// Positions taken (kept so large batches stay linear).
+    var taken: Set<Int> = []
+    var maxPosition = -1
+    var sorted = true
 
     mutating func add(_ value: JSONValue, at position: Int?) {
-        let p = position ?? (items.map(\.position).max().map { $0 + 1 } ?? 0)
+        let p = position ?? maxPosition + 1
+        if p < maxPosition { sorted = false }
         items.append((p, value))
+        taken.insert(p)
+        maxPosition = max(maxPosition, p)
     }
 
     /// Adds unless an item already sits at `position`.
     mutating func addOnce(_ value: JSONValue, at position: Int) {
-        if !items.contains(where: { $0.position == position }) { items.append((position, value)) }
+        if !taken.contains(position) { add(value, at: position) }
     }
 
     var array: [JSONValue] {
-        items.enumerated().sorted { ($0.element.position, $0.offset) < ($1.element.position, $1.offset) }.map(\.element.value)
+        if sorted { return items.map(\.value) }
+        return items.enumerated().sorted { ($0.element.position, $0.offset) < ($1.element.position, $1.offset) }.map(\.element.value)
     }
     var isEmpty: Bool { items.isEmpty }
 }
@@ -279,6 +293,9 @@ private struct CloudRendering {
             acc.add(itemKey, .object(item), at: position)
             if let contact = event.contact {
                 acc.addContact(contact, at: fromCloud ? batchInt(batch, "contact_index") : nil)
+            } else if !fromCloud, itemKey == "messages", item["type"]?.stringValue != "system", let from = item["from"] {
+                // On-Prem omits contacts[] for media; Cloud always sends the sender's contact (name unknown here).
+                acc.addContact(["profile": ["name": ""], "wa_id": from], at: nil)
             }
             if fromCloud { acc.addOtherContacts(batch) }
             entries[e].changes[c].content = .messages(acc)
