@@ -29,7 +29,7 @@ struct Translate: ParsableCommand {
     var wabaID: String?
 
     @Option(help: "What to do with notifications the target API has no concept for: unknownMessage, drop or passThrough.")
-    var unsupported: UnsupportedPolicy = .unknownMessage
+    var unsupported: UnsupportedPolicy = .defaultPolicy
 
     @Argument(help: "Webhook body files; - or nothing reads standard input.")
     var files: [String] = []
