@@ -8,6 +8,7 @@ enum Schema {
 
     static let migrations: [Migration] = [
         Migration(version: 1, sql: v1),
+        Migration(version: 2, sql: v2),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -65,6 +66,25 @@ enum Schema {
             WHERE state IN ('pending', 'inflight');
         -- Listing and retrying dead letters.
         CREATE INDEX deliveries_dead ON deliveries (destination, id) WHERE state = 'dead';
+        """
+}
+
+extension Schema {
+    /// v2: per-contact ordering kept as a flag instead of a query. v1 found the head of each
+    /// contact's queue with a NOT EXISTS per candidate row, so one contact with a long backlog made
+    /// every claim scan that backlog. Now a pending delivery is `blocked` while an earlier one for
+    /// the same contact and destination is open; finishing the head unblocks the next one, and
+    /// claiming is an index range scan over unblocked due rows.
+    static let v2 = """
+        ALTER TABLE deliveries ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0 CHECK (blocked IN (0, 1));
+        UPDATE deliveries SET blocked = 1
+        WHERE state = 'pending' AND EXISTS (
+            SELECT 1 FROM deliveries AS earlier
+            WHERE earlier.destination = deliveries.destination AND earlier.contact_key = deliveries.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < deliveries.id);
+        DROP INDEX deliveries_due;
+        CREATE INDEX deliveries_due ON deliveries (destination, next_attempt_at, id)
+            WHERE state = 'pending' AND blocked = 0;
         """
 }
 

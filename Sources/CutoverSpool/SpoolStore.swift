@@ -58,8 +58,11 @@ extension SQLiteDatabase {
                 receipt.deliveriesCreated += try run(
                     """
                     INSERT OR IGNORE INTO deliveries
-                        (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
-                    VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?3, ?3)
+                        (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
+                         blocked)
+                    VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?3, ?3, EXISTS (
+                        SELECT 1 FROM deliveries
+                        WHERE destination = ?2 AND contact_key = ?4 AND state IN ('pending', 'inflight')))
                     """, "insert delivery of \(event.id) to \(destination)"
                 ) { statement throws(SpoolError) in
                     try statement.bind(eventSeq, at: 1)
@@ -74,13 +77,29 @@ extension SQLiteDatabase {
 
     // MARK: Delivery
 
-    /// A pending delivery is claimable when it is due and no earlier delivery (lower id) for the same
-    /// contact and destination is still pending or inflight: per-contact arrival order, one at a time.
-    private static let headOfContactQueue = """
-        NOT EXISTS (
+    /// A pending delivery is claimable when it is due and not `blocked`, i.e. no earlier delivery
+    /// (lower id) for the same contact and destination is still open: per-contact arrival order,
+    /// one at a time (schema v2 keeps the flag).
+    private static let headOfContactQueue = "d.blocked = 0"
+
+    /// When a contact's head delivery is finished (delivered or dead), the next open one becomes the head.
+    private static let unblockNextSQL = """
+        UPDATE deliveries SET blocked = 0
+        WHERE id = (
+            SELECT next.id FROM deliveries AS finished JOIN deliveries AS next
+              ON next.destination = finished.destination AND next.contact_key = finished.contact_key
+            WHERE finished.id = ?1 AND next.state = 'pending' AND next.id > finished.id
+            ORDER BY next.id LIMIT 1)
+        """
+
+    /// Recomputes every pending delivery's `blocked` flag from scratch (after dead letters are revived,
+    /// which puts old deliveries back in front of their contact's queue).
+    private static let recomputeBlockedSQL = """
+        UPDATE deliveries SET blocked = EXISTS (
             SELECT 1 FROM deliveries AS earlier
-            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+            WHERE earlier.destination = deliveries.destination AND earlier.contact_key = deliveries.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < deliveries.id)
+        WHERE state = 'pending'
         """
 
     private static let claimSQL = """
@@ -127,28 +146,38 @@ extension SQLiteDatabase {
         }
     }
 
-    /// Records the outcome of an attempt on an inflight delivery; `attempts` counts it.
+    /// Records the outcome of an attempt on an inflight delivery; `attempts` counts it. Finishing a
+    /// contact's head delivery unblocks the next one in the same transaction, so a crash cannot
+    /// leave a contact's queue stuck.
     func finishAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double,
         operation: @autoclosure () -> String
     ) throws(SpoolError) {
-        let changed = try run(
-            """
-            UPDATE deliveries
-            SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
-                last_error = ?4, last_status = ?5, updated_at = ?6
-            WHERE id = ?1 AND state = 'inflight'
-            """, operation()
-        ) { statement throws(SpoolError) in
-            try statement.bind(id, at: 1)
-            try statement.bind(state.rawValue, at: 2)
-            try statement.bind(nextAttemptAt, at: 3)
-            try statement.bind(error, at: 4)
-            try statement.bind(status, at: 5)
-            try statement.bind(now, at: 6)
-        }
-        if changed == 0 {
-            throw SpoolError(kind: .invalidState, message: "delivery \(id) is not inflight", operation: operation())
+        let operation = operation()
+        try transaction(operation) { () throws(SpoolError) in
+            let changed = try run(
+                """
+                UPDATE deliveries
+                SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
+                    last_error = ?4, last_status = ?5, updated_at = ?6
+                WHERE id = ?1 AND state = 'inflight'
+                """, operation
+            ) { statement throws(SpoolError) in
+                try statement.bind(id, at: 1)
+                try statement.bind(state.rawValue, at: 2)
+                try statement.bind(nextAttemptAt, at: 3)
+                try statement.bind(error, at: 4)
+                try statement.bind(status, at: 5)
+                try statement.bind(now, at: 6)
+            }
+            if changed == 0 {
+                throw SpoolError(kind: .invalidState, message: "delivery \(id) is not inflight", operation: operation)
+            }
+            if state == .delivered || state == .dead {
+                try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
+                    try statement.bind(id, at: 1)
+                }
+            }
         }
     }
 
@@ -188,9 +217,13 @@ extension SQLiteDatabase {
                     if let id { try statement.bind(id, at: 4) } else { try statement.bindNull(at: 4) }
                 }
             }
-            guard let ids else { return try retry(nil) }
             var count = 0
-            for id in ids { count += try retry(id) }
+            if let ids {
+                for id in ids { count += try retry(id) }
+            } else {
+                count = try retry(nil)
+            }
+            if count > 0 { try run(Self.recomputeBlockedSQL, "recompute per-contact order after retrying dead letters") }
             return count
         }
     }
