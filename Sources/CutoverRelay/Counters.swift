@@ -4,6 +4,7 @@ import Synchronization
 /// (Issue "operations" replaces this with swift-metrics + swift-prometheus.)
 public final class Counters: Sendable {
     private let values = Mutex<[Key: Int]>([:])
+    private let sums = Mutex<[Key: (sum: Double, count: Int)]>([:])
 
     struct Key: Hashable, Comparable {
         var name: String
@@ -17,6 +18,15 @@ public final class Counters: Sendable {
     public func increment(_ name: String, _ labels: KeyValuePairs<String, String> = [:], by amount: Int = 1) {
         let key = Key(name: name, labels: labels.map { "\($0.key)=\"\(Self.escape($0.value))\"" }.joined(separator: ","))
         values.withLock { $0[key, default: 0] += amount }
+    }
+
+    /// Accumulates a duration: exposed as `<name>_sum` and `<name>_count` (a summary without quantiles).
+    public func add(_ name: String, _ labels: KeyValuePairs<String, String> = [:], seconds: Double) {
+        let key = Key(name: name, labels: labels.map { "\($0.key)=\"\(Self.escape($0.value))\"" }.joined(separator: ","))
+        sums.withLock { sums in
+            let current = sums[key] ?? (0, 0)
+            sums[key] = (current.sum + seconds, current.count + 1)
+        }
     }
 
     public func value(_ name: String, _ labels: KeyValuePairs<String, String> = [:]) -> Int {
@@ -34,6 +44,15 @@ public final class Counters: Sendable {
                 lastName = key.name
             }
             text += key.labels.isEmpty ? "\(key.name) \(value)\n" : "\(key.name){\(key.labels)} \(value)\n"
+        }
+        lastName = ""
+        for (key, value) in sums.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            if key.name != lastName {
+                text += "# TYPE \(key.name) summary\n"
+                lastName = key.name
+            }
+            let labels = key.labels.isEmpty ? "" : "{\(key.labels)}"
+            text += "\(key.name)_sum\(labels) \(value.sum)\n\(key.name)_count\(labels) \(value.count)\n"
         }
         return text
     }

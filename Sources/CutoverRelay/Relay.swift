@@ -36,10 +36,14 @@ public final class Relay: Sendable {
             initialDelay: settings.delivery.retryInitialSeconds, maxDelay: settings.delivery.retryMaxSeconds,
             horizon: settings.delivery.retryHorizonSeconds
         )
+        let breaker = CircuitBreaker(
+            failureThreshold: settings.delivery.breakerFailureThreshold, openDuration: settings.delivery.breakerOpenSeconds,
+            maxOpenDuration: settings.delivery.breakerMaxOpenSeconds
+        )
         let workers = settings.destinations.map { destination in
             DeliveryWorker(
-                destination: destination, spool: spool, client: client, policy: policy,
-                concurrency: settings.delivery.concurrency, counters: counters, logger: logger
+                destination: destination, spool: spool, client: client, policy: policy, breaker: breaker,
+                counters: counters, logger: logger
             )
         }
         self.workers = workers

@@ -102,13 +102,52 @@ public struct CutoverConfig: Sendable, Decodable {
         }
     }
 
+    /// Whether a destination's deliveries count: a `shadow` gets copies (for an endpoint being
+    /// built), never slows the primary, and its failures are only counted.
+    public enum Role: String, Sendable, Codable, Equatable {
+        case primary, shadow
+    }
+
+    /// Which events a destination receives; an empty list matches everything.
+    public struct Match: Sendable, Decodable, Equatable {
+        /// Business phone number ids (Cloud `metadata.phone_number_id`, On-Prem route identity).
+        public var phoneNumberIDs: [String] = []
+        /// Canonical event types; a trailing `*` matches a prefix (`com.whatsapp.message.*`).
+        public var eventTypes: [String] = []
+
+        public init(phoneNumberIDs: [String] = [], eventTypes: [String] = []) {
+            self.phoneNumberIDs = phoneNumberIDs
+            self.eventTypes = eventTypes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case phoneNumberIDs = "phone_number_ids", eventTypes = "event_types"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            phoneNumberIDs = try values.value(.phoneNumberIDs, or: [])
+            eventTypes = try values.value(.eventTypes, or: [])
+        }
+    }
+
     public struct Destination: Sendable, Decodable, Equatable {
         public var name: String
         public var url: String
         public var format: DeliveryFormat
+        public var role: Role = .primary
+        public var match = Match()
         /// Re-signs `X-Hub-Signature-256` for `cloud` deliveries, so an existing Cloud endpoint's check passes.
         public var appSecret: Secret?
+        /// Standard Webhooks secret (`whsec_...`) signing `canonical` deliveries.
+        public var signingSecret: Secret?
         public var headers: [String: String] = [:]
+        /// Deliveries in flight at once; defaults to `delivery.concurrency`.
+        public var concurrency: Int?
+        /// Responses that dead-letter at once instead of retrying (the endpoint says: never again).
+        public var deadLetterStatuses: [Int] = [410]
+        /// Notifications this destination's API has no concept of: unknownMessage, drop or passThrough.
+        public var unsupported: String = "unknownMessage"
 
         public init(name: String, url: String, format: DeliveryFormat, appSecret: Secret? = nil, headers: [String: String] = [:]) {
             self.name = name
@@ -119,8 +158,8 @@ public struct CutoverConfig: Sendable, Decodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, url, format, headers
-            case appSecret = "app_secret"
+            case name, url, format, role, match, headers, concurrency, unsupported
+            case appSecret = "app_secret", signingSecret = "signing_secret", deadLetterStatuses = "dead_letter_statuses"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -128,8 +167,14 @@ public struct CutoverConfig: Sendable, Decodable {
             name = try values.decode(String.self, forKey: .name)
             url = try values.decode(String.self, forKey: .url)
             format = try values.value(.format, or: .canonical)
+            role = try values.value(.role, or: .primary)
+            match = try values.value(.match, or: Match())
             appSecret = try values.decodeIfPresent(Secret.self, forKey: .appSecret)
+            signingSecret = try values.decodeIfPresent(Secret.self, forKey: .signingSecret)
             headers = try values.value(.headers, or: [:])
+            concurrency = try values.decodeIfPresent(Int.self, forKey: .concurrency)
+            deadLetterStatuses = try values.value(.deadLetterStatuses, or: [410])
+            unsupported = try values.value(.unsupported, or: "unknownMessage")
         }
     }
 
@@ -141,11 +186,26 @@ public struct CutoverConfig: Sendable, Decodable {
         public var retryMaxSeconds = 3600.0
         /// After this long since an event arrived, a failing delivery is dead-lettered (Meta's own 7 days).
         public var retryHorizonSeconds = 7 * 24 * 3600.0
+        /// `per_contact`: one contact's events reach a destination in arrival order; `none`: all in parallel.
+        public var ordering = Ordering.perContact
+        /// Consecutive failures after which a destination is paused and probed instead of hammered.
+        public var breakerFailureThreshold = 5
+        /// First pause of an open circuit; doubles per failed probe up to `breaker_max_open_seconds`.
+        public var breakerOpenSeconds = 5.0
+        public var breakerMaxOpenSeconds = 300.0
+
+        public enum Ordering: String, Sendable, Decodable {
+            case perContact = "per_contact"
+            case none
+        }
 
         enum CodingKeys: String, CodingKey {
             case concurrency
             case timeoutSeconds = "timeout_seconds", retryInitialSeconds = "retry_initial_seconds"
             case retryMaxSeconds = "retry_max_seconds", retryHorizonSeconds = "retry_horizon_seconds"
+            case ordering
+            case breakerFailureThreshold = "breaker_failure_threshold", breakerOpenSeconds = "breaker_open_seconds"
+            case breakerMaxOpenSeconds = "breaker_max_open_seconds"
         }
 
         public init() {}
@@ -157,6 +217,10 @@ public struct CutoverConfig: Sendable, Decodable {
             retryInitialSeconds = try values.value(.retryInitialSeconds, or: retryInitialSeconds)
             retryMaxSeconds = try values.value(.retryMaxSeconds, or: retryMaxSeconds)
             retryHorizonSeconds = try values.value(.retryHorizonSeconds, or: retryHorizonSeconds)
+            ordering = try values.value(.ordering, or: ordering)
+            breakerFailureThreshold = try values.value(.breakerFailureThreshold, or: breakerFailureThreshold)
+            breakerOpenSeconds = try values.value(.breakerOpenSeconds, or: breakerOpenSeconds)
+            breakerMaxOpenSeconds = try values.value(.breakerMaxOpenSeconds, or: breakerMaxOpenSeconds)
         }
     }
 
@@ -214,6 +278,16 @@ public struct CutoverConfig: Sendable, Decodable {
                 throw ConfigError("destinations.\(destination.name).url: expected an http:// or https:// URL")
             }
             _ = try destination.appSecret?.resolve(environment: environment)
+            _ = try destination.signingSecret?.resolve(environment: environment)
+            guard (destination.concurrency ?? 1) > 0 else {
+                throw ConfigError("destinations.\(destination.name).concurrency must be at least 1")
+            }
+            guard ["unknownMessage", "drop", "passThrough"].contains(destination.unsupported) else {
+                throw ConfigError("destinations.\(destination.name).unsupported: expected unknownMessage, drop or passThrough")
+            }
+        }
+        guard destinations.isEmpty || destinations.contains(where: { $0.role == .primary }) else {
+            throw ConfigError("destinations: at least one destination must have role primary")
         }
         for secret in cloud.appSecrets { _ = try secret.resolve(environment: environment) }
         _ = try cloud.verifyToken?.resolve(environment: environment)

@@ -33,8 +33,28 @@ public struct RelaySettings: Sendable {
         public var name: String
         public var target: Target
         public var format: DeliveryFormat
+        public var role: CutoverConfig.Role
+        public var match: CutoverConfig.Match
         public var appSecret: String?
+        /// The Standard Webhooks key: the bytes behind `whsec_`.
+        public var signingKey: [UInt8]?
         public var headers: [(name: String, value: String)]
+        public var concurrency: Int
+        public var deadLetterStatuses: Set<Int>
+        public var unsupported: UnsupportedPolicy
+
+        /// Whether an event of `type` for business number `phoneNumberID` goes to this destination.
+        public func accepts(type: String, phoneNumberID: String?) -> Bool {
+            if !match.phoneNumberIDs.isEmpty {
+                guard let phoneNumberID, match.phoneNumberIDs.contains(phoneNumberID) else { return false }
+            }
+            if !match.eventTypes.isEmpty {
+                return match.eventTypes.contains { pattern in
+                    pattern.hasSuffix("*") ? type.hasPrefix(pattern.dropLast()) : type == pattern
+                }
+            }
+            return true
+        }
     }
 
     public init(config: CutoverConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
@@ -70,18 +90,34 @@ public struct RelaySettings: Sendable {
             guard let url = DestinationURL(destination.url) else {
                 throw ConfigError("destinations.\(destination.name).url: not a valid URL: \(destination.url)")
             }
+            var signingKey: [UInt8]?
+            if let secret = try destination.signingSecret?.resolve(environment: environment) {
+                let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
+                guard let key = Data(base64Encoded: encoded) else {
+                    throw ConfigError("destinations.\(destination.name).signing_secret: expected whsec_ followed by base64")
+                }
+                signingKey = [UInt8](key)
+            }
             destinations.append(
                 DestinationSettings(
-                    name: destination.name, target: .http(url), format: destination.format,
-                    appSecret: try destination.appSecret?.resolve(environment: environment),
-                    headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+                    name: destination.name, target: .http(url), format: destination.format, role: destination.role,
+                    match: destination.match, appSecret: try destination.appSecret?.resolve(environment: environment),
+                    signingKey: signingKey,
+                    headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
+                    concurrency: destination.concurrency ?? config.delivery.concurrency,
+                    deadLetterStatuses: Set(destination.deadLetterStatuses),
+                    unsupported: UnsupportedPolicy(rawValue: destination.unsupported) ?? .defaultPolicy
                 )
             )
         }
         if destinations.isEmpty {
             let path = config.sink ?? (config.spool as NSString).appendingPathComponent("events.jsonl")
             destinations.append(
-                DestinationSettings(name: "local-sink", target: .jsonLinesFile(path), format: .canonical, appSecret: nil, headers: [])
+                DestinationSettings(
+                    name: "local-sink", target: .jsonLinesFile(path), format: .canonical, role: .primary,
+                    match: CutoverConfig.Match(), appSecret: nil, signingKey: nil, headers: [],
+                    concurrency: config.delivery.concurrency, deadLetterStatuses: [], unsupported: .defaultPolicy
+                )
             )
         }
         self.destinations = destinations

@@ -8,37 +8,46 @@ import HTTPTypes
 import Logging
 import Synchronization
 
+/// The time and randomness a worker uses, injectable so schedules can be tested without sleeping.
+struct DeliveryEnvironment: Sendable {
+    var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    var unitRandom: @Sendable () -> Double = { Double.random(in: 0...1) }
+}
+
 /// Sends one destination's due deliveries, up to its concurrency, and records each outcome in
-/// the spool: delivered, retry later, or dead letter. A failing destination only slows itself.
+/// the spool: delivered, retry later, or dead letter. A failing destination only slows itself:
+/// its circuit opens and its backlog waits in the spool.
 final class DeliveryWorker: @unchecked Sendable {
-    // Invariant: `inFlight`, `timer`, `stopped`, `sink` and `onDrained` are touched only on `queue`.
+    // Invariant: `inFlight`, `timer`, `stopped`, `sink`, `breaker` and `onDrained` are touched only on `queue`.
     let destination: RelaySettings.DestinationSettings
     private let spool: Spool
     private let client: HTTPClient
     private let policy: RetryPolicy
-    private let concurrency: Int
     private let counters: Counters
     private let logger: Logger
+    private let environment: DeliveryEnvironment
     private let queue: DispatchQueue
     private var inFlight = 0
     private var timer: (any DispatchSourceTimer)?
     private var stopped = false
     private var sink: JSONLinesSink?
+    private var breaker: CircuitBreaker
     private var onDrained: (@Sendable () -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
     private let pumpQueued = Atomic<Bool>(false)
 
     init(
         destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, policy: RetryPolicy,
-        concurrency: Int, counters: Counters, logger: Logger
+        breaker: CircuitBreaker, counters: Counters, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
     ) {
         self.destination = destination
         self.spool = spool
         self.client = client
         self.policy = policy
-        self.concurrency = concurrency
+        self.breaker = breaker
         self.counters = counters
         self.logger = logger
+        self.environment = environment
         queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
     }
 
@@ -71,26 +80,36 @@ final class DeliveryWorker: @unchecked Sendable {
 
     private func pump() {
         guard !stopped else { return }
-        let capacity = concurrency - inFlight
+        let now = environment.now()
+        var capacity = destination.concurrency - inFlight
+        switch breaker.allowance(now: now) {
+        case .any:
+            break
+        case .probe:
+            // One probe at a time while the circuit is half-open.
+            capacity = inFlight == 0 ? 1 : 0
+        case .none(let until):
+            wake(at: until)
+            return
+        }
         guard capacity > 0 else { return }
         let claimed: [ClaimedDelivery]
         do {
-            claimed = try spool.claim(destination: destination.name, now: Date().timeIntervalSince1970, limit: capacity)
+            claimed = try spool.claim(destination: destination.name, now: now, limit: capacity)
         } catch {
             logger.error("claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
-            wake(at: Date().timeIntervalSince1970 + 1)
+            wake(at: now + 1)
             return
         }
         for delivery in claimed {
             inFlight += 1
             deliver(delivery)
         }
-        if claimed.count < capacity { scheduleNextDue() }
+        if claimed.count < capacity { scheduleNextDue(now: now) }
     }
 
-    private func scheduleNextDue() {
+    private func scheduleNextDue(now: Double) {
         guard let due = try? spool.nextDueTime(destination: destination.name) else { return }
-        let now = Date().timeIntervalSince1970
         if due > now {
             wake(at: due)
         } else if inFlight == 0 {
@@ -98,15 +117,14 @@ final class DeliveryWorker: @unchecked Sendable {
             // rather than spin.
             wake(at: now + 1)
         }
-        // Otherwise what is due waits behind an in-flight delivery for the same contact, whose
-        // completion pumps again.
+        // Otherwise what is due waits behind an in-flight delivery, whose completion pumps again.
     }
 
     private func wake(at time: Double) {
         timer?.cancel()
-        let delay = max(0, time - Date().timeIntervalSince1970)
+        let delay = max(0, time - environment.now())
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + .milliseconds(Int(delay * 1000) + 1), leeway: .milliseconds(5))
+        timer.schedule(deadline: .now() + .milliseconds(Int(min(delay, 86_400) * 1000) + 1), leeway: .milliseconds(5))
         timer.setEventHandler { [self] in
             self.timer?.cancel()
             self.timer = nil
@@ -142,11 +160,26 @@ final class DeliveryWorker: @unchecked Sendable {
         case .http(let url):
             let request = ClientRequest(url: url, method: .post, headerFields: rendered.headers, body: rendered.body)
             let started = DispatchTime.now()
+            let deadLetterStatuses = destination.deadLetterStatuses
             client.execute(request) { [self] result in
-                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-                queue.async { [self] in finish(delivery, outcome: DeliveryOutcome(result), seconds: elapsed) }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+                queue.async { [self] in
+                    recordResponse(result, seconds: seconds)
+                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
+                }
             }
         }
+    }
+
+    /// Per destination: responses by class and total latency, for side-by-side comparison.
+    private func recordResponse(_ result: Result<HTTP1Response, HTTPClientError>, seconds: Double) {
+        let responseClass: String
+        switch result {
+        case .success(let response): responseClass = "\(response.head.status.code / 100)xx"
+        case .failure: responseClass = "error"
+        }
+        counters.increment("cutover_delivery_responses_total", ["destination": destination.name, "class": responseClass])
+        counters.add("cutover_delivery_seconds", ["destination": destination.name], seconds: seconds)
     }
 
     private struct RenderedDelivery {
@@ -182,52 +215,69 @@ final class DeliveryWorker: @unchecked Sendable {
             body = try CanonicalEvent(bytes: delivery.payload).serialized()
         case .onprem, .cloud:
             let event = try CanonicalEvent(bytes: delivery.payload)
-            let outcome = WebhookRenderer.render(events: [event], as: destination.format == .cloud ? .cloud : .onprem)
+            let outcome = WebhookRenderer.render(
+                events: [event], as: destination.format == .cloud ? .cloud : .onprem, unsupported: destination.unsupported
+            )
             guard let rendered = outcome.body else {
                 throw FilteredOut(reason: outcome.dropped.first?.reason ?? "not representable in \(destination.format.rawValue)")
             }
             body = rendered
         }
         // The event id lets the endpoint drop a repeat after a crash mid-delivery (at least once).
+        headers[HTTPField.Name("X-Cutover-Event-Id")!] = delivery.eventID
         if destination.format == .canonical {
             headers[HTTPField.Name("webhook-id")!] = delivery.eventID
+            if let key = destination.signingKey {
+                let timestamp = String(Int(environment.now()))
+                headers[HTTPField.Name("webhook-timestamp")!] = timestamp
+                headers[HTTPField.Name("webhook-signature")!] = try StandardWebhooksSignature.sign(
+                    id: delivery.eventID, timestamp: timestamp, body: body, key: key
+                )
+            }
         }
-        headers[HTTPField.Name("X-Cutover-Event-Id")!] = delivery.eventID
         if destination.format == .cloud, let secret = destination.appSecret {
             headers[HTTPField.Name("X-Hub-Signature-256")!] = try WebhookSignature.sign(body: body, secret: secret)
         }
         return RenderedDelivery(body: body, headers: headers)
     }
 
-    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome, seconds: Double = 0) {
+    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
         inFlight -= 1
-        let now = Date().timeIntervalSince1970
+        let now = environment.now()
         let name = destination.name
+        let role = destination.role.rawValue
+        // A shadow's trouble is the shadow's: counted, logged quietly.
+        let failureLevel: Logger.Level = destination.role == .shadow ? .info : .warning
         do {
             switch outcome {
             case .delivered(let status):
-                try spool.markDelivered(id: delivery.id, status: status)
-                counters.increment("cutover_deliveries_total", ["destination": name, "outcome": "delivered"])
+                breaker.recordSuccess()
+                try spool.markDelivered(id: delivery.id, status: status, now: now)
+                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "delivered"])
             case .filtered(let reason):
                 // Deliberately not sent (the destination's API has no such notification): counted, not lost.
-                try spool.markDelivered(id: delivery.id, status: 0)
-                counters.increment("cutover_deliveries_total", ["destination": name, "outcome": "filtered"])
+                try spool.markDelivered(id: delivery.id, status: 0, now: now)
+                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "filtered"])
                 logger.info("event filtered for destination", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
             case .permanentFailure(let reason, let status):
-                try spool.deadLetter(id: delivery.id, error: reason, status: status)
-                counters.increment("cutover_deliveries_total", ["destination": name, "outcome": "dead"])
-                logger.error("delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
+                try spool.deadLetter(id: delivery.id, error: reason, status: status, now: now)
+                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+                logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
             case .failed(let reason, let status, let retryAfter):
+                if breaker.recordFailure(now: now) {
+                    counters.increment("cutover_circuit_opened_total", ["destination": name])
+                    logger.log(level: failureLevel, "destination failing: pausing deliveries", metadata: ["destination": "\(name)", "error": "\(reason)"])
+                }
                 let attempts = delivery.attempts + 1
-                switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: Double.random(in: 0...1)) {
+                switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: environment.unitRandom()) {
                 case .retry(let at):
-                    try spool.scheduleRetry(id: delivery.id, at: at, error: reason, status: status)
-                    counters.increment("cutover_deliveries_total", ["destination": name, "outcome": "retry"])
-                    logger.info("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
+                    try spool.scheduleRetry(id: delivery.id, at: at, error: reason, status: status, now: now)
+                    counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "retry"])
+                    logger.debug("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
                 case .deadLetter(let why):
-                    try spool.deadLetter(id: delivery.id, error: "\(reason); \(why)", status: status)
-                    counters.increment("cutover_deliveries_total", ["destination": name, "outcome": "dead"])
-                    logger.error("delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
+                    try spool.deadLetter(id: delivery.id, error: "\(reason); \(why)", status: status, now: now)
+                    counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+                    logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
                 }
             }
         } catch {
@@ -240,25 +290,43 @@ final class DeliveryWorker: @unchecked Sendable {
 }
 
 /// What one attempt came to.
-enum DeliveryOutcome {
+enum DeliveryOutcome: Equatable {
     case delivered(status: Int)
     case failed(String, status: Int?, retryAfter: Double?)
     case permanentFailure(String, status: Int?)
     case filtered(String)
 
-    init(_ result: Result<HTTP1Response, HTTPClientError>) {
+    init(_ result: Result<HTTP1Response, HTTPClientError>, deadLetterStatuses: Set<Int>) {
         switch result {
         case .success(let response):
             let status = response.head.status.code
             if (200..<300).contains(status) {
                 self = .delivered(status: status)
-            } else {
-                let excerpt = String(decoding: response.body.prefix(256), as: UTF8.self)
-                let retryAfter = response.head.headerFields[.retryAfter].flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-                self = .failed("HTTP \(status): \(excerpt)", status: status, retryAfter: retryAfter)
+                return
             }
+            let excerpt = String(decoding: response.body.prefix(256), as: UTF8.self)
+            if deadLetterStatuses.contains(status) {
+                self = .permanentFailure("HTTP \(status): \(excerpt)", status: status)
+                return
+            }
+            let retryAfter = response.head.headerFields[.retryAfter].flatMap { RetryAfter.seconds($0) }
+            self = .failed("HTTP \(status): \(excerpt)", status: status, retryAfter: retryAfter)
         case .failure(let error):
             self = .failed(error.description, status: nil, retryAfter: nil)
         }
+    }
+}
+
+/// `Retry-After` is delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+enum RetryAfter {
+    static func seconds(_ value: String, now: Date = Date()) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return max(0, date.timeIntervalSince(now))
     }
 }

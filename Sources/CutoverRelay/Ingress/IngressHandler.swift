@@ -4,31 +4,48 @@ import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Logging
+import Synchronization
 
 /// Routes, authenticates and normalizes every inbound request, and answers 200 only once the raw
 /// request and its events are durable in the spool.
 final class IngressHandler: HTTPServerHandler {
-    private let settings: RelaySettings
-    private let verifier: WebhookSignatureVerifier?
+    /// What a reload (SIGHUP) replaces as one unit; each request reads one consistent snapshot.
+    struct Snapshot: Sendable {
+        var settings: RelaySettings
+        var verifier: WebhookSignatureVerifier?
+
+        init(_ settings: RelaySettings) {
+            self.settings = settings
+            verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
+        }
+    }
+
+    private let snapshot: Mutex<Snapshot>
     private let spool: Spool
     private let counters: Counters
     private let logger: Logger
     /// Called after each commit that created deliveries, so idle delivery workers wake up.
     private let onAccepted: @Sendable () -> Void
-    private let destinationNames: [String]
     private let decoder = WebhookDecoder()
+    /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
+    private let loggedShapes = Mutex<Set<String>>([])
 
     init(settings: RelaySettings, spool: Spool, counters: Counters, logger: Logger, onAccepted: @escaping @Sendable () -> Void) {
-        self.settings = settings
-        self.verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
+        snapshot = Mutex(Snapshot(settings))
         self.spool = spool
         self.counters = counters
         self.logger = logger
         self.onAccepted = onAccepted
-        destinationNames = settings.destinations.map(\.name)
+    }
+
+    /// Swaps in reloaded secrets, routes and destinations; requests in flight finish with the old ones.
+    func reload(_ settings: RelaySettings) {
+        let fresh = Snapshot(settings)
+        snapshot.withLock { $0 = fresh }
     }
 
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        let current = snapshot.withLock { $0 }
         let (path, query) = QueryString.split(request.head.path ?? "/")
         let method = request.head.method
         let response: ServerResponse?
@@ -39,14 +56,17 @@ final class IngressHandler: HTTPServerHandler {
             response = method == .get ? ServerResponse(status: .ok, headerFields: [.contentType: "text/plain; version=0.0.4"], body: Array(counters.prometheusText().utf8)) : methodNotAllowed(allow: "GET")
         case "/cloud":
             switch method {
-            case .get: response = verifyHandshake(query)
-            case .post: response = acceptCloud(request, respond: respond)
+            case .get: response = verifyHandshake(query, settings: current.settings)
+            case .post: response = acceptCloud(request, snapshot: current, respond: respond)
             default: response = methodNotAllowed(allow: "GET, POST")
             }
         default:
             if path.hasPrefix("/onprem/") {
                 let routeName = String(path.dropFirst("/onprem/".count))
-                response = method == .post ? acceptOnPrem(request, route: routeName, query: query, respond: respond) : methodNotAllowed(allow: "POST")
+                response =
+                    method == .post
+                    ? acceptOnPrem(request, route: routeName, query: query, settings: current.settings, respond: respond)
+                    : methodNotAllowed(allow: "POST")
             } else {
                 response = .text(.notFound, "no route for \(path)")
             }
@@ -60,7 +80,7 @@ final class IngressHandler: HTTPServerHandler {
     // MARK: Cloud
 
     /// Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches.
-    private func verifyHandshake(_ query: [String: String]) -> ServerResponse {
+    private func verifyHandshake(_ query: [String: String], settings: RelaySettings) -> ServerResponse {
         guard query["hub.mode"] == "subscribe", let challenge = query["hub.challenge"], let offered = query["hub.verify_token"] else {
             logger.warning("cloud verification rejected: missing hub.mode=subscribe, hub.challenge or hub.verify_token")
             return .text(.forbidden, "verification failed")
@@ -73,8 +93,10 @@ final class IngressHandler: HTTPServerHandler {
         return ServerResponse(status: .ok, headerFields: [.contentType: "text/plain"], body: Array(challenge.utf8))
     }
 
-    private func acceptCloud(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) -> ServerResponse? {
-        if let verifier {
+    private func acceptCloud(
+        _ request: ServerRequest, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+    ) -> ServerResponse? {
+        if let verifier = snapshot.verifier {
             guard let signature = request.head.headerFields[HTTPField.Name("X-Hub-Signature-256")!] else {
                 counters.increment("cutover_signature_failures_total", ["reason": "missing"])
                 logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
@@ -86,14 +108,15 @@ final class IngressHandler: HTTPServerHandler {
                 return .text(.unauthorized, "invalid X-Hub-Signature-256")
             }
         }
-        spoolRequest(request, route: "cloud", api: .cloud, business: nil, respond: respond)
+        spoolRequest(request, route: "cloud", api: .cloud, business: nil, settings: snapshot.settings, respond: respond)
         return nil
     }
 
     // MARK: On-Prem
 
     private func acceptOnPrem(
-        _ request: ServerRequest, route name: String, query: [String: String], respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, route name: String, query: [String: String], settings: RelaySettings,
+        respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> ServerResponse? {
         guard let route = settings.onpremRoutes[name] else {
             return .text(.notFound, "no On-Prem route named \(name)")
@@ -105,7 +128,7 @@ final class IngressHandler: HTTPServerHandler {
                 return .text(.unauthorized, "missing or wrong credential")
             }
         }
-        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, respond: respond)
+        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, settings: settings, respond: respond)
         return nil
     }
 
@@ -127,7 +150,7 @@ final class IngressHandler: HTTPServerHandler {
     // MARK: Spooling
 
     private func spoolRequest(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?,
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, settings: RelaySettings,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = Date().timeIntervalSince1970
@@ -141,9 +164,19 @@ final class IngressHandler: HTTPServerHandler {
             let events = try decoder.decode(request.body, api: api == .cloud ? .cloud : .onprem, business: business, route: routeName)
             incoming.events = events.map { event in
                 counters.increment("cutover_events_total", ["type": event.type, "api": api.rawValue])
+                if event.isUnrecognized { noteUnrecognized(event, route: route) }
+                let destinations = settings.destinations.filter {
+                    $0.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID)
+                }
+                if destinations.isEmpty {
+                    // Kept in the spool (replayable), just not sent anywhere: counted, never silent.
+                    counters.increment("cutover_unroutable_events_total", ["type": event.type])
+                }
+                // Without ordering every event is its own queue, so nothing waits behind a failure.
+                let orderingKey = settings.delivery.ordering == .perContact ? event.contactKey : event.id
                 return IncomingEvent(
-                    id: event.id, type: event.type, contactKey: event.contactKey, payload: event.serialized(),
-                    destinations: destinationNames
+                    id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
+                    destinations: destinations.map(\.name)
                 )
             }
         } catch {
@@ -168,6 +201,17 @@ final class IngressHandler: HTTPServerHandler {
                 respond(.text(.serviceUnavailable, "spool unavailable"))
             }
         }
+    }
+
+    /// Unrecognized notifications are carried through intact and counted; each new shape is logged once.
+    private func noteUnrecognized(_ event: CanonicalEvent, route: String) {
+        counters.increment("cutover_unrecognized_total", ["type": event.type])
+        let shape = WebhookShape.signature(of: event)
+        guard loggedShapes.withLock({ $0.insert(shape).inserted }) else { return }
+        logger.notice(
+            "unrecognized notification carried through",
+            metadata: ["route": "\(route)", "shape": "\(shape)", "reason": "\(event.unrecognized ?? "")"]
+        )
     }
 
     /// Headers kept with the raw body for replay; credentials are never stored.
