@@ -30,6 +30,8 @@ let package = Package(
 
         // Socket layer: non-blocking POSIX sockets driven by Dispatch sources. No HTTP knowledge.
         .target(name: "CutoverSockets", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
+        // TLS over the socket layer: OpenSSL on memory BIOs, driven by the same readiness events.
+        .target(name: "CutoverTLS", dependencies: ["CutoverSockets", "COpenSSL"], swiftSettings: strictSwift),
         // HTTP/1.1 codec: incremental, strict, bounded. No sockets.
         .target(
             name: "CutoverHTTP",
@@ -39,12 +41,12 @@ let package = Package(
         // HTTP server and client: the codec driven by the socket layer.
         .target(
             name: "CutoverHTTPServer",
-            dependencies: ["CutoverSockets", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["CutoverSockets", "CutoverTLS", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
         .target(
             name: "CutoverHTTPClient",
-            dependencies: ["CutoverSockets", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["CutoverSockets", "CutoverTLS", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
         // Webhook model: JSON, canonical event, Cloud and On-Prem decoders and renderers, signatures. No I/O.
@@ -82,6 +84,14 @@ let package = Package(
         .testTarget(
             name: "CutoverWebhooksTests",
             dependencies: ["CutoverWebhooks", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "CutoverTLSTests",
+            dependencies: [
+                "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),

@@ -1,5 +1,6 @@
 import CutoverHTTP
 import CutoverSockets
+import CutoverTLS
 import Dispatch
 import HTTPTypes
 
@@ -14,6 +15,9 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
     private let onClose: @Sendable (HTTP1ClientConnection) -> Void
     private var decoder: HTTP1ResponseDecoder
     private var pending: Completion?
+    /// Why the connection closed, when it closed on an error before a request was sent on it (a
+    /// server refusing our TLS 1.3 client certificate does so right after the handshake).
+    private var closeError: HTTPClientError?
 
     private init(
         transport: Connection, configuration: HTTPClientConfiguration,
@@ -29,9 +33,11 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
         decoder = HTTP1ResponseDecoder(limits: limits)
     }
 
-    /// Connects without blocking: waits for writability on the loop, bounded by the connect timeout.
+    /// Connects without blocking: waits for writability on the loop, bounded by the connect
+    /// timeout, then (with `tls`) runs the handshake for `host`, bounded by the handshake timeout.
     static func connect(
-        to address: SocketAddress, loop: DispatchEventLoop, configuration: HTTPClientConfiguration,
+        to address: SocketAddress, tls: (context: TLSContext, host: String)?, loop: DispatchEventLoop,
+        configuration: HTTPClientConfiguration,
         onIdle: @escaping @Sendable (HTTP1ClientConnection) -> Void,
         onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void,
         completion: @escaping @Sendable (Result<HTTP1ClientConnection, HTTPClientError>) -> Void
@@ -45,13 +51,36 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
             return
         }
         socket.setNoDelay()
-        let make: @Sendable () -> Void = {
+        let startHTTP: @Sendable (any ByteStream) -> Void = { stream in
             let connection = HTTP1ClientConnection(
-                transport: Connection(stream: socket, loop: loop, peer: address.description),
+                transport: Connection(stream: stream, loop: loop, peer: address.description),
                 configuration: configuration, onIdle: onIdle, onClose: onClose
             )
             connection.transport.start(delegate: connection)
             completion(.success(connection))
+        }
+        let make: @Sendable () -> Void = {
+            guard let tls else {
+                startHTTP(socket)
+                return
+            }
+            let stream: TLSStream
+            do throws(TLSError) {
+                stream = try tls.context.makeClientStream(socket: socket, host: tls.host)
+            } catch {
+                socket.close()
+                completion(.failure(.tls(error)))
+                return
+            }
+            TLSHandshake.start(stream, on: loop, timeout: tls.context.handshakeTimeout) { result in
+                switch result {
+                case .success:
+                    startHTTP(stream)
+                case .failure(let error):
+                    stream.close()
+                    completion(.failure(.tls(error)))
+                }
+            }
         }
         if connected {
             loop.execute(make)
@@ -87,7 +116,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
     func send(_ bytes: [UInt8], method: HTTPRequest.Method, completion: @escaping Completion) {
         transport.loop.execute { [self] in
             guard !transport.isClosed, pending == nil else {
-                completion(.failure(.connectionClosed))
+                completion(.failure(closeError ?? .connectionClosed))
                 return
             }
             pending = completion
@@ -146,13 +175,19 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
+        let failure: HTTPClientError =
+            if let error = error as? SystemError {
+                .io(error)
+            } else if let error = error as? TLSError {
+                // After a TLS 1.3 handshake a server can still refuse us (no client certificate).
+                .tls(error)
+            } else {
+                .connectionClosed
+            }
+        if error != nil { closeError = failure }
         if let pending {
             self.pending = nil
-            if let error = error as? SystemError {
-                pending(.failure(.io(error)))
-            } else {
-                pending(.failure(.connectionClosed))
-            }
+            pending(.failure(failure))
         }
         onClose(self)
     }

@@ -1,14 +1,17 @@
 public import CutoverHTTP
 public import CutoverSockets
+import CutoverTLS
 import Dispatch
 import HTTPTypes
 import Synchronization
 
-/// An HTTP/1.1 client with a keep-alive pool per host and port, over the socket layer.
+/// An HTTP/1.1 client (http and https) with a keep-alive pool per destination, over the socket layer.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
     private let loops: [DispatchEventLoop]
     private let pool = Mutex(Pool())
+    /// The context for https requests without one of their own, built on first use.
+    private let defaultTLS = Mutex<TLSContext?>(nil)
 
     private struct Pool {
         var idle: [PoolKey: [HTTP1ClientConnection]] = [:]
@@ -16,9 +19,19 @@ public final class HTTPClient: Sendable {
         var isShutDown = false
     }
 
+    /// Connections are shared only between requests to the same place with the same TLS
+    /// settings: a connection verified against one CA file must not serve another's requests.
     struct PoolKey: Hashable {
         var host: String
         var port: UInt16
+        var tls: ContextIdentity?
+    }
+
+    /// A context compared by identity; holding it keeps the identity from being reused.
+    struct ContextIdentity: Hashable {
+        let context: TLSContext
+        static func == (lhs: ContextIdentity, rhs: ContextIdentity) -> Bool { lhs.context === rhs.context }
+        func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(context)) }
     }
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [DispatchEventLoop]) {
@@ -31,9 +44,14 @@ public final class HTTPClient: Sendable {
     /// Sends `request` and calls `completion` once, from any thread, with the response or why
     /// there is none. Resolves host names on the calling thread: keep it off an event loop.
     public func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<HTTP1Response, HTTPClientError>) -> Void) {
-        guard request.url.scheme == .http else {
-            completion(.failure(.unsupportedScheme(request.url.scheme.rawValue)))
-            return
+        var tls: TLSContext?
+        if request.url.scheme == .https {
+            switch request.tls.map({ .success($0) }) ?? defaultTLSContext() {
+            case .success(let context): tls = context
+            case .failure(let error):
+                completion(.failure(.tls(error)))
+                return
+            }
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256 + request.body.count)
@@ -44,7 +62,7 @@ public final class HTTPClient: Sendable {
             ),
             body: request.body, into: &bytes
         )
-        let key = PoolKey(host: request.url.host, port: request.url.port)
+        let key = PoolKey(host: request.url.host, port: request.url.port, tls: tls.map(ContextIdentity.init))
         send(bytes, method: request.method, key: key, retryOnStale: true, completion: completion)
     }
 
@@ -86,13 +104,28 @@ public final class HTTPClient: Sendable {
             return loops[pool.nextLoop]
         }
         HTTP1ClientConnection.connect(
-            to: address, loop: loop, configuration: configuration,
+            to: address, tls: key.tls.map { ($0.context, key.host) }, loop: loop, configuration: configuration,
             onIdle: { [self] connection in returnToPool(connection, key: key) },
             onClose: { [self] connection in removeFromPool(connection, key: key) }
         ) { result in
             switch result {
             case .success(let connection): connection.send(bytes, method: method, completion: completion)
             case .failure(let error): completion(.failure(error))
+            }
+        }
+    }
+
+    /// Built from `configuration.tls` on first use. A failure (an unreadable CA file) is not
+    /// kept: the next https request tries again, so fixing the file is enough.
+    private func defaultTLSContext() -> Result<TLSContext, TLSError> {
+        defaultTLS.withLock { cached in
+            if let cached { return .success(cached) }
+            do throws(TLSError) {
+                let context = try TLSContext(client: configuration.tls)
+                cached = context
+                return .success(context)
+            } catch {
+                return .failure(error)
             }
         }
     }

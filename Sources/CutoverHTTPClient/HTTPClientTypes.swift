@@ -1,5 +1,6 @@
 public import CutoverHTTP
 public import CutoverSockets
+public import CutoverTLS
 public import HTTPTypes
 
 public struct ClientRequest: Sendable {
@@ -7,34 +8,44 @@ public struct ClientRequest: Sendable {
     public var method: HTTPRequest.Method
     public var headerFields: HTTPFields
     public var body: [UInt8]
+    /// For https: the TLS settings of this destination (custom CA, client certificate). Nil uses
+    /// the client's own (`HTTPClientConfiguration.tls`, the system CA store by default). Make one
+    /// context per destination and reuse it: connections are pooled per context.
+    public var tls: TLSContext?
 
-    public init(url: DestinationURL, method: HTTPRequest.Method = .post, headerFields: HTTPFields = [:], body: [UInt8] = []) {
+    public init(
+        url: DestinationURL, method: HTTPRequest.Method = .post, headerFields: HTTPFields = [:], body: [UInt8] = [],
+        tls: TLSContext? = nil
+    ) {
         self.url = url
         self.method = method
         self.headerFields = headerFields
         self.body = body
+        self.tls = tls
     }
 }
 
 /// Why a request got no response. Every case is retryable from a delivery's point of view.
 public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
-    case unsupportedScheme(String)
     case resolve(AddressError)
     case connect(SystemError)
     case io(SystemError)
     case timedOut(String)
     case connectionClosed
     case malformedResponse(HTTP1DecodeError)
+    /// The TLS handshake or session failed: an untrusted or mismatched certificate, a refused
+    /// client certificate, no common protocol version.
+    case tls(TLSError)
 
     public var description: String {
         switch self {
-        case .unsupportedScheme(let scheme): "\(scheme) destinations are not supported yet"
         case .resolve(let error): error.description
         case .connect(let error): error.description
         case .io(let error): error.description
         case .timedOut(let what): "timed out \(what)"
         case .connectionClosed: "connection closed before a response arrived"
         case .malformedResponse(let error): "malformed response: \(error.reason)"
+        case .tls(let error): error.description
         }
     }
 }
@@ -49,18 +60,22 @@ public struct HTTPClientConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Longer response bodies fail the request: deliveries only keep an excerpt.
     public var maxResponseBodyBytes: Int
+    /// TLS for https destinations whose request carries no context of its own.
+    public var tls: TLSClientConfiguration
 
     public init(
         connectTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30),
         maxIdleConnectionsPerHost: Int = 32,
         idleTimeout: Duration = .seconds(30),
-        maxResponseBodyBytes: Int = 1 << 20
+        maxResponseBodyBytes: Int = 1 << 20,
+        tls: TLSClientConfiguration = TLSClientConfiguration()
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxIdleConnectionsPerHost = maxIdleConnectionsPerHost
         self.idleTimeout = idleTimeout
         self.maxResponseBodyBytes = maxResponseBodyBytes
+        self.tls = tls
     }
 }

@@ -1,5 +1,6 @@
 import CutoverHTTP
 import CutoverSockets
+import CutoverTLS
 import Dispatch
 import HTTPTypes
 
@@ -11,6 +12,8 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
     private let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
     private let observer: any HTTPServerObserver
+    /// What the TLS handshake agreed on; nil on a plain connection.
+    private let tls: TLSConnectionInfo?
     private let onClose: @Sendable (HTTP1ServerConnection) -> Void
     private var decoder: HTTP1RequestDecoder
     private var phase = Phase.idle
@@ -37,12 +40,14 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
         configuration: HTTPServerConfiguration,
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
+        tls: TLSConnectionInfo?,
         onClose: @escaping @Sendable (HTTP1ServerConnection) -> Void
     ) {
         self.transport = transport
         self.configuration = configuration
         self.handler = handler
         self.observer = observer
+        self.tls = tls
         self.onClose = onClose
         decoder = HTTP1RequestDecoder(limits: configuration.limits)
     }
@@ -132,7 +137,7 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
         phase = .handling(keepAlive: keepAlive, http10: request.version == .http1_0)
         requestStartedAt = nil
         transport.setDeadline(nil)
-        let serverRequest = ServerRequest(head: request.head, body: request.body, remoteAddress: transport.peer)
+        let serverRequest = ServerRequest(head: request.head, body: request.body, remoteAddress: transport.peer, tls: tls)
         let loop = transport.loop
         handler.handle(serverRequest) { [self] response in
             loop.execute { [self] in respond(response) }

@@ -1,10 +1,11 @@
 import CutoverHTTP
 public import CutoverSockets
+public import CutoverTLS
 import Dispatch
 import HTTPTypes
 import Synchronization
 
-/// An HTTP/1.1 server: one listener, connections spread over a fixed set of event loops.
+/// An HTTP/1.1 server: listeners (plain or TLS), connections spread over a fixed set of event loops.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
@@ -17,6 +18,7 @@ public final class HTTPServer: Sendable {
         var openConnections = 0
         var nextLoop = 0
         var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
+        var isShuttingDown = false
     }
 
     public init(
@@ -33,12 +35,24 @@ public final class HTTPServer: Sendable {
         Socket.ignoreBrokenPipeSignal()
     }
 
-    /// Starts listening on `host:port` and returns the bound address (port 0 picks one).
+    /// Starts listening on `host:port` and returns the bound address (port 0 picks one). With
+    /// `tls`, every connection first completes a TLS handshake (and, when the context requires
+    /// client certificates, presents a valid one) before any byte reaches HTTP; reload the
+    /// context to change certificates for new connections.
     @discardableResult
-    public func listen(on endpoint: HostAndPort) throws -> SocketAddress {
+    public func listen(on endpoint: HostAndPort, tls: TLSContext? = nil) throws -> SocketAddress {
+        if let tls {
+            guard case .server(let configuration) = tls.role else {
+                throw HTTPServerSetupError("a TLS listener needs a server context, not a client one")
+            }
+            // ALPN decides the protocol of a connection, so only what the server speaks may be offered.
+            if let unsupported = configuration.applicationProtocols.first(where: { !Self.servedProtocols.contains($0) }) {
+                throw HTTPServerSetupError("ALPN protocol '\(unsupported)' is not served; offer only http/1.1")
+            }
+        }
         let listener = try Listener(
             host: endpoint.host, port: endpoint.port, loop: loops[0],
-            onAccept: { [self] socket in accept(socket) },
+            onAccept: { [self] socket in accept(socket, tls: tls) },
             onError: { [observer] error in
                 observer.requestRejected(status: .serviceUnavailable, reason: error.description, remoteAddress: "")
             }
@@ -57,8 +71,12 @@ public final class HTTPServer: Sendable {
         for listener in listeners { listener.stop() }
     }
 
+    /// ALPN protocols a connection can be handed to. HTTP/2 joins once it exists.
+    static let servedProtocols: Set<String> = ["http/1.1"]
+
     /// Closes idle keep-alive connections and lets busy ones close after their response.
     public func shutdown() {
+        state.withLock { $0.isShuttingDown = true }
         stopListening()
         let connections = state.withLock { Array($0.connections.values) }
         for connection in connections { connection.closeWhenIdle() }
@@ -66,7 +84,7 @@ public final class HTTPServer: Sendable {
 
     public var openConnectionCount: Int { state.withLock { $0.openConnections } }
 
-    private func accept(_ socket: Socket) {
+    private func accept(_ socket: Socket, tls: TLSContext?) {
         socket.setNoDelay()
         let admitted: DispatchEventLoop? = state.withLock { state in
             guard state.openConnections < configuration.maxConnections else { return nil }
@@ -80,21 +98,62 @@ public final class HTTPServer: Sendable {
         }
         observer.connectionOpened()
         loop.execute { [self] in
-            let transport = Connection(stream: socket, loop: loop, peer: (try? socket.peerAddress().description) ?? "")
-            let connection = HTTP1ServerConnection(
-                transport: transport, configuration: configuration, handler: handler, observer: observer,
-                onClose: { [self] closed in connectionDidClose(closed) }
-            )
-            state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
-            connection.start()
+            let peer = (try? socket.peerAddress().description) ?? ""
+            guard let tls else {
+                startHTTP(on: socket, loop: loop, peer: peer, tls: nil)
+                return
+            }
+            let stream: TLSStream
+            do throws(TLSError) {
+                stream = try tls.makeServerStream(socket: socket)
+            } catch {
+                handshakeFailed(error, peer: peer)
+                socket.close()
+                return
+            }
+            TLSHandshake.start(stream, on: loop, timeout: tls.handshakeTimeout) { [self] result in
+                switch result {
+                case .success(let info):
+                    guard !state.withLock({ $0.isShuttingDown }) else {
+                        stream.close()
+                        releaseSlot()
+                        return
+                    }
+                    // The negotiated ALPN protocol picks the connection type; only HTTP/1.1
+                    // is offered until HTTP/2 exists, and no ALPN at all means HTTP/1.1 too.
+                    startHTTP(on: stream, loop: loop, peer: peer, tls: info)
+                case .failure(let error):
+                    handshakeFailed(error, peer: peer)
+                    stream.close()
+                }
+            }
         }
     }
 
+    private func startHTTP(on stream: any ByteStream, loop: DispatchEventLoop, peer: String, tls: TLSConnectionInfo?) {
+        let transport = Connection(stream: stream, loop: loop, peer: peer)
+        let connection = HTTP1ServerConnection(
+            transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls,
+            onClose: { [self] closed in connectionDidClose(closed) }
+        )
+        state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
+        connection.start()
+    }
+
+    /// A TLS connection that never reached HTTP: no valid client certificate, a protocol
+    /// version or cipher below the policy, a timeout, or a peer that gave up.
+    private func handshakeFailed(_ error: TLSError, peer: String) {
+        observer.tlsHandshakeFailed(reason: error.description, remoteAddress: peer)
+        releaseSlot()
+    }
+
     private func connectionDidClose(_ connection: HTTP1ServerConnection) {
-        state.withLock { state in
-            state.openConnections -= 1
-            state.connections[ObjectIdentifier(connection)] = nil
-        }
+        state.withLock { $0.connections[ObjectIdentifier(connection)] = nil }
+        releaseSlot()
+    }
+
+    private func releaseSlot() {
+        state.withLock { $0.openConnections -= 1 }
         observer.connectionClosed()
     }
 
@@ -105,5 +164,14 @@ public final class HTTPServer: Sendable {
         _ = try? bytes.withUnsafeBytes { try socket.write($0) }
         socket.close()
         observer.requestRejected(status: .serviceUnavailable, reason: "too many connections", remoteAddress: "")
+    }
+}
+
+/// A listener the server cannot set up as asked.
+public struct HTTPServerSetupError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

@@ -1,3 +1,4 @@
+public import CutoverTLS
 public import HTTPTypes
 
 /// A complete request: head and whole body (webhook signatures cover the exact body bytes).
@@ -5,11 +6,15 @@ public struct ServerRequest: Sendable {
     public var head: HTTPRequest
     public var body: [UInt8]
     public var remoteAddress: String
+    /// The TLS session the request came over (protocol, ALPN, verified client certificate
+    /// subject); nil on a plain connection.
+    public var tls: TLSConnectionInfo?
 
-    public init(head: HTTPRequest, body: [UInt8], remoteAddress: String) {
+    public init(head: HTTPRequest, body: [UInt8], remoteAddress: String, tls: TLSConnectionInfo? = nil) {
         self.head = head
         self.body = body
         self.remoteAddress = remoteAddress
+        self.tls = tls
     }
 }
 
@@ -43,4 +48,11 @@ public protocol HTTPServerObserver: Sendable {
     func connectionClosed()
     /// A request rejected before it reached the handler (malformed, too large, timed out, over capacity).
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String)
+    /// A TLS connection closed before HTTP: its handshake failed or timed out (no valid client
+    /// certificate, an old protocol version, a client that does not trust our certificate).
+    func tlsHandshakeFailed(reason: String, remoteAddress: String)
+}
+
+extension HTTPServerObserver {
+    public func tlsHandshakeFailed(reason: String, remoteAddress: String) {}
 }

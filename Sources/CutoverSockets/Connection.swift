@@ -57,6 +57,7 @@ public final class Connection: @unchecked Sendable {
         let watch = loop.watch(stream.descriptor, for: .readable) { [self] in handleReadable() }
         readWatch = watch
         watch.resume()
+        comeBackForBufferedInput()
     }
 
     /// Queues bytes and writes as much as the kernel takes now; the rest waits for writability.
@@ -87,6 +88,7 @@ public final class Connection: @unchecked Sendable {
         guard readingPaused, !isClosed else { return }
         readingPaused = false
         readWatch?.resume()
+        comeBackForBufferedInput()
     }
 
     /// Sets (or clears, with nil) the single deadline of this connection. Moving a deadline
@@ -113,9 +115,10 @@ public final class Connection: @unchecked Sendable {
             lingerDeadline = until
             armTimer(at: until)
         }
-        if afterFlush, pendingWriteCount > 0 {
+        if afterFlush, pendingWriteCount > 0 || !streamOutputFlushed() {
             closeAfterFlush = true
             if !linger { pauseReading() }
+            waitForWritable()
             return
         }
         if linger {
@@ -135,7 +138,11 @@ public final class Connection: @unchecked Sendable {
         guard !isClosed, !readingPaused else { return }
         let buffer = loop.readBuffer
         var budget = Self.readBudgetPerEvent
-        while budget > 0, !isClosed, !readingPaused {
+        reading: while !isClosed, !readingPaused {
+            guard budget > 0 else {
+                comeBackForBufferedInput()
+                break
+            }
             let result: IOResult
             do {
                 result = try stream.read(into: buffer)
@@ -148,9 +155,10 @@ public final class Connection: @unchecked Sendable {
                 budget -= count
                 if lingering || lingerAfterFlush { continue }
                 delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                if count < buffer.count { return }
+                // A short read emptied the kernel's buffer, unless the stream holds bytes of its own.
+                if count < buffer.count, !stream.hasBufferedInput { break reading }
             case .wouldBlock:
-                return
+                break reading
             case .endOfStream:
                 if lingering {
                     finish(error: nil)
@@ -159,8 +167,27 @@ public final class Connection: @unchecked Sendable {
                 readingPaused = true
                 readWatch?.suspend()
                 if !lingerAfterFlush { delegate?.connectionDidReachEndOfInput(self) }
-                return
+                break reading
             }
+        }
+        // Reading can make the stream produce output of its own (a TLS handshake reply, a key
+        // update); the write watch, when active, sends it along with ours.
+        if !isClosed, !writeWatchActive, !streamOutputFlushed() { waitForWritable() }
+    }
+
+    /// Input the stream already holds is not announced by readiness: read it in a later turn.
+    private func comeBackForBufferedInput() {
+        guard stream.hasBufferedInput else { return }
+        loop.execute { [self] in handleReadable() }
+    }
+
+    /// Sends what the stream holds of its own; false while some waits for writability.
+    private func streamOutputFlushed() -> Bool {
+        do {
+            return try stream.flushPendingOutput()
+        } catch {
+            finish(error: error)
+            return true
         }
     }
 
@@ -188,6 +215,12 @@ public final class Connection: @unchecked Sendable {
         }
         outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
         outboundOffset = 0
+        // Everything went to the stream; a TLS stream may still hold some of it as records.
+        guard streamOutputFlushed() else {
+            waitForWritable()
+            return
+        }
+        guard !isClosed else { return }
         if writeWatchActive {
             writeWatchActive = false
             writeWatch?.suspend()
@@ -200,10 +233,14 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func waitForWritable() {
+        guard !isClosed else { return }
         if writeWatch == nil {
             writeWatch = loop.watch(stream.descriptor, for: .writable) { [self] in
                 guard !isClosed else { return }
                 flush()
+                // A read that waited for the stream's own output to leave (a TLS reply that
+                // found its ring full) can go on now.
+                if !isClosed, !readingPaused, stream.hasBufferedInput { handleReadable() }
             }
         }
         if !writeWatchActive {
