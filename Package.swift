@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System libraries and the one C shim the Glibc module cannot give us (accept4, errno text).
@@ -57,9 +58,12 @@ let package = Package(
         .target(
             name: "CutoverRelay",
             dependencies: [
-                "CutoverSockets", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverWebhooks", "CutoverSpool",
+                "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverWebhooks",
+                "CutoverSpool",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift
@@ -70,6 +74,8 @@ let package = Package(
                 "CutoverRelay", "CutoverWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),

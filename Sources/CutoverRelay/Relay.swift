@@ -2,36 +2,94 @@ import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverSpool
+import CutoverTLS
+import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
+import Synchronization
 
-/// A running Cutover: spool, HTTP server, one delivery worker per destination.
+/// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
 public final class Relay: Sendable {
-    public let settings: RelaySettings
     public let counters: Counters
     private let logger: Logger
     private let spool: Spool
     private let server: HTTPServer
     private let client: HTTPClient
-    private let workers: [DeliveryWorker]
-    /// Where the server listens (with the real port when 0 was asked for).
+    private let ingress: IngressHandler
+    private let settings: Mutex<RelaySettings>
+    private let workers = WorkerRegistry()
+    /// The plain listener's address (with the real port when 0 was asked for).
     public let boundAddress: SocketAddress
+    /// The TLS listener's address, when one is configured.
+    public let boundTLSAddress: SocketAddress?
+    private let tlsContext: TLSContext?
+
+    /// The running delivery workers, by destination name; the ingress wakes them after each commit.
+    private final class WorkerRegistry: Sendable {
+        private let workers = Mutex<[String: DeliveryWorker]>([:])
+
+        var all: [String: DeliveryWorker] { workers.withLock { $0 } }
+
+        func replace(with fresh: [String: DeliveryWorker]) {
+            workers.withLock { $0 = fresh }
+        }
+
+        func pokeAll() {
+            for worker in workers.withLock({ Array($0.values) }) { worker.poke() }
+        }
+    }
 
     /// Opens the spool, starts delivery of anything left from a previous run, then listens.
     public init(settings: RelaySettings, logger: Logger) throws {
-        self.settings = settings
         self.logger = logger
         let counters = Counters()
         self.counters = counters
         let spool = try Spool.open(directory: settings.spoolDirectory)
         self.spool = spool
         let loops = DispatchEventLoop.makeGroup()
-        let client = HTTPClient(
+        client = HTTPClient(
             configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000))),
             loops: loops
         )
-        self.client = client
+        let workers = workers
+        let ingress = IngressHandler(settings: settings, spool: spool, counters: counters, logger: logger) {
+            workers.pokeAll()
+        }
+        self.ingress = ingress
+        server = HTTPServer(
+            configuration: settings.server, handler: ingress, observer: ServerLogObserver(logger: logger, counters: counters),
+            loops: loops
+        )
+        let factory = WorkerFactory(spool: spool, client: client, counters: counters, logger: logger)
+        self.factory = factory
+        let started = try Dictionary(
+            uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
+        )
+        self.settings = Mutex(settings)
+        workers.replace(with: started)
+        for worker in started.values { worker.poke() }
+        boundAddress = try server.listen(on: settings.listen)
+        if let tls = settings.tls {
+            let context = try TLSContext(server: tls.configuration)
+            tlsContext = context
+            boundTLSAddress = try server.listen(on: tls.listen, tls: context)
+        } else {
+            tlsContext = nil
+            boundTLSAddress = nil
+        }
+    }
+
+    private let factory: WorkerFactory
+
+    /// Everything a delivery worker shares with the others.
+    private struct WorkerFactory: Sendable {
+        let spool: Spool
+        let client: HTTPClient
+        let counters: Counters
+        let logger: Logger
+
+        func make(_ destination: RelaySettings.DestinationSettings, settings: RelaySettings) throws -> DeliveryWorker {
         let policy = RetryPolicy(
             initialDelay: settings.delivery.retryInitialSeconds, maxDelay: settings.delivery.retryMaxSeconds,
             horizon: settings.delivery.retryHorizonSeconds
@@ -40,33 +98,78 @@ public final class Relay: Sendable {
             failureThreshold: settings.delivery.breakerFailureThreshold, openDuration: settings.delivery.breakerOpenSeconds,
             maxOpenDuration: settings.delivery.breakerMaxOpenSeconds
         )
-        let workers = settings.destinations.map { destination in
-            DeliveryWorker(
-                destination: destination, spool: spool, client: client, policy: policy, breaker: breaker,
-                counters: counters, logger: logger
-            )
-        }
-        self.workers = workers
-        let handler = IngressHandler(settings: settings, spool: spool, counters: counters, logger: logger) {
-            for worker in workers { worker.poke() }
-        }
-        server = HTTPServer(
-            configuration: settings.server, handler: handler, observer: ServerLogObserver(logger: logger, counters: counters),
-            loops: loops
+        let tls = try destination.tls.map { try TLSContext(client: $0) }
+        return DeliveryWorker(
+            destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
+            counters: counters, logger: logger
         )
-        for worker in workers { worker.poke() }
-        boundAddress = try server.listen(on: settings.listen)
+        }
     }
 
-    /// Stops accepting, lets in-flight requests and deliveries finish, and closes the spool.
-    public func shutdown() {
-        server.shutdown()
-        let group = DispatchGroup()
-        for worker in workers {
-            group.enter()
-            worker.stop { group.leave() }
+    /// Applies reloaded settings (SIGHUP) without dropping connections: secrets, routes and
+    /// destinations change now; certificates are re-read for new connections. Listen addresses,
+    /// limits and the spool directory need a restart and are reported, not applied.
+    public func reload(_ fresh: RelaySettings) throws {
+        let previous = settings.withLock { $0 }
+        var workersToStop: [DeliveryWorker] = []
+        var workersToStart: [DeliveryWorker] = []
+        var next: [String: DeliveryWorker] = [:]
+        let current = workers.all
+        for destination in fresh.destinations {
+            if let existing = current[destination.name], Self.sameDelivery(existing.destination, destination),
+                previous.delivery == fresh.delivery
+            {
+                next[destination.name] = existing
+            } else {
+                let worker = try factory.make(destination, settings: fresh)
+                next[destination.name] = worker
+                workersToStart.append(worker)
+                if let existing = current[destination.name] { workersToStop.append(existing) }
+            }
         }
-        group.wait()
+        workersToStop += current.filter { fresh.destinations.map(\.name).contains($0.key) == false }.map(\.value)
+        try tlsContext?.reload()
+        ingress.reload(fresh)
+        settings.withLock { $0 = fresh }
+        workers.replace(with: next)
+        // A replaced worker finishes what it has in flight; claims are atomic, so the new one never
+        // takes the same delivery.
+        for worker in workersToStop { worker.stop {} }
+        for worker in workersToStart { worker.poke() }
+        var needsRestart: [String] = []
+        if previous.listen != fresh.listen { needsRestart.append("listen") }
+        if previous.spoolDirectory != fresh.spoolDirectory { needsRestart.append("spool") }
+        if previous.server.limits != fresh.server.limits || previous.server.maxConnections != fresh.server.maxConnections {
+            needsRestart.append("limits")
+        }
+        if previous.tls?.listen != fresh.tls?.listen { needsRestart.append("tls.listen") }
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "destinations": "\(fresh.destinations.map(\.name).joined(separator: ","))",
+                "restarted_workers": "\(workersToStart.count)",
+                "needs_restart": "\(needsRestart.isEmpty ? "nothing" : needsRestart.joined(separator: ","))",
+            ]
+        )
+    }
+
+    private static func sameDelivery(_ a: RelaySettings.DestinationSettings, _ b: RelaySettings.DestinationSettings) -> Bool {
+        "\(a.target)" == "\(b.target)" && a.format == b.format && a.role == b.role && a.match == b.match
+            && a.appSecret == b.appSecret && a.signingKey == b.signingKey && a.concurrency == b.concurrency
+            && a.deadLetterStatuses == b.deadLetterStatuses && a.unsupported == b.unsupported && a.tls == b.tls
+            && a.headers.map({ "\($0.name):\($0.value)" }) == b.headers.map({ "\($0.name):\($0.value)" })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to `gracePeriod`), lets in-flight
+    /// deliveries finish and records them, then closes the spool.
+    public func shutdownGracefully(gracePeriod: Duration = .seconds(10)) async {
+        await server.shutdownGracefully(gracePeriod: gracePeriod)
+        let workers = Array(workers.all.values)
+        await withTaskGroup(of: Void.self) { group in
+            for worker in workers {
+                group.addTask { await withCheckedContinuation { continuation in worker.stop { continuation.resume() } } }
+            }
+        }
         client.shutdown()
         spool.close()
     }
@@ -88,5 +191,10 @@ struct ServerLogObserver: HTTPServerObserver {
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
         counters.increment("cutover_requests_rejected_total", ["status": String(status.code)])
         logger.warning("request rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
+    }
+
+    func tlsHandshakeFailed(reason: String, remoteAddress: String) {
+        counters.increment("cutover_tls_handshake_failures_total")
+        logger.warning("TLS handshake failed", metadata: ["reason": "\(reason)", "remote": "\(remoteAddress)"])
     }
 }

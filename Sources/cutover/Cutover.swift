@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Cutover: ParsableCommand {
+struct Cutover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cutover",
         abstract: "Webhook translation proxy for WhatsApp On-Premises API <-> Cloud API migrations.",

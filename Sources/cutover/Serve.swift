@@ -1,17 +1,20 @@
 import ArgumentParser
 import CutoverRelay
-import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accept Cloud and On-Prem webhooks, spool them durably, deliver them translated.",
         discussion: """
             With no config file and no flags, listens on 127.0.0.1:8080 with a SQLite spool in \
             ./.cutover/, routes /cloud and /onprem/default, and appends canonical events to \
             ./.cutover/events.jsonl. Flags override the config file. Secrets can also come from \
-            CUTOVER_APP_SECRET and CUTOVER_VERIFY_TOKEN.
+            CUTOVER_APP_SECRET and CUTOVER_VERIFY_TOKEN. SIGHUP re-reads the config file and applies \
+            secrets, routes, destinations and certificates without dropping connections; SIGTERM and \
+            SIGINT finish in-flight requests and deliveries, then exit.
             """
     )
 
@@ -20,6 +23,18 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Address to listen on, HOST:PORT.")
     var listen: String?
+
+    @Option(name: .customLong("listen-tls"), help: "HTTPS address, HOST:PORT (needs --tls-cert and --tls-key).")
+    var listenTLS: String?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for the HTTPS listener.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for the HTTPS listener.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("client-ca"), help: "Require client certificates from this CA (mutual TLS, as Meta offers).")
+    var clientCA: String?
 
     @Option(help: "Spool directory (SQLite database and default sink).")
     var spool: String?
@@ -42,15 +57,11 @@ struct Serve: ParsableCommand {
     )
     var onpremRoutes: [String] = []
 
-    func run() throws {
+    func run() async throws {
         var logger = Logger(label: "cutover")
         logger.logLevel = .info
-        var config = try config.map { try CutoverConfig.load(path: $0) } ?? CutoverConfig()
-        let usedEmbeddedDefault = self.config == nil
-        try apply(to: &config, environment: ProcessInfo.processInfo.environment)
-        let settings = try RelaySettings(config: config)
-
-        if usedEmbeddedDefault {
+        let settings = try loadSettings()
+        if config == nil {
             logger.notice("no --config given: running the embedded default (see `cutover serve --help`)")
         }
         if settings.signaturesDisabled {
@@ -64,20 +75,41 @@ struct Serve: ParsableCommand {
 
         let relay = try Relay(settings: settings, logger: logger)
         logger.notice("listening on http://\(relay.boundAddress)")
+        if let address = relay.boundTLSAddress { logger.notice("listening on https://\(address)") }
         for destination in settings.destinations {
             switch destination.target {
-            case .http(let url): logger.notice("delivering to \(url) as \(destination.format.rawValue)")
+            case .http(let url): logger.notice("delivering to \(url) as \(destination.format.rawValue) (\(destination.role.rawValue))")
             case .jsonLinesFile(let path): logger.notice("appending canonical events to \(path)")
             }
         }
-        waitForTerminationSignal()
-        logger.notice("shutting down: finishing in-flight requests and deliveries")
-        relay.shutdown()
+        let command = self
+        let service = RelayService(relay: relay, logger: logger) { try command.loadSettings() }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// The config file (re-read on every call, so SIGHUP sees edits) with environment and flags applied.
+    func loadSettings() throws -> RelaySettings {
+        var loaded = try config.map { try CutoverConfig.load(path: $0) } ?? CutoverConfig()
+        try apply(to: &loaded, environment: ProcessInfo.processInfo.environment)
+        return try RelaySettings(config: loaded)
     }
 
     /// Folds flags and environment into the loaded config; flags win.
     private func apply(to config: inout CutoverConfig, environment: [String: String]) throws {
         if let listen { config.listen = listen }
+        if let listenTLS {
+            guard let tlsCertificate, let tlsKey else { throw ValidationError("--listen-tls needs --tls-cert and --tls-key") }
+            config.tls = CutoverConfig.TLSListener(listen: listenTLS, certificate: tlsCertificate, privateKey: tlsKey)
+        }
+        if let clientCA {
+            guard config.tls != nil else { throw ValidationError("--client-ca needs a TLS listener (--listen-tls or tls: in the config)") }
+            config.tls?.clientCA = clientCA
+        }
         if let spool { config.spool = spool }
         var secrets = appSecrets
         if secrets.isEmpty, let fromEnvironment = environment["CUTOVER_APP_SECRET"], !fromEnvironment.isEmpty {
@@ -119,21 +151,6 @@ struct Serve: ParsableCommand {
             }
         }
         return route
-    }
-
-    /// Blocks until SIGTERM or SIGINT; the signals are handled on a Dispatch source, not async-unsafe handlers.
-    private func waitForTerminationSignal() {
-        let done = DispatchSemaphore(value: 0)
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { done.signal() }
-            source.activate()
-            sources.append(source)
-        }
-        done.wait()
-        for source in sources { source.cancel() }
     }
 }
 

@@ -20,6 +20,30 @@ public struct CutoverConfig: Sendable, Decodable {
     public var delivery = Delivery()
     /// Where canonical events go when no destination is configured (JSON lines).
     public var sink: String?
+    /// An HTTPS listener (Meta only calls HTTPS callback URLs), beside or instead of `listen`.
+    public var tls: TLSListener?
+
+    public struct TLSListener: Sendable, Decodable, Equatable {
+        public var listen: String
+        public var certificate: String
+        public var privateKey: String
+        /// Require client certificates signed by this CA (Meta's mutual TLS).
+        public var clientCA: String?
+        /// The name the client certificate must carry (`client.webhooks.fbclientcerts.com` for Meta).
+        public var clientSubject: String?
+
+        public init(listen: String, certificate: String, privateKey: String, clientCA: String? = nil, clientSubject: String? = nil) {
+            self.listen = listen
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+            self.clientSubject = clientSubject
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case listen, certificate, privateKey = "private_key", clientCA = "client_ca", clientSubject = "client_subject"
+        }
+    }
 
     public struct Limits: Sendable, Decodable {
         public var maxBodyBytes = 4 * 1024 * 1024
@@ -148,6 +172,10 @@ public struct CutoverConfig: Sendable, Decodable {
         public var deadLetterStatuses: [Int] = [410]
         /// Notifications this destination's API has no concept of: unknownMessage, drop or passThrough.
         public var unsupported: String = "unknownMessage"
+        /// For https URLs: trust this CA file instead of the system store; present this client certificate.
+        public var caFile: String?
+        public var clientCertificate: String?
+        public var clientKey: String?
 
         public init(name: String, url: String, format: DeliveryFormat, appSecret: Secret? = nil, headers: [String: String] = [:]) {
             self.name = name
@@ -160,6 +188,7 @@ public struct CutoverConfig: Sendable, Decodable {
         enum CodingKeys: String, CodingKey {
             case name, url, format, role, match, headers, concurrency, unsupported
             case appSecret = "app_secret", signingSecret = "signing_secret", deadLetterStatuses = "dead_letter_statuses"
+            case caFile = "ca_file", clientCertificate = "client_certificate", clientKey = "client_key"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -175,10 +204,13 @@ public struct CutoverConfig: Sendable, Decodable {
             concurrency = try values.decodeIfPresent(Int.self, forKey: .concurrency)
             deadLetterStatuses = try values.value(.deadLetterStatuses, or: [410])
             unsupported = try values.value(.unsupported, or: "unknownMessage")
+            caFile = try values.decodeIfPresent(String.self, forKey: .caFile)
+            clientCertificate = try values.decodeIfPresent(String.self, forKey: .clientCertificate)
+            clientKey = try values.decodeIfPresent(String.self, forKey: .clientKey)
         }
     }
 
-    public struct Delivery: Sendable, Decodable {
+    public struct Delivery: Sendable, Decodable, Equatable {
         /// Deliveries in flight at once per destination.
         public var concurrency = 16
         public var timeoutSeconds = 30.0
@@ -194,7 +226,7 @@ public struct CutoverConfig: Sendable, Decodable {
         public var breakerOpenSeconds = 5.0
         public var breakerMaxOpenSeconds = 300.0
 
-        public enum Ordering: String, Sendable, Decodable {
+        public enum Ordering: String, Sendable, Decodable, Equatable {
             case perContact = "per_contact"
             case none
         }
@@ -225,7 +257,7 @@ public struct CutoverConfig: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, spool, limits, cloud, onprem, destinations, delivery, sink
+        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls
     }
 
     public init() {}
@@ -240,6 +272,7 @@ public struct CutoverConfig: Sendable, Decodable {
         destinations = try values.value(.destinations, or: destinations)
         delivery = try values.value(.delivery, or: delivery)
         sink = try values.decodeIfPresent(String.self, forKey: .sink)
+        tls = try values.decodeIfPresent(TLSListener.self, forKey: .tls)
     }
 
     /// Reads a YAML file; an empty file is the embedded default.
@@ -261,6 +294,9 @@ public struct CutoverConfig: Sendable, Decodable {
     /// Checks what decoding cannot: addresses, URLs, names, and that referenced secrets resolve.
     public func validate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         guard HostAndPort(parsing: listen) != nil else { throw ConfigError("listen: expected HOST:PORT, got \(listen)") }
+        if let tls, HostAndPort(parsing: tls.listen) == nil {
+            throw ConfigError("tls.listen: expected HOST:PORT, got \(tls.listen)")
+        }
         var routeNames = Set<String>()
         for route in onprem.routes {
             guard !route.name.isEmpty, route.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {

@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
+import CutoverTLS
 import CutoverWebhooks
 import Foundation
 
@@ -16,6 +17,12 @@ public struct RelaySettings: Sendable {
     public var onpremRoutes: [String: OnPremRouteSettings]
     public var destinations: [DestinationSettings]
     public var delivery: CutoverConfig.Delivery
+    public var tls: TLSListenerSettings?
+
+    public struct TLSListenerSettings: Sendable {
+        public var listen: HostAndPort
+        public var configuration: TLSServerConfiguration
+    }
 
     public struct OnPremRouteSettings: Sendable {
         public var name: String
@@ -42,6 +49,8 @@ public struct RelaySettings: Sendable {
         public var concurrency: Int
         public var deadLetterStatuses: Set<Int>
         public var unsupported: UnsupportedPolicy
+        /// Client TLS for https destinations (nil: system CAs, no client certificate).
+        public var tls: TLSClientConfiguration?
 
         /// Whether an event of `type` for business number `phoneNumberID` goes to this destination.
         public func accepts(type: String, phoneNumberID: String?) -> Bool {
@@ -106,7 +115,8 @@ public struct RelaySettings: Sendable {
                     headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
                     concurrency: destination.concurrency ?? config.delivery.concurrency,
                     deadLetterStatuses: Set(destination.deadLetterStatuses),
-                    unsupported: UnsupportedPolicy(rawValue: destination.unsupported) ?? .defaultPolicy
+                    unsupported: UnsupportedPolicy(rawValue: destination.unsupported) ?? .defaultPolicy,
+                    tls: Self.clientTLS(for: destination)
                 )
             )
         }
@@ -116,12 +126,28 @@ public struct RelaySettings: Sendable {
                 DestinationSettings(
                     name: "local-sink", target: .jsonLinesFile(path), format: .canonical, role: .primary,
                     match: CutoverConfig.Match(), appSecret: nil, signingKey: nil, headers: [],
-                    concurrency: config.delivery.concurrency, deadLetterStatuses: [], unsupported: .defaultPolicy
+                    concurrency: config.delivery.concurrency, deadLetterStatuses: [], unsupported: .defaultPolicy, tls: nil
                 )
             )
         }
         self.destinations = destinations
         delivery = config.delivery
+        if let listener = config.tls {
+            var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
+            if let ca = listener.clientCA {
+                server.clientAuthentication = .init(trustedCAFile: ca, expectedSubjectName: listener.clientSubject)
+            }
+            tls = TLSListenerSettings(listen: HostAndPort(parsing: listener.listen)!, configuration: server)
+        }
+    }
+
+    private static func clientTLS(for destination: CutoverConfig.Destination) -> TLSClientConfiguration? {
+        guard destination.caFile != nil || destination.clientCertificate != nil else { return nil }
+        var configuration = TLSClientConfiguration()
+        if let caFile = destination.caFile { configuration.trustRoots = .file(caFile) }
+        configuration.certificateChainFile = destination.clientCertificate
+        configuration.privateKeyFile = destination.clientKey
+        return configuration
     }
 
     /// True when POST /cloud accepts unsigned bodies because no app secret is configured.

@@ -1,6 +1,7 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverSpool
+import CutoverTLS
 import CutoverWebhooks
 import Dispatch
 import Foundation
@@ -22,6 +23,8 @@ final class DeliveryWorker: @unchecked Sendable {
     let destination: RelaySettings.DestinationSettings
     private let spool: Spool
     private let client: HTTPClient
+    /// Client TLS for an https destination with its own CA or client certificate.
+    private let tls: TLSContext?
     private let policy: RetryPolicy
     private let counters: Counters
     private let logger: Logger
@@ -37,12 +40,14 @@ final class DeliveryWorker: @unchecked Sendable {
     private let pumpQueued = Atomic<Bool>(false)
 
     init(
-        destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, policy: RetryPolicy,
+        destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, tls: TLSContext? = nil,
+        policy: RetryPolicy,
         breaker: CircuitBreaker, counters: Counters, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
     ) {
         self.destination = destination
         self.spool = spool
         self.client = client
+        self.tls = tls
         self.policy = policy
         self.breaker = breaker
         self.counters = counters
@@ -158,7 +163,8 @@ final class DeliveryWorker: @unchecked Sendable {
                 finish(delivery, outcome: .failed("\(error)", status: nil, retryAfter: nil))
             }
         case .http(let url):
-            let request = ClientRequest(url: url, method: .post, headerFields: rendered.headers, body: rendered.body)
+            var request = ClientRequest(url: url, method: .post, headerFields: rendered.headers, body: rendered.body)
+            request.tls = tls
             let started = DispatchTime.now()
             let deadLetterStatuses = destination.deadLetterStatuses
             client.execute(request) { [self] result in
