@@ -40,7 +40,7 @@ final class Downstream: @unchecked Sendable {
 
     func stop() { process.kill() }
 
-    private static func parse(_ lines: [String]) -> [ReceivedRequest] {
+    static func parse(_ lines: [String]) -> [ReceivedRequest] {
         lines.compactMap { line in
             guard line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let body = (object["body"] as? String).flatMap({ Data(base64Encoded: $0) })
@@ -59,9 +59,9 @@ final class CutoverServer: @unchecked Sendable {
     let process: TestProcess
     let port: Int
 
-    init(spool: String, arguments: [String], environment: [String: String] = [:]) throws {
+    init(spool: String, arguments: [String], environment: [String: String] = [:], port: Int = 0) throws {
         process = try TestProcess(
-            cutoverBinary, ["serve", "--listen", "127.0.0.1:0", "--spool", spool] + arguments, environment: environment
+            cutoverBinary, ["serve", "--listen", "127.0.0.1:\(port)", "--spool", spool] + arguments, environment: environment
         )
         let marker = "listening on http://127.0.0.1:"
         guard let lines = process.stderr.wait(until: { $0.contains { $0.contains(marker) } }),
@@ -76,6 +76,17 @@ final class CutoverServer: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     func kill() { process.kill() }
+}
+
+/// A loopback port nothing listens on right now (bound, read back, released).
+func freePort() throws -> Int {
+    let result = try runCommand("/usr/bin/env", [
+        "python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])",
+    ])
+    guard let port = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw TestFailure("no free port: \(result.error)")
+    }
+    return port
 }
 
 struct TestFailure: Error, CustomStringConvertible {
