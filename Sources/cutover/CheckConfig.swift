@@ -4,14 +4,15 @@ import CutoverRelay
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a config file (and that its secrets resolve) without starting anything."
+        abstract: "Validate a config file (and that its secrets resolve) without starting anything.",
+        discussion: "Errors name the file, line, column and key. CUTOVER_* environment overrides are applied first."
     )
 
     @Option(help: "YAML config file.")
     var config: String?
 
     func run() throws {
-        let config = try config.map { try CutoverConfig.load(path: $0) } ?? CutoverConfig()
+        let config = try ConfigFile.load(path: config)
         let settings = try RelaySettings(config: config)
         print("config OK: listen \(settings.listen), \(settings.onpremRoutes.count) On-Prem route(s), \(settings.destinations.count) destination(s)")
     }

@@ -94,7 +94,7 @@ struct Serve: AsyncParsableCommand {
 
     /// The config file (re-read on every call, so SIGHUP sees edits) with environment and flags applied.
     func loadSettings() throws -> RelaySettings {
-        var loaded = try config.map { try CutoverConfig.load(path: $0) } ?? CutoverConfig()
+        var loaded = try ConfigFile.load(path: config)
         try apply(to: &loaded, environment: ProcessInfo.processInfo.environment)
         return try RelaySettings(config: loaded)
     }

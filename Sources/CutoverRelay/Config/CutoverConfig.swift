@@ -275,20 +275,10 @@ public struct CutoverConfig: Sendable, Decodable {
         tls = try values.decodeIfPresent(TLSListener.self, forKey: .tls)
     }
 
-    /// Reads a YAML file; an empty file is the embedded default.
-    public static func load(path: String) throws -> CutoverConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError("cannot read config file \(path)")
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return CutoverConfig() }
-        do {
-            return try YAMLDecoder().decode(CutoverConfig.self, from: text)
-        } catch let error as DecodingError {
-            throw ConfigError("\(path): \(error.readableDescription)")
-        } catch {
-            throw ConfigError("\(path): \(error)")
-        }
+    /// Reads a YAML file (unknown keys rejected, `CUTOVER_*` environment overrides applied);
+    /// an empty file is the embedded default.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CutoverConfig {
+        try ConfigFile.load(path: path, environment: environment)
     }
 
     /// Checks what decoding cannot: addresses, URLs, names, and that referenced secrets resolve.
@@ -338,22 +328,5 @@ extension KeyedDecodingContainer {
     /// The value at `key`, or `fallback` when the key is absent: every config key is optional.
     func value<Value: Decodable>(_ key: Key, or fallback: Value) throws -> Value {
         try decodeIfPresent(Value.self, forKey: key) ?? fallback
-    }
-}
-
-extension DecodingError {
-    /// "key.path: what went wrong", instead of Foundation's debug dump.
-    var readableDescription: String {
-        let (context, what): (Context, String) =
-            switch self {
-            case .typeMismatch(let type, let context): (context, "expected \(type)")
-            case .valueNotFound(let type, let context): (context, "missing \(type) value")
-            case .keyNotFound(let key, let context): (context, "missing key \(key.stringValue)")
-            case .dataCorrupted(let context): (context, "invalid value")
-            @unknown default: (Context(codingPath: [], debugDescription: ""), "invalid")
-            }
-        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        let detail = context.debugDescription.isEmpty ? "" : " (\(context.debugDescription))"
-        return "\(path.isEmpty ? "document" : path): \(what)\(detail)"
     }
 }
