@@ -73,17 +73,19 @@ CONF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
-signed_port=$(free_port)
-taskset -c 0 ./.build/release/cutover serve --listen "127.0.0.1:$signed_port" --spool "$work/spool-signed" \
-  --app-secret "$SECRET" 2>"$work/cutover-signed.log" &
-pids+=($!)
-unsigned_port=$(free_port)
-taskset -c 0 ./.build/release/cutover serve --listen "127.0.0.1:$unsigned_port" --spool "$work/spool-unique" \
-  2>"$work/cutover-unique.log" &
-pids+=($!)
-wait_port "$nginx_port"; wait_port "$signed_port"; wait_port "$unsigned_port"
+start_cutover() {  # name port extra-args... ; the spool lives in $work/spool-NAME
+  local name=$1 port=$2; shift 2
+  taskset -c 0 ./.build/release/cutover serve --listen "127.0.0.1:$port" --spool "$work/spool-$name" "$@" \
+    2>"$work/cutover-$name.log" &
+  pids+=($!)
+}
+signed_port=$(free_port); start_cutover signed "$signed_port" --app-secret "$SECRET"
+grouped_port=$(free_port); start_cutover grouped "$grouped_port"
+printf 'spool_max_batch: 1\n' > "$work/single.yml"
+single_port=$(free_port); start_cutover single "$single_port" --config "$work/single.yml"
+wait_port "$nginx_port"; wait_port "$signed_port"; wait_port "$grouped_port"; wait_port "$single_port"
 
-# Prints "req/s p50_ms p99_ms" for one wrk run.
+# Prints "req/s p50_ms p99_ms non2xx requests" for one wrk run.
 measure() {
   local script=$1 port=$2
   taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$port/cloud" > "$work/wrk.out"
@@ -95,21 +97,48 @@ def ms(label):
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+requests = int(re.search(r"(\d+) requests in", text).group(1))
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{rps:.0f} {ms('50'):.3f} {ms('99'):.3f} {errors.group(1) if errors else 0}")
+print(f"{rps:.0f} {ms('50'):.3f} {ms('99'):.3f} {errors.group(1) if errors else 0} {requests}")
 PY
 }
 
+row() { printf "%-6s %-40s %10s %9s %9s %7s %10s\n" "$@"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
 echo "Cutover ingest benchmark: POST $(wc -c < "$body") B Cloud webhook, wrk -t1 -c$CONNECTIONS -d${DURATION}s, server on core 0, wrk on core 1"
-printf "%-6s %-34s %10s %9s %9s %7s %12s\n" round server "req/s" "p50 ms" "p99 ms" non2xx "vs nginx"
+row round server "req/s" "p50 ms" "p99 ms" non2xx "ratio"
 for round in $(seq 1 "$ROUNDS"); do
-  read -r n_rps n_p50 n_p99 n_err < <(measure "$work/signed.lua" "$nginx_port")
-  printf "%-6s %-34s %10s %9s %9s %7s %12s\n" "$round" "nginx return 200" "$n_rps" "$n_p50" "$n_p99" "$n_err" "1.00"
-  read -r s_rps s_p50 s_p99 s_err < <(measure "$work/signed.lua" "$signed_port")
-  printf "%-6s %-34s %10s %9s %9s %7s %12s\n" "$round" "cutover signed, repeated body" "$s_rps" "$s_p50" "$s_p99" "$s_err" \
-    "$(python3 -c "print(f'{$s_rps/$n_rps:.2f}')")"
-  read -r u_rps u_p50 u_p99 u_err < <(measure "$work/unique.lua" "$unsigned_port")
-  printf "%-6s %-34s %10s %9s %9s %7s %12s\n" "$round" "cutover new event per request" "$u_rps" "$u_p50" "$u_p99" "$u_err" \
-    "$(python3 -c "print(f'{$u_rps/$n_rps:.2f}')")"
+  read -r n_rps n_p50 n_p99 n_err _ < <(measure "$work/signed.lua" "$nginx_port")
+  row "$round" "nginx return 200" "$n_rps" "$n_p50" "$n_p99" "$n_err" "1.00"
+  read -r s_rps s_p50 s_p99 s_err _ < <(measure "$work/signed.lua" "$signed_port")
+  row "$round" "cutover signed, repeated body (dedup)" "$s_rps" "$s_p50" "$s_p99" "$s_err" "$(ratio "$s_rps" "$n_rps")"
+  read -r g_rps g_p50 g_p99 g_err _ < <(measure "$work/unique.lua" "$grouped_port")
+  row "$round" "cutover new events, group commit (64)" "$g_rps" "$g_p50" "$g_p99" "$g_err" "$(ratio "$g_rps" "$n_rps")"
+  read -r o_rps o_p50 o_p99 o_err _ < <(measure "$work/unique.lua" "$single_port")
+  row "$round" "cutover new events, 1 request/commit" "$o_rps" "$o_p50" "$o_p99" "$o_err" "$(ratio "$o_rps" "$n_rps")"
+  echo "       group commit vs one transaction per request: $(ratio "$g_rps" "$o_rps")x"
 done
-echo "signed: HMAC + parse + normalize + spool (dedup hit) + 200; new event: parse + normalize + new spool rows + 200, while the local sink delivers on the same core."
+echo "ratio: against nginx in the same round. signed: HMAC + parse + normalize + spool (dedup hit) + 200."
+echo "new events: parse + normalize + new spool rows + 200, while the local sink delivers on the same core."
+
+# End to end: how fast accepted events reach the local JSON-lines sink.
+e2e_port=$(free_port); start_cutover e2e "$e2e_port"
+wait_port "$e2e_port"
+started=$(date +%s.%N)
+read -r e_rps _ _ _ e_requests < <(measure "$work/unique.lua" "$e2e_port")
+sink="$work/spool-e2e/events.jsonl"
+python3 - "$sink" "$e_requests" "$started" <<'PY'
+import os, sys, time
+sink, accepted, started = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+deadline = time.time() + 300
+lines = 0
+while time.time() < deadline:
+    lines = sum(1 for _ in open(sink)) if os.path.exists(sink) else 0
+    if lines >= accepted:
+        break
+    time.sleep(0.2)
+elapsed = time.time() - started
+print(f"end to end: {accepted} events accepted, {lines} delivered to the local sink in {elapsed:.1f} s: "
+      f"{lines / elapsed:.0f} delivered events/s")
+PY

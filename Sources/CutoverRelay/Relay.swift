@@ -45,7 +45,7 @@ public final class Relay: Sendable {
         self.logger = logger
         let counters = Counters()
         self.counters = counters
-        let spool = try Spool.open(directory: settings.spoolDirectory)
+        let spool = try Spool.open(directory: settings.spoolDirectory, options: SpoolOptions(maxBatch: settings.spoolMaxBatch))
         self.spool = spool
         let loops = DispatchEventLoop.makeGroup()
         client = HTTPClient(

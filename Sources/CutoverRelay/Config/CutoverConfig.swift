@@ -13,6 +13,8 @@ public enum DeliveryFormat: String, Sendable, Codable, CaseIterable {
 public struct CutoverConfig: Sendable, Decodable {
     public var listen: String = "127.0.0.1:8080"
     public var spool: String = "./.cutover"
+    /// Requests written per spool transaction (group commit); 1 commits each request on its own.
+    public var spoolMaxBatch = 64
     public var limits = Limits()
     public var cloud = CloudSource()
     public var onprem = OnPremSource()
@@ -258,6 +260,7 @@ public struct CutoverConfig: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey {
         case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls
+        case spoolMaxBatch = "spool_max_batch"
     }
 
     public init() {}
@@ -266,6 +269,7 @@ public struct CutoverConfig: Sendable, Decodable {
         let values = try decoder.container(keyedBy: CodingKeys.self)
         listen = try values.value(.listen, or: listen)
         spool = try values.value(.spool, or: spool)
+        spoolMaxBatch = try values.value(.spoolMaxBatch, or: spoolMaxBatch)
         limits = try values.value(.limits, or: limits)
         cloud = try values.value(.cloud, or: cloud)
         onprem = try values.value(.onprem, or: onprem)
@@ -317,6 +321,7 @@ public struct CutoverConfig: Sendable, Decodable {
         }
         for secret in cloud.appSecrets { _ = try secret.resolve(environment: environment) }
         _ = try cloud.verifyToken?.resolve(environment: environment)
+        guard spoolMaxBatch > 0 else { throw ConfigError("spool_max_batch must be at least 1") }
         guard delivery.concurrency > 0 else { throw ConfigError("delivery.concurrency must be at least 1") }
         guard limits.maxBodyBytes > 0, limits.maxHeaderBytes > 0, limits.maxHeaderCount > 0 else {
             throw ConfigError("limits must be positive")

@@ -11,6 +11,7 @@ import Foundation
 public struct RelaySettings: Sendable {
     public var listen: HostAndPort
     public var spoolDirectory: String
+    public var spoolMaxBatch: Int
     public var server: HTTPServerConfiguration
     public var verifyToken: String?
     public var appSecrets: [String]
@@ -70,6 +71,7 @@ public struct RelaySettings: Sendable {
         try config.validate(environment: environment)
         listen = HostAndPort(parsing: config.listen)!
         spoolDirectory = config.spool
+        spoolMaxBatch = config.spoolMaxBatch
         var limits = HTTP1Limits()
         limits.maxBodyBytes = config.limits.maxBodyBytes
         limits.maxHeaderBytes = config.limits.maxHeaderBytes
