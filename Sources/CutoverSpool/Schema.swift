@@ -93,8 +93,9 @@ extension Schema {
     /// v3: operator history and retention.
     /// - `attempts`: one row per recorded delivery attempt, written in the same transaction as the
     ///   outcome (`markDelivered`, `scheduleRetry`, `deadLetter`). `attempt` numbers a delivery's
-    ///   attempts over its whole life (a revived dead letter goes on counting). Bounded: the error is
-    ///   an excerpt of at most 512 bytes and only the latest rows of a delivery are kept.
+    ///   attempts over its whole life (a revived dead letter goes on counting), so it ascends per
+    ///   delivery and the index finds the latest at once. Bounded: the error is an excerpt of at most
+    ///   512 bytes and only the latest 100 rows of a delivery are kept.
     /// - `counters`: lifetime totals kept in the same transaction as what they count (dedup hits at
     ///   ingest, rows removed by retention and purges), so `spool stats` can show them from any process.
     /// - `events_created_at`: retention walks events by age. Its keys ascend with ingest, so it adds
@@ -109,7 +110,7 @@ extension Schema {
             status      INTEGER,
             error       TEXT
         ) STRICT;
-        CREATE INDEX attempts_delivery ON attempts (delivery_id);
+        CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);
 
         CREATE TABLE counters (
             name  TEXT PRIMARY KEY,

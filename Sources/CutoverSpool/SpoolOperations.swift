@@ -70,21 +70,18 @@ extension SQLiteDatabase {
             }
         ) { $0.int(0) }
         if let number, number > DeliveryAttempt.maxKeptPerDelivery {
-            try run(
-                """
-                DELETE FROM attempts WHERE delivery_id = ?1 AND id <= (
-                    SELECT id FROM attempts WHERE delivery_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)
-                """, "trim attempts of delivery \(id)"
-            ) { statement throws(SpoolError) in
+            // Numbers ascend per delivery: keeping the latest N is a range delete on the index.
+            try run("DELETE FROM attempts WHERE delivery_id = ?1 AND attempt <= ?2", "trim attempts of delivery \(id)") {
+                statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
-                try statement.bind(DeliveryAttempt.maxKeptPerDelivery, at: 2)
+                try statement.bind(number - DeliveryAttempt.maxKeptPerDelivery, at: 2)
             }
         }
     }
 
     func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
         try rows(
-            "SELECT delivery_id, attempt, at, outcome, status, error FROM attempts WHERE delivery_id = ?1 ORDER BY id",
+            "SELECT delivery_id, attempt, at, outcome, status, error FROM attempts WHERE delivery_id = ?1 ORDER BY attempt",
             "list attempts of delivery \(deliveryID)",
             bind: { statement throws(SpoolError) in try statement.bind(deliveryID, at: 1) }
         ) { row throws(SpoolError) in

@@ -54,16 +54,13 @@ struct SpoolCommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A duration on the command line: `90s`, `15m`, `12h`, `7d`, `1w`, combinations such as `1d12h`, or plain seconds.
+/// A duration on the command line: `90s`, `15m`, `12h`, `7d`, `1w`, or combinations such as `1d12h`.
+/// The unit is required: a bare `7` deleting everything older than seven seconds would be a nasty surprise.
 struct DurationArgument: ExpressibleByArgument, Sendable {
     let seconds: Double
 
     init?(argument: String) {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        if let plain = Double(argument), plain >= 0 {
-            seconds = plain
-            return
-        }
         var total = 0.0
         var number = ""
         for character in argument {
@@ -94,6 +91,17 @@ enum SpoolFormat {
         if total < 3_600 { return "\(total / 60)m\(pad(total % 60))s" }
         if total < 86_400 { return "\(total / 3_600)h\(pad(total % 3_600 / 60))m" }
         return "\(total / 86_400)d\(pad(total % 86_400 / 3_600))h"
+    }
+
+    /// A duration as given on the command line: `14d`, `1d12h`, `1m30s`.
+    static func duration(_ seconds: Double) -> String {
+        var rest = Int(max(0, seconds).rounded())
+        var parts = ""
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
+            parts += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return parts.isEmpty ? "0s" : parts
     }
 
     private static func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
@@ -507,8 +515,8 @@ extension SpoolCommand {
             abstract: "Revive dead letters: back to pending, due now, attempt count reset.",
             discussion: """
                 Revived deliveries go back in front of their contact's queue (per-contact order is \
-                recomputed). A running server picks them up when its worker for that destination \
-                next looks for work.
+                recomputed). A running server attempts them the next time its worker for that \
+                destination looks for work: new traffic for it, a retry coming due, or a restart.
                 """
         )
 
@@ -602,7 +610,7 @@ extension SpoolCommand {
             defer { spool.close() }
             let now = Spool.currentTime()
             let cutoff = olderThan.map { now - $0.seconds }
-            let age = olderThan.map { " older than \(SpoolFormat.age($0.seconds))" } ?? ""
+            let age = olderThan.map { " older than \(SpoolFormat.duration($0.seconds))" } ?? ""
 
             switch target {
             case .dead, .quarantined:

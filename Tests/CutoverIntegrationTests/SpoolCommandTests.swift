@@ -171,6 +171,9 @@ struct SpoolCommandTests {
         #expect(missing.status != 0 && missing.error.contains("no spool at"))
         #expect(try runSpool(["retry"] + location).status != 0, "retry needs --id, --destination or --all")
         #expect(try runSpool(["purge", "--delivered"] + location).status != 0, "--delivered needs --older-than")
+        #expect(try runSpool(["purge", "--delivered", "--older-than", "7", "--yes"] + location).status != 0, "a unit is required")
+        #expect(try runSpool(["purge", "--dead", "--destination", "shadow", "--older-than", "1w4d", "--yes"] + location).output
+            == "no dead letters of shadow older than 11d to purge\n")
         let unknown = try runSpool(["retry", "--id", "999"] + location)
         #expect(unknown.status == 1 && unknown.output == "revived 0 dead letters\n")
         #expect(try runSpool(["show", "nothing-like-this"] + location).status != 0)

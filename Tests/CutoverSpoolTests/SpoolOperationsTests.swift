@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 
 @testable import CutoverSpool
@@ -239,6 +241,33 @@ struct SpoolRetentionTests {
             #expect(report.transactions == 16)
             #expect(try spool.stats().events == 10)
             #expect(try spool.deliveries(state: .dead).count == 10)
+        }
+    }
+
+    @Test func pruneRunsBesideGroupCommit() throws {
+        try withSpool { spool, _ in
+            // 2,000 old events sent nowhere (done at once), pruned 100 per transaction while 200 new
+            // requests are submitted from 4 threads: every submission commits, nothing new is pruned.
+            _ = try spool.ingest((0..<2_000).map { request([event("old-\($0)", contact: "\($0)", destinations: [])], at: t0) })
+            let now = t0 + 30 * day
+            let report = Mutex<Result<PruneReport, SpoolError>?>(nil)
+            let pruned = DispatchGroup()
+            pruned.enter()
+            DispatchQueue.global().async {
+                report.withLock { $0 = Result { () throws(SpoolError) in try spool.prune(now: now, policy: RetentionPolicy(batchSize: 100)) } }
+                pruned.leave()
+            }
+            let fresh = (0..<200).map { request([event("new-\($0)", contact: "new-\($0)")], at: now) }
+            let results = submitAndWait(spool, fresh, threads: 4)
+            #expect(pruned.wait(timeout: .now() + 120) == .success)
+
+            #expect(results.allSatisfy { (try? $0?.get())?.newEvents == 1 })
+            let outcome = try #require(report.withLock { $0 })
+            let done = try outcome.get()
+            #expect(done.events == 2_000 && done.requests == 2_000)
+            #expect(done.transactions == 21 + 21)  // 20 full batches and the short last one, twice
+            let stats = try spool.stats(now: now)
+            #expect(stats.events == 200 && stats.requests == 200 && stats.deliveries["primary"]?.pending == 200)
         }
     }
 
