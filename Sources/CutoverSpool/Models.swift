@@ -97,6 +97,10 @@ public struct ClaimedDelivery: Sendable, Hashable {
 public struct DeliveryRecord: Sendable, Hashable {
     public var id: Int64
     public var eventID: String
+    /// The canonical event's type.
+    public var eventType: String
+    /// The request the event was first stored from.
+    public var requestID: Int64
     public var destination: String
     public var state: DeliveryState
     public var attempts: Int
@@ -167,6 +171,83 @@ public struct SpoolStats: Sendable, Hashable {
     public var oldestPendingCreatedAt: Double?
     /// `now - oldestPendingCreatedAt`, with the `now` given to `stats(now:)`.
     public var oldestPendingAge: Double?
+    /// Creation time of each destination's oldest pending delivery (destinations with none are absent).
+    public var oldestPendingCreatedAtByDestination: [String: Double] = [:]
+    /// Lifetime totals kept in the database (so every process sees them), since schema v3.
+    public var totals = SpoolTotals()
+}
+
+/// Lifetime totals the spool keeps in its `counters` table, each updated in the same transaction as
+/// the change it counts.
+public struct SpoolTotals: Sendable, Hashable {
+    /// Events not stored again because their id was already in the spool (dedup hits).
+    public var duplicateEvents = 0
+    /// Events removed by retention (`prune`) or by `purge` of delivered data, with their deliveries.
+    public var prunedEvents = 0
+    /// Raw requests removed by retention (`prune`) or by `purge` of delivered data.
+    public var prunedRequests = 0
+    /// Dead letters deleted by `purge`.
+    public var purgedDeadLetters = 0
+    /// Quarantined requests deleted by `purge`.
+    public var purgedQuarantined = 0
+
+    public init() {}
+}
+
+/// How one recorded attempt ended.
+public enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
+    /// 2xx (or otherwise done): the delivery is finished.
+    case delivered
+    /// Failed; the delivery went back to pending for another attempt.
+    case retry
+    /// Failed for the last time; the delivery is a dead letter.
+    case dead
+}
+
+/// One recorded delivery attempt (`spool show`), schema v3 on.
+public struct DeliveryAttempt: Sendable, Hashable {
+    public var deliveryID: Int64
+    /// 1-based over the delivery's whole life: a revived dead letter goes on counting.
+    public var attempt: Int
+    /// When the outcome was recorded (unix seconds).
+    public var at: Double
+    public var outcome: AttemptOutcome
+    /// The response status, if a response arrived.
+    public var status: Int?
+    /// At most `DeliveryAttempt.maxErrorBytes` bytes of the error.
+    public var error: String?
+
+    /// Longest error excerpt stored per attempt, in UTF-8 bytes.
+    public static let maxErrorBytes = 512
+    /// Attempts kept per delivery; older rows are dropped as new ones are written (the delivery's
+    /// `attempts` column still counts them all).
+    public static let maxKeptPerDelivery = 100
+
+    /// `text` cut to at most `maxBytes` UTF-8 bytes on a character boundary, ending in "…" when cut.
+    public static func excerpt(_ text: String, maxBytes: Int = maxErrorBytes) -> String {
+        if text.utf8.count <= maxBytes { return text }
+        let ellipsis = "…"
+        let budget = max(0, maxBytes - ellipsis.utf8.count)
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            if used + size > budget { break }
+            result.append(character)
+            used += size
+        }
+        return result + ellipsis
+    }
+}
+
+/// A stored request without its body, for listings.
+public struct RequestSummary: Sendable, Hashable {
+    public var id: Int64
+    public var receivedAt: Double
+    public var route: String
+    public var bodyBytes: Int
+    public var status: RequestStatus
+    public var quarantineReason: String?
 }
 
 /// In-process counters of the ingest writer, for metrics (average batch = requests / commits).

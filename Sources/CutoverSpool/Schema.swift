@@ -9,6 +9,7 @@ enum Schema {
     static let migrations: [Migration] = [
         Migration(version: 1, sql: v1),
         Migration(version: 2, sql: v2),
+        Migration(version: 3, sql: v3),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -85,6 +86,38 @@ extension Schema {
         DROP INDEX deliveries_due;
         CREATE INDEX deliveries_due ON deliveries (destination, next_attempt_at, id)
             WHERE state = 'pending' AND blocked = 0;
+        """
+}
+
+extension Schema {
+    /// v3: operator history and retention.
+    /// - `attempts`: one row per recorded delivery attempt, written in the same transaction as the
+    ///   outcome (`markDelivered`, `scheduleRetry`, `deadLetter`). `attempt` numbers a delivery's
+    ///   attempts over its whole life (a revived dead letter goes on counting), so it ascends per
+    ///   delivery and the index finds the latest at once. Bounded: the error is an excerpt of at most
+    ///   512 bytes and only the latest 100 rows of a delivery are kept.
+    /// - `counters`: lifetime totals kept in the same transaction as what they count (dedup hits at
+    ///   ingest, rows removed by retention and purges), so `spool stats` can show them from any process.
+    /// - `events_created_at`: retention walks events by age. Its keys ascend with ingest, so it adds
+    ///   an append to a hot page per event, not a random page.
+    static let v3 = """
+        CREATE TABLE attempts (
+            id          INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+            attempt     INTEGER NOT NULL,
+            at          REAL NOT NULL,
+            outcome     TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+            status      INTEGER,
+            error       TEXT
+        ) STRICT;
+        CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);
+
+        CREATE TABLE counters (
+            name  TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE INDEX events_created_at ON events (created_at);
         """
 }
 

@@ -248,7 +248,7 @@ public final class Spool: Sendable {
 
     // MARK: Internals
 
-    private func withDatabase<T: Sendable>(
+    func withDatabase<T: Sendable>(
         _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
         try database.withLock { (database: inout SQLiteDatabase?) throws(SpoolError) -> T in

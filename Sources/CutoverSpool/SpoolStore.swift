@@ -8,7 +8,14 @@ extension SQLiteDatabase {
         try transaction("ingest \(requests.count) requests") { () throws(SpoolError) -> [IngestReceipt] in
             var receipts: [IngestReceipt] = []
             receipts.reserveCapacity(requests.count)
-            for request in requests { receipts.append(try insert(request)) }
+            var duplicates = 0
+            for request in requests {
+                let receipt = try insert(request)
+                duplicates += receipt.duplicateEvents
+                receipts.append(receipt)
+            }
+            // Dedup hits, counted in the same transaction: one statement per batch, only when there are any.
+            if duplicates > 0 { try addToCounter(.duplicateEvents, duplicates) }
             return receipts
         }
     }
@@ -173,6 +180,7 @@ extension SQLiteDatabase {
             if changed == 0 {
                 throw SpoolError(kind: .invalidState, message: "delivery \(id) is not inflight", operation: operation)
             }
+            try recordAttempt(id: id, state: state, error: error, status: status, now: now)
             if state == .delivered || state == .dead {
                 try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                     try statement.bind(id, at: 1)
@@ -234,12 +242,16 @@ extension SQLiteDatabase {
         var stats = SpoolStats(
             deliveries: [:], requests: 0, quarantined: 0, events: 0, oldestPendingCreatedAt: nil, oldestPendingAge: nil)
         let counts = try rows(
-            "SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state",
+            "SELECT destination, state, count(*), min(created_at) FROM deliveries GROUP BY destination, state",
             "count deliveries"
-        ) { row in (row.string(0), row.string(1), row.int(2)) }
-        for (destination, state, count) in counts {
+        ) { row in (row.string(0), row.string(1), row.int(2), row.optionalDouble(3)) }
+        for (destination, state, count, oldest) in counts {
             guard let state = DeliveryState(rawValue: state) else { continue }
             stats.deliveries[destination, default: SpoolStats.DeliveryCounts()][state] = count
+            if state == .pending, let oldest {
+                stats.oldestPendingCreatedAtByDestination[destination] = oldest
+                stats.oldestPendingCreatedAt = min(stats.oldestPendingCreatedAt ?? oldest, oldest)
+            }
         }
         stats.requests = try firstRow("SELECT count(*) FROM requests", "count requests") { $0.int(0) } ?? 0
         stats.quarantined =
@@ -247,10 +259,7 @@ extension SQLiteDatabase {
                 $0.int(0)
             } ?? 0
         stats.events = try firstRow("SELECT count(*) FROM events", "count events") { $0.int(0) } ?? 0
-        stats.oldestPendingCreatedAt =
-            try firstRow(
-                "SELECT min(created_at) FROM deliveries WHERE state = 'pending'", "find oldest pending delivery"
-            ) { $0.optionalDouble(0) } ?? nil
+        stats.totals = try totals()
         stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
         return stats
     }
@@ -322,8 +331,7 @@ extension SQLiteDatabase {
     ) throws(SpoolError) -> [DeliveryRecord] {
         try rows(
             """
-            SELECT d.id, e.id, d.destination, d.state, d.attempts, d.next_attempt_at, d.last_error,
-                   d.last_status, d.contact_key, d.created_at, d.updated_at
+            SELECT \(Self.deliveryColumns)
             FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
             WHERE d.id > ?1 AND (?2 IS NULL OR d.state = ?2) AND (?3 IS NULL OR d.destination = ?3)
             ORDER BY d.id LIMIT ?4
@@ -334,15 +342,24 @@ extension SQLiteDatabase {
                 try statement.bind(destination, at: 3)
                 try statement.bind(limit, at: 4)
             }
-        ) { row throws(SpoolError) in
-            let id = row.int64(0)
-            guard let state = DeliveryState(rawValue: row.string(3)) else {
-                throw SpoolError(kind: .corrupt, message: "unknown state \(row.string(3))", operation: "read delivery \(id)")
-            }
-            return DeliveryRecord(
-                id: id, eventID: row.string(1), destination: row.string(2), state: state, attempts: row.int(4),
-                nextAttemptAt: row.double(5), lastError: row.optionalString(6), lastStatus: row.optionalInt(7),
-                contactKey: row.string(8), createdAt: row.double(9), updatedAt: row.double(10))
+        ) { row throws(SpoolError) in try readDelivery(row) }
+    }
+
+    /// The columns `readDelivery` reads, from `deliveries AS d JOIN events AS e`.
+    static let deliveryColumns = """
+        d.id, e.id, d.destination, d.state, d.attempts, d.next_attempt_at, d.last_error, d.last_status,
+        d.contact_key, d.created_at, d.updated_at, e.type, e.request_id
+        """
+
+    func readDelivery(_ row: Statement) throws(SpoolError) -> DeliveryRecord {
+        let id = row.int64(0)
+        guard let state = DeliveryState(rawValue: row.string(3)) else {
+            throw SpoolError(kind: .corrupt, message: "unknown state \(row.string(3))", operation: "read delivery \(id)")
         }
+        return DeliveryRecord(
+            id: id, eventID: row.string(1), eventType: row.string(11), requestID: row.int64(12),
+            destination: row.string(2), state: state, attempts: row.int(4), nextAttemptAt: row.double(5),
+            lastError: row.optionalString(6), lastStatus: row.optionalInt(7), contactKey: row.string(8),
+            createdAt: row.double(9), updatedAt: row.double(10))
     }
 }
