@@ -103,7 +103,10 @@ let package = Package(
         .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
-            dependencies: ["CutoverRelay", "CutoverHTTP", "CutoverHTTPServer", "CutoverSockets", "CutoverWebhooks"],
+            dependencies: [
+                "CutoverRelay", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
+                "CutoverWebhooks",
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

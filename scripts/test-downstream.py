@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--status", type=int, default=200, help="status to answer")
+parser.add_argument("--retry-after", default="", help="Retry-After header to send with non-2xx answers")
 parser.add_argument("--fail-every", type=int, default=0,
                     help="answer 500 to the first attempt of every Nth distinct event id")
 options = parser.parse_args()
@@ -46,6 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
         self.send_response(status)
+        if options.retry_after and status >= 300:
+            self.send_header("Retry-After", options.retry_after)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")

@@ -281,3 +281,20 @@ public struct SpoolOptions: Sendable, Hashable {
         self.recoverInflight = recoverInflight
     }
 }
+
+/// What one delivery attempt came to, for `Spool.record(_:)`.
+public struct DeliveryResult: Sendable, Hashable {
+    public enum Result: Sendable, Hashable {
+        case delivered(status: Int?)
+        case retry(at: Double, error: String, status: Int?)
+        case dead(error: String, status: Int?)
+    }
+
+    public var deliveryID: Int64
+    public var result: Result
+
+    public init(deliveryID: Int64, result: Result) {
+        self.deliveryID = deliveryID
+        self.result = result
+    }
+}

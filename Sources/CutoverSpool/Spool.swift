@@ -143,6 +143,16 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Records several attempts' outcomes in one transaction (one fsync); deliveries no longer
+    /// inflight are skipped and returned.
+    @discardableResult
+    public func record(_ outcomes: [DeliveryResult], now: Double = Spool.currentTime()) throws(SpoolError) -> [Int64] {
+        guard !outcomes.isEmpty else { return [] }
+        return try withDatabase("record outcomes") { database throws(SpoolError) in
+            try database.finishAttempts(outcomes, now: now)
+        }
+    }
+
     /// Records a successful attempt: the delivery is done.
     public func markDelivered(id: Int64, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
         try withDatabase("mark delivered") { database throws(SpoolError) in

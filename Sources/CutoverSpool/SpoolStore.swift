@@ -162,31 +162,60 @@ extension SQLiteDatabase {
     ) throws(SpoolError) {
         let operation = operation()
         try transaction(operation) { () throws(SpoolError) in
-            let changed = try run(
-                """
-                UPDATE deliveries
-                SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
-                    last_error = ?4, last_status = ?5, updated_at = ?6
-                WHERE id = ?1 AND state = 'inflight'
-                """, operation
-            ) { statement throws(SpoolError) in
-                try statement.bind(id, at: 1)
-                try statement.bind(state.rawValue, at: 2)
-                try statement.bind(nextAttemptAt, at: 3)
-                try statement.bind(error, at: 4)
-                try statement.bind(status, at: 5)
-                try statement.bind(now, at: 6)
-            }
-            if changed == 0 {
+            guard try applyAttempt(id: id, state: state, nextAttemptAt: nextAttemptAt, error: error, status: status, now: now) else {
                 throw SpoolError(kind: .invalidState, message: "delivery \(id) is not inflight", operation: operation)
             }
-            try recordAttempt(id: id, state: state, error: error, status: status, now: now)
-            if state == .delivered || state == .dead {
-                try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
-                    try statement.bind(id, at: 1)
+        }
+    }
+
+    /// Records many outcomes in one transaction (one fsync): what a busy delivery worker finished
+    /// since its last write. Returns the ids that were no longer inflight (changed meanwhile by an
+    /// operator), which are skipped rather than failing the others.
+    func finishAttempts(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
+        try transaction("record \(outcomes.count) delivery outcomes") { () throws(SpoolError) -> [Int64] in
+            var skipped: [Int64] = []
+            for outcome in outcomes {
+                let (state, next, error, status): (DeliveryState, Double?, String?, Int?) =
+                    switch outcome.result {
+                    case .delivered(let status): (.delivered, nil, nil, status)
+                    case .retry(let at, let error, let status): (.pending, at, error, status)
+                    case .dead(let error, let status): (.dead, nil, error, status)
+                    }
+                if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
+                    skipped.append(outcome.deliveryID)
                 }
             }
+            return skipped
         }
+    }
+
+    /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
+    private func applyAttempt(
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+    ) throws(SpoolError) -> Bool {
+        let changed = try run(
+            """
+            UPDATE deliveries
+            SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
+                last_error = ?4, last_status = ?5, updated_at = ?6
+            WHERE id = ?1 AND state = 'inflight'
+            """, "record the outcome of delivery \(id)"
+        ) { statement throws(SpoolError) in
+            try statement.bind(id, at: 1)
+            try statement.bind(state.rawValue, at: 2)
+            try statement.bind(nextAttemptAt, at: 3)
+            try statement.bind(error, at: 4)
+            try statement.bind(status, at: 5)
+            try statement.bind(now, at: 6)
+        }
+        guard changed > 0 else { return false }
+        try recordAttempt(id: id, state: state, error: error, status: status, now: now)
+        if state == .delivered || state == .dead {
+            try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
+                try statement.bind(id, at: 1)
+            }
+        }
+        return true
     }
 
     /// Earliest time a claimable delivery of `destination` becomes due (only heads of contact queues

@@ -19,7 +19,7 @@ struct DeliveryEnvironment: Sendable {
 /// the spool: delivered, retry later, or dead letter. A failing destination only slows itself:
 /// its circuit opens and its backlog waits in the spool.
 final class DeliveryWorker: @unchecked Sendable {
-    // Invariant: `inFlight`, `timer`, `stopped`, `sink`, `breaker` and `onDrained` are touched only on `queue`.
+    // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
     let destination: RelaySettings.DestinationSettings
     private let spool: Spool
     private let client: HTTPClient
@@ -36,6 +36,11 @@ final class DeliveryWorker: @unchecked Sendable {
     private var sink: JSONLinesSink?
     private var breaker: CircuitBreaker
     private var onDrained: (@Sendable () -> Void)?
+    /// Outcomes decided but not yet written to the spool, and whether a write is queued.
+    private var unrecorded: [DeliveryResult] = []
+    private var flushQueued = false
+    /// Test hook: called on the worker's queue after each batch of outcomes is written.
+    var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
     private let pumpQueued = Atomic<Bool>(false)
 
@@ -157,7 +162,7 @@ final class DeliveryWorker: @unchecked Sendable {
         case .jsonLinesFile(let path):
             do {
                 if sink == nil { sink = try JSONLinesSink(path: path) }
-                try sink!.append(rendered.body)
+                try sink!.append(rendered.body)  // synced once per batch, before the batch is recorded
                 finish(delivery, outcome: .delivered(status: 200))
             } catch {
                 finish(delivery, outcome: .failed("\(error)", status: nil, retryAfter: nil))
@@ -247,49 +252,69 @@ final class DeliveryWorker: @unchecked Sendable {
         return RenderedDelivery(body: body, headers: headers)
     }
 
+    /// Decides what an attempt means (retry when, or dead letter) and queues the result; results
+    /// are written to the spool in batches (`flushResults`), so a busy destination costs one
+    /// transaction per batch instead of one per delivery.
     private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
-        inFlight -= 1
         let now = environment.now()
         let name = destination.name
         let role = destination.role.rawValue
         // A shadow's trouble is the shadow's: counted, logged quietly.
         let failureLevel: Logger.Level = destination.role == .shadow ? .info : .warning
-        do {
-            switch outcome {
-            case .delivered(let status):
-                breaker.recordSuccess()
-                try spool.markDelivered(id: delivery.id, status: status, now: now)
-                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "delivered"])
-            case .filtered(let reason):
-                // Deliberately not sent (the destination's API has no such notification): counted, not lost.
-                try spool.markDelivered(id: delivery.id, status: 0, now: now)
-                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "filtered"])
-                logger.info("event filtered for destination", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
-            case .permanentFailure(let reason, let status):
-                try spool.deadLetter(id: delivery.id, error: reason, status: status, now: now)
-                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
-                logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
-            case .failed(let reason, let status, let retryAfter):
-                if breaker.recordFailure(now: now) {
-                    counters.increment("cutover_circuit_opened_total", ["destination": name])
-                    logger.log(level: failureLevel, "destination failing: pausing deliveries", metadata: ["destination": "\(name)", "error": "\(reason)"])
-                }
-                let attempts = delivery.attempts + 1
-                switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: environment.unitRandom()) {
-                case .retry(let at):
-                    try spool.scheduleRetry(id: delivery.id, at: at, error: reason, status: status, now: now)
-                    counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "retry"])
-                    logger.debug("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
-                case .deadLetter(let why):
-                    try spool.deadLetter(id: delivery.id, error: "\(reason); \(why)", status: status, now: now)
-                    counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
-                    logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
-                }
+        let result: DeliveryResult.Result
+        switch outcome {
+        case .delivered(let status):
+            breaker.recordSuccess()
+            result = .delivered(status: status)
+            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "delivered"])
+        case .filtered(let reason):
+            // Deliberately not sent (the destination's API has no such notification): counted, not lost.
+            result = .delivered(status: 0)
+            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "filtered"])
+            logger.info("event filtered for destination", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
+        case .permanentFailure(let reason, let status):
+            result = .dead(error: reason, status: status)
+            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+            logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
+        case .failed(let reason, let status, let retryAfter):
+            if breaker.recordFailure(now: now) {
+                counters.increment("cutover_circuit_opened_total", ["destination": name])
+                logger.log(level: failureLevel, "destination failing: pausing deliveries", metadata: ["destination": "\(name)", "error": "\(reason)"])
             }
-        } catch {
-            // The claim stays in flight; a restart returns it to the queue (at least once).
-            logger.error("recording a delivery outcome failed", metadata: ["destination": "\(name)", "error": "\(error)"])
+            let attempts = delivery.attempts + 1
+            switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: environment.unitRandom()) {
+            case .retry(let at):
+                result = .retry(at: at, error: reason, status: status)
+                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "retry"])
+                logger.debug("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
+            case .deadLetter(let why):
+                result = .dead(error: "\(reason); \(why)", status: status)
+                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+                logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
+            }
         }
+        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result))
+        if !flushQueued {
+            flushQueued = true
+            // Behind the completions already queued, so they join this batch.
+            queue.async { [self] in flushResults() }
+        }
+    }
+
+    private func flushResults() {
+        flushQueued = false
+        let batch = unrecorded
+        unrecorded.removeAll(keepingCapacity: true)
+        do {
+            // Sink lines are durable before the deliveries they complete are recorded as done.
+            try sink?.synchronize()
+            try spool.record(batch, now: environment.now())
+        } catch {
+            // The claims stay in flight; a restart returns them to the queue (at least once).
+            logger.error("recording delivery outcomes failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
+        }
+        inFlight -= batch.count
+        onBatchRecorded?(batch)
         closeIfDrained()
         pump()
     }

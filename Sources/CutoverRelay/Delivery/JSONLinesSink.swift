@@ -1,6 +1,7 @@
 import Foundation
 
-/// Appends one JSON document per line to a local file, synced before the delivery counts as done.
+/// Appends one JSON document per line to a local file; `synchronize()` makes what was appended
+/// durable, and the worker calls it before it records those deliveries as done.
 final class JSONLinesSink {
     private let handle: FileHandle
 
@@ -21,6 +22,9 @@ final class JSONLinesSink {
         var line = document
         line.append(UInt8(ascii: "\n"))
         try handle.write(contentsOf: line)
+    }
+
+    func synchronize() throws {
         try handle.synchronize()
     }
 

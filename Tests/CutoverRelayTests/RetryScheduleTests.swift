@@ -1,0 +1,119 @@
+import CutoverHTTPClient
+import CutoverSockets
+import CutoverSpool
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import CutoverRelay
+
+/// The retry schedule a real worker writes to the spool, with the clock and the jitter injected:
+/// each attempt is triggered by moving the fake clock, never by waiting.
+@Suite(.serialized)
+struct RetryScheduleTests {
+    /// A Python downstream (scripts/test-downstream.py) answering every request with `status`.
+    final class Downstream: @unchecked Sendable {
+        // Invariant: immutable after init.
+        let process = Process()
+        let port: Int
+
+        init(arguments: [String]) throws {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", root.appendingPathComponent("scripts/test-downstream.py").path] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            // The first line is `listening PORT`: reading it is the synchronization.
+            var line = Data()
+            while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != UInt8(ascii: "\n") {
+                line.append(first)
+            }
+            guard let port = Int(String(decoding: line, as: UTF8.self).dropFirst("listening ".count)) else {
+                throw CancellationError()
+            }
+            self.port = port
+        }
+
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    final class FakeClock: Sendable {
+        let now = Mutex<Double>(1_000_000)
+    }
+
+    private func run(downstreamArguments: [String], attempts: Int) throws -> [DeliveryResult.Result] {
+        let downstream = try Downstream(arguments: downstreamArguments)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-retry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try Spool.open(directory: directory.path)
+        defer { spool.close() }
+        let clock = FakeClock()
+        _ = try spool.ingest([
+            IncomingRequest(
+                receivedAt: 1_000_000, route: "onprem/default", headers: [], body: Array("{}".utf8),
+                events: [IncomingEvent(id: "e1", type: "com.whatsapp.message.received", contactKey: "c", payload: Array("{}".utf8), destinations: ["d"])]
+            )
+        ])
+
+        var config = CutoverConfig()
+        config.destinations = [.init(name: "d", url: "http://127.0.0.1:\(downstream.port)/hook", format: .raw)]
+        let destination = try #require(try RelaySettings(config: config, environment: [:]).destinations.first)
+        let worker = DeliveryWorker(
+            destination: destination, spool: spool, client: HTTPClient(loops: DispatchEventLoop.makeGroup(count: 1)),
+            policy: RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600),
+            breaker: CircuitBreaker(failureThreshold: 1000, openDuration: 1, maxOpenDuration: 1),
+            counters: Counters(), logger: Logger(label: "test"),
+            environment: DeliveryEnvironment(now: { clock.now.withLock { $0 } }, unitRandom: { 1 })
+        )
+        let recorded = Mutex<[DeliveryResult.Result]>([])
+        let batchDone = DispatchSemaphore(value: 0)
+        worker.onBatchRecorded = { batch in
+            recorded.withLock { $0 += batch.map(\.result) }
+            batchDone.signal()
+        }
+        for _ in 0..<attempts {
+            worker.poke()
+            #expect(batchDone.wait(timeout: .now() + 10) == .success)
+            // Move the clock to when the retry is due; the next poke finds it claimable.
+            if case .retry(let at, _, _)? = recorded.withLock({ $0.last }) { clock.now.withLock { $0 = at } }
+        }
+        let stopped = DispatchSemaphore(value: 0)
+        worker.stop { stopped.signal() }
+        stopped.wait()
+        return recorded.withLock { $0 }
+    }
+
+    @Test func exponentialBackoffWithTheJitterAtItsCeiling() throws {
+        let results = try run(downstreamArguments: ["--status", "500"], attempts: 5)
+        let times = results.compactMap { result -> Double? in
+            guard case .retry(let at, _, let status) = result, status == 500 else { return nil }
+            return at
+        }
+        // Each retry is due 1, 2, 4, 8, 16 s after the attempt that failed. (The worker may already
+        // have made one more attempt when the clock moved under it: only the first five are checked.)
+        #expect(Array(times.prefix(5)) == [1_000_001, 1_000_003, 1_000_007, 1_000_015, 1_000_031])
+    }
+
+    @Test func retryAfterOn503IsHonoured() throws {
+        let results = try run(downstreamArguments: ["--status", "503", "--retry-after", "120"], attempts: 2)
+        guard results.count >= 2, case .retry(let first, _, 503) = results[0], case .retry(let second, _, 503) = results[1] else {
+            Issue.record("expected two retries, got \(results)")
+            return
+        }
+        #expect(first == 1_000_120)
+        #expect(second == 1_000_240)
+    }
+
+    @Test func aGoneEndpointIsDeadLetteredAtOnce() throws {
+        let results = try run(downstreamArguments: ["--status", "410"], attempts: 1)
+        guard case .dead(_, 410) = results.first else {
+            Issue.record("expected a dead letter, got \(results)")
+            return
+        }
+    }
+}
