@@ -114,6 +114,14 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .testTarget(
+            name: "CutoverHTTP2Tests",
+            dependencies: [
+                "CutoverHTTP2", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",

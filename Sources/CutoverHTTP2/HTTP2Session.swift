@@ -36,6 +36,8 @@ public final class HTTP2Session: @unchecked Sendable {
     private var session: OpaquePointer!
     private var streams: [Int32: StreamState] = [:]
     private var events: [Event] = []
+    /// Server: request streams open and not refused, against `limits.maxConcurrentStreams`.
+    private var openRequestCount = 0
 
     private struct StreamState {
         var fields: [(name: String, value: String)] = []
@@ -47,9 +49,12 @@ public final class HTTP2Session: @unchecked Sendable {
         var discarding = false
         var rejection: (HTTPResponse.Status, String)?
         var body: [UInt8] = []
-        /// After the response ends, RST_STREAM(NO_ERROR) tells the peer to stop sending the
-        /// request it did not finish (RFC 9113 §8.1).
-        var resetAfterResponse = false
+        /// Request bytes dropped since the rejection. Past `discardAllowance`, once the
+        /// response is out, RST_STREAM(NO_ERROR) tells the peer to stop sending (RFC 9113 §8.1).
+        /// Not earlier: some clients (curl 7.88) then lose the response they already have.
+        var discarded = 0
+        /// Refused over the concurrency limit: never counted as open.
+        var refused = false
         var outgoing: [UInt8] = []
         var outgoingOffset = 0
     }
@@ -256,7 +261,6 @@ public final class HTTP2Session: @unchecked Sendable {
         stream.discarding = true
         stream.body = []
         stream.fields = []
-        stream.resetAfterResponse = true
         if now {
             events.append(.reject(id, status, reason))
         } else {
@@ -270,7 +274,18 @@ public final class HTTP2Session: @unchecked Sendable {
     fileprivate func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
         let id = cutover_h2_frame_stream_id(frame)
         if role == .server, cutover_h2_headers_category(frame) == Int32(NGHTTP2_HCAT_REQUEST.rawValue) {
-            streams[id] = StreamState()
+            var stream = StreamState()
+            // nghttp2 enforces the limit only once the client has acknowledged our SETTINGS (and
+            // then as a connection error); before that, a stream over it is refused on its own
+            // (REFUSED_STREAM: the client may retry it).
+            if openRequestCount >= limits.maxConcurrentStreams {
+                stream.discarding = true
+                stream.refused = true
+                resetStream(id, errorCode: .refusedStream)
+            } else {
+                openRequestCount += 1
+            }
+            streams[id] = stream
         } else if var stream = streams[id], !stream.headersComplete {
             // A client's stream: a 1xx head may come first, and the final head replaces it.
             stream.fields = []
@@ -345,11 +360,22 @@ public final class HTTP2Session: @unchecked Sendable {
         events.append(.message(message))
     }
 
+    /// Bytes of a rejected request read and dropped before its stream is reset.
+    private var discardAllowance: Int { max(limits.maxBodyBytes, 1 << 20) }
+
     fileprivate func dataChunk(streamID id: Int32, _ data: UnsafeBufferPointer<UInt8>) {
         // Credit goes back whatever becomes of the bytes: a discarded body must not shrink the
         // connection window for every later stream (the nginx quirk of the benchmark notes).
         _ = nghttp2_session_consume(session, id, data.count)
-        guard var stream = streams[id], !stream.discarding else { return }
+        guard var stream = streams[id] else { return }
+        if stream.discarding {
+            stream.discarded += data.count
+            streams[id] = stream
+            if stream.discarded > discardAllowance, nghttp2_session_get_stream_local_close(session, id) == 1 {
+                resetStream(id, errorCode: .noError)
+            }
+            return
+        }
         if stream.body.count + data.count > limits.maxBodyBytes {
             reject(id, .contentTooLarge, "body over the limit of \(limits.maxBodyBytes) bytes", now: true)
             return
@@ -358,19 +384,10 @@ public final class HTTP2Session: @unchecked Sendable {
         streams[id] = stream
     }
 
-    fileprivate func frameSent(_ frame: UnsafePointer<nghttp2_frame>) {
-        let id = cutover_h2_frame_stream_id(frame)
-        let type = UInt32(cutover_h2_frame_type(frame))
-        guard type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue,
-            cutover_h2_frame_flags(frame) & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
-            let stream = streams[id], stream.resetAfterResponse,
-            nghttp2_session_get_stream_remote_close(session, id) == 0
-        else { return }
-        resetStream(id, errorCode: .noError)
-    }
-
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
-        guard streams.removeValue(forKey: id) != nil else { return }
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if role == .server, !stream.refused { openRequestCount -= 1 }
+        if stream.refused { return }
         events.append(.closed(id, HTTP2ErrorCode(rawValue: errorCode)))
     }
 
@@ -439,11 +456,6 @@ public final class HTTP2Session: @unchecked Sendable {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, context in
             guard let context else { return 0 }
             HTTP2Session.from(context).dataChunk(streamID: streamID, UnsafeBufferPointer(start: data, count: length))
-            return 0
-        }
-        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, context in
-            guard let frame, let context else { return 0 }
-            HTTP2Session.from(context).frameSent(frame)
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, context in
