@@ -125,7 +125,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     func http2Session(_ session: HTTP2Session, streamDidClose streamID: Int32, errorCode: HTTP2ErrorCode) {
         // A stream the peer reset while its handler runs: the response is dropped when it comes.
         inFlight[streamID] = nil
-        if session.activeStreamCount == 0 { armIdleDeadline() }
+        if inFlight.isEmpty { armIdleDeadline() }
     }
 
     func http2Session(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode) {}
@@ -198,8 +198,11 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         transport.close(afterFlush: true, linger: true)
     }
 
+    /// With no request at the handler: the idle timeout when no stream is open, the read timeout
+    /// while some are still receiving (a peer that stalls mid-request gets GOAWAY, then is closed).
     private func armIdleDeadline() {
         guard !goingAway else { return }
-        transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+        let timeout = session.activeStreamCount == 0 ? configuration.idleTimeout : configuration.readTimeout
+        transport.setDeadline(.now() + timeout.dispatchInterval)
     }
 }
