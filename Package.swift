@@ -27,6 +27,7 @@ let package = Package(
         // System libraries and the one C shim the Glibc module cannot give us (accept4, errno text).
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "CSystemShims"),
 
         // Socket layer: non-blocking POSIX sockets driven by Dispatch sources. No HTTP knowledge.
@@ -39,15 +40,25 @@ let package = Package(
             dependencies: [.product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
-        // HTTP server and client: the codec driven by the socket layer.
+        // HTTP/2: an nghttp2 session fed from memory, confined to its connection's loop. No sockets.
+        .target(
+            name: "CutoverHTTP2",
+            dependencies: ["CNGHTTP2", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
+        // HTTP server and client: the codecs driven by the socket layer.
         .target(
             name: "CutoverHTTPServer",
-            dependencies: ["CutoverSockets", "CutoverTLS", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSwift
         ),
         .target(
             name: "CutoverHTTPClient",
-            dependencies: ["CutoverSockets", "CutoverTLS", "CutoverHTTP", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSwift
         ),
         // Webhook model: JSON, canonical event, Cloud and On-Prem decoders and renderers, signatures. No I/O.
@@ -80,6 +91,15 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // Benchmark-only server for scripts/bench-h2.sh: HTTPServer answering `return 200`.
+        .executableTarget(
+            name: "cutover-h2-bench",
+            dependencies: [
+                "CutoverHTTPServer", "CutoverSockets", "CutoverTLS", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         .testTarget(name: "CutoverSocketsTests", dependencies: ["CutoverSockets"], swiftSettings: strictSwift),
         .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP"], swiftSettings: strictSwift),
         .testTarget(
@@ -96,6 +116,14 @@ let package = Package(
             name: "CutoverTLSTests",
             dependencies: [
                 "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "CutoverHTTP2Tests",
+            dependencies: [
+                "CutoverHTTP2", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverHTTP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift

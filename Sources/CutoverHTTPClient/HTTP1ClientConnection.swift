@@ -33,84 +33,18 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
         decoder = HTTP1ResponseDecoder(limits: limits)
     }
 
-    /// Connects without blocking: waits for writability on the loop, bounded by the connect
-    /// timeout, then (with `tls`) runs the handshake for `host`, bounded by the handshake timeout.
-    static func connect(
-        to address: SocketAddress, tls: (context: TLSContext, host: String)?, loop: DispatchEventLoop,
-        configuration: HTTPClientConfiguration,
+    /// Starts HTTP/1.1 on a connected (and, for https, handshaken) stream. Call on `loop`.
+    static func start(
+        on stream: any ByteStream, loop: DispatchEventLoop, peer: String, configuration: HTTPClientConfiguration,
         onIdle: @escaping @Sendable (HTTP1ClientConnection) -> Void,
-        onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void,
-        completion: @escaping @Sendable (Result<HTTP1ClientConnection, HTTPClientError>) -> Void
-    ) {
-        let socket: Socket
-        let connected: Bool
-        do {
-            (socket, connected) = try Socket.connecting(to: address)
-        } catch {
-            completion(.failure(.connect(error)))
-            return
-        }
-        socket.setNoDelay()
-        let startHTTP: @Sendable (any ByteStream) -> Void = { stream in
-            let connection = HTTP1ClientConnection(
-                transport: Connection(stream: stream, loop: loop, peer: address.description),
-                configuration: configuration, onIdle: onIdle, onClose: onClose
-            )
-            connection.transport.start(delegate: connection)
-            completion(.success(connection))
-        }
-        let make: @Sendable () -> Void = {
-            guard let tls else {
-                startHTTP(socket)
-                return
-            }
-            let stream: TLSStream
-            do throws(TLSError) {
-                stream = try tls.context.makeClientStream(socket: socket, host: tls.host)
-            } catch {
-                socket.close()
-                completion(.failure(.tls(error)))
-                return
-            }
-            TLSHandshake.start(stream, on: loop, timeout: tls.context.handshakeTimeout) { result in
-                switch result {
-                case .success:
-                    startHTTP(stream)
-                case .failure(let error):
-                    stream.close()
-                    completion(.failure(.tls(error)))
-                }
-            }
-        }
-        if connected {
-            loop.execute(make)
-            return
-        }
-        loop.execute {
-            let attempt = ConnectAttempt()
-            let watch = loop.watch(socket.descriptor, for: .writable) {
-                guard attempt.finish() else { return }
-                attempt.cancelTimer()
-                attempt.watch?.cancel {
-                    do throws(SystemError) {
-                        try socket.finishConnect()
-                        make()
-                    } catch {
-                        socket.close()
-                        completion(.failure(.connect(error)))
-                    }
-                }
-            }
-            attempt.watch = watch
-            attempt.timer = loop.schedule(at: .now() + configuration.connectTimeout.dispatchInterval) {
-                guard attempt.finish() else { return }
-                attempt.watch?.cancel {
-                    socket.close()
-                    completion(.failure(.timedOut("connecting to \(address)")))
-                }
-            }
-            watch.resume()
-        }
+        onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void
+    ) -> HTTP1ClientConnection {
+        let connection = HTTP1ClientConnection(
+            transport: Connection(stream: stream, loop: loop, peer: peer),
+            configuration: configuration, onIdle: onIdle, onClose: onClose
+        )
+        connection.transport.start(delegate: connection)
+        return connection
     }
 
     func send(_ bytes: [UInt8], method: HTTPRequest.Method, completion: @escaping Completion) {
@@ -202,24 +136,5 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
             transport.close()
         }
         pending(result)
-    }
-}
-
-/// Which of "became writable" and "timed out" came first, for one connect.
-private final class ConnectAttempt: @unchecked Sendable {
-    // Invariant: only touched on the loop the connect runs on.
-    var watch: (any IOWatch)?
-    var timer: (any ScheduledWork)?
-    private var finished = false
-
-    func finish() -> Bool {
-        guard !finished else { return false }
-        finished = true
-        return true
-    }
-
-    func cancelTimer() {
-        timer?.cancel()
-        timer = nil
     }
 }

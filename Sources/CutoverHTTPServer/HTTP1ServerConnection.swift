@@ -6,7 +6,7 @@ import HTTPTypes
 
 /// Drives one HTTP/1.1 connection: decode, hand one request at a time to the handler, answer in
 /// order (pipelined requests wait in the decoder), enforce idle and read deadlines.
-final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
+final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchecked Sendable {
     // Invariant: all mutable state is touched only on `transport.loop`.
     private let transport: Connection
     private let configuration: HTTPServerConfiguration
@@ -14,7 +14,7 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
     private let observer: any HTTPServerObserver
     /// What the TLS handshake agreed on; nil on a plain connection.
     private let tls: TLSConnectionInfo?
-    private let onClose: @Sendable (HTTP1ServerConnection) -> Void
+    private let onClose: @Sendable () -> Void
     private var decoder: HTTP1RequestDecoder
     private var phase = Phase.idle
     private var inputEnded = false
@@ -41,7 +41,7 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
         tls: TLSConnectionInfo?,
-        onClose: @escaping @Sendable (HTTP1ServerConnection) -> Void
+        onClose: @escaping @Sendable () -> Void
     ) {
         self.transport = transport
         self.configuration = configuration
@@ -54,6 +54,12 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
 
     func start() {
         transport.start(delegate: self)
+        attach()
+    }
+
+    /// Takes over a transport already started by someone forwarding its events (the plain
+    /// listener's protocol detection); the bytes it saw come next through `connection(_:didRead:)`.
+    func attach() {
         armDeadline()
     }
 
@@ -101,7 +107,7 @@ final class HTTP1ServerConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
-        onClose(self)
+        onClose()
     }
 
     // MARK: Request cycle

@@ -1,11 +1,14 @@
 import CutoverHTTP
+import CutoverHTTP2
 public import CutoverSockets
 public import CutoverTLS
 import Dispatch
 import HTTPTypes
 import Synchronization
 
-/// An HTTP/1.1 server: listeners (plain or TLS), connections spread over a fixed set of event loops.
+/// An HTTP/1.1 and HTTP/2 server: listeners (plain or TLS), connections spread over a fixed set
+/// of event loops. TLS connections speak what ALPN chose (`h2` or `http/1.1`); plain ones speak
+/// HTTP/1.1, or h2c when they open with the HTTP/2 client preface.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
@@ -17,7 +20,8 @@ public final class HTTPServer: Sendable {
         var listeners: [Listener] = []
         var openConnections = 0
         var nextLoop = 0
-        var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
+        var connections: [Int: any ServerConnection] = [:]
+        var nextConnectionID = 0
         var isShuttingDown = false
     }
 
@@ -47,7 +51,7 @@ public final class HTTPServer: Sendable {
             }
             // ALPN decides the protocol of a connection, so only what the server speaks may be offered.
             if let unsupported = configuration.applicationProtocols.first(where: { !Self.servedProtocols.contains($0) }) {
-                throw HTTPServerSetupError("ALPN protocol '\(unsupported)' is not served; offer only http/1.1")
+                throw HTTPServerSetupError("ALPN protocol '\(unsupported)' is not served; offer only h2 and http/1.1")
             }
         }
         let listener = try Listener(
@@ -71,8 +75,8 @@ public final class HTTPServer: Sendable {
         for listener in listeners { listener.stop() }
     }
 
-    /// ALPN protocols a connection can be handed to. HTTP/2 joins once it exists.
-    static let servedProtocols: Set<String> = ["http/1.1"]
+    /// ALPN protocols a connection can be handed to.
+    static let servedProtocols: Set<String> = ["h2", "http/1.1"]
 
     /// Closes idle keep-alive connections and lets busy ones close after their response.
     public func shutdown() {
@@ -119,8 +123,8 @@ public final class HTTPServer: Sendable {
                         releaseSlot()
                         return
                     }
-                    // The negotiated ALPN protocol picks the connection type; only HTTP/1.1
-                    // is offered until HTTP/2 exists, and no ALPN at all means HTTP/1.1 too.
+                    // The negotiated ALPN protocol picks the connection type; no ALPN at all
+                    // means HTTP/1.1.
                     startHTTP(on: stream, loop: loop, peer: peer, tls: info)
                 case .failure(let error):
                     handshakeFailed(error, peer: peer)
@@ -132,12 +136,51 @@ public final class HTTPServer: Sendable {
 
     private func startHTTP(on stream: any ByteStream, loop: DispatchEventLoop, peer: String, tls: TLSConnectionInfo?) {
         let transport = Connection(stream: stream, loop: loop, peer: peer)
-        let connection = HTTP1ServerConnection(
-            transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls,
-            onClose: { [self] closed in connectionDidClose(closed) }
-        )
-        state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
-        connection.start()
+        let id = state.withLock { state in
+            state.nextConnectionID += 1
+            return state.nextConnectionID
+        }
+        let onClose: @Sendable () -> Void = { [self] in connectionDidClose(id) }
+        let makeHTTP1: @Sendable () -> HTTP1ServerConnection = { [self] in
+            HTTP1ServerConnection(
+                transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, onClose: onClose
+            )
+        }
+        let makeHTTP2: @Sendable () -> HTTP2ServerConnection? = { [self] in
+            do throws(HTTP2Error) {
+                return try HTTP2ServerConnection(
+                    transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, onClose: onClose
+                )
+            } catch {
+                observer.requestRejected(status: .internalServerError, reason: error.description, remoteAddress: peer)
+                return nil
+            }
+        }
+        if let tls {
+            if tls.applicationProtocol == "h2" {
+                guard let connection = makeHTTP2() else {
+                    stream.close()
+                    releaseSlot()
+                    return
+                }
+                track(connection, id: id)
+                connection.start()
+            } else {
+                let connection = makeHTTP1()
+                track(connection, id: id)
+                connection.start()
+            }
+        } else {
+            let detector = PlainProtocolDetector(
+                transport: transport, idleTimeout: configuration.idleTimeout, makeHTTP1: makeHTTP1, makeHTTP2: makeHTTP2, onClose: onClose
+            )
+            track(detector, id: id)
+            detector.start()
+        }
+    }
+
+    private func track(_ connection: any ServerConnection, id: Int) {
+        state.withLock { $0.connections[id] = connection }
     }
 
     /// A TLS connection that never reached HTTP: no valid client certificate, a protocol
@@ -147,8 +190,8 @@ public final class HTTPServer: Sendable {
         releaseSlot()
     }
 
-    private func connectionDidClose(_ connection: HTTP1ServerConnection) {
-        state.withLock { $0.connections[ObjectIdentifier(connection)] = nil }
+    private func connectionDidClose(_ id: Int) {
+        state.withLock { $0.connections[id] = nil }
         releaseSlot()
     }
 

@@ -1,4 +1,5 @@
-import CutoverHTTP
+public import CutoverHTTP
+public import CutoverHTTP2
 
 /// Every limit of the HTTP server, each with a documented default.
 public struct HTTPServerConfiguration: Sendable {
@@ -12,18 +13,31 @@ public struct HTTPServerConfiguration: Sendable {
     public var readTimeout: Duration
     /// Buffered, not yet handled pipelined bytes above which reading pauses.
     public var maxPipelinedBytes: Int
+    /// HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// a stream over it is refused (RST_STREAM REFUSED_STREAM) and the connection carries on.
+    public var http2MaxConcurrentStreams: Int
 
     public init(
         limits: HTTP1Limits = HTTP1Limits(),
         maxConnections: Int = 10_000,
         idleTimeout: Duration = .seconds(60),
         readTimeout: Duration = .seconds(30),
-        maxPipelinedBytes: Int = 1 << 20
+        maxPipelinedBytes: Int = 1 << 20,
+        http2MaxConcurrentStreams: Int = 100
     ) {
         self.limits = limits
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.readTimeout = readTimeout
         self.maxPipelinedBytes = maxPipelinedBytes
+        self.http2MaxConcurrentStreams = http2MaxConcurrentStreams
+    }
+
+    /// The HTTP/2 limits, the same as HTTP/1.1's: header list size and count, body size.
+    public var http2Limits: HTTP2Limits {
+        HTTP2Limits(
+            maxConcurrentStreams: http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes,
+            maxHeaderCount: limits.maxHeaderCount, maxBodyBytes: limits.maxBodyBytes
+        )
     }
 }

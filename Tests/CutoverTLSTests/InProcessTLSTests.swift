@@ -167,11 +167,11 @@ import Testing
         #expect(try handshake(server: server, client: none).server.applicationProtocol == nil)
     }
 
-    @Test func aServerThatSpeaksNoH2RefusesToOfferIt() throws {
+    @Test func aServerRefusesToOfferAProtocolItDoesNotSpeak() throws {
         let context = try TLSContext(
             server: TLSServerConfiguration(
                 certificateChainFile: certificates.serverCertificate, privateKeyFile: certificates.serverKey,
-                applicationProtocols: ["h2", "http/1.1"]
+                applicationProtocols: ["h2", "spdy/3", "http/1.1"]
             )
         )
         let server = HTTPServer(configuration: .init(), handler: CountingHandler(), observer: HandshakeObserver(), loops: loops)

@@ -1,0 +1,208 @@
+import CutoverHTTP
+import CutoverHTTP2
+import CutoverSockets
+import CutoverTLS
+import Dispatch
+import HTTPTypes
+
+/// Drives one HTTP/2 connection (h2 over TLS, or h2c with prior knowledge): an nghttp2 session
+/// fed from the transport on its loop, one `ServerRequest` per stream handed to the same handler
+/// as HTTP/1.1, responses written as HEADERS + DATA as they come back, in any order.
+final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2SessionDelegate, @unchecked Sendable {
+    // Invariant: all mutable state (and the session) is touched only on `transport.loop`.
+    private let transport: Connection
+    private let configuration: HTTPServerConfiguration
+    private let handler: any HTTPServerHandler
+    private let observer: any HTTPServerObserver
+    private let tls: TLSConnectionInfo?
+    private let onClose: @Sendable () -> Void
+    private let session: HTTP2Session
+    /// Streams whose request is with the handler: whether each was a HEAD request.
+    private var inFlight: [Int32: Bool] = [:]
+    /// GOAWAY sent for an idle timeout or a shutdown; a second deadline closes regardless.
+    private var goingAway = false
+    private var closed = false
+
+    /// Output nghttp2 serializes per turn, and unwritten output above which it stops (and reading
+    /// pauses) until the peer reads: a peer that does not read cannot grow our buffers.
+    private static let outputChunk = 64 * 1024
+    private static let maxPendingOutput = 256 * 1024
+
+    init(
+        transport: Connection, configuration: HTTPServerConfiguration, handler: any HTTPServerHandler,
+        observer: any HTTPServerObserver, tls: TLSConnectionInfo?, onClose: @escaping @Sendable () -> Void
+    ) throws(HTTP2Error) {
+        self.transport = transport
+        self.configuration = configuration
+        self.handler = handler
+        self.observer = observer
+        self.tls = tls
+        self.onClose = onClose
+        session = try HTTP2Session(role: .server, limits: configuration.http2Limits)
+        session.delegate = self
+    }
+
+    /// Starts reading from the transport (a TLS connection that negotiated h2).
+    func start() {
+        transport.start(delegate: self)
+        attach()
+    }
+
+    /// Takes over a transport already started by someone forwarding its events (h2c detection).
+    func attach() {
+        flush()
+        armIdleDeadline()
+    }
+
+    func closeWhenIdle() {
+        transport.loop.execute { [self] in goAway(.noError, debug: "shutting down") }
+    }
+
+    // MARK: ConnectionDelegate
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+        guard !closed else { return }
+        do {
+            try session.receive(bytes)
+        } catch {
+            fail(error)
+            return
+        }
+        flush()
+    }
+
+    func connectionDidReachEndOfInput(_ connection: Connection) {
+        // Half-closed clients are not a thing in HTTP/2: nothing more can be answered usefully.
+        closed = true
+        transport.close(afterFlush: true)
+    }
+
+    func connectionDidDrainWrites(_ connection: Connection) {
+        flush()
+    }
+
+    func connectionDeadlineDidPass(_ connection: Connection) {
+        if goingAway || !inFlight.isEmpty {
+            transport.close()
+        } else {
+            goAway(.noError, debug: "idle")
+        }
+    }
+
+    func connectionDidClose(_ connection: Connection, error: (any Error)?) {
+        closed = true
+        inFlight.removeAll()
+        onClose()
+    }
+
+    // MARK: HTTP2SessionDelegate
+
+    func http2Session(_ session: HTTP2Session, didReceive message: HTTP2Message) {
+        let head: HTTPRequest
+        do {
+            head = try message.request()
+        } catch {
+            observer.requestRejected(status: .badRequest, reason: error.reason, remoteAddress: transport.peer)
+            session.resetStream(message.streamID, errorCode: .protocolError)
+            return
+        }
+        let id = message.streamID
+        inFlight[id] = head.method == .head
+        transport.setDeadline(nil)
+        let request = ServerRequest(head: head, body: message.body, remoteAddress: transport.peer, tls: tls)
+        let loop = transport.loop
+        handler.handle(request) { [self] response in
+            loop.execute { [self] in respond(on: id, response) }
+        }
+    }
+
+    func http2Session(_ session: HTTP2Session, didReject streamID: Int32, status: HTTPResponse.Status, reason: String) {
+        observer.requestRejected(status: status, reason: reason, remoteAddress: transport.peer)
+        let response = ServerResponse.text(status, reason)
+        submit(streamID, response, head: false)
+    }
+
+    func http2Session(_ session: HTTP2Session, streamDidClose streamID: Int32, errorCode: HTTP2ErrorCode) {
+        // A stream the peer reset while its handler runs: the response is dropped when it comes.
+        inFlight[streamID] = nil
+        if inFlight.isEmpty { armIdleDeadline() }
+    }
+
+    func http2Session(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode) {}
+
+    func http2SessionDidReceiveSettings(_ session: HTTP2Session) {}
+
+    // MARK: Writing
+
+    private func respond(on id: Int32, _ response: ServerResponse) {
+        guard !closed, let head = inFlight.removeValue(forKey: id) else { return }
+        submit(id, response, head: head)
+        flush()
+    }
+
+    private func submit(_ id: Int32, _ response: ServerResponse, head: Bool) {
+        do {
+            try session.submitResponse(
+                streamID: id, HTTPResponse(status: response.status, headerFields: response.headerFields), body: response.body,
+                headRequest: head
+            )
+        } catch {
+            // The stream is gone or the head cannot be encoded: that stream fails, not the connection.
+            session.resetStream(id, errorCode: .internalError)
+        }
+    }
+
+    /// Moves what nghttp2 has to say to the transport, as far as the peer keeps reading; closes
+    /// once the session is finished (GOAWAY exchanged, or a connection error answered).
+    private func flush() {
+        guard !closed else { return }
+        while transport.pendingWriteCount < Self.maxPendingOutput, session.wantsWrite {
+            var output: [UInt8] = []
+            do {
+                try session.produceOutput(into: &output, limit: Self.outputChunk)
+            } catch {
+                fail(error)
+                return
+            }
+            if output.isEmpty { break }
+            transport.write(output)
+            if transport.isClosed { return }
+        }
+        if transport.pendingWriteCount >= Self.maxPendingOutput {
+            transport.pauseReading()
+        } else {
+            transport.resumeReading()
+        }
+        if session.isFinished {
+            closed = true
+            transport.close(afterFlush: true, linger: true)
+        }
+    }
+
+    private func goAway(_ code: HTTP2ErrorCode, debug: String) {
+        guard !closed, !goingAway else { return }
+        goingAway = true
+        try? session.submitGoAway(errorCode: code, debug: debug)
+        transport.setDeadline(.now() + configuration.readTimeout.dispatchInterval)
+        flush()
+    }
+
+    /// A connection error nghttp2 could not answer itself (bad client preface, flooding): a
+    /// GOAWAY written by hand, then close.
+    private func fail(_ error: HTTP2Error) {
+        guard !closed else { return }
+        closed = true
+        let code = error.goAwayCode
+        observer.requestRejected(status: .badRequest, reason: error.description, remoteAddress: transport.peer)
+        transport.write(HTTP2Session.goAwayFrame(errorCode: code, debug: error.reason))
+        transport.close(afterFlush: true, linger: true)
+    }
+
+    /// With no request at the handler: the idle timeout when no stream is open, the read timeout
+    /// while some are still receiving (a peer that stalls mid-request gets GOAWAY, then is closed).
+    private func armIdleDeadline() {
+        guard !goingAway else { return }
+        let timeout = session.activeStreamCount == 0 ? configuration.idleTimeout : configuration.readTimeout
+        transport.setDeadline(.now() + timeout.dispatchInterval)
+    }
+}

@@ -1,0 +1,229 @@
+import CutoverHTTP
+import CutoverHTTP2
+import CutoverHTTPClient
+import CutoverHTTPServer
+import CutoverSockets
+import CutoverTLS
+import Foundation
+import HTTPTypes
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends `count` requests at once and waits for all of them.
+func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientRequest) -> [Result<HTTP1Response, HTTPClientError>] {
+    let results = Mutex<[Int: Result<HTTP1Response, HTTPClientError>]>([:])
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        client.execute(make(index)) { result in
+            results.withLock { $0[index] = result }
+            group.leave()
+        }
+    }
+    group.wait()
+    return results.withLock { dictionary in (0..<count).map { dictionary[$0]! } }
+}
+
+/// Cutover's client delivering over HTTP/2 when ALPN picks h2, HTTP/1.1 otherwise.
+@Suite struct H2ClientTests {
+    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.client")
+    let certificates = TestCertificates.shared
+
+    private func clientContext(_ protocols: [String] = ["h2", "http/1.1"]) throws -> TLSContext {
+        try TLSContext(client: TLSClientConfiguration(trustRoots: .file(certificates.caCertificate), applicationProtocols: protocols))
+    }
+
+    @Test func manyRequestsMultiplexOverOneConnectionToCutover() throws {
+        // Responses wait until 20 requests are in flight together: only one multiplexed connection
+        // carrying them all at once (or 20 connections) can get there; the count says which.
+        let fixture = try H2ServerFixture(loops: loops, handler: BarrierHandler(count: 20))
+        defer { fixture.server.shutdown() }
+        let client = HTTPClient(loops: loops)
+        defer { client.shutdown() }
+        let context = try clientContext()
+        let url = try #require(DestinationURL("https://localhost:\(fixture.tlsPort)/hook"))
+        let results = sendConcurrently(client, count: 40) { index in
+            ClientRequest(url: url, body: Array("event \(index)".utf8), tls: context)
+        }
+        #expect(results.allSatisfy { (try? $0.get().head.status) == .ok }, "\(results)")
+        #expect(try results[0].get().body == Array("together\n".utf8))
+        #expect(fixture.observer.connectionCount == 1)
+    }
+
+    @Test func responsesCarryStatusHeadersAndBodyOverH2() throws {
+        let fixture = try H2ServerFixture(loops: loops)
+        defer { fixture.server.shutdown() }
+        let client = HTTPClient(loops: loops)
+        defer { client.shutdown() }
+        let context = try clientContext()
+        let url = try #require(DestinationURL("https://localhost:\(fixture.tlsPort)/hook?x=1"))
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        let response = try send(client, ClientRequest(url: url, headerFields: fields, body: Array("{}".utf8), tls: context)).get()
+        #expect(response.head.status == .ok)
+        #expect(response.body == Array("{}".utf8))
+        #expect(response.head.headerFields[HTTPField.Name("X-TLS-Version")!] == "TLSv1.3")
+        let request = try #require(fixture.counting.requests.withLock { $0.first })
+        #expect(request.tls?.applicationProtocol == "h2")
+        #expect(request.head.path == "/hook?x=1")
+        #expect(request.head.headerFields[.contentType] == "application/json")
+        #expect(request.head.authority == "localhost:\(fixture.tlsPort)")
+    }
+
+    @Test func aClientOfferingH2FallsBackToHTTP1WhenTheServerPicksIt() throws {
+        let fixture = try TLSServerFixture(loops: loops)  // offers http/1.1 only
+        defer { fixture.server.shutdown() }
+        let client = HTTPClient(loops: loops)
+        defer { client.shutdown() }
+        let context = try clientContext()
+        let url = try #require(DestinationURL("https://localhost:\(fixture.port)/hook"))
+        let results = sendConcurrently(client, count: 10) { ClientRequest(url: url, body: [UInt8($0)], tls: context) }
+        #expect(results.allSatisfy { (try? $0.get().head.status) == .ok })
+        #expect(fixture.handler.requests.withLock { $0.allSatisfy { $0.tls?.applicationProtocol == "http/1.1" } })
+    }
+
+    @Test func aResponseOverTheLimitFailsOnlyItsRequest() throws {
+        let fixture = try H2ServerFixture(loops: loops)
+        defer { fixture.server.shutdown() }
+        let client = HTTPClient(configuration: HTTPClientConfiguration(maxResponseBodyBytes: 1000), loops: loops)
+        defer { client.shutdown() }
+        let context = try clientContext()
+        let url = try #require(DestinationURL("https://localhost:\(fixture.tlsPort)/hook"))
+        let big = send(client, ClientRequest(url: url, body: Array(repeating: 1, count: 5000), tls: context))
+        guard case .failure(.http2(let error)) = big else {
+            Issue.record("expected an HTTP/2 failure, got \(big)")
+            return
+        }
+        #expect(error.description.contains("over the limit"))
+        #expect(try send(client, ClientRequest(url: url, body: [1], tls: context)).get().head.status == .ok)
+        #expect(fixture.observer.connectionCount == 1)
+    }
+}
+
+/// nginx with `http2` as the delivery destination: its access log shows which connection and
+/// which request on it served each delivery.
+@Suite struct H2ClientNginxTests {
+    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.nginx")
+    let certificates = TestCertificates.shared
+
+    @Test func deliveriesToNginxMultiplexOverOneConnection() throws {
+        let nginx = try NginxFixture(certificates: certificates)
+        let client = HTTPClient(loops: loops)
+        defer { client.shutdown() }
+        let context = try TLSContext(
+            client: TLSClientConfiguration(trustRoots: .file(certificates.caCertificate), applicationProtocols: ["h2", "http/1.1"])
+        )
+        let url = try #require(DestinationURL("https://localhost:\(nginx.port)/webhook"))
+        let results = sendConcurrently(client, count: 30) { index in
+            ClientRequest(url: url, body: Array("{\"event\":\(index)}".utf8), tls: context)
+        }
+        #expect(results.allSatisfy { (try? $0.get().head.status) == .ok }, "\(results)")
+        let lines = try nginx.accessLog()
+        #expect(lines.count == 30)
+        // `$connection $connection_requests $server_protocol $request_length`
+        let fields = lines.map { $0.split(separator: " ").map(String.init) }
+        #expect(Set(fields.map { $0[0] }).count == 1, "one connection carried every delivery: \(lines)")
+        #expect(Set(fields.map { $0[2] }) == ["HTTP/2.0"])
+        #expect(fields.map { Int($0[1]) ?? 0 }.sorted() == Array(1...30))
+        // Several requests were in flight together (nginx logs in completion order, so this is
+        // the multiplexing nginx saw, not our send order): HTTP/1.1 would need 30 connections or
+        // strictly sequential requests on one.
+        nginx.stop()
+    }
+}
+
+/// nginx started by the test: config, certificate paths, logs and temp dirs in a fresh directory,
+/// an ephemeral port, TLS with the test CA's server certificate, `http2` on the listener.
+final class NginxFixture {
+    let directory: String
+    let port: UInt16
+    private let process: Process
+
+    init(certificates: TestCertificates) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-nginx-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        let config = """
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid \(directory)/nginx.pid;
+            error_log \(directory)/error.log warn;
+            events { worker_connections 256; }
+            http {
+                client_body_temp_path \(directory)/body;
+                proxy_temp_path \(directory)/proxy;
+                fastcgi_temp_path \(directory)/fastcgi;
+                uwsgi_temp_path \(directory)/uwsgi;
+                scgi_temp_path \(directory)/scgi;
+                log_format cutover '$connection $connection_requests $server_protocol $request_length';
+                access_log \(directory)/access.log cutover;
+                server {
+                    listen 127.0.0.1:\(port) ssl http2;
+                    ssl_certificate \(certificates.serverCertificate);
+                    ssl_certificate_key \(certificates.serverKey);
+                    location = /webhook { return 200; }
+                }
+            }
+            """
+        try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try waitUntilListening()
+    }
+
+    /// Ready once a TCP connect succeeds; bounded, and fails with nginx's error log.
+    private func waitUntilListening() throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            guard process.isRunning else { break }
+            if (try? RawConnection(port: port, timeoutSeconds: 1)) != nil { return }
+            usleep(20_000)  // polling a port that is not open yet, not synchronizing on timing
+        }
+        let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
+        throw PeerError("nginx did not start listening on \(port): \(log)")
+    }
+
+    func accessLog() throws -> [String] {
+        try String(contentsOfFile: directory + "/access.log", encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    /// SIGKILL: nginx without a master process ignores a graceful stop while our client still
+    /// holds a connection, and nothing of its state matters once the test has its log.
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A port the kernel just handed out (bound to port 0, then released for nginx).
+    static func freePort() throws -> UInt16 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw PeerError("no free port: \(errno)") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}

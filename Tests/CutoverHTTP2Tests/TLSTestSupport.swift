@@ -1,0 +1,1 @@
+../CutoverTLSTests/TestSupport.swift
