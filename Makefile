@@ -3,7 +3,7 @@
 
 SWIFT        ?= swift
 APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl python3
-BENCH_PACKAGES := wrk nginx-light
+BENCH_PACKAGES := wrk nginx-light nghttp2-client
 ARGS         ?=
 
 .PHONY: run test build release bench deps bench-deps clean
@@ -23,6 +23,7 @@ release: deps
 
 bench: deps bench-deps release
 	./scripts/bench.sh
+	./scripts/bench-h2.sh
 
 deps:
 	@./scripts/ensure-packages.sh $(APT_PACKAGES)

@@ -24,6 +24,7 @@ public final class Relay: Sendable {
     /// The TLS listener's address, when one is configured.
     public let boundTLSAddress: SocketAddress?
     private let tlsContext: TLSContext?
+    private let janitor: SpoolJanitor
 
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
     private final class WorkerRegistry: Sendable {
@@ -68,6 +69,7 @@ public final class Relay: Sendable {
         )
         self.settings = Mutex(settings)
         workers.replace(with: started)
+        janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, counters: counters, logger: logger)
         for worker in started.values { worker.poke() }
         boundAddress = try server.listen(on: settings.listen)
         if let tls = settings.tls {
@@ -170,6 +172,7 @@ public final class Relay: Sendable {
                 group.addTask { await withCheckedContinuation { continuation in worker.stop { continuation.resume() } } }
             }
         }
+        janitor.stop()
         client.shutdown()
         spool.close()
     }

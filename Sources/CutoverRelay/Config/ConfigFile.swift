@@ -18,6 +18,7 @@ public enum ConfigFile {
 
     static let schema: Shape = .mapping([
         "listen": .scalar, "spool": .scalar, "spool_max_batch": .scalar, "sink": .scalar,
+        "spool_retention": .mapping(["dedup_days": .scalar, "raw_days": .scalar, "interval_seconds": .scalar]),
         "limits": .mapping([
             "max_body_bytes": .scalar, "max_header_bytes": .scalar, "max_header_count": .scalar,
             "max_request_line_bytes": .scalar, "max_connections": .scalar, "idle_timeout_seconds": .scalar,

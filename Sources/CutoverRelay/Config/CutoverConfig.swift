@@ -24,6 +24,30 @@ public struct CutoverConfig: Sendable, Decodable {
     public var sink: String?
     /// An HTTPS listener (Meta only calls HTTPS callback URLs), beside or instead of `listen`.
     public var tls: TLSListener?
+    public var spoolRetention = Retention()
+
+    /// How long finished work is kept. Pending deliveries and dead letters are never pruned.
+    public struct Retention: Sendable, Decodable, Equatable {
+        /// Delivered events are kept (and redeliveries of them deduplicated) this long.
+        public var dedupDays = 7.0
+        /// Raw requests are kept for replay this long (and at least as long as their events).
+        public var rawDays = 7.0
+        /// How often the janitor prunes.
+        public var intervalSeconds = 3600.0
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case dedupDays = "dedup_days", rawDays = "raw_days", intervalSeconds = "interval_seconds"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            dedupDays = try values.value(.dedupDays, or: dedupDays)
+            rawDays = try values.value(.rawDays, or: rawDays)
+            intervalSeconds = try values.value(.intervalSeconds, or: intervalSeconds)
+        }
+    }
 
     public struct TLSListener: Sendable, Decodable, Equatable {
         public var listen: String
@@ -260,7 +284,7 @@ public struct CutoverConfig: Sendable, Decodable {
 
     enum CodingKeys: String, CodingKey {
         case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls
-        case spoolMaxBatch = "spool_max_batch"
+        case spoolMaxBatch = "spool_max_batch", spoolRetention = "spool_retention"
     }
 
     public init() {}
@@ -270,6 +294,7 @@ public struct CutoverConfig: Sendable, Decodable {
         listen = try values.value(.listen, or: listen)
         spool = try values.value(.spool, or: spool)
         spoolMaxBatch = try values.value(.spoolMaxBatch, or: spoolMaxBatch)
+        spoolRetention = try values.value(.spoolRetention, or: spoolRetention)
         limits = try values.value(.limits, or: limits)
         cloud = try values.value(.cloud, or: cloud)
         onprem = try values.value(.onprem, or: onprem)
@@ -322,6 +347,9 @@ public struct CutoverConfig: Sendable, Decodable {
         for secret in cloud.appSecrets { _ = try secret.resolve(environment: environment) }
         _ = try cloud.verifyToken?.resolve(environment: environment)
         guard spoolMaxBatch > 0 else { throw ConfigError("spool_max_batch must be at least 1") }
+        guard spoolRetention.dedupDays > 0, spoolRetention.rawDays > 0, spoolRetention.intervalSeconds > 0 else {
+            throw ConfigError("spool_retention: dedup_days, raw_days and interval_seconds must be positive")
+        }
         guard delivery.concurrency > 0 else { throw ConfigError("delivery.concurrency must be at least 1") }
         guard limits.maxBodyBytes > 0, limits.maxHeaderBytes > 0, limits.maxHeaderCount > 0 else {
             throw ConfigError("limits must be positive")

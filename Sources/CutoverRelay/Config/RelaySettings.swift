@@ -12,6 +12,7 @@ public struct RelaySettings: Sendable {
     public var listen: HostAndPort
     public var spoolDirectory: String
     public var spoolMaxBatch: Int
+    public var spoolRetention: CutoverConfig.Retention
     public var server: HTTPServerConfiguration
     public var verifyToken: String?
     public var appSecrets: [String]
@@ -72,6 +73,7 @@ public struct RelaySettings: Sendable {
         listen = HostAndPort(parsing: config.listen)!
         spoolDirectory = config.spool
         spoolMaxBatch = config.spoolMaxBatch
+        spoolRetention = config.spoolRetention
         var limits = HTTP1Limits()
         limits.maxBodyBytes = config.limits.maxBodyBytes
         limits.maxHeaderBytes = config.limits.maxHeaderBytes
@@ -136,6 +138,8 @@ public struct RelaySettings: Sendable {
         delivery = config.delivery
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
+            // ALPN: HTTP/2 preferred, HTTP/1.1 for everyone else (Meta, curl, load balancers).
+            server.applicationProtocols = ["h2", "http/1.1"]
             if let ca = listener.clientCA {
                 server.clientAuthentication = .init(trustedCAFile: ca, expectedSubjectName: listener.clientSubject)
             }

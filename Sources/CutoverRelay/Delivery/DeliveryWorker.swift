@@ -118,10 +118,17 @@ final class DeliveryWorker: @unchecked Sendable {
         if claimed.count < capacity { scheduleNextDue(now: now) }
     }
 
+    /// With nothing due, look again after this long anyway: an operator may revive dead letters
+    /// (`cutover spool retry`) from another process, which cannot poke this one.
+    private static let idleRecheckSeconds = 5.0
+
     private func scheduleNextDue(now: Double) {
-        guard let due = try? spool.nextDueTime(destination: destination.name) else { return }
+        guard let due = try? spool.nextDueTime(destination: destination.name) else {
+            if inFlight == 0 { wake(at: now + Self.idleRecheckSeconds) }
+            return
+        }
         if due > now {
-            wake(at: due)
+            wake(at: min(due, now + Self.idleRecheckSeconds))
         } else if inFlight == 0 {
             // Due but not claimable with nothing in flight should not happen; look again shortly
             // rather than spin.
