@@ -31,7 +31,7 @@ struct DurabilityTests {
             "timestamp":"1518694235","text":{"body":"message \(index)"},"type":"text"}]}
             """
         }
-        let accepted = try postWithPython(bodies: bodies, url: cutover!.base + "/onprem/default")
+        let accepted = try postBodies(bodies, url: cutover!.base + "/onprem/default")
         #expect(accepted == count, "every body is acknowledged with 200")
 
         cutover!.kill()
@@ -47,27 +47,5 @@ struct DurabilityTests {
         let ids = delivered.compactMap(\.eventID)
         #expect(ids.count == count)
         #expect(Set(ids).count == count, "no event is delivered twice")
-    }
-
-    /// Posts each body over one keep-alive connection with Python's http.client; returns the 200 count.
-    private func postWithPython(bodies: [String], url: String) throws -> Int {
-        let script = """
-            import http.client, json, sys, urllib.parse
-            target = urllib.parse.urlparse(sys.argv[1])
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-            ok = 0
-            for body in json.load(sys.stdin):
-                connection.request("POST", target.path, body=body.encode(), headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                ok += response.status == 200
-            print(ok)
-            """
-        let input = try JSONSerialization.data(withJSONObject: bodies)
-        let result = try runCommand("/usr/bin/env", ["python3", "-c", script, url], stdin: input)
-        guard let accepted = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw TestFailure("python client failed: \(result.error)")
-        }
-        return accepted
     }
 }
