@@ -285,3 +285,48 @@ enum KnownFieldNames {
         }
     }
 }
+
+/// What reading one line of a header section came to.
+enum HeaderLineStep {
+    /// The line is not complete yet.
+    case needMore
+    /// The empty line that ends the section.
+    case endOfSection
+    /// A field line was parsed into the head.
+    case field
+}
+
+extension HTTP1HeadFields {
+    /// Reads the next header-section line from `buffer` into the head, enforcing the section's
+    /// size and field-count limits. Shared by the request and the response decoder.
+    mutating func readLine(
+        from buffer: inout InputBuffer, in storage: UnsafeBufferPointer<UInt8>, limits: HTTP1Limits, isRequest: Bool
+    ) throws(HTTP1DecodeError) -> HeaderLineStep {
+        let budget = limits.maxHeaderBytes - sectionBytes
+        switch buffer.scanLine(in: storage, limit: budget - 2) {
+        case .incomplete: return .needMore
+        case .tooLong: throw .headersTooLarge("header section too large")
+        case .bareLF: throw .badRequest("bare LF in header section")
+        case .line(let start, let end):
+            sectionBytes += end - start + 2
+            buffer.consumeLine(end: end)
+            if start == end { return .endOfSection }
+            fieldCount += 1
+            if fieldCount > limits.maxHeaderCount { throw .headersTooLarge("too many header fields") }
+            try parseFieldLine(UnsafeBufferPointer(rebasing: storage[start..<end]), collect: true, isRequest: isRequest)
+            return .field
+        }
+    }
+}
+
+extension InputBuffer {
+    /// Moves up to `remaining` buffered body bytes into `body`; returns how many it moved.
+    mutating func takeBody(upTo remaining: Int, from storage: UnsafeBufferPointer<UInt8>, into body: inout [UInt8]) -> Int {
+        let take = min(remaining, readableCount)
+        if take > 0 {
+            body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[readIndex..<(readIndex + take)]))
+            readIndex += take
+        }
+        return take
+    }
+}

@@ -102,32 +102,14 @@ public struct HTTP1ResponseDecoder: Sendable {
                 }
 
             case .headers:
-                let budget = limits.maxHeaderBytes - head.sectionBytes
-                switch buffer.scanLine(in: storage, limit: budget - 2) {
-                case .incomplete: return nil
-                case .tooLong: throw .headersTooLarge("header section too large")
-                case .bareLF: throw .badRequest("bare LF in header section")
-                case .line(let start, let end):
-                    head.sectionBytes += end - start + 2
-                    buffer.consumeLine(end: end)
-                    if start == end {
-                        if let response = try finishHead() { return response }
-                        continue
-                    }
-                    head.fieldCount += 1
-                    if head.fieldCount > limits.maxHeaderCount { throw .headersTooLarge("too many header fields") }
-                    try head.parseFieldLine(
-                        UnsafeBufferPointer(rebasing: storage[start..<end]), collect: true, isRequest: false
-                    )
+                switch try head.readLine(from: &buffer, in: storage, limits: limits, isRequest: false) {
+                case .needMore: return nil
+                case .endOfSection: if let response = try finishHead() { return response }
+                case .field: continue
                 }
 
             case .fixedBody(let remaining):
-                let take = min(remaining, buffer.readableCount)
-                if take > 0 {
-                    let from = buffer.readIndex
-                    body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[from..<(from + take)]))
-                    buffer.readIndex += take
-                }
+                let take = buffer.takeBody(upTo: remaining, from: storage, into: &body)
                 if take == remaining { return complete(keepAlive: connectionPersists) }
                 state = .fixedBody(remaining: remaining - take)
                 return nil
