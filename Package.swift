@@ -133,7 +133,7 @@ let package = Package(
             name: "CutoverRelayTests",
             dependencies: [
                 "CutoverRelay", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
-                "CutoverWebhooks",
+                "CutoverTLS", "CutoverWebhooks",
             ],
             swiftSettings: strictSwift
         ),

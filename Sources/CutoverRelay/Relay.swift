@@ -19,8 +19,8 @@ public final class Relay: Sendable {
     private let ingress: IngressHandler
     private let settings: Mutex<RelaySettings>
     private let workers = WorkerRegistry()
-    /// The plain listener's address (with the real port when 0 was asked for).
-    public let boundAddress: SocketAddress
+    /// The plain listener's address (with the real port when 0 was asked for), if there is one.
+    public let boundAddress: SocketAddress?
     /// The TLS listener's address, when one is configured.
     public let boundTLSAddress: SocketAddress?
     private let tlsContext: TLSContext?
@@ -71,7 +71,8 @@ public final class Relay: Sendable {
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, counters: counters, logger: logger)
         for worker in started.values { worker.poke() }
-        boundAddress = try server.listen(on: settings.listen)
+        let server = server
+        boundAddress = try settings.listen.map { try server.listen(on: $0) }
         if let tls = settings.tls {
             let context = try TLSContext(server: tls.configuration)
             tlsContext = context

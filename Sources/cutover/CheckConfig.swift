@@ -14,6 +14,10 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         let config = try ConfigFile.load(path: config)
         let settings = try RelaySettings(config: config)
-        print("config OK: listen \(settings.listen), \(settings.onpremRoutes.count) On-Prem route(s), \(settings.destinations.count) destination(s)")
+        let listeners = [settings.listen.map { "http://\($0)" }, settings.tls.map { "https://\($0.listen)" }].compactMap { $0 }
+        print(
+            "config OK: listening on \(listeners.joined(separator: " and ")), \(settings.onpremRoutes.count) On-Prem route(s), "
+                + "\(settings.destinations.count) destination(s)"
+        )
     }
 }

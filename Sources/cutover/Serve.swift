@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "YAML config file (see deploy/cutover.example.yml).")
     var config: String?
 
-    @Option(help: "Address to listen on, HOST:PORT.")
+    @Option(help: "Address to listen on, HOST:PORT, or off (HTTPS only, with --listen-tls).")
     var listen: String?
 
     @Option(name: .customLong("listen-tls"), help: "HTTPS address, HOST:PORT (needs --tls-cert and --tls-key).")
@@ -74,7 +74,7 @@ struct Serve: AsyncParsableCommand {
         }
 
         let relay = try Relay(settings: settings, logger: logger)
-        logger.notice("listening on http://\(relay.boundAddress)")
+        if let address = relay.boundAddress { logger.notice("listening on http://\(address)") }
         if let address = relay.boundTLSAddress { logger.notice("listening on https://\(address)") }
         for destination in settings.destinations {
             switch destination.target {

@@ -1,3 +1,5 @@
+import CutoverSockets
+import CutoverTLS
 import Foundation
 import Testing
 
@@ -91,5 +93,18 @@ struct ConfigFileTests {
         _ = try RelaySettings(
             config: config, environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_ONPREM_TOKEN": "t"]
         )
+    }
+}
+
+struct ListenOffTests {
+    @Test func listenOffNeedsATLSListener() throws {
+        var config = CutoverConfig()
+        config.listen = "off"
+        #expect(throws: ConfigError.self) { try RelaySettings(config: config, environment: [:]) }
+        config.tls = CutoverConfig.TLSListener(listen: "127.0.0.1:8443", certificate: "/c.pem", privateKey: "/k.pem")
+        let settings = try RelaySettings(config: config, environment: [:])
+        #expect(settings.listen == nil)
+        #expect(settings.tls?.listen.port == 8443)
+        #expect(settings.tls?.configuration.applicationProtocols == ["h2", "http/1.1"])
     }
 }

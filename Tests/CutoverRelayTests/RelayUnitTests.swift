@@ -80,7 +80,7 @@ struct CountersTests {
 struct ConfigTests {
     @Test func emptyConfigIsTheEmbeddedDefault() throws {
         let settings = try RelaySettings(config: CutoverConfig(), environment: [:])
-        #expect(settings.listen.description == "127.0.0.1:8080")
+        #expect(settings.listen?.description == "127.0.0.1:8080")
         #expect(settings.onpremRoutes.keys.sorted() == ["default"])
         #expect(settings.signaturesDisabled)
         guard case .jsonLinesFile(let path) = settings.destinations.first?.target else {
@@ -115,7 +115,7 @@ struct ConfigTests {
         """.write(to: file, atomically: true, encoding: .utf8)
         let config = try CutoverConfig.load(path: file.path)
         let settings = try RelaySettings(config: config, environment: ["TOKEN": "t0k3n"])
-        #expect(settings.listen.port == 9000)
+        #expect(settings.listen?.port == 9000)
         #expect(settings.server.limits.maxBodyBytes == 1024)
         #expect(settings.verifyToken == "t0k3n")
         #expect(settings.appSecrets == ["literal-secret", "from-file"])

@@ -11,7 +11,9 @@ public enum DeliveryFormat: String, Sendable, Codable, CaseIterable {
 /// The whole configuration, as read from one YAML file. Every field has a default, so an empty
 /// file (or none at all) is the embedded default of DESIGN.md.
 public struct CutoverConfig: Sendable, Decodable {
+    /// `HOST:PORT`, or `off` for no plain listener (then `tls` must be set).
     public var listen: String = "127.0.0.1:8080"
+    public static let listenOff = "off"
     public var spool: String = "./.cutover"
     /// Requests written per spool transaction (group commit); 1 commits each request on its own.
     public var spoolMaxBatch = 64
@@ -312,7 +314,11 @@ public struct CutoverConfig: Sendable, Decodable {
 
     /// Checks what decoding cannot: addresses, URLs, names, and that referenced secrets resolve.
     public func validate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
-        guard HostAndPort(parsing: listen) != nil else { throw ConfigError("listen: expected HOST:PORT, got \(listen)") }
+        if listen == Self.listenOff {
+            guard tls != nil else { throw ConfigError("listen: off needs a tls listener, or nothing would listen") }
+        } else if HostAndPort(parsing: listen) == nil {
+            throw ConfigError("listen: expected HOST:PORT or off, got \(listen)")
+        }
         if let tls, HostAndPort(parsing: tls.listen) == nil {
             throw ConfigError("tls.listen: expected HOST:PORT, got \(tls.listen)")
         }

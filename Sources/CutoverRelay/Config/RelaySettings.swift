@@ -9,7 +9,8 @@ import Foundation
 /// The configuration with every secret resolved and every URL parsed: what the running relay uses.
 /// Built once at start (and again on reload), so a bad value fails before anything listens.
 public struct RelaySettings: Sendable {
-    public var listen: HostAndPort
+    /// The plain HTTP listener; nil when `listen: off` leaves only the TLS listener.
+    public var listen: HostAndPort?
     public var spoolDirectory: String
     public var spoolMaxBatch: Int
     public var spoolRetention: CutoverConfig.Retention
@@ -70,7 +71,7 @@ public struct RelaySettings: Sendable {
 
     public init(config: CutoverConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         try config.validate(environment: environment)
-        listen = HostAndPort(parsing: config.listen)!
+        listen = config.listen == CutoverConfig.listenOff ? nil : HostAndPort(parsing: config.listen)!
         spoolDirectory = config.spool
         spoolMaxBatch = config.spoolMaxBatch
         spoolRetention = config.spoolRetention
