@@ -131,7 +131,9 @@ public struct RelaySettings: Sendable {
                 DestinationSettings(
                     name: "local-sink", target: .jsonLinesFile(path), format: .canonical, role: .primary,
                     match: CutoverConfig.Match(), appSecret: nil, signingKey: nil, headers: [],
-                    concurrency: config.delivery.concurrency, deadLetterStatuses: [], unsupported: .defaultPolicy, tls: nil
+                    // A file takes a whole batch per fsync: claim many at once.
+                    concurrency: max(config.delivery.concurrency, Self.sinkBatch), deadLetterStatuses: [],
+                    unsupported: .defaultPolicy, tls: nil
                 )
             )
         }
@@ -156,6 +158,9 @@ public struct RelaySettings: Sendable {
         configuration.privateKeyFile = destination.clientKey
         return configuration
     }
+
+    /// Deliveries the local sink writes per fsync.
+    static let sinkBatch = 256
 
     /// True when POST /cloud accepts unsigned bodies because no app secret is configured.
     public var signaturesDisabled: Bool { appSecrets.isEmpty }
