@@ -202,11 +202,12 @@ public final class HTTPServer: Sendable {
 
     /// Over the connection limit: a best-effort 503 written straight to the fresh socket.
     private func rejectOverCapacity(_ socket: Socket) {
+        // Counted before the peer can see the answer, so what a client observes is already in the metrics.
+        observer.requestRejected(status: .serviceUnavailable, reason: "too many connections", remoteAddress: "")
         var bytes: [UInt8] = []
         HTTP1ResponseEncoder.encodeError(status: .serviceUnavailable, reason: "too many connections", into: &bytes)
         _ = try? bytes.withUnsafeBytes { try socket.write($0) }
         socket.close()
-        observer.requestRejected(status: .serviceUnavailable, reason: "too many connections", remoteAddress: "")
     }
 }
 
