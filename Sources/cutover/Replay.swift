@@ -246,7 +246,7 @@ struct Replay: AsyncParsableCommand {
         if dryRun {
             let p = summary.progress
             standardError.write(
-                Data("dry run: \(p.sent) requests rendered, nothing sent; failed \(p.failed), skipped \(p.skipped) (\(p.read) read, \(p.matched) matched)\n".utf8))
+                Data("dry run: \(p.sent) request\(p.sent == 1 ? "" : "s") rendered, nothing sent; failed \(p.failed), skipped \(p.skipped) (\(p.read) read, \(p.matched) matched)\n".utf8))
         } else {
             print("replay to \(to ?? ""): " + ReplayDisplay.summary(summary))
         }

@@ -55,6 +55,8 @@ public struct ReplayRequest: Sendable {
     public var eventIDs: [String]
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// When the runner let it go (its pacing slot), set just before it is handed to the transport.
+    public var releasedAt: Double?
 }
 
 /// Turns records into requests: filters, decodes, renders in the target format and signs, as a
@@ -104,8 +106,10 @@ public struct ReplayPlan: Sendable {
         do {
             events = try self.events(of: record)
         } catch {
-            // Raw replay sends bytes, decodable or not (a quarantined body), unless events are filtered.
-            guard format == .raw, !filter.filtersEvents else {
+            // A body that does not decode has no events to match an event filter.
+            if filter.filtersEvents { return prepared }
+            // Raw replay sends bytes, decodable or not (a quarantined body).
+            guard format == .raw else {
                 prepared.matched = true
                 prepared.failures.append("\(record.label): cannot decode: \(error)")
                 return prepared

@@ -189,7 +189,10 @@ public struct ReplayRunner: Sendable {
                         inFlight -= 1
                         handle(outcome)
                     }
-                    await clock.sleep(until: pacer.reserve(now: clock.now()))
+                    let slot = pacer.reserve(now: clock.now())
+                    await clock.sleep(until: slot)
+                    var request = request
+                    request.releasedAt = clock.now()
                     summary.progress.sent += 1
                     inFlight += 1
                     group.addTask { Outcome(request: request, response: await transport.send(request)) }
