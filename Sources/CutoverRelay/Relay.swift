@@ -174,6 +174,7 @@ public final class Relay: Sendable {
             }
         }
         janitor.stop()
+        ingress.capture?.close()
         client.shutdown()
         spool.close()
     }

@@ -57,6 +57,9 @@ struct Serve: AsyncParsableCommand {
     )
     var onpremRoutes: [String] = []
 
+    @Option(help: "Record every authenticated request to this JSON-lines file, for `cutover replay` (see capture: in the config).")
+    var capture: String?
+
     func run() async throws {
         var logger = Logger(label: "cutover")
         logger.logLevel = .info
@@ -111,6 +114,7 @@ struct Serve: AsyncParsableCommand {
             config.tls?.clientCA = clientCA
         }
         if let spool { config.spool = spool }
+        if let capture { config.capture = CutoverConfig.Capture(path: capture) }
         var secrets = appSecrets
         if secrets.isEmpty, let fromEnvironment = environment["CUTOVER_APP_SECRET"], !fromEnvironment.isEmpty {
             secrets = [fromEnvironment]

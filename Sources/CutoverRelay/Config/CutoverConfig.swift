@@ -27,6 +27,32 @@ public struct CutoverConfig: Sendable, Decodable {
     /// An HTTPS listener (Meta only calls HTTPS callback URLs), beside or instead of `listen`.
     public var tls: TLSListener?
     public var spoolRetention = Retention()
+    /// Records every authenticated request to a JSON-lines file `cutover replay` reads.
+    public var capture: Capture?
+
+    /// `capture:`: where received requests are recorded, and how the file is rotated.
+    public struct Capture: Sendable, Decodable, Equatable {
+        public var path: String
+        public var maxBytes = 100 * 1024 * 1024
+        /// Rotated files kept besides the current one.
+        public var keep = 5
+        /// Only these routes (`cloud`, `onprem/<name>`); empty or absent: every route.
+        public var routes: [String] = []
+
+        public init(path: String) { self.path = path }
+
+        enum CodingKeys: String, CodingKey {
+            case path, keep, routes, maxBytes = "max_bytes"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            path = try values.decode(String.self, forKey: .path)
+            maxBytes = try values.value(.maxBytes, or: maxBytes)
+            keep = try values.value(.keep, or: keep)
+            routes = try values.value(.routes, or: routes)
+        }
+    }
 
     /// How long finished work is kept. Pending deliveries and dead letters are never pruned.
     public struct Retention: Sendable, Decodable, Equatable {
@@ -285,7 +311,7 @@ public struct CutoverConfig: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls
+        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls, capture
         case spoolMaxBatch = "spool_max_batch", spoolRetention = "spool_retention"
     }
 
@@ -304,6 +330,7 @@ public struct CutoverConfig: Sendable, Decodable {
         delivery = try values.value(.delivery, or: delivery)
         sink = try values.decodeIfPresent(String.self, forKey: .sink)
         tls = try values.decodeIfPresent(TLSListener.self, forKey: .tls)
+        capture = try values.decodeIfPresent(Capture.self, forKey: .capture)
     }
 
     /// Reads a YAML file (unknown keys rejected, `CUTOVER_*` environment overrides applied);
@@ -355,6 +382,11 @@ public struct CutoverConfig: Sendable, Decodable {
         guard spoolMaxBatch > 0 else { throw ConfigError("spool_max_batch must be at least 1") }
         guard spoolRetention.dedupDays > 0, spoolRetention.rawDays > 0, spoolRetention.intervalSeconds > 0 else {
             throw ConfigError("spool_retention: dedup_days, raw_days and interval_seconds must be positive")
+        }
+        if let capture {
+            guard !capture.path.isEmpty, capture.maxBytes > 0, capture.keep >= 0 else {
+                throw ConfigError("capture: path must be set, max_bytes positive and keep at least 0")
+            }
         }
         guard delivery.concurrency > 0 else { throw ConfigError("delivery.concurrency must be at least 1") }
         guard limits.maxBodyBytes > 0, limits.maxHeaderBytes > 0, limits.maxHeaderCount > 0 else {

@@ -21,6 +21,8 @@ public struct RelaySettings: Sendable {
     public var destinations: [DestinationSettings]
     public var delivery: CutoverConfig.Delivery
     public var tls: TLSListenerSettings?
+    /// Requests recorded for replay (`capture:`); changing it needs a restart.
+    public var capture: CaptureSettings?
 
     public struct TLSListenerSettings: Sendable {
         public var listen: HostAndPort
@@ -139,6 +141,7 @@ public struct RelaySettings: Sendable {
         }
         self.destinations = destinations
         delivery = config.delivery
+        capture = config.capture.map { CaptureSettings(path: $0.path, maxBytes: $0.maxBytes, keep: $0.keep, routes: $0.routes) }
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
             // ALPN: HTTP/2 preferred, HTTP/1.1 for everyone else (Meta, curl, load balancers).

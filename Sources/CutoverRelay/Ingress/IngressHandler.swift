@@ -29,6 +29,8 @@ final class IngressHandler: HTTPServerHandler {
     private let decoder = WebhookDecoder()
     /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
     private let loggedShapes = Mutex<Set<String>>([])
+    /// Records authenticated requests for `cutover replay` (`capture:`); never blocks or fails one.
+    let capture: CaptureWriter?
 
     init(settings: RelaySettings, spool: Spool, counters: Counters, logger: Logger, onAccepted: @escaping @Sendable () -> Void) {
         snapshot = Mutex(Snapshot(settings))
@@ -36,6 +38,7 @@ final class IngressHandler: HTTPServerHandler {
         self.counters = counters
         self.logger = logger
         self.onAccepted = onAccepted
+        capture = settings.capture.map { CaptureWriter(settings: $0, counters: counters, logger: logger) }
     }
 
     /// Swaps in reloaded secrets, routes and destinations; requests in flight finish with the old ones.
@@ -154,6 +157,7 @@ final class IngressHandler: HTTPServerHandler {
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = Date().timeIntervalSince1970
+        capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
         var incoming = IncomingRequest(
             receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
             body: request.body, events: [], quarantineReason: nil
