@@ -179,6 +179,8 @@ struct ReplayRunnerTests {
         progress.elapsed = 5
         #expect(ReplayDisplay.bar(progress, width: 8) == "[##......]  25%  25/100  sent 25  2xx 24  failed 1  5.0/s  ETA 0:15")
         #expect(ReplayDisplay.line(progress) == "replay: 25/100 read, 25 sent, 24 2xx, 1 failed, 5.0/s, ETA 15s")
+        progress.elapsed = 0.01
+        #expect(ReplayDisplay.line(progress) == "replay: 25/100 read, 25 sent, 24 2xx, 1 failed", "no rate from a moment's history")
     }
 }
 

@@ -44,21 +44,22 @@ public final class CaptureWriter: Sendable {
     }
 
     /// Queues one request for the capture file. Never blocks on I/O, never throws.
+    /// `maxPendingBytes` bounds the queued bodies (each counted as its size plus 512 for headers).
     public func record(receivedAt: Double, route: String, headers: HTTPFields, body: [UInt8]) {
         guard captures(route: route) else { return }
-        let request = CapturedRequest(
-            receivedAt: receivedAt, route: route,
-            headers: headers.map { (name: $0.name.canonicalName, value: $0.value) }, body: body
-        )
-        let line = request.jsonLine() + [UInt8(ascii: "\n")]
-        let size = line.count
+        // Encoding (escaping a body of megabytes) happens on the capture queue too.
+        let size = body.count + 512
         guard pendingBytes.add(size, ordering: .relaxed).newValue <= maxPendingBytes else {
             pendingBytes.subtract(size, ordering: .relaxed)
             counters.increment("cutover_capture_dropped_total", ["reason": "backlog"])
             return
         }
         queue.async { [self] in
-            write(line)
+            let request = CapturedRequest(
+                receivedAt: receivedAt, route: route,
+                headers: headers.map { (name: $0.name.canonicalName, value: $0.value) }, body: body
+            )
+            write(request.jsonLine() + [UInt8(ascii: "\n")])
             pendingBytes.subtract(size, ordering: .relaxed)
         }
     }

@@ -247,6 +247,8 @@ public enum ReplayDisplay {
             text = "\(progress.read) read"
         }
         text += "  sent \(progress.sent)  2xx \(progress.succeeded)  failed \(progress.failed)"
+        // Rate and ETA need a second of history to mean anything.
+        guard progress.elapsed >= 1 else { return text }
         text += "  " + String(format: "%.1f/s", progress.rate)
         if let eta = progress.eta { text += "  ETA " + clock(eta) }
         return text
@@ -255,7 +257,9 @@ public enum ReplayDisplay {
     /// `replay: 420/1000 read, 431 sent, 430 2xx, 1 failed, 10.2/s, ETA 57s`
     public static func line(_ progress: ReplayProgress) -> String {
         var text = "replay: \(progress.read)\(progress.total.map { "/\($0)" } ?? "") read, \(progress.sent) sent, "
-        text += "\(progress.succeeded) 2xx, \(progress.failed) failed, " + String(format: "%.1f/s", progress.rate)
+        text += "\(progress.succeeded) 2xx, \(progress.failed) failed"
+        guard progress.elapsed >= 1 else { return text }
+        text += ", " + String(format: "%.1f/s", progress.rate)
         if let eta = progress.eta { text += ", ETA \(Int(eta.rounded()))s" }
         return text
     }
