@@ -146,6 +146,7 @@ public final class Relay: Sendable {
             needsRestart.append("limits")
         }
         if previous.tls?.listen != fresh.tls?.listen { needsRestart.append("tls.listen") }
+        if previous.capture != fresh.capture { needsRestart.append("capture") }
         logger.notice(
             "configuration reloaded",
             metadata: [
