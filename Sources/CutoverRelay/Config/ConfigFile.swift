@@ -43,6 +43,7 @@ public enum ConfigFile {
             "retry_max_seconds": .scalar, "retry_horizon_seconds": .scalar, "ordering": .scalar,
             "breaker_failure_threshold": .scalar, "breaker_open_seconds": .scalar, "breaker_max_open_seconds": .scalar,
         ]),
+        "admin": .mapping(["listen": .scalar, "token": .secret]),
         "tls": .mapping([
             "listen": .scalar, "certificate": .scalar, "private_key": .scalar, "client_ca": .scalar,
             "client_subject": .scalar,

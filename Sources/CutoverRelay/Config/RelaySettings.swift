@@ -20,6 +20,13 @@ public struct RelaySettings: Sendable {
     public var destinations: [DestinationSettings]
     public var delivery: CutoverConfig.Delivery
     public var tls: TLSListenerSettings?
+    /// The admin API's listener and bearer token; nil: no admin API.
+    public var admin: AdminSettings?
+
+    public struct AdminSettings: Sendable, Equatable {
+        public var listen: HostAndPort
+        public var token: String
+    }
 
     public struct TLSListenerSettings: Sendable {
         public var listen: HostAndPort
@@ -136,6 +143,9 @@ public struct RelaySettings: Sendable {
         }
         self.destinations = destinations
         delivery = config.delivery
+        if let configured = config.admin, let token = configured.token {
+            admin = AdminSettings(listen: HostAndPort(parsing: configured.listen)!, token: try token.resolve(environment: environment))
+        }
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
             // ALPN: HTTP/2 preferred, HTTP/1.1 for everyone else (Meta, curl, load balancers).
