@@ -100,7 +100,7 @@ public final class Relay: Sendable {
             self.adminServer = adminServer
             let address = try adminServer.listen(on: admin.listen)
             boundAdminAddress = address
-            logger.notice("admin API listening on http://\(address)")
+            logger.notice("admin API at http://\(address)/admin (bearer token required)")
         } else {
             adminHandler = nil
             adminServer = nil
