@@ -11,7 +11,7 @@ import Prometheus
 /// same registry so metrics of libraries land on the same page. Handles are made once per label set
 /// and cached (`MetricFamily`): recording is a cached lookup and an atomic add.
 ///
-/// Names (all `cutover_*`), types and labels are listed in `RelayMetrics.catalogue` and docs.
+/// Names (all `cutover_*`), types and labels are listed in docs/operations.md.
 public final class RelayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
