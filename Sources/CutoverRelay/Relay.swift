@@ -11,7 +11,7 @@ import Synchronization
 
 /// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
 public final class Relay: Sendable {
-    public let counters: Counters
+    public let metrics: RelayMetrics
     private let logger: Logger
     private let spool: Spool
     private let server: HTTPServer
@@ -25,6 +25,13 @@ public final class Relay: Sendable {
     public let boundTLSAddress: SocketAddress?
     private let tlsContext: TLSContext?
     private let janitor: SpoolJanitor
+    private let spoolGauges: SpoolGauges
+    private let readiness: Readiness
+    /// The admin API's own server and handler, when `admin` is configured.
+    private let adminServer: HTTPServer?
+    private let adminHandler: AdminHandler?
+    /// The admin listener's address (with the real port when 0 was asked for).
+    public let boundAdminAddress: SocketAddress?
 
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
     private final class WorkerRegistry: Sendable {
@@ -42,10 +49,10 @@ public final class Relay: Sendable {
     }
 
     /// Opens the spool, starts delivery of anything left from a previous run, then listens.
-    public init(settings: RelaySettings, logger: Logger) throws {
+    /// - Parameter metrics: where the relay's metrics go; `cutover serve` passes `.processWide`.
+    public init(settings: RelaySettings, logger: Logger, metrics: RelayMetrics = RelayMetrics()) throws {
         self.logger = logger
-        let counters = Counters()
-        self.counters = counters
+        self.metrics = metrics
         let spool = try Spool.open(directory: settings.spoolDirectory, options: SpoolOptions(maxBatch: settings.spoolMaxBatch))
         self.spool = spool
         let loops = DispatchEventLoop.makeGroup()
@@ -54,22 +61,25 @@ public final class Relay: Sendable {
             loops: loops
         )
         let workers = workers
-        let ingress = IngressHandler(settings: settings, spool: spool, counters: counters, logger: logger) {
+        let readiness = Readiness(spool: spool)
+        self.readiness = readiness
+        let ingress = IngressHandler(settings: settings, spool: spool, metrics: metrics, readiness: readiness, logger: logger) {
             workers.pokeAll()
         }
         self.ingress = ingress
         server = HTTPServer(
-            configuration: settings.server, handler: ingress, observer: ServerLogObserver(logger: logger, counters: counters),
+            configuration: settings.server, handler: ingress, observer: ServerLogObserver(logger: logger, metrics: metrics),
             loops: loops
         )
-        let factory = WorkerFactory(spool: spool, client: client, counters: counters, logger: logger)
+        let factory = WorkerFactory(spool: spool, client: client, metrics: metrics, logger: logger)
         self.factory = factory
         let started = try Dictionary(
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
         self.settings = Mutex(settings)
         workers.replace(with: started)
-        janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, counters: counters, logger: logger)
+        janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
+        spoolGauges = SpoolGauges(spool: spool, metrics: metrics, destinations: settings.destinations.map(\.name), logger: logger)
         for worker in started.values { worker.poke() }
         let server = server
         boundAddress = try settings.listen.map { try server.listen(on: $0) }
@@ -81,6 +91,23 @@ public final class Relay: Sendable {
             tlsContext = nil
             boundTLSAddress = nil
         }
+        if let admin = settings.admin {
+            let handler = AdminHandler(spool: spool, token: admin.token, metrics: metrics, logger: logger) { workers.pokeAll() }
+            var configuration = settings.server
+            configuration.maxConnections = 64
+            let adminServer = HTTPServer(
+                configuration: configuration, handler: handler, observer: AdminLogObserver(logger: logger), loops: loops)
+            adminHandler = handler
+            self.adminServer = adminServer
+            let address = try adminServer.listen(on: admin.listen)
+            boundAdminAddress = address
+            logger.notice("admin API at http://\(address)/admin (bearer token required)")
+        } else {
+            adminHandler = nil
+            adminServer = nil
+            boundAdminAddress = nil
+        }
+        readiness.listenersUp()
     }
 
     private let factory: WorkerFactory
@@ -89,7 +116,7 @@ public final class Relay: Sendable {
     private struct WorkerFactory: Sendable {
         let spool: Spool
         let client: HTTPClient
-        let counters: Counters
+        let metrics: RelayMetrics
         let logger: Logger
 
         func make(_ destination: RelaySettings.DestinationSettings, settings: RelaySettings) throws -> DeliveryWorker {
@@ -104,7 +131,7 @@ public final class Relay: Sendable {
         let tls = try destination.tls.map { try TLSContext(client: $0) }
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
-            counters: counters, logger: logger
+            metrics: metrics, logger: logger
         )
         }
     }
@@ -133,6 +160,8 @@ public final class Relay: Sendable {
         workersToStop += current.filter { fresh.destinations.map(\.name).contains($0.key) == false }.map(\.value)
         try tlsContext?.reload()
         ingress.reload(fresh)
+        if let token = fresh.admin?.token { adminHandler?.reload(token: token) }
+        spoolGauges.setDestinations(fresh.destinations.map(\.name))
         settings.withLock { $0 = fresh }
         workers.replace(with: next)
         // A replaced worker finishes what it has in flight; claims are atomic, so the new one never
@@ -147,6 +176,7 @@ public final class Relay: Sendable {
         }
         if previous.tls?.listen != fresh.tls?.listen { needsRestart.append("tls.listen") }
         if previous.capture != fresh.capture { needsRestart.append("capture") }
+        if previous.admin?.listen != fresh.admin?.listen { needsRestart.append("admin.listen") }
         logger.notice(
             "configuration reloaded",
             metadata: [
@@ -167,6 +197,8 @@ public final class Relay: Sendable {
     /// Stops accepting, lets in-flight requests finish (up to `gracePeriod`), lets in-flight
     /// deliveries finish and records them, then closes the spool.
     public func shutdownGracefully(gracePeriod: Duration = .seconds(10)) async {
+        readiness.shutdownStarted()
+        adminServer?.shutdown()
         await server.shutdownGracefully(gracePeriod: gracePeriod)
         let workers = Array(workers.all.values)
         await withTaskGroup(of: Void.self) { group in
@@ -176,6 +208,7 @@ public final class Relay: Sendable {
         }
         janitor.stop()
         ingress.capture?.close()
+        spoolGauges.stop()
         client.shutdown()
         spool.close()
     }
@@ -184,23 +217,37 @@ public final class Relay: Sendable {
 /// Logs and counts what the HTTP server rejects on its own.
 struct ServerLogObserver: HTTPServerObserver {
     let logger: Logger
-    let counters: Counters
+    let metrics: RelayMetrics
 
     func connectionOpened() {
-        counters.increment("cutover_connections_opened_total")
+        metrics.connectionOpened()
     }
 
     func connectionClosed() {
-        counters.increment("cutover_connections_closed_total")
+        metrics.connectionClosed()
     }
 
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
-        counters.increment("cutover_requests_rejected_total", ["status": String(status.code)])
+        metrics.countRejected(status: status.code)
         logger.warning("request rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
     }
 
     func tlsHandshakeFailed(reason: String, remoteAddress: String) {
-        counters.increment("cutover_tls_handshake_failures_total")
+        metrics.countTLSHandshakeFailure()
         logger.warning("TLS handshake failed", metadata: ["reason": "\(reason)", "remote": "\(remoteAddress)"])
+    }
+}
+
+/// Logs what the admin listener rejects on its own (its connections are not webhook traffic, so
+/// they stay out of the connection metrics).
+struct AdminLogObserver: HTTPServerObserver {
+    let logger: Logger
+
+    func connectionOpened() {}
+
+    func connectionClosed() {}
+
+    func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
+        logger.warning("admin request rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
     }
 }

@@ -10,7 +10,7 @@ final class SpoolJanitor: @unchecked Sendable {
     // Invariant: `timer` is set once in init; DispatchSource is thread-safe to cancel.
     private let timer: any DispatchSourceTimer
 
-    init(spool: Spool, retention: CutoverConfig.Retention, counters: Counters, logger: Logger) {
+    init(spool: Spool, retention: CutoverConfig.Retention, metrics: RelayMetrics, logger: Logger) {
         let policy = RetentionPolicy(dedupDays: retention.dedupDays, rawDays: retention.rawDays)
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "cutover.janitor", qos: .utility))
         let interval = DispatchTimeInterval.milliseconds(Int(retention.intervalSeconds * 1000))
@@ -19,8 +19,7 @@ final class SpoolJanitor: @unchecked Sendable {
             do {
                 let report = try spool.prune(now: Date().timeIntervalSince1970, policy: policy)
                 guard !report.isEmpty else { return }
-                counters.increment("cutover_pruned_events_total", by: report.events)
-                counters.increment("cutover_pruned_requests_total", by: report.requests)
+                metrics.countPruned(events: report.events, requests: report.requests)
                 logger.info("spool pruned", metadata: ["events": "\(report.events)", "requests": "\(report.requests)"])
             } catch {
                 logger.error("spool pruning failed", metadata: ["error": "\(error)"])

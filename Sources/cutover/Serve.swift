@@ -59,10 +59,14 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Record every authenticated request to this JSON-lines file, for `cutover replay` (see capture: in the config).")
     var capture: String?
+    @Option(name: .customLong("log-format"), help: "json (one object per line) or text; default: text on a terminal, else json.")
+    var logFormat: LogFormat?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
 
     func run() async throws {
-        var logger = Logger(label: "cutover")
-        logger.logLevel = .info
+        let logger = CutoverLogging.bootstrap(format: logFormat, level: logLevel)
         let settings = try loadSettings()
         if config == nil {
             logger.notice("no --config given: running the embedded default (see `cutover serve --help`)")
@@ -76,12 +80,12 @@ struct Serve: AsyncParsableCommand {
             logger.warning("On-Prem route /onprem/\(route.name) has no credential: anyone who can reach it can post")
         }
 
-        let relay = try Relay(settings: settings, logger: logger)
+        let relay = try Relay(settings: settings, logger: logger, metrics: .processWide)
         if let address = relay.boundAddress { logger.notice("listening on http://\(address)") }
         if let address = relay.boundTLSAddress { logger.notice("listening on https://\(address)") }
         for destination in settings.destinations {
             switch destination.target {
-            case .http(let url): logger.notice("delivering to \(url) as \(destination.format.rawValue) (\(destination.role.rawValue))")
+            case .http(let url): logger.notice("delivering to \(url.withoutQuery) as \(destination.format.rawValue) (\(destination.role.rawValue))")
             case .jsonLinesFile(let path): logger.notice("appending canonical events to \(path)")
             }
         }
@@ -159,3 +163,5 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension DeliveryFormat: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}

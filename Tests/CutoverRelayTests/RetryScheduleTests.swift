@@ -67,7 +67,7 @@ struct RetryScheduleTests {
             destination: destination, spool: spool, client: HTTPClient(loops: DispatchEventLoop.makeGroup(count: 1)),
             policy: RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600),
             breaker: CircuitBreaker(failureThreshold: 1000, openDuration: 1, maxOpenDuration: 1),
-            counters: Counters(), logger: Logger(label: "test"),
+            metrics: RelayMetrics(), logger: Logger(label: "test"),
             environment: DeliveryEnvironment(now: { clock.now.withLock { $0 } }, unitRandom: { 1 })
         )
         let recorded = Mutex<[DeliveryResult.Result]>([])

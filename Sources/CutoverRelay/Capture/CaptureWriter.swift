@@ -14,7 +14,7 @@ import Synchronization
 /// up) lines are dropped and counted (`cutover_capture_dropped_total`).
 public final class CaptureWriter: Sendable {
     public let settings: CaptureSettings
-    private let counters: Counters
+    private let metrics: RelayMetrics
     private let logger: Logger
     private let queue = DispatchQueue(label: "cutover.capture")
     private let state: Mutex<FileState>
@@ -30,9 +30,9 @@ public final class CaptureWriter: Sendable {
         var closed = false
     }
 
-    public init(settings: CaptureSettings, counters: Counters, logger: Logger, maxPendingBytes: Int = 64 * 1024 * 1024) {
+    public init(settings: CaptureSettings, metrics: RelayMetrics, logger: Logger, maxPendingBytes: Int = 64 * 1024 * 1024) {
         self.settings = settings
-        self.counters = counters
+        self.metrics = metrics
         self.logger = logger
         self.maxPendingBytes = maxPendingBytes
         state = Mutex(FileState())
@@ -51,7 +51,7 @@ public final class CaptureWriter: Sendable {
         let size = body.count + 512
         guard pendingBytes.add(size, ordering: .relaxed).newValue <= maxPendingBytes else {
             pendingBytes.subtract(size, ordering: .relaxed)
-            counters.increment("cutover_capture_dropped_total", ["reason": "backlog"])
+            metrics.countCaptureDropped(reason: "backlog")
             return
         }
         queue.async { [self] in
@@ -104,16 +104,14 @@ public final class CaptureWriter: Sendable {
         }
         switch outcome {
         case .success(let rotated):
-            if rotated { counters.increment("cutover_capture_rotations_total") }
-            counters.increment("cutover_capture_lines_total")
-            counters.increment("cutover_capture_bytes_total", by: line.count)
+            metrics.countCaptureLine(bytes: line.count, rotated: rotated)
             let recovered = state.withLock { state in
                 defer { state.failing = false }
                 return state.failing
             }
             if recovered { logger.notice("capture writing again", metadata: ["path": "\(settings.path)"]) }
         case .failure(let error):
-            counters.increment("cutover_capture_errors_total")
+            metrics.countCaptureError()
             let first = state.withLock { state in
                 defer { state.failing = true }
                 return !state.failing

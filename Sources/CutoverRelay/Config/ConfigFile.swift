@@ -44,6 +44,7 @@ public enum ConfigFile {
             "breaker_failure_threshold": .scalar, "breaker_open_seconds": .scalar, "breaker_max_open_seconds": .scalar,
         ]),
         "capture": .mapping(["path": .scalar, "max_bytes": .scalar, "keep": .scalar, "routes": .list]),
+        "admin": .mapping(["listen": .scalar, "token": .secret]),
         "tls": .mapping([
             "listen": .scalar, "certificate": .scalar, "private_key": .scalar, "client_ca": .scalar,
             "client_subject": .scalar,

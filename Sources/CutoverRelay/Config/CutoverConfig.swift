@@ -54,6 +54,20 @@ public struct CutoverConfig: Sendable, Decodable {
         }
     }
 
+    /// The admin API (spool tools over HTTP) on a listener of its own; off unless configured.
+    public var admin: Admin?
+
+    /// `admin: {listen: HOST:PORT, token: {env: NAME}}`: every request needs `Authorization: Bearer <token>`.
+    public struct Admin: Sendable, Decodable, Equatable {
+        public var listen: String
+        public var token: Secret?
+
+        public init(listen: String, token: Secret?) {
+            self.listen = listen
+            self.token = token
+        }
+    }
+
     /// How long finished work is kept. Pending deliveries and dead letters are never pruned.
     public struct Retention: Sendable, Decodable, Equatable {
         /// Delivered events are kept (and redeliveries of them deduplicated) this long.
@@ -311,7 +325,7 @@ public struct CutoverConfig: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls, capture
+        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls, capture, admin
         case spoolMaxBatch = "spool_max_batch", spoolRetention = "spool_retention"
     }
 
@@ -331,6 +345,7 @@ public struct CutoverConfig: Sendable, Decodable {
         sink = try values.decodeIfPresent(String.self, forKey: .sink)
         tls = try values.decodeIfPresent(TLSListener.self, forKey: .tls)
         capture = try values.decodeIfPresent(Capture.self, forKey: .capture)
+        admin = try values.decodeIfPresent(Admin.self, forKey: .admin)
     }
 
     /// Reads a YAML file (unknown keys rejected, `CUTOVER_*` environment overrides applied);
@@ -379,6 +394,20 @@ public struct CutoverConfig: Sendable, Decodable {
         }
         for secret in cloud.appSecrets { _ = try secret.resolve(environment: environment) }
         _ = try cloud.verifyToken?.resolve(environment: environment)
+        if let admin {
+            guard let address = HostAndPort(parsing: admin.listen) else {
+                throw ConfigError("admin.listen: expected HOST:PORT, got \(admin.listen)")
+            }
+            if address.port != 0, address == HostAndPort(parsing: listen) || address == tls.flatMap({ HostAndPort(parsing: $0.listen) }) {
+                throw ConfigError("admin.listen: must differ from listen and tls.listen (the admin API has a listener of its own)")
+            }
+            guard let token = admin.token else {
+                throw ConfigError("admin.token: required (the admin API can retry and delete deliveries)")
+            }
+            guard try token.resolve(environment: environment).utf8.count >= 16 else {
+                throw ConfigError("admin.token: use at least 16 characters")
+            }
+        }
         guard spoolMaxBatch > 0 else { throw ConfigError("spool_max_batch must be at least 1") }
         guard spoolRetention.dedupDays > 0, spoolRetention.rawDays > 0, spoolRetention.intervalSeconds > 0 else {
             throw ConfigError("spool_retention: dedup_days, raw_days and interval_seconds must be positive")

@@ -23,6 +23,13 @@ public struct RelaySettings: Sendable {
     public var tls: TLSListenerSettings?
     /// Requests recorded for replay (`capture:`); changing it needs a restart.
     public var capture: CaptureSettings?
+    /// The admin API's listener and bearer token; nil: no admin API.
+    public var admin: AdminSettings?
+
+    public struct AdminSettings: Sendable, Equatable {
+        public var listen: HostAndPort
+        public var token: String
+    }
 
     public struct TLSListenerSettings: Sendable {
         public var listen: HostAndPort
@@ -142,6 +149,9 @@ public struct RelaySettings: Sendable {
         self.destinations = destinations
         delivery = config.delivery
         capture = config.capture.map { CaptureSettings(path: $0.path, maxBytes: $0.maxBytes, keep: $0.keep, routes: $0.routes) }
+        if let configured = config.admin, let token = configured.token {
+            admin = AdminSettings(listen: HostAndPort(parsing: configured.listen)!, token: try token.resolve(environment: environment))
+        }
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
             // ALPN: HTTP/2 preferred, HTTP/1.1 for everyone else (Meta, curl, load balancers).

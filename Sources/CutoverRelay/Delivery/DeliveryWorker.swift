@@ -26,7 +26,7 @@ final class DeliveryWorker: @unchecked Sendable {
     /// Client TLS for an https destination with its own CA or client certificate.
     private let tls: TLSContext?
     private let policy: RetryPolicy
-    private let counters: Counters
+    private let metrics: DestinationMetrics
     private let logger: Logger
     private let environment: DeliveryEnvironment
     private let queue: DispatchQueue
@@ -47,7 +47,7 @@ final class DeliveryWorker: @unchecked Sendable {
     init(
         destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
-        breaker: CircuitBreaker, counters: Counters, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
+        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
     ) {
         self.destination = destination
         self.spool = spool
@@ -55,7 +55,7 @@ final class DeliveryWorker: @unchecked Sendable {
         self.tls = tls
         self.policy = policy
         self.breaker = breaker
-        self.counters = counters
+        self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
         self.logger = logger
         self.environment = environment
         queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
@@ -180,9 +180,9 @@ final class DeliveryWorker: @unchecked Sendable {
             let started = DispatchTime.now()
             let deadLetterStatuses = destination.deadLetterStatuses
             client.execute(request) { [self] result in
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+                let nanoseconds = DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds
                 queue.async { [self] in
-                    recordResponse(result, seconds: seconds)
+                    recordResponse(result, nanoseconds: nanoseconds)
                     finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
                 }
             }
@@ -190,14 +190,11 @@ final class DeliveryWorker: @unchecked Sendable {
     }
 
     /// Per destination: responses by class and total latency, for side-by-side comparison.
-    private func recordResponse(_ result: Result<HTTP1Response, HTTPClientError>, seconds: Double) {
-        let responseClass: String
+    private func recordResponse(_ result: Result<HTTP1Response, HTTPClientError>, nanoseconds: UInt64) {
         switch result {
-        case .success(let response): responseClass = "\(response.head.status.code / 100)xx"
-        case .failure: responseClass = "error"
+        case .success(let response): metrics.recordResponse(status: response.head.status.code, nanoseconds: nanoseconds)
+        case .failure: metrics.recordResponse(status: nil, nanoseconds: nanoseconds)
         }
-        counters.increment("cutover_delivery_responses_total", ["destination": destination.name, "class": responseClass])
-        counters.add("cutover_delivery_seconds", ["destination": destination.name], seconds: seconds)
     }
 
     private struct RenderedDelivery {
@@ -265,7 +262,6 @@ final class DeliveryWorker: @unchecked Sendable {
     private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
         let now = environment.now()
         let name = destination.name
-        let role = destination.role.rawValue
         // A shadow's trouble is the shadow's: counted, logged quietly.
         let failureLevel: Logger.Level = destination.role == .shadow ? .info : .warning
         let result: DeliveryResult.Result
@@ -273,30 +269,30 @@ final class DeliveryWorker: @unchecked Sendable {
         case .delivered(let status):
             breaker.recordSuccess()
             result = .delivered(status: status)
-            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "delivered"])
+            metrics.recordDelivered(attempts: delivery.attempts + 1)
         case .filtered(let reason):
             // Deliberately not sent (the destination's API has no such notification): counted, not lost.
             result = .delivered(status: 0)
-            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "filtered"])
+            metrics.recordFiltered()
             logger.info("event filtered for destination", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
         case .permanentFailure(let reason, let status):
             result = .dead(error: reason, status: status)
-            counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+            metrics.recordDead(attempts: delivery.attempts + 1)
             logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
         case .failed(let reason, let status, let retryAfter):
             if breaker.recordFailure(now: now) {
-                counters.increment("cutover_circuit_opened_total", ["destination": name])
+                metrics.recordCircuitOpened()
                 logger.log(level: failureLevel, "destination failing: pausing deliveries", metadata: ["destination": "\(name)", "error": "\(reason)"])
             }
             let attempts = delivery.attempts + 1
             switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: environment.unitRandom()) {
             case .retry(let at):
                 result = .retry(at: at, error: reason, status: status)
-                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "retry"])
+                metrics.recordRetry()
                 logger.debug("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
             case .deadLetter(let why):
                 result = .dead(error: "\(reason); \(why)", status: status)
-                counters.increment("cutover_deliveries_total", ["destination": name, "role": role, "outcome": "dead"])
+                metrics.recordDead(attempts: attempts)
                 logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
             }
         }

@@ -22,23 +22,29 @@ final class IngressHandler: HTTPServerHandler {
 
     private let snapshot: Mutex<Snapshot>
     private let spool: Spool
-    private let counters: Counters
+    private let metrics: RelayMetrics
+    private let readiness: Readiness
     private let logger: Logger
     /// Called after each commit that created deliveries, so idle delivery workers wake up.
     private let onAccepted: @Sendable () -> Void
     private let decoder = WebhookDecoder()
     /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
     private let loggedShapes = Mutex<Set<String>>([])
+    private static let maxLoggedShapes = 1_000
     /// Records authenticated requests for `cutover replay` (`capture:`); never blocks or fails one.
     let capture: CaptureWriter?
 
-    init(settings: RelaySettings, spool: Spool, counters: Counters, logger: Logger, onAccepted: @escaping @Sendable () -> Void) {
+    init(
+        settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
+        onAccepted: @escaping @Sendable () -> Void
+    ) {
         snapshot = Mutex(Snapshot(settings))
         self.spool = spool
-        self.counters = counters
+        self.metrics = metrics
+        self.readiness = readiness
         self.logger = logger
         self.onAccepted = onAccepted
-        capture = settings.capture.map { CaptureWriter(settings: $0, counters: counters, logger: logger) }
+        capture = settings.capture.map { CaptureWriter(settings: $0, metrics: metrics, logger: logger) }
     }
 
     /// Swaps in reloaded secrets, routes and destinations; requests in flight finish with the old ones.
@@ -47,7 +53,29 @@ final class IngressHandler: HTTPServerHandler {
         snapshot.withLock { $0 = fresh }
     }
 
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+
+    /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
+    /// echoes it in the response.
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        let requestID = RequestID.resolve(incoming: request.head.headerFields[Self.requestIDField])
+        let logger = logger
+        let respondWithID: @Sendable (ServerResponse) -> Void = { response in
+            var response = response
+            response.headerFields[Self.requestIDField] = requestID
+            logger.debug(
+                "request",
+                metadata: [
+                    "request_id": "\(requestID)", "method": "\(request.head.method)",
+                    "path": "\(QueryString.split(request.head.path ?? "/").path)", "status": "\(response.status.code)",
+                    "bytes": "\(request.body.count)", "remote": "\(request.remoteAddress)",
+                ])
+            respond(response)
+        }
+        RequestContext.$requestID.withValue(requestID) { route(request, respond: respondWithID) }
+    }
+
+    private func route(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
         let current = snapshot.withLock { $0 }
         let (path, query) = QueryString.split(request.head.path ?? "/")
         let method = request.head.method
@@ -55,8 +83,22 @@ final class IngressHandler: HTTPServerHandler {
         switch path {
         case "/healthz":
             response = method == .get || method == .head ? .text(.ok, "ok") : methodNotAllowed(allow: "GET")
+        case "/readyz":
+            guard method == .get || method == .head else {
+                response = methodNotAllowed(allow: "GET")
+                break
+            }
+            readiness.check { [self] verdict in
+                let answer = ServerResponse.text(verdict.ready ? .ok : .serviceUnavailable, verdict.reason)
+                count(request, route: "/readyz", status: answer.status)
+                respond(answer)
+            }
+            response = nil
         case "/metrics":
-            response = method == .get ? ServerResponse(status: .ok, headerFields: [.contentType: "text/plain; version=0.0.4"], body: Array(counters.prometheusText().utf8)) : methodNotAllowed(allow: "GET")
+            response =
+                method == .get
+                ? ServerResponse(status: .ok, headerFields: [.contentType: RelayMetrics.contentType], body: metrics.exposition())
+                : methodNotAllowed(allow: "GET")
         case "/cloud":
             switch method {
             case .get: response = verifyHandshake(query, settings: current.settings)
@@ -75,7 +117,7 @@ final class IngressHandler: HTTPServerHandler {
             }
         }
         if let response {
-            count(request, route: String(path), status: response.status)
+            count(request, route: Self.routeLabel(path, settings: current.settings), status: response.status)
             respond(response)
         }
     }
@@ -101,12 +143,12 @@ final class IngressHandler: HTTPServerHandler {
     ) -> ServerResponse? {
         if let verifier = snapshot.verifier {
             guard let signature = request.head.headerFields[HTTPField.Name("X-Hub-Signature-256")!] else {
-                counters.increment("cutover_signature_failures_total", ["reason": "missing"])
+                metrics.countSignatureFailure(reason: "missing")
                 logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "missing X-Hub-Signature-256")
             }
             guard verifier.verify(header: signature, body: request.body) else {
-                counters.increment("cutover_signature_failures_total", ["reason": "mismatch"])
+                metrics.countSignatureFailure(reason: "mismatch")
                 logger.warning("POST /cloud rejected: signature does not match", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "invalid X-Hub-Signature-256")
             }
@@ -126,7 +168,7 @@ final class IngressHandler: HTTPServerHandler {
         }
         if let token = route.token {
             guard let offered = Self.offeredCredential(request.head.headerFields, query: query), constantTimeEquals(offered, token) else {
-                counters.increment("cutover_auth_failures_total", ["route": name])
+                metrics.countAuthFailure(route: "/onprem/\(name)")
                 logger.warning("POST /onprem/\(name) rejected: missing or wrong credential", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "missing or wrong credential")
             }
@@ -158,6 +200,7 @@ final class IngressHandler: HTTPServerHandler {
     ) {
         let receivedAt = Date().timeIntervalSince1970
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
+        let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         var incoming = IncomingRequest(
             receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
             body: request.body, events: [], quarantineReason: nil
@@ -167,14 +210,14 @@ final class IngressHandler: HTTPServerHandler {
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
             let events = try decoder.decode(request.body, api: api == .cloud ? .cloud : .onprem, business: business, route: routeName)
             incoming.events = events.map { event in
-                counters.increment("cutover_events_total", ["type": event.type, "api": api.rawValue])
+                metrics.countEvent(type: event.type, api: api.rawValue)
                 if event.isUnrecognized { noteUnrecognized(event, route: route) }
                 let destinations = settings.destinations.filter {
                     $0.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID)
                 }
                 if destinations.isEmpty {
                     // Kept in the spool (replayable), just not sent anywhere: counted, never silent.
-                    counters.increment("cutover_unroutable_events_total", ["type": event.type])
+                    metrics.countUnroutable(type: event.type)
                 }
                 // Without ordering every event is its own queue, so nothing waits behind a failure.
                 let orderingKey = settings.delivery.ordering == .perContact ? event.contactKey : event.id
@@ -187,21 +230,25 @@ final class IngressHandler: HTTPServerHandler {
             // Authenticated but unparseable: keep it (replayable after a fix) and acknowledge, so
             // the sender does not retry a body that will never parse.
             incoming.quarantineReason = "\(error)"
-            counters.increment("cutover_quarantined_total", ["route": route])
+            metrics.countQuarantined(route: routeLabel)
             logger.warning("body quarantined", metadata: ["route": "\(route)", "reason": "\(error)", "bytes": "\(request.body.count)"])
         }
-        counters.increment("cutover_body_bytes_total", ["route": route], by: request.body.count)
+        metrics.recordBody(route: routeLabel, bytes: request.body.count)
+        let requestID = RequestContext.requestID ?? ""
+        let submitted = DispatchTime.now()
         spool.submit(incoming) { [self] result in
+            metrics.recordSpoolCommit(startedAt: submitted, succeeded: (try? result.get()) != nil)
+            readiness.recordCommit(succeeded: (try? result.get()) != nil)
             switch result {
             case .success(let receipt):
-                if receipt.duplicateEvents > 0 { counters.increment("cutover_dedup_hits_total", by: receipt.duplicateEvents) }
+                if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
-                count(request, route: "/" + route, status: .ok)
+                count(request, route: routeLabel, status: .ok)
                 respond(.text(.ok, "ok"))
             case .failure(let error):
                 // Not durable, so not acknowledged: the sender retries and nothing is lost.
-                logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)"])
-                count(request, route: "/" + route, status: .serviceUnavailable)
+                logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)", "request_id": "\(requestID)"])
+                count(request, route: routeLabel, status: .serviceUnavailable)
                 respond(.text(.serviceUnavailable, "spool unavailable"))
             }
         }
@@ -209,9 +256,13 @@ final class IngressHandler: HTTPServerHandler {
 
     /// Unrecognized notifications are carried through intact and counted; each new shape is logged once.
     private func noteUnrecognized(_ event: CanonicalEvent, route: String) {
-        counters.increment("cutover_unrecognized_total", ["type": event.type])
+        metrics.countUnrecognized(type: event.type)
         let shape = WebhookShape.signature(of: event)
-        guard loggedShapes.withLock({ $0.insert(shape).inserted }) else { return }
+        // Bounded: senders choose the shapes, so past the cap new shapes are counted but not logged.
+        let isNew = loggedShapes.withLock { shapes in
+            shapes.count < Self.maxLoggedShapes && shapes.insert(shape).inserted
+        }
+        guard isNew else { return }
         logger.notice(
             "unrecognized notification carried through",
             metadata: ["route": "\(route)", "shape": "\(shape)", "reason": "\(event.unrecognized ?? "")"]
@@ -232,6 +283,18 @@ final class IngressHandler: HTTPServerHandler {
     }
 
     private func count(_ request: ServerRequest, route: String, status: HTTPResponse.Status) {
-        counters.increment("cutover_requests_total", ["route": route, "status": String(status.code)])
+        metrics.countRequest(route: route, status: status.code)
+    }
+
+    /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
+    /// random paths cannot grow the metrics without bound).
+    private static func routeLabel(_ path: Substring, settings: RelaySettings) -> String {
+        switch path {
+        case "/cloud", "/healthz", "/readyz", "/metrics":
+            return String(path)
+        default:
+            guard path.hasPrefix("/onprem/") else { return "other" }
+            return settings.onpremRoutes[String(path.dropFirst("/onprem/".count))] != nil ? String(path) : "/onprem/unknown"
+        }
     }
 }

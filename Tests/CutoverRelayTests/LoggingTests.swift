@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import CutoverRelay
+
+struct LoggingTests {
+    final class Lines: Sendable {
+        private let lines = Mutex<[[UInt8]]>([])
+        func append(_ line: [UInt8]) { lines.withLock { $0.append(line) } }
+        func withLock<T>(_ body: ([[UInt8]]) throws -> T) rethrows -> T { try lines.withLock { try body($0) } }
+    }
+
+    /// A logger whose JSON lines are collected instead of written to standard error.
+    private func collectingLogger(metadataProvider: Logger.MetadataProvider? = nil) -> (Logger, Lines) {
+        let lines = Lines()
+        let output = LogOutput { bytes in lines.append(bytes) }
+        var logger = Logger(label: "cutover") { label in
+            JSONLogHandler(label: label, metadataProvider: metadataProvider, output: output)
+        }
+        logger.logLevel = .debug
+        return (logger, lines)
+    }
+
+    private func parse(_ line: [UInt8]) throws -> [String: Any] {
+        #expect(line.last == UInt8(ascii: "\n"))
+        #expect(line.dropLast().contains(UInt8(ascii: "\n")) == false, "one line per entry")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+    }
+
+    @Test func oneJSONObjectPerLineWithEverythingEscaped() throws {
+        let (logger, lines) = collectingLogger()
+        let awkward = "quote \" backslash \\ newline \n tab \t cr \r bell \u{07} del \u{7f} unicode é 😀 slash /"
+        logger.warning(
+            "\(awkward)",
+            metadata: [
+                "text": "\(awkward)", "list": ["a", "b\"c"], "nested": ["inner": "value\n"],
+                "number": .stringConvertible(42),
+            ])
+        let entry = try parse(try #require(lines.withLock { $0.first }))
+        #expect(entry["message"] as? String == awkward)
+        #expect(entry["level"] as? String == "warning")
+        #expect(entry["label"] as? String == "cutover")
+        let metadata = try #require(entry["metadata"] as? [String: Any])
+        #expect(metadata["text"] as? String == awkward)
+        #expect(metadata["list"] as? [String] == ["a", "b\"c"])
+        #expect((metadata["nested"] as? [String: String])?["inner"] == "value\n")
+        #expect(metadata["number"] as? String == "42")
+        let raw = String(decoding: try #require(lines.withLock { $0.first }), as: UTF8.self)
+        #expect(raw.contains("slash /"), "slashes are not escaped, so URLs stay greppable")
+    }
+
+    @Test func timestampIsRFC3339UTCWithMilliseconds() throws {
+        var out: [UInt8] = []
+        JSONLogHandler.appendTimestamp(Date(timeIntervalSince1970: 1_700_000_000.123_9), to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "2023-11-14T22:13:20.123Z")
+        out.removeAll()
+        JSONLogHandler.appendTimestamp(Date(timeIntervalSince1970: 0), to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "1970-01-01T00:00:00.000Z")
+    }
+
+    @Test func emptyMetadataIsLeftOut() throws {
+        let (logger, lines) = collectingLogger()
+        logger.info("plain")
+        let entry = try parse(try #require(lines.withLock { $0.first }))
+        #expect(entry["metadata"] == nil)
+        #expect(Set(entry.keys) == ["timestamp", "level", "label", "message"])
+    }
+
+    @Test func theRequestIDBoundToTheContextIsInEveryLine() throws {
+        let (logger, lines) = collectingLogger(metadataProvider: RequestContext.metadataProvider)
+        RequestContext.$requestID.withValue("req-7") {
+            logger.notice("inside", metadata: ["route": "/cloud"])
+        }
+        logger.notice("outside")
+        let entries = try lines.withLock { $0 }.map(parse)
+        #expect((entries[0]["metadata"] as? [String: String]) == ["request_id": "req-7", "route": "/cloud"])
+        #expect(entries[1]["metadata"] == nil)
+    }
+
+    @Test func logLevelIsHonoured() {
+        var (logger, lines) = collectingLogger()
+        logger.logLevel = .warning
+        logger.info("dropped")
+        logger.error("kept")
+        #expect(lines.withLock { $0.count } == 1)
+    }
+
+    @Test func incomingRequestIDsAreKeptOnlyWhenSane() {
+        #expect(RequestID.resolve(incoming: "abc-123_x.y:z") == "abc-123_x.y:z")
+        #expect(RequestID.resolve(incoming: "0f8fad5b-d9cb-469f-a165-70867728950e") == "0f8fad5b-d9cb-469f-a165-70867728950e")
+        for insane in ["", "has space", "quote\"", "new\nline", "{json}", "é", String(repeating: "a", count: 129)] {
+            let resolved = RequestID.resolve(incoming: insane)
+            #expect(resolved != insane)
+            #expect(RequestID.isSane(resolved))
+        }
+        #expect(RequestID.resolve(incoming: nil) != RequestID.resolve(incoming: nil), "generated ids are unique")
+    }
+}
