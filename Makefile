@@ -2,8 +2,9 @@
 # Both install missing system packages first (as root), or print the exact command to run.
 
 SWIFT        ?= swift
-APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl python3
-BENCH_PACKAGES := wrk nginx-light nghttp2-client
+# Build: the C libraries. Tests: the real peers they start (curl, openssl, nginx, h2load, Python).
+APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client
+BENCH_PACKAGES := wrk
 ARGS         ?=
 
 .PHONY: run test build release bench deps bench-deps clean
