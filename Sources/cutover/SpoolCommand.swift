@@ -60,21 +60,8 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     let seconds: Double
 
     init?(argument: String) {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        var total = 0.0
-        var number = ""
-        for character in argument {
-            if character.isNumber || character == "." {
-                number.append(character)
-            } else if let unit = units[character], let value = Double(number) {
-                total += value * unit
-                number = ""
-            } else {
-                return nil
-            }
-        }
-        guard number.isEmpty, !argument.isEmpty else { return nil }
-        seconds = total
+        guard let seconds = DurationText.seconds(argument) else { return nil }
+        self.seconds = seconds
     }
 
     static var defaultCompletionKind: CompletionKind { .default }

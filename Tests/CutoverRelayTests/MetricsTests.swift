@@ -209,9 +209,9 @@ struct AdminConfigTests {
     }
 
     @Test func durationsNeedUnits() {
-        #expect(AdminDuration.seconds("1d12h") == 129_600)
-        #expect(AdminDuration.seconds("90s") == 90)
-        #expect(AdminDuration.seconds("7") == nil)
-        #expect(AdminDuration.seconds("") == nil)
+        #expect(DurationText.seconds("1d12h") == 129_600)
+        #expect(DurationText.seconds("90s") == 90)
+        #expect(DurationText.seconds("7") == nil)
+        #expect(DurationText.seconds("") == nil)
     }
 }

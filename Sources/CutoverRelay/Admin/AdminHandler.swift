@@ -234,7 +234,7 @@ final class AdminHandler: HTTPServerHandler {
         let destination = parameters.first("destination")
         if destination != nil, target != .dead { throw AdminError(.badRequest, "destination only applies to target=dead") }
         let olderThan = try parameters.first("older_than").map { text -> Double in
-            guard let seconds = AdminDuration.seconds(text) else {
+            guard let seconds = DurationText.seconds(text) else {
                 throw AdminError(.badRequest, "older_than: a duration with units, such as 90s, 15m, 12h, 7d, 1w or 1d12h")
             }
             return seconds
@@ -360,25 +360,5 @@ struct Parameters {
         case "false", "0", "no": return false
         default: throw AdminError(.badRequest, "\(name): expected true or false")
         }
-    }
-}
-
-/// `90s`, `15m`, `12h`, `7d`, `1w`, `1d12h`: units required, as in `cutover spool purge --older-than`.
-enum AdminDuration {
-    static func seconds(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        var total = 0.0
-        var number = ""
-        for character in text {
-            if character.isNumber || character == "." {
-                number.append(character)
-            } else if let unit = units[character], let value = Double(number) {
-                total += value * unit
-                number = ""
-            } else {
-                return nil
-            }
-        }
-        return number.isEmpty && !text.isEmpty ? total : nil
     }
 }

@@ -232,21 +232,5 @@ public enum ReplayTime {
     }
 
     /// Seconds in `90s`, `15m`, `2h`, `7d`, `1w`, `1d12h`; the unit is required.
-    public static func duration(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-        var total = 0.0
-        var number = ""
-        for character in text {
-            if character.isNumber || character == "." {
-                number.append(character)
-            } else if let unit = units[character], let value = Double(number) {
-                total += value * unit
-                number = ""
-            } else {
-                return nil
-            }
-        }
-        guard number.isEmpty, !text.isEmpty else { return nil }
-        return total
-    }
+    public static func duration(_ text: String) -> Double? { DurationText.seconds(text) }
 }
