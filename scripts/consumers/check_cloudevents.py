@@ -9,6 +9,8 @@ reading it again must give the same event. Exit 1 (with one line per failure) ot
 import json
 import sys
 
+from jsonlines_check import run
+
 from cloudevents.core.bindings.http import HTTPMessage, from_structured_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
@@ -37,29 +39,13 @@ def check(record: dict) -> str | None:
     return None
 
 
-def main() -> int:
-    count = 0
-    failures = 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        count += 1
-        try:
-            problem = check(record)
-        except Exception as e:  # the SDK rejected the event
-            problem = f"{type(e).__name__}: {e}"
-        if problem:
-            failures += 1
-            print(f"REJECTED {record['name']}: {problem}")
-    if count == 0:
-        print("no events read")
-        return 1
-    if failures:
-        return 1
-    print(f"ok {count}")
-    return 0
+def reports(record: dict) -> list[str]:
+    try:
+        problem = check(record)
+    except Exception as e:  # the SDK rejected the event
+        problem = f"{type(e).__name__}: {e}"
+    return [f"REJECTED {record['name']}: {problem}"] if problem else []
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(reports))

@@ -8,10 +8,10 @@ stdin: one JSON document per line: {"name": ..., "body": "<Cloud body JSON text>
 Exit 1 (one line per failure) when pywa raises or an expectation does not hold.
 """
 import enum
-import json
 import logging
 import sys
 
+from jsonlines_check import run
 from pywa import WhatsApp
 from pywa.types.base_update import RawUpdate
 
@@ -29,13 +29,8 @@ def resolve(obj, path: str):
 def main() -> int:
     wa = WhatsApp(phone_id="0", token="unused", server=None, verify_token="unused",
                   validate_updates=False, filter_updates=False)
-    count = 0
-    failures = 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        count += 1
+
+    def reports(record: dict) -> list[str]:
         name, expect = record["name"], record["expect"]
         try:
             raw = RawUpdate(record["body"].encode("utf-8"), hmac_header=None)
@@ -44,22 +39,17 @@ def main() -> int:
             if got_handler != expect.get("handler"):
                 raise AssertionError(f"handler {got_handler}, expected {expect.get('handler')}")
             if handler is None:
-                continue
+                return []
             update = wa._handlers_to_updates[handler].from_update(client=wa, update=raw)
             for path, want in expect.get("attrs", {}).items():
                 got = resolve(update, path)
                 if got != want:
                     raise AssertionError(f"{path} = {got!r}, expected {want!r}")
         except Exception as e:
-            failures += 1
-            print(f"REJECTED {name}: {type(e).__name__}: {e}")
-    if count == 0:
-        print("no bodies read")
-        return 1
-    if failures:
-        return 1
-    print(f"ok {count}")
-    return 0
+            return [f"REJECTED {name}: {type(e).__name__}: {e}"]
+        return []
+
+    return run(reports, noun="bodies")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import json
 import sys
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonlines_check import run
 
 
 def main() -> int:
@@ -16,25 +17,15 @@ def main() -> int:
         schema = json.load(f)
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
-    count = 0
-    failures = 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        count += 1
+
+    def reports(record: dict) -> list[str]:
         errors = sorted(validator.iter_errors(record["event"]), key=lambda e: list(e.absolute_path))
-        for e in errors[:5]:
-            failures += 1
-            path = "/".join(str(p) for p in e.absolute_path)
-            print(f"INVALID {record['name']} at /{path}: {e.message[:300]}")
-    if count == 0:
-        print("no events read")
-        return 1
-    if failures:
-        return 1
-    print(f"ok {count}")
-    return 0
+        return [
+            f"INVALID {record['name']} at /{'/'.join(str(p) for p in e.absolute_path)}: {e.message[:300]}"
+            for e in errors[:5]
+        ]
+
+    return run(reports)
 
 
 if __name__ == "__main__":
