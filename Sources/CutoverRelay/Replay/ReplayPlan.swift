@@ -228,9 +228,6 @@ public struct ReplayPlan: Sendable {
 public enum ReplayTime {
     public static func parse(_ text: String, now: Double) -> Double? {
         if let time = RFC3339.parse(text) { return time }
-        return duration(text).map { now - $0 }
+        return DurationText.seconds(text).map { now - $0 }
     }
-
-    /// Seconds in `90s`, `15m`, `2h`, `7d`, `1w`, `1d12h`; the unit is required.
-    public static func duration(_ text: String) -> Double? { DurationText.seconds(text) }
 }
