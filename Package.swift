@@ -67,27 +67,67 @@ let package = Package(
         .target(name: "CutoverWebhooks", dependencies: ["COpenSSL"], swiftSettings: strictSwift),
         // Durable spool on SQLite: raw requests, canonical events, deliveries, quarantine.
         .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: strictSwift),
-        // The proxy: HTTP server and client over the socket layer, ingress, delivery, config.
+        // The upper half follows DESIGN's data flow, one target per box (docs/architecture.md).
+        // Configuration: YAML file + environment + flags -> typed, validated settings.
         .target(
-            name: "CutoverRelay",
+            name: "CutoverConfiguration",
             dependencies: [
                 "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverWebhooks",
-                "CutoverSpool",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Operations: metrics, readiness, logging, the admin API, spool retention.
+        .target(
+            name: "CutoverOperations",
+            dependencies: [
+                "CutoverConfiguration", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool", "CutoverWebhooks",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Ingress: routes, authentication, normalize, spool submit, capture.
+        .target(
+            name: "CutoverIngress",
+            dependencies: [
+                "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPServer", "CutoverSpool", "CutoverWebhooks",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Delivery: claim -> render -> sign -> send, retries, breaker, dead letters; replay sends the same way.
+        .target(
+            name: "CutoverDelivery",
+            dependencies: [
+                "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS",
+                "CutoverSpool", "CutoverWebhooks",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The composition root: builds the parts from settings and runs them as services.
+        .target(
+            name: "CutoverRelay",
+            dependencies: [
+                "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
+                "CutoverSockets", "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "cutover",
             dependencies: [
-                "CutoverRelay", "CutoverWebhooks",
+                "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,14 +177,16 @@ let package = Package(
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [
-                "CutoverRelay", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
+                "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
+                "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
                 "CutoverTLS", "CutoverWebhooks",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "CutoverIntegrationTests",
-            dependencies: ["CutoverRelay", "CutoverWebhooks"],
+            dependencies: ["CutoverRelay", "CutoverConfiguration", "CutoverWebhooks"],
             swiftSettings: strictSwift
         ),
     ]

@@ -1,5 +1,9 @@
+import CutoverConfiguration
+import CutoverDelivery
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverIngress
+import CutoverOperations
 import CutoverSockets
 import CutoverSpool
 import CutoverTLS
@@ -10,8 +14,8 @@ import Logging
 import Synchronization
 
 /// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
-public final class Relay: Sendable {
-    public let metrics: RelayMetrics
+package final class Relay: Sendable {
+    package let metrics: RelayMetrics
     private let logger: Logger
     private let spool: Spool
     private let server: HTTPServer
@@ -20,9 +24,9 @@ public final class Relay: Sendable {
     private let settings: Mutex<RelaySettings>
     private let workers = WorkerRegistry()
     /// The plain listener's address (with the real port when 0 was asked for), if there is one.
-    public let boundAddress: SocketAddress?
+    package let boundAddress: SocketAddress?
     /// The TLS listener's address, when one is configured.
-    public let boundTLSAddress: SocketAddress?
+    package let boundTLSAddress: SocketAddress?
     private let tlsContext: TLSContext?
     private let janitor: SpoolJanitor
     private let spoolGauges: SpoolGauges
@@ -31,7 +35,7 @@ public final class Relay: Sendable {
     private let adminServer: HTTPServer?
     private let adminHandler: AdminHandler?
     /// The admin listener's address (with the real port when 0 was asked for).
-    public let boundAdminAddress: SocketAddress?
+    package let boundAdminAddress: SocketAddress?
 
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
     private final class WorkerRegistry: Sendable {
@@ -50,7 +54,7 @@ public final class Relay: Sendable {
 
     /// Opens the spool, starts delivery of anything left from a previous run, then listens.
     /// - Parameter metrics: where the relay's metrics go; `cutover serve` passes `.processWide`.
-    public init(settings: RelaySettings, logger: Logger, metrics: RelayMetrics = RelayMetrics()) throws {
+    package init(settings: RelaySettings, logger: Logger, metrics: RelayMetrics = RelayMetrics()) throws {
         self.logger = logger
         self.metrics = metrics
         let spool = try Spool.open(directory: settings.spoolDirectory, options: SpoolOptions(maxBatch: settings.spoolMaxBatch))
@@ -139,7 +143,7 @@ public final class Relay: Sendable {
     /// Applies reloaded settings (SIGHUP) without dropping connections: secrets, routes and
     /// destinations change now; certificates are re-read for new connections. Listen addresses,
     /// limits and the spool directory need a restart and are reported, not applied.
-    public func reload(_ fresh: RelaySettings) throws {
+    package func reload(_ fresh: RelaySettings) throws {
         let previous = settings.withLock { $0 }
         var workersToStop: [DeliveryWorker] = []
         var workersToStart: [DeliveryWorker] = []
@@ -196,7 +200,7 @@ public final class Relay: Sendable {
 
     /// Stops accepting, lets in-flight requests finish (up to `gracePeriod`), lets in-flight
     /// deliveries finish and records them, then closes the spool.
-    public func shutdownGracefully(gracePeriod: Duration = .seconds(10)) async {
+    package func shutdownGracefully(gracePeriod: Duration = .seconds(10)) async {
         readiness.shutdownStarted()
         adminServer?.shutdown()
         await server.shutdownGracefully(gracePeriod: gracePeriod)
@@ -211,43 +215,5 @@ public final class Relay: Sendable {
         spoolGauges.stop()
         client.shutdown()
         spool.close()
-    }
-}
-
-/// Logs and counts what the HTTP server rejects on its own.
-struct ServerLogObserver: HTTPServerObserver {
-    let logger: Logger
-    let metrics: RelayMetrics
-
-    func connectionOpened() {
-        metrics.connectionOpened()
-    }
-
-    func connectionClosed() {
-        metrics.connectionClosed()
-    }
-
-    func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
-        metrics.countRejected(status: status.code)
-        logger.warning("request rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
-    }
-
-    func tlsHandshakeFailed(reason: String, remoteAddress: String) {
-        metrics.countTLSHandshakeFailure()
-        logger.warning("TLS handshake failed", metadata: ["reason": "\(reason)", "remote": "\(remoteAddress)"])
-    }
-}
-
-/// Logs what the admin listener rejects on its own (its connections are not webhook traffic, so
-/// they stay out of the connection metrics).
-struct AdminLogObserver: HTTPServerObserver {
-    let logger: Logger
-
-    func connectionOpened() {}
-
-    func connectionClosed() {}
-
-    func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
-        logger.warning("admin request rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
     }
 }

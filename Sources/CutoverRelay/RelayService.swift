@@ -1,22 +1,23 @@
+import CutoverConfiguration
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
 /// Runs a relay under swift-service-lifecycle: SIGTERM/SIGINT shut it down gracefully (the
 /// service group's signals), SIGHUP reloads its configuration without dropping connections.
-public struct RelayService: Service {
+package struct RelayService: Service {
     private let relay: Relay
     private let logger: Logger
     private let loadSettings: @Sendable () throws -> RelaySettings
 
     /// - Parameter loadSettings: re-reads the configuration (file, environment, flags) on SIGHUP.
-    public init(relay: Relay, logger: Logger, loadSettings: @escaping @Sendable () throws -> RelaySettings) {
+    package init(relay: Relay, logger: Logger, loadSettings: @escaping @Sendable () throws -> RelaySettings) {
         self.relay = relay
         self.logger = logger
         self.loadSettings = loadSettings
     }
 
-    public func run() async throws {
+    package func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             do {
                 try relay.reload(loadSettings())

@@ -1,18 +1,18 @@
 /// One authenticated HTTP request as the ingress accepted it, with the canonical events normalized
 /// from it. The spool treats every field as opaque bytes or strings.
-public struct IncomingRequest: Sendable {
+package struct IncomingRequest: Sendable {
     /// Unix seconds.
-    public var receivedAt: Double
-    public var route: String
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
+    package var receivedAt: Double
+    package var route: String
+    package var headers: [(name: String, value: String)]
+    package var body: [UInt8]
     /// Empty for a quarantined request.
-    public var events: [IncomingEvent]
+    package var events: [IncomingEvent]
     /// Non-nil: the body could not be normalized; it is kept raw (replayable after a fix) and no
     /// events or deliveries are created, whatever `events` holds.
-    public var quarantineReason: String?
+    package var quarantineReason: String?
 
-    public init(
+    package init(
         receivedAt: Double, route: String, headers: [(name: String, value: String)], body: [UInt8],
         events: [IncomingEvent], quarantineReason: String? = nil
     ) {
@@ -25,20 +25,20 @@ public struct IncomingRequest: Sendable {
     }
 }
 
-public struct IncomingEvent: Sendable, Hashable {
+package struct IncomingEvent: Sendable, Hashable {
     /// The canonical event's stable id: the dedup key.
-    public var id: String
-    public var type: String
+    package var id: String
+    package var type: String
     /// Deliveries with the same contact key and destination go out in arrival order, one at a time.
     /// Events that need no ordering (errors, management notifications) should use a key of their own,
     /// such as their id, or they queue behind each other.
-    public var contactKey: String
+    package var contactKey: String
     /// Canonical event JSON bytes.
-    public var payload: [UInt8]
+    package var payload: [UInt8]
     /// Destination names this event is delivered to; none means stored but deliberately not delivered.
-    public var destinations: [String]
+    package var destinations: [String]
 
-    public init(id: String, type: String, contactKey: String, payload: [UInt8], destinations: [String]) {
+    package init(id: String, type: String, contactKey: String, payload: [UInt8], destinations: [String]) {
         self.id = id
         self.type = type
         self.contactKey = contactKey
@@ -48,17 +48,17 @@ public struct IncomingEvent: Sendable, Hashable {
 }
 
 /// What ingesting one request stored. Returned only after the transaction holding it committed.
-public struct IngestReceipt: Sendable, Hashable {
-    public var requestID: Int64
-    public var quarantined: Bool
+package struct IngestReceipt: Sendable, Hashable {
+    package var requestID: Int64
+    package var quarantined: Bool
     /// Events stored for the first time.
-    public var newEvents: Int
+    package var newEvents: Int
     /// Events whose id was already stored (a redelivered notification): not stored again, not delivered again.
-    public var duplicateEvents: Int
+    package var duplicateEvents: Int
     /// Delivery rows created for the new events.
-    public var deliveriesCreated: Int
+    package var deliveriesCreated: Int
 
-    public init(requestID: Int64, quarantined: Bool, newEvents: Int, duplicateEvents: Int, deliveriesCreated: Int) {
+    package init(requestID: Int64, quarantined: Bool, newEvents: Int, duplicateEvents: Int, deliveriesCreated: Int) {
         self.requestID = requestID
         self.quarantined = quarantined
         self.newEvents = newEvents
@@ -67,82 +67,82 @@ public struct IngestReceipt: Sendable, Hashable {
     }
 }
 
-public enum DeliveryState: String, Sendable, Hashable, CaseIterable {
+package enum DeliveryState: String, Sendable, Hashable, CaseIterable {
     case pending, inflight, delivered, dead
 }
 
-public enum RequestStatus: String, Sendable, Hashable, CaseIterable {
+package enum RequestStatus: String, Sendable, Hashable, CaseIterable {
     case accepted, quarantined
 }
 
 /// A delivery handed to a worker by `claim`; it stays `inflight` until the worker records the outcome
 /// (`markDelivered`, `scheduleRetry`, `deadLetter`) or the process restarts (then it is pending again).
-public struct ClaimedDelivery: Sendable, Hashable {
-    public var id: Int64
-    public var eventID: String
-    public var eventType: String
-    public var contactKey: String
-    public var destination: String
+package struct ClaimedDelivery: Sendable, Hashable {
+    package var id: Int64
+    package var eventID: String
+    package var eventType: String
+    package var contactKey: String
+    package var destination: String
     /// Attempts already made before this one.
-    public var attempts: Int
+    package var attempts: Int
     /// Canonical event JSON bytes.
-    public var payload: [UInt8]
+    package var payload: [UInt8]
     /// The request the event came from (`Spool.request(id:)` gives its raw body for `raw` destinations).
-    public var requestID: Int64
+    package var requestID: Int64
     /// When the delivery was created (the request's receive time): the start of the retry horizon.
-    public var createdAt: Double
+    package var createdAt: Double
 }
 
 /// A delivery row as stored, for listing and inspection.
-public struct DeliveryRecord: Sendable, Hashable {
-    public var id: Int64
-    public var eventID: String
+package struct DeliveryRecord: Sendable, Hashable {
+    package var id: Int64
+    package var eventID: String
     /// The canonical event's type.
-    public var eventType: String
+    package var eventType: String
     /// The request the event was first stored from.
-    public var requestID: Int64
-    public var destination: String
-    public var state: DeliveryState
-    public var attempts: Int
-    public var nextAttemptAt: Double
-    public var lastError: String?
-    public var lastStatus: Int?
-    public var contactKey: String
-    public var createdAt: Double
-    public var updatedAt: Double
+    package var requestID: Int64
+    package var destination: String
+    package var state: DeliveryState
+    package var attempts: Int
+    package var nextAttemptAt: Double
+    package var lastError: String?
+    package var lastStatus: Int?
+    package var contactKey: String
+    package var createdAt: Double
+    package var updatedAt: Double
 }
 
 /// A stored request with its raw bytes, for replay and `spool show`.
-public struct StoredRequest: Sendable {
-    public var id: Int64
-    public var receivedAt: Double
-    public var route: String
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
-    public var status: RequestStatus
-    public var quarantineReason: String?
+package struct StoredRequest: Sendable {
+    package var id: Int64
+    package var receivedAt: Double
+    package var route: String
+    package var headers: [(name: String, value: String)]
+    package var body: [UInt8]
+    package var status: RequestStatus
+    package var quarantineReason: String?
 }
 
 /// A stored canonical event.
-public struct StoredEvent: Sendable, Hashable {
-    public var id: String
-    public var requestID: Int64
-    public var type: String
-    public var contactKey: String
-    public var payload: [UInt8]
-    public var createdAt: Double
+package struct StoredEvent: Sendable, Hashable {
+    package var id: String
+    package var requestID: Int64
+    package var type: String
+    package var contactKey: String
+    package var payload: [UInt8]
+    package var createdAt: Double
 }
 
-public struct SpoolStats: Sendable, Hashable {
-    public struct DeliveryCounts: Sendable, Hashable {
-        public var pending = 0
-        public var inflight = 0
-        public var delivered = 0
-        public var dead = 0
+package struct SpoolStats: Sendable, Hashable {
+    package struct DeliveryCounts: Sendable, Hashable {
+        package var pending = 0
+        package var inflight = 0
+        package var delivered = 0
+        package var dead = 0
 
-        public init() {}
+        package init() {}
 
-        public subscript(state: DeliveryState) -> Int {
+        package subscript(state: DeliveryState) -> Int {
             get {
                 switch state {
                 case .pending: pending
@@ -163,39 +163,39 @@ public struct SpoolStats: Sendable, Hashable {
     }
 
     /// Delivery counts per destination name.
-    public var deliveries: [String: DeliveryCounts]
-    public var requests: Int
-    public var quarantined: Int
-    public var events: Int
+    package var deliveries: [String: DeliveryCounts]
+    package var requests: Int
+    package var quarantined: Int
+    package var events: Int
     /// Creation time of the oldest pending delivery, if any.
-    public var oldestPendingCreatedAt: Double?
+    package var oldestPendingCreatedAt: Double?
     /// `now - oldestPendingCreatedAt`, with the `now` given to `stats(now:)`.
-    public var oldestPendingAge: Double?
+    package var oldestPendingAge: Double?
     /// Creation time of each destination's oldest pending delivery (destinations with none are absent).
-    public var oldestPendingCreatedAtByDestination: [String: Double] = [:]
+    package var oldestPendingCreatedAtByDestination: [String: Double] = [:]
     /// Lifetime totals kept in the database (so every process sees them), since schema v3.
-    public var totals = SpoolTotals()
+    package var totals = SpoolTotals()
 }
 
 /// Lifetime totals the spool keeps in its `counters` table, each updated in the same transaction as
 /// the change it counts.
-public struct SpoolTotals: Sendable, Hashable {
+package struct SpoolTotals: Sendable, Hashable {
     /// Events not stored again because their id was already in the spool (dedup hits).
-    public var duplicateEvents = 0
+    package var duplicateEvents = 0
     /// Events removed by retention (`prune`) or by `purge` of delivered data, with their deliveries.
-    public var prunedEvents = 0
+    package var prunedEvents = 0
     /// Raw requests removed by retention (`prune`) or by `purge` of delivered data.
-    public var prunedRequests = 0
+    package var prunedRequests = 0
     /// Dead letters deleted by `purge`.
-    public var purgedDeadLetters = 0
+    package var purgedDeadLetters = 0
     /// Quarantined requests deleted by `purge`.
-    public var purgedQuarantined = 0
+    package var purgedQuarantined = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// How one recorded attempt ended.
-public enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
+package enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
     /// 2xx (or otherwise done): the delivery is finished.
     case delivered
     /// Failed; the delivery went back to pending for another attempt.
@@ -205,26 +205,26 @@ public enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
 }
 
 /// One recorded delivery attempt (`spool show`), schema v3 on.
-public struct DeliveryAttempt: Sendable, Hashable {
-    public var deliveryID: Int64
+package struct DeliveryAttempt: Sendable, Hashable {
+    package var deliveryID: Int64
     /// 1-based over the delivery's whole life: a revived dead letter goes on counting.
-    public var attempt: Int
+    package var attempt: Int
     /// When the outcome was recorded (unix seconds).
-    public var at: Double
-    public var outcome: AttemptOutcome
+    package var at: Double
+    package var outcome: AttemptOutcome
     /// The response status, if a response arrived.
-    public var status: Int?
+    package var status: Int?
     /// At most `DeliveryAttempt.maxErrorBytes` bytes of the error.
-    public var error: String?
+    package var error: String?
 
     /// Longest error excerpt stored per attempt, in UTF-8 bytes.
-    public static let maxErrorBytes = 512
+    package static let maxErrorBytes = 512
     /// Attempts kept per delivery; older rows are dropped as new ones are written (the delivery's
     /// `attempts` column still counts them all).
-    public static let maxKeptPerDelivery = 100
+    package static let maxKeptPerDelivery = 100
 
     /// `text` cut to at most `maxBytes` UTF-8 bytes on a character boundary, ending in "…" when cut.
-    public static func excerpt(_ text: String, maxBytes: Int = maxErrorBytes) -> String {
+    package static func excerpt(_ text: String, maxBytes: Int = maxErrorBytes) -> String {
         if text.utf8.count <= maxBytes { return text }
         let ellipsis = "…"
         let budget = max(0, maxBytes - ellipsis.utf8.count)
@@ -241,41 +241,41 @@ public struct DeliveryAttempt: Sendable, Hashable {
 }
 
 /// A stored request without its body, for listings.
-public struct RequestSummary: Sendable, Hashable {
-    public var id: Int64
-    public var receivedAt: Double
-    public var route: String
-    public var bodyBytes: Int
-    public var status: RequestStatus
-    public var quarantineReason: String?
+package struct RequestSummary: Sendable, Hashable {
+    package var id: Int64
+    package var receivedAt: Double
+    package var route: String
+    package var bodyBytes: Int
+    package var status: RequestStatus
+    package var quarantineReason: String?
 }
 
 /// In-process counters of the ingest writer, for metrics (average batch = requests / commits).
-public struct SpoolCounters: Sendable, Hashable {
+package struct SpoolCounters: Sendable, Hashable {
     /// Ingest transactions committed (group commits plus synchronous `ingest` calls).
-    public var ingestCommits = 0
+    package var ingestCommits = 0
     /// Requests stored by those commits.
-    public var ingestedRequests = 0
+    package var ingestedRequests = 0
     /// Ingest transactions that failed and were rolled back.
-    public var failedIngestBatches = 0
+    package var failedIngestBatches = 0
     /// Requests whose completion reported an error (failed batches and submits after close).
-    public var failedRequests = 0
+    package var failedRequests = 0
     /// Largest number of requests committed in one transaction.
-    public var largestBatch = 0
+    package var largestBatch = 0
 
-    public init() {}
+    package init() {}
 }
 
-public struct SpoolOptions: Sendable, Hashable {
+package struct SpoolOptions: Sendable, Hashable {
     /// Most requests written in one group-commit transaction. 1 turns batching off.
-    public var maxBatch: Int
+    package var maxBatch: Int
     /// How long a statement waits for another process's lock before failing with SQLITE_BUSY.
-    public var busyTimeoutMilliseconds: Int32
+    package var busyTimeoutMilliseconds: Int32
     /// Put deliveries left `inflight` by a crash back to `pending` on open. Only the process that
     /// runs delivery workers should do this; an inspection tool opening the same file should not.
-    public var recoverInflight: Bool
+    package var recoverInflight: Bool
 
-    public init(maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true) {
+    package init(maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true) {
         self.maxBatch = max(1, maxBatch)
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.recoverInflight = recoverInflight
@@ -283,17 +283,17 @@ public struct SpoolOptions: Sendable, Hashable {
 }
 
 /// What one delivery attempt came to, for `Spool.record(_:)`.
-public struct DeliveryResult: Sendable, Hashable {
-    public enum Result: Sendable, Hashable {
+package struct DeliveryResult: Sendable, Hashable {
+    package enum Result: Sendable, Hashable {
         case delivered(status: Int?)
         case retry(at: Double, error: String, status: Int?)
         case dead(error: String, status: Int?)
     }
 
-    public var deliveryID: Int64
-    public var result: Result
+    package var deliveryID: Int64
+    package var result: Result
 
-    public init(deliveryID: Int64, result: Result) {
+    package init(deliveryID: Int64, result: Result) {
         self.deliveryID = deliveryID
         self.result = result
     }

@@ -13,19 +13,19 @@
 ///
 /// Only finished deliveries are removed, so the per-contact `blocked` flags, which depend on open
 /// deliveries only, stay right without being recomputed.
-public struct RetentionPolicy: Sendable, Hashable {
+package struct RetentionPolicy: Sendable, Hashable {
     /// How long an event id keeps deduplicating redeliveries (and its delivered rows stay inspectable).
-    public var dedupWindow: Double
+    package var dedupWindow: Double
     /// How long raw request bodies are kept for replay.
-    public var rawRetention: Double
+    package var rawRetention: Double
     /// Rows examined per transaction, so a prune never holds the write lock (and ingest) for long.
-    public var batchSize: Int
+    package var batchSize: Int
 
-    public static let defaultDedupWindow: Double = 7 * 86_400
-    public static let defaultRawRetention: Double = 7 * 86_400
-    public static let defaultBatchSize = 1_000
+    package static let defaultDedupWindow: Double = 7 * 86_400
+    package static let defaultRawRetention: Double = 7 * 86_400
+    package static let defaultBatchSize = 1_000
 
-    public init(
+    package init(
         dedupWindow: Double = RetentionPolicy.defaultDedupWindow,
         rawRetention: Double = RetentionPolicy.defaultRawRetention,
         batchSize: Int = RetentionPolicy.defaultBatchSize
@@ -36,44 +36,44 @@ public struct RetentionPolicy: Sendable, Hashable {
     }
 
     /// The policy of the config keys `spool_retention: {dedup_days, raw_days}`.
-    public init(dedupDays: Double, rawDays: Double, batchSize: Int = RetentionPolicy.defaultBatchSize) {
+    package init(dedupDays: Double, rawDays: Double, batchSize: Int = RetentionPolicy.defaultBatchSize) {
         self.init(dedupWindow: dedupDays * 86_400, rawRetention: rawDays * 86_400, batchSize: batchSize)
     }
 
     /// Events created before this time are past the dedup window.
-    public func eventCutoff(now: Double) -> Double { now - dedupWindow }
+    package func eventCutoff(now: Double) -> Double { now - dedupWindow }
 
     /// Requests received before this time are past the raw retention window.
-    public func requestCutoff(now: Double) -> Double { now - rawRetention }
+    package func requestCutoff(now: Double) -> Double { now - rawRetention }
 
     /// Whether retention removes an event created at `createdAt` whose deliveries are in `deliveryStates`.
-    public func prunesEvent(createdAt: Double, deliveryStates: [DeliveryState], now: Double) -> Bool {
+    package func prunesEvent(createdAt: Double, deliveryStates: [DeliveryState], now: Double) -> Bool {
         createdAt < eventCutoff(now: now) && deliveryStates.allSatisfy { $0 == .delivered }
     }
 
     /// Whether retention removes a request received at `receivedAt` that has `remainingEvents` events
     /// left (after its prunable events went).
-    public func prunesRequest(receivedAt: Double, status: RequestStatus, remainingEvents: Int, now: Double) -> Bool {
+    package func prunesRequest(receivedAt: Double, status: RequestStatus, remainingEvents: Int, now: Double) -> Bool {
         status == .accepted && remainingEvents == 0 && receivedAt < requestCutoff(now: now)
     }
 }
 
 /// What a prune removed (or, from `Spool.prunable`, would remove).
-public struct PruneReport: Sendable, Hashable {
-    public var events = 0
-    public var deliveries = 0
-    public var attempts = 0
-    public var requests = 0
+package struct PruneReport: Sendable, Hashable {
+    package var events = 0
+    package var deliveries = 0
+    package var attempts = 0
+    package var requests = 0
     /// Write transactions used (0 for a count).
-    public var transactions = 0
+    package var transactions = 0
 
-    public init() {}
+    package init() {}
 
-    public var isEmpty: Bool { events == 0 && deliveries == 0 && attempts == 0 && requests == 0 }
+    package var isEmpty: Bool { events == 0 && deliveries == 0 && attempts == 0 && requests == 0 }
 }
 
 /// Rows an operator deletes on purpose (`cutover spool purge`). Retention never touches these.
-public enum PurgeSelection: Sendable, Hashable {
+package enum PurgeSelection: Sendable, Hashable {
     /// Dead-letter deliveries (and their attempts), of one destination if given, created before
     /// `createdBefore` if given. The events stay until retention finds them done.
     case deadLetters(destination: String?, createdBefore: Double?)

@@ -6,29 +6,29 @@ extension Spool {
     // MARK: Inspection
 
     /// One delivery by id, or nil.
-    public func delivery(id: Int64) throws(SpoolError) -> DeliveryRecord? {
+    package func delivery(id: Int64) throws(SpoolError) -> DeliveryRecord? {
         try withDatabase("read delivery") { database throws(SpoolError) in try database.delivery(id: id) }
     }
 
     /// Every delivery of the event with this id, by delivery id.
-    public func deliveries(eventID: String) throws(SpoolError) -> [DeliveryRecord] {
+    package func deliveries(eventID: String) throws(SpoolError) -> [DeliveryRecord] {
         try withDatabase("list deliveries of event") { database throws(SpoolError) in
             try database.deliveries(eventID: eventID)
         }
     }
 
     /// One canonical event by its id, or nil.
-    public func event(id: String) throws(SpoolError) -> StoredEvent? {
+    package func event(id: String) throws(SpoolError) -> StoredEvent? {
         try withDatabase("read event") { database throws(SpoolError) in try database.event(id: id) }
     }
 
     /// Recorded attempts of a delivery, oldest first (at most `DeliveryAttempt.maxKeptPerDelivery`).
-    public func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
+    package func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
         try withDatabase("list attempts") { database throws(SpoolError) in try database.attempts(deliveryID: deliveryID) }
     }
 
     /// Requests with id > `afterID`, ascending, without their bodies.
-    public func requestSummaries(
+    package func requestSummaries(
         afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil
     ) throws(SpoolError) -> [RequestSummary] {
         try withDatabase("list requests") { database throws(SpoolError) in
@@ -44,7 +44,7 @@ extension Spool {
     /// the raw retention window with no event left. Pending, inflight and dead deliveries, their events
     /// and requests, and quarantined requests are never removed. Safe while the spool is in use.
     @discardableResult
-    public func prune(now: Double = Spool.currentTime(), policy: RetentionPolicy = RetentionPolicy()) throws(SpoolError)
+    package func prune(now: Double = Spool.currentTime(), policy: RetentionPolicy = RetentionPolicy()) throws(SpoolError)
         -> PruneReport
     {
         var total = PruneReport()
@@ -73,7 +73,7 @@ extension Spool {
 
     /// What `prune(now:policy:)` would remove (events, deliveries, requests; attempts are not
     /// counted), without removing anything.
-    public func prunable(now: Double = Spool.currentTime(), policy: RetentionPolicy = RetentionPolicy()) throws(SpoolError)
+    package func prunable(now: Double = Spool.currentTime(), policy: RetentionPolicy = RetentionPolicy()) throws(SpoolError)
         -> PruneReport
     {
         try withDatabase("count prunable rows") { database throws(SpoolError) in
@@ -84,7 +84,7 @@ extension Spool {
     // MARK: Purge
 
     /// How many rows `purge(selection, asOf:)` would delete.
-    public func purgeCount(_ selection: PurgeSelection, asOf: Double = Spool.currentTime()) throws(SpoolError) -> Int {
+    package func purgeCount(_ selection: PurgeSelection, asOf: Double = Spool.currentTime()) throws(SpoolError) -> Int {
         try withDatabase("count rows to purge") { database throws(SpoolError) in
             try database.purgeCount(selection, asOf: asOf)
         }
@@ -94,7 +94,7 @@ extension Spool {
     /// already in that state at `asOf`, so a purge confirmed after `purgeCount(selection, asOf:)`
     /// deletes what was counted and not what arrived since. Batched like `prune`. Returns the count.
     @discardableResult
-    public func purge(
+    package func purge(
         _ selection: PurgeSelection, asOf: Double = Spool.currentTime(), batchSize: Int = RetentionPolicy.defaultBatchSize
     ) throws(SpoolError) -> Int {
         var deleted = 0

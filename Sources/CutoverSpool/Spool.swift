@@ -8,11 +8,11 @@ import Synchronization
 /// the spool's own serial writer queue, which group-commits everything queued in one transaction.
 /// Completions run on that writer queue after the COMMIT returned; keep them short (hop elsewhere for
 /// real work) since the next batch waits for them. They may call any method except `close()`.
-public final class Spool: Sendable {
-    public let directory: String
+package final class Spool: Sendable {
+    package let directory: String
     /// The database file, `<directory>/spool.sqlite3`.
-    public let path: String
-    public let options: SpoolOptions
+    package let path: String
+    package let options: SpoolOptions
 
     /// nil once closed.
     private let database: Mutex<SQLiteDatabase?>
@@ -43,7 +43,7 @@ public final class Spool: Sendable {
     /// Opens (creating if needed) `<directory>/spool.sqlite3`: WAL, synchronous=FULL, foreign keys,
     /// busy timeout, schema migrated to the latest version. With `options.recoverInflight` (the
     /// default), deliveries left inflight by a crash go back to pending.
-    public static func open(directory: String, options: SpoolOptions = SpoolOptions()) throws(SpoolError) -> Spool {
+    package static func open(directory: String, options: SpoolOptions = SpoolOptions()) throws(SpoolError) -> Spool {
         try FileSystem.createDirectory(directory)
         let path = directory.hasSuffix("/") ? directory + "spool.sqlite3" : directory + "/spool.sqlite3"
         let database = try SQLiteDatabase(
@@ -54,14 +54,14 @@ public final class Spool: Sendable {
     }
 
     /// Wall-clock unix seconds, the time base of every `Double` time the spool stores.
-    public static func currentTime() -> Double { Clock.now() }
+    package static func currentTime() -> Double { Clock.now() }
 
     // MARK: Ingest
 
     /// Queues `request` for the next group commit. `completion` gets the receipt only after the
     /// transaction holding the request committed (fsynced), or the error that rolled the whole batch
     /// back. After `close()`, completes at once, on the caller's thread, with a `.closed` error.
-    public func submit(
+    package func submit(
         _ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {
         let (accepted, startWriter) = batch.withLock { state -> (Bool, Bool) in
@@ -82,7 +82,7 @@ public final class Spool: Sendable {
     }
 
     /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher.
-    public func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
+    package func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
         guard !requests.isEmpty else { return [] }
         do throws(SpoolError) {
             let receipts = try withDatabase("ingest") { database throws(SpoolError) in try database.ingest(requests) }
@@ -130,14 +130,14 @@ public final class Spool: Sendable {
     }
 
     /// Ingest counters of this process.
-    public var counters: SpoolCounters { batch.withLock { $0.counters } }
+    package var counters: SpoolCounters { batch.withLock { $0.counters } }
 
     // MARK: Delivery
 
     /// Claims up to `limit` due pending deliveries of `destination` (next_attempt_at <= now) and marks
     /// them inflight. Only the earliest open delivery of each contact is claimable, so one contact's
     /// events go out in arrival order and a failing one holds back only that contact.
-    public func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
+    package func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
         try withDatabase("claim") { database throws(SpoolError) in
             try database.claim(destination: destination, now: now, limit: limit)
         }
@@ -146,7 +146,7 @@ public final class Spool: Sendable {
     /// Records several attempts' outcomes in one transaction (one fsync); deliveries no longer
     /// inflight are skipped and returned.
     @discardableResult
-    public func record(_ outcomes: [DeliveryResult], now: Double = Spool.currentTime()) throws(SpoolError) -> [Int64] {
+    package func record(_ outcomes: [DeliveryResult], now: Double = Spool.currentTime()) throws(SpoolError) -> [Int64] {
         guard !outcomes.isEmpty else { return [] }
         return try withDatabase("record outcomes") { database throws(SpoolError) in
             try database.finishAttempts(outcomes, now: now)
@@ -154,7 +154,7 @@ public final class Spool: Sendable {
     }
 
     /// Records a successful attempt: the delivery is done.
-    public func markDelivered(id: Int64, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
+    package func markDelivered(id: Int64, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
         try withDatabase("mark delivered") { database throws(SpoolError) in
             try database.finishAttempt(
                 id: id, state: .delivered, nextAttemptAt: nil, error: nil, status: status, now: now,
@@ -163,7 +163,7 @@ public final class Spool: Sendable {
     }
 
     /// Records a failed attempt and puts the delivery back to pending, due at `time`.
-    public func scheduleRetry(
+    package func scheduleRetry(
         id: Int64, at time: Double, error: String, status: Int?, now: Double = Spool.currentTime()
     ) throws(SpoolError) {
         try withDatabase("schedule retry") { database throws(SpoolError) in
@@ -174,7 +174,7 @@ public final class Spool: Sendable {
     }
 
     /// Records a final failed attempt: the delivery becomes a dead letter (listable, retryable).
-    public func deadLetter(id: Int64, error: String, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
+    package func deadLetter(id: Int64, error: String, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
         try withDatabase("dead-letter") { database throws(SpoolError) in
             try database.finishAttempt(
                 id: id, state: .dead, nextAttemptAt: nil, error: error, status: status, now: now,
@@ -186,7 +186,7 @@ public final class Spool: Sendable {
     /// is. Deliveries held behind an inflight one of the same contact do not count: they become
     /// claimable when that one's outcome is recorded. A worker sleeps until this time, until one of its
     /// inflight deliveries finishes, or until it is told new work arrived.
-    public func nextDueTime(destination: String) throws(SpoolError) -> Double? {
+    package func nextDueTime(destination: String) throws(SpoolError) -> Double? {
         try withDatabase("next due time") { database throws(SpoolError) in
             try database.nextDueTime(destination: destination)
         }
@@ -195,7 +195,7 @@ public final class Spool: Sendable {
     /// Puts dead deliveries back to pending, due at `time`, attempts reset to 0. `ids` nil: every dead
     /// delivery (of `destination` if given). Returns how many were re-queued.
     @discardableResult
-    public func retryDead(
+    package func retryDead(
         ids: [Int64]? = nil, destination: String? = nil, at time: Double = Spool.currentTime()
     ) throws(SpoolError) -> Int {
         try withDatabase("retry dead") { database throws(SpoolError) in
@@ -205,21 +205,21 @@ public final class Spool: Sendable {
 
     // MARK: Inspection
 
-    public func stats(now: Double = Spool.currentTime()) throws(SpoolError) -> SpoolStats {
+    package func stats(now: Double = Spool.currentTime()) throws(SpoolError) -> SpoolStats {
         try withDatabase("stats") { database throws(SpoolError) in try database.stats(now: now) }
     }
 
     /// Every destination that has deliveries.
-    public func destinations() throws(SpoolError) -> [String] {
+    package func destinations() throws(SpoolError) -> [String] {
         try withDatabase("list destinations") { database throws(SpoolError) in try database.destinations() }
     }
 
-    public func request(id: Int64) throws(SpoolError) -> StoredRequest? {
+    package func request(id: Int64) throws(SpoolError) -> StoredRequest? {
         try withDatabase("read request") { database throws(SpoolError) in try database.request(id: id) }
     }
 
     /// Stored requests with id > `afterID`, ascending; pass the last id to page on.
-    public func requests(
+    package func requests(
         afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil, since: Double? = nil, until: Double? = nil
     ) throws(SpoolError) -> [StoredRequest] {
         try withDatabase("list requests") { database throws(SpoolError) in
@@ -227,12 +227,12 @@ public final class Spool: Sendable {
         }
     }
 
-    public func events(requestID: Int64) throws(SpoolError) -> [StoredEvent] {
+    package func events(requestID: Int64) throws(SpoolError) -> [StoredEvent] {
         try withDatabase("list events") { database throws(SpoolError) in try database.events(requestID: requestID) }
     }
 
     /// Delivery rows with id > `afterID`, ascending; pass the last id to page on.
-    public func deliveries(
+    package func deliveries(
         state: DeliveryState? = nil, destination: String? = nil, afterID: Int64 = 0, limit: Int = 100
     ) throws(SpoolError) -> [DeliveryRecord] {
         try withDatabase("list deliveries") { database throws(SpoolError) in
@@ -245,7 +245,7 @@ public final class Spool: Sendable {
     /// Rejects new submissions, lets the writer finish everything already submitted (their completions
     /// run), then closes the connection. Later calls fail with `.closed`. Idempotent. Must not be called
     /// from a completion (it waits for the writer queue those run on).
-    public func close() {
+    package func close() {
         dispatchPrecondition(condition: .notOnQueue(writerQueue))
         batch.withLock { $0.closed = true }
         // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.

@@ -1,7 +1,7 @@
 /// Every failure the spool reports. SQLite failures carry the (extended) result code and the text of
 /// `sqlite3_errmsg`; every error says what was being done.
-public struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
+package struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: String, Sendable {
         /// A SQLite call failed; `code` is the extended result code, `message` is `sqlite3_errmsg`.
         case sqlite
         /// The spool was closed before or while the call was made.
@@ -16,15 +16,15 @@ public struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
         case unsupportedSchema
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// SQLite extended result code for `.sqlite`, `errno` for `.io`, 0 otherwise.
-    public let code: Int32
+    package let code: Int32
     /// `sqlite3_errmsg` / `strerror` text, or a description of the problem.
-    public let message: String
+    package let message: String
     /// What the spool was doing, e.g. "insert event" or "open /var/lib/cutover/spool.sqlite3".
-    public let operation: String
+    package let operation: String
 
-    public init(kind: Kind, code: Int32 = 0, message: String, operation: String) {
+    package init(kind: Kind, code: Int32 = 0, message: String, operation: String) {
         self.kind = kind
         self.code = code
         self.message = message
@@ -32,9 +32,9 @@ public struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The primary SQLite result code (`SQLITE_BUSY`, `SQLITE_FULL`, ...) without the extended bits.
-    public var primaryCode: Int32 { code & 0xFF }
+    package var primaryCode: Int32 { code & 0xFF }
 
-    public var description: String {
+    package var description: String {
         switch kind {
         case .sqlite: "spool: \(operation): \(message) (SQLite code \(code))"
         case .io: "spool: \(operation): \(message) (errno \(code))"

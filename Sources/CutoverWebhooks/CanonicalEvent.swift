@@ -1,26 +1,26 @@
 /// The two WhatsApp webhook dialects.
-public enum WebhookAPI: String, Sendable, Equatable, CaseIterable {
+package enum WebhookAPI: String, Sendable, Equatable, CaseIterable {
     case cloud
     case onprem
 }
 
 /// The business a notification belongs to. Cloud bodies carry it; On-Prem bodies do not (the
 /// On-Prem route's configuration supplies it).
-public struct BusinessIdentity: Sendable, Equatable {
-    public var phoneNumberID: String?
-    public var displayPhoneNumber: String?
-    public var wabaID: String?
+package struct BusinessIdentity: Sendable, Equatable {
+    package var phoneNumberID: String?
+    package var displayPhoneNumber: String?
+    package var wabaID: String?
 
-    public init(phoneNumberID: String? = nil, displayPhoneNumber: String? = nil, wabaID: String? = nil) {
+    package init(phoneNumberID: String? = nil, displayPhoneNumber: String? = nil, wabaID: String? = nil) {
         self.phoneNumberID = phoneNumberID
         self.displayPhoneNumber = displayPhoneNumber
         self.wabaID = wabaID
     }
 
-    public var isEmpty: Bool { phoneNumberID == nil && displayPhoneNumber == nil && wabaID == nil }
+    package var isEmpty: Bool { phoneNumberID == nil && displayPhoneNumber == nil && wabaID == nil }
 
     /// Each field of `override` that is set wins over this identity's.
-    public func overridden(by override: BusinessIdentity?) -> BusinessIdentity {
+    package func overridden(by override: BusinessIdentity?) -> BusinessIdentity {
         guard let override else { return self }
         return BusinessIdentity(
             phoneNumberID: override.phoneNumberID ?? phoneNumberID,
@@ -30,7 +30,7 @@ public struct BusinessIdentity: Sendable, Equatable {
     }
 
     /// `{waba_id?, phone_number_id?, display_phone_number?}`
-    public var json: JSONObject {
+    package var json: JSONObject {
         var o = JSONObject(minimumCapacity: 3)
         o.appendIfPresent("waba_id", wabaID.map(JSONValue.string))
         o.appendIfPresent("phone_number_id", phoneNumberID.map(JSONValue.string))
@@ -38,7 +38,7 @@ public struct BusinessIdentity: Sendable, Equatable {
         return o
     }
 
-    public init(json: JSONObject?) {
+    package init(json: JSONObject?) {
         phoneNumberID = json?["phone_number_id"]?.scalarText
         displayPhoneNumber = json?["display_phone_number"]?.scalarText
         wabaID = json?["waba_id"]?.scalarText
@@ -46,7 +46,7 @@ public struct BusinessIdentity: Sendable, Equatable {
 }
 
 /// What a canonical event is about.
-public enum CanonicalEventKind: Sendable, Equatable {
+package enum CanonicalEventKind: Sendable, Equatable {
     case message
     case status
     case error
@@ -55,10 +55,10 @@ public enum CanonicalEventKind: Sendable, Equatable {
 }
 
 /// Why a stored canonical event could not be read back.
-public struct CanonicalEventError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { "invalid canonical event: \(reason)" }
+package struct CanonicalEventError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var description: String { "invalid canonical event: \(reason)" }
 }
 
 /// One notification as a CloudEvents 1.0 event (structured JSON mode).
@@ -72,30 +72,30 @@ public struct CanonicalEventError: Error, Sendable, Equatable, CustomStringConve
 ///
 /// `data` holds `business`, `contact` (when one matches), exactly one of `message` / `status` /
 /// `error` / `value`, and `batch` (what rebuilding the original envelope needs; see `WebhookDecoder`).
-public struct CanonicalEvent: Sendable, Equatable {
-    public static let specVersion = "1.0"
-    public static let extensionName = "whatsappapi"
+package struct CanonicalEvent: Sendable, Equatable {
+    package static let specVersion = "1.0"
+    package static let extensionName = "whatsappapi"
 
-    public enum EventType {
-        public static let messageReceived = "com.whatsapp.message.received"
-        public static let messageStatus = "com.whatsapp.message.status"
-        public static let error = "com.whatsapp.error"
-        public static let fieldPrefix = "com.whatsapp."
+    package enum EventType {
+        package static let messageReceived = "com.whatsapp.message.received"
+        package static let messageStatus = "com.whatsapp.message.status"
+        package static let error = "com.whatsapp.error"
+        package static let fieldPrefix = "com.whatsapp."
     }
 
-    public var id: String
-    public var type: String
-    public var source: String
-    public var subject: String?
+    package var id: String
+    package var type: String
+    package var source: String
+    package var subject: String?
     /// RFC 3339 UTC, from the item's own Unix timestamp (absent when the item has none).
-    public var time: String?
+    package var time: String?
     /// The API the notification arrived in (`whatsappapi` extension attribute).
-    public var api: WebhookAPI
-    public var data: JSONObject
+    package var api: WebhookAPI
+    package var data: JSONObject
     /// Any other attributes read back by `init(json:)`, kept so they survive.
-    public var otherAttributes: JSONObject
+    package var otherAttributes: JSONObject
 
-    public init(
+    package init(
         id: String, type: String, source: String, subject: String?, time: String?, api: WebhookAPI,
         data: JSONObject, otherAttributes: JSONObject = JSONObject()
     ) {
@@ -111,7 +111,7 @@ public struct CanonicalEvent: Sendable, Equatable {
 
     // MARK: data accessors
 
-    public var kind: CanonicalEventKind {
+    package var kind: CanonicalEventKind {
         switch type {
         case EventType.messageReceived: return .message
         case EventType.messageStatus: return .status
@@ -122,18 +122,18 @@ public struct CanonicalEvent: Sendable, Equatable {
         }
     }
 
-    public var business: BusinessIdentity { BusinessIdentity(json: data["business"]?.objectValue) }
-    public var contact: JSONObject? { data["contact"]?.objectValue }
-    public var message: JSONObject? { data["message"]?.objectValue }
-    public var status: JSONObject? { data["status"]?.objectValue }
-    public var error: JSONObject? { data["error"]?.objectValue }
+    package var business: BusinessIdentity { BusinessIdentity(json: data["business"]?.objectValue) }
+    package var contact: JSONObject? { data["contact"]?.objectValue }
+    package var message: JSONObject? { data["message"]?.objectValue }
+    package var status: JSONObject? { data["status"]?.objectValue }
+    package var error: JSONObject? { data["error"]?.objectValue }
     /// The change's `value` of a management (non-`messages`) field, carried intact.
-    public var value: JSONValue? { data["value"] }
-    public var batch: JSONObject? { data["batch"]?.objectValue }
+    package var value: JSONValue? { data["value"] }
+    package var batch: JSONObject? { data["batch"]?.objectValue }
 
     /// Per-contact ordering key: business number (phone number id, else display number, else WABA
     /// id, else source) + `|` + contact (subject, empty for business-level events).
-    public var contactKey: String {
+    package var contactKey: String {
         let b = business
         let number = b.phoneNumberID ?? b.displayPhoneNumber ?? b.wabaID ?? source
         return number + "|" + (subject ?? "")
@@ -142,7 +142,7 @@ public struct CanonicalEvent: Sendable, Equatable {
     // MARK: JSON
 
     /// The full CloudEvent.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var o = JSONObject(minimumCapacity: 10 + otherAttributes.count)
         o.append("specversion", .string(CanonicalEvent.specVersion))
         o.append("id", .string(id))
@@ -158,14 +158,14 @@ public struct CanonicalEvent: Sendable, Equatable {
     }
 
     /// Compact JSON bytes of `json`.
-    public func serialized() -> [UInt8] { json.serialized() }
+    package func serialized() -> [UInt8] { json.serialized() }
 
     private static let knownAttributes: Set<String> = [
         "specversion", "id", "source", "type", "subject", "time", extensionName, "datacontenttype", "data",
     ]
 
     /// Reads back an event produced by `json` / `serialized()`.
-    public init(json: JSONValue) throws(CanonicalEventError) {
+    package init(json: JSONValue) throws(CanonicalEventError) {
         guard case .object(let o) = json else { throw CanonicalEventError("not a JSON object") }
         guard o["specversion"]?.stringValue == CanonicalEvent.specVersion else { throw CanonicalEventError("specversion is not 1.0") }
         guard let id = o["id"]?.stringValue, !id.isEmpty else { throw CanonicalEventError("missing id") }
@@ -187,35 +187,9 @@ public struct CanonicalEvent: Sendable, Equatable {
     }
 
     /// Reads back an event from its JSON bytes (e.g. from the spool).
-    public init(bytes: [UInt8]) throws(CanonicalEventError) {
+    package init(bytes: [UInt8]) throws(CanonicalEventError) {
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch { throw CanonicalEventError("\(error)") }
         try self.init(json: value)
-    }
-}
-
-/// RFC 3339 UTC text for Unix seconds (proleptic Gregorian; no Foundation).
-enum RFC3339 {
-    static func format(unixSeconds t: Int64) -> String? {
-        // Years 0001...9999 only.
-        guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }
-        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
-        let secs = t - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        var y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        if m <= 2 { y += 1 }
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2))Z"
     }
 }

@@ -1,6 +1,6 @@
 /// Why a JSON text was rejected, and where (byte offset into the input).
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Reason: Sendable, Equatable {
+package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Reason: Sendable, Equatable {
         case emptyInput
         case unexpectedEnd
         case unexpectedByte(UInt8)
@@ -15,33 +15,33 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case trailingData
     }
 
-    public var offset: Int
-    public var reason: Reason
+    package var offset: Int
+    package var reason: Reason
 
-    public init(offset: Int, reason: Reason) {
+    package init(offset: Int, reason: Reason) {
         self.offset = offset
         self.reason = reason
     }
 
-    public var description: String { "JSON parse error at byte \(offset): \(reason)" }
+    package var description: String { "JSON parse error at byte \(offset): \(reason)" }
 }
 
 /// The one entry point behind which the JSON parser sits, so another implementation (e.g. simdjson)
 /// can replace the hand-written one without touching callers.
-public protocol JSONDecoding: Sendable {
+package protocol JSONDecoding: Sendable {
     func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue
 }
 
 /// Strict RFC 8259 recursive-descent parser. Never traps: every malformed input, including invalid
 /// UTF-8, lone surrogates, raw control characters in strings and nesting deeper than `maxDepth`,
 /// yields a `JSONParseError`.
-public struct JSONParser: JSONDecoding {
-    public static let defaultMaxDepth = 512
-    public var maxDepth: Int
+package struct JSONParser: JSONDecoding {
+    package static let defaultMaxDepth = 512
+    package var maxDepth: Int
 
-    public init(maxDepth: Int = JSONParser.defaultMaxDepth) { self.maxDepth = maxDepth }
+    package init(maxDepth: Int = JSONParser.defaultMaxDepth) { self.maxDepth = maxDepth }
 
-    public func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    package func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
         var state = ParserState(bytes: bytes, maxDepth: maxDepth)
         state.skipWhitespace()
         guard state.pos < state.end else {
@@ -56,20 +56,20 @@ public struct JSONParser: JSONDecoding {
 
 extension JSONValue {
     /// The parser used by the convenience entry points below.
-    public static let defaultParser = JSONParser()
+    package static let defaultParser = JSONParser()
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
         try defaultParser.parse(bytes)
     }
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBytes { raw in
             do throws(JSONParseError) { return .success(try defaultParser.parse(raw)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 }

@@ -2,7 +2,7 @@
 ///
 /// Numbers keep their raw text exactly as received (`1.0`, `1e3` and 20-digit integers survive a
 /// round trip unchanged); objects keep their key order and any duplicate keys.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// The number's raw RFC 8259 text, e.g. `"131049"`, `"-1.50"`, `"1e3"`.
@@ -12,37 +12,37 @@ public enum JSONValue: Sendable, Equatable {
     case object(JSONObject)
 
     /// A number from an integer.
-    public static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
+    package static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    public var objectValue: JSONObject? {
+    package var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
 
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
 
     /// The raw text of a number.
-    public var numberText: String? {
+    package var numberText: String? {
         if case .number(let n) = self { return n }
         return nil
     }
 
     /// An integer from a number whose text is an integer, or from a string of digits
     /// (Meta sends timestamps as strings).
-    public var integerValue: Int64? {
+    package var integerValue: Int64? {
         switch self {
         case .number(let n), .string(let n): return Int64(n)
         default: return nil
@@ -50,7 +50,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// A string, or the raw text of a number (ids sometimes arrive as numbers).
-    public var scalarText: String? {
+    package var scalarText: String? {
         switch self {
         case .string(let s): return s
         case .number(let n): return n
@@ -58,13 +58,13 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
     /// Object member lookup; `nil` when not an object or the key is absent.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
@@ -77,7 +77,7 @@ public enum JSONValue: Sendable, Equatable {
     ///   (so `1.0 == 1` and `1e2 == 100`). Large integers never lose precision.
     /// - Arrays compare element by element in order.
     /// - Objects compare as multisets of members: same keys (duplicates counted), equal values.
-    public func semanticallyEquals(_ other: JSONValue) -> Bool {
+    package func semanticallyEquals(_ other: JSONValue) -> Bool {
         switch (self, other) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -108,26 +108,26 @@ public enum JSONValue: Sendable, Equatable {
 
 /// A JSON object that keeps its members in order (and keeps duplicate keys, as parsed).
 /// Lookups are linear: webhook objects are small.
-public struct JSONObject: Sendable, Equatable, Sequence {
-    public typealias Member = (key: String, value: JSONValue)
+package struct JSONObject: Sendable, Equatable, Sequence {
+    package typealias Member = (key: String, value: JSONValue)
     public private(set) var members: [Member]
 
-    public init() { members = [] }
-    public init(_ members: [Member]) { self.members = members }
-    public init(minimumCapacity: Int) {
+    package init() { members = [] }
+    package init(_ members: [Member]) { self.members = members }
+    package init(minimumCapacity: Int) {
         members = []
         members.reserveCapacity(minimumCapacity)
     }
 
-    public var count: Int { members.count }
-    public var isEmpty: Bool { members.isEmpty }
-    public var keys: [String] { members.map(\.key) }
+    package var count: Int { members.count }
+    package var isEmpty: Bool { members.isEmpty }
+    package var keys: [String] { members.map(\.key) }
 
-    public func makeIterator() -> IndexingIterator<[Member]> { members.makeIterator() }
+    package func makeIterator() -> IndexingIterator<[Member]> { members.makeIterator() }
 
     /// The first member with this key. Setting replaces the first such member in place (keeping its
     /// position), appends when absent, and removes every member with that key when set to `nil`.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         get {
             for m in members where m.key == key { return m.value }
             return nil
@@ -145,30 +145,30 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
     }
 
-    public func contains(_ key: String) -> Bool { members.contains { $0.key == key } }
+    package func contains(_ key: String) -> Bool { members.contains { $0.key == key } }
 
     /// Appends a member without looking for an existing one (the parser's and builders' fast path).
-    public mutating func append(_ key: String, _ value: JSONValue) { members.append((key, value)) }
+    package mutating func append(_ key: String, _ value: JSONValue) { members.append((key, value)) }
 
     /// Appends only when the value is non-nil.
-    public mutating func appendIfPresent(_ key: String, _ value: JSONValue?) {
+    package mutating func appendIfPresent(_ key: String, _ value: JSONValue?) {
         if let value { members.append((key, value)) }
     }
 
     /// A copy without the given keys.
-    public func removing(_ keys: String...) -> JSONObject { removing(keys) }
-    public func removing(_ keys: [String]) -> JSONObject {
+    package func removing(_ keys: String...) -> JSONObject { removing(keys) }
+    package func removing(_ keys: [String]) -> JSONObject {
         JSONObject(members.filter { !keys.contains($0.key) })
     }
 
     /// A copy with `key` set to `value` (see the subscript setter).
-    public func setting(_ key: String, _ value: JSONValue?) -> JSONObject {
+    package func setting(_ key: String, _ value: JSONValue?) -> JSONObject {
         var copy = self
         copy[key] = value
         return copy
     }
 
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    package static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.members.count == rhs.members.count else { return false }
         for i in lhs.members.indices {
             if lhs.members[i].key != rhs.members[i].key || lhs.members[i].value != rhs.members[i].value { return false }
@@ -177,7 +177,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 
     /// Key-order-insensitive equality (see `JSONValue.semanticallyEquals`).
-    public func semanticallyEquals(_ other: JSONObject) -> Bool {
+    package func semanticallyEquals(_ other: JSONObject) -> Bool {
         guard members.count == other.members.count else { return false }
         let a = members.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
         let b = other.members.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
@@ -190,7 +190,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
 }
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         members = elements.map { (key: $0.0, value: $0.1) }
     }
 }
@@ -198,12 +198,12 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByIntegerLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(nilLiteral: ()) { self = .null }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(nilLiteral: ()) { self = .null }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
     }
-    public init(integerLiteral value: Int) { self = .number(String(value)) }
+    package init(integerLiteral value: Int) { self = .number(String(value)) }
 }

@@ -3,18 +3,18 @@
 /// Strings: `"` `\` and control characters are escaped (`\n`, `\t`... or `\u00XX`); `/` is not escaped;
 /// non-ASCII is written as UTF-8. Runs that need no escaping are appended in bulk.
 /// Numbers are written from their raw text.
-public struct JSONWriter: Sendable {
-    public var bytes: [UInt8]
+package struct JSONWriter: Sendable {
+    package var bytes: [UInt8]
     /// Write object members sorted by key (byte order): the stable form used for hashing.
-    public var sortedKeys: Bool
+    package var sortedKeys: Bool
 
-    public init(capacity: Int = 1024, sortedKeys: Bool = false) {
+    package init(capacity: Int = 1024, sortedKeys: Bool = false) {
         bytes = []
         bytes.reserveCapacity(capacity)
         self.sortedKeys = sortedKeys
     }
 
-    public mutating func write(_ value: JSONValue) {
+    package mutating func write(_ value: JSONValue) {
         switch value {
         case .null: bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b):
@@ -34,7 +34,7 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    public mutating func write(_ object: JSONObject) {
+    package mutating func write(_ object: JSONObject) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
         if sortedKeys {
@@ -61,7 +61,7 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    public mutating func writeString(_ s: String) {
+    package mutating func writeString(_ s: String) {
         var s = s
         s.withUTF8 { buffer in
             bytes.append(UInt8(ascii: "\""))
@@ -98,12 +98,12 @@ public struct JSONWriter: Sendable {
 
 extension JSONValue {
     /// Compact UTF-8 JSON text.
-    public func serialized(sortedKeys: Bool = false) -> [UInt8] {
+    package func serialized(sortedKeys: Bool = false) -> [UInt8] {
         var w = JSONWriter(sortedKeys: sortedKeys)
         w.write(self)
         return w.bytes
     }
 
     /// Compact JSON text as a `String`.
-    public var jsonString: String { String(decoding: serialized(), as: UTF8.self) }
+    package var jsonString: String { String(decoding: serialized(), as: UTF8.self) }
 }

@@ -1,29 +1,29 @@
 /// What Cutover knows of each API's vocabulary (the notification types docs/mapping.md lists).
 /// Anything outside it is still decoded and carried intact, but flagged so the proxy can count it
 /// and log it once per shape (`CanonicalEvent.unrecognized`, `WebhookShape.signature`).
-public enum WebhookVocabulary {
+package enum WebhookVocabulary {
     /// Message types of either API, in canonical (Cloud) names plus On-Prem's own (`voice` becomes
     /// `audio` on decode; `ephemeral` and `unknown` stay).
-    public static let messageTypes: Set<String> = [
+    package static let messageTypes: Set<String> = [
         "text", "image", "audio", "video", "document", "sticker", "location", "contacts", "button", "interactive",
         "reaction", "order", "system", "unsupported", "unknown", "request_welcome", "edit", "revoke", "ephemeral",
         "voice",
     ]
     /// `interactive.type` values the Cloud API sends.
-    public static let cloudInteractiveTypes: Set<String> = ["button_reply", "list_reply", "nfm_reply", "call_permission_reply"]
+    package static let cloudInteractiveTypes: Set<String> = ["button_reply", "list_reply", "nfm_reply", "call_permission_reply"]
     /// `system.type` values of both APIs and eras (plus legacy On-Prem `group_*` types).
-    public static let systemTypes: Set<String> = [
+    package static let systemTypes: Set<String> = [
         "user_changed_number", "customer_changed_number", "user_identity_changed", "customer_identity_changed",
         "user_changed_user_id",
     ]
     /// Status values of both APIs (On-Prem `deleted`/`warning`, Cloud `played`, legacy payment statuses).
-    public static let statuses: Set<String> = [
+    package static let statuses: Set<String> = [
         "sent", "delivered", "read", "played", "failed", "deleted", "warning", "captured", "pending",
     ]
     /// `statuses[].type` values (On-Prem `message`, legacy Cloud `payment`, Cloud calls `call`).
-    public static let statusTypes: Set<String> = ["message", "payment", "call"]
+    package static let statusTypes: Set<String> = ["message", "payment", "call"]
     /// Cloud webhook fields other than `messages` (each becomes the event type `com.whatsapp.<field>`).
-    public static let cloudFields: Set<String> = [
+    package static let cloudFields: Set<String> = [
         "message_template_status_update", "message_template_quality_update", "message_template_components_update",
         "template_category_update", "phone_number_name_update", "phone_number_quality_update", "account_update",
         "account_review_update", "account_alerts", "business_capability_update", "security", "flows",
@@ -38,7 +38,7 @@ extension CanonicalEvent {
     /// Why Cutover does not recognize this notification, or `nil` when it does. An unrecognized item
     /// is still carried intact (round trips hold); the proxy counts it and logs its
     /// `WebhookShape.signature` once.
-    public var unrecognized: String? {
+    package var unrecognized: String? {
         switch kind {
         case .message:
             guard let m = message else { return "message event without data.message" }
@@ -68,14 +68,14 @@ extension CanonicalEvent {
     }
 
     /// `unrecognized != nil`.
-    public var isUnrecognized: Bool { unrecognized != nil }
+    package var isUnrecognized: Bool { unrecognized != nil }
 }
 
 /// Shape signatures for "log once per shape": equal for two notifications that differ only in values.
-public enum WebhookShape {
+package enum WebhookShape {
     /// `<api>/<kind>/<discriminator>{<sorted keys of the item>}`, e.g.
     /// `cloud/message/hologram{from,hologram,id,timestamp,type}`; pure, cheap, bounded (at most 64 keys).
-    public static func signature(of event: CanonicalEvent) -> String {
+    package static func signature(of event: CanonicalEvent) -> String {
         let item: JSONObject?
         let kind: String
         var discriminator = ""
@@ -103,7 +103,7 @@ public enum WebhookShape {
     }
 
     /// Signature of a body no decoder accepted: its top-level keys, sorted.
-    public static func signature(ofBody body: JSONValue) -> String {
+    package static func signature(ofBody body: JSONValue) -> String {
         switch body {
         case .object(let o): return "body" + keySignature(o)
         case .array: return "body[array]"

@@ -1,12 +1,12 @@
 /// Which dialect to read a body as.
-public enum WebhookInputFormat: String, Sendable, Equatable, CaseIterable {
+package enum WebhookInputFormat: String, Sendable, Equatable, CaseIterable {
     case auto
     case cloud
     case onprem
 }
 
 /// Why a body could not be turned into canonical events (the proxy quarantines such bodies).
-public enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidJSON(JSONParseError)
     case notAnObject
     /// Neither a Cloud envelope nor an On-Prem body; carries the top-level keys seen.
@@ -14,7 +14,7 @@ public enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConverti
     /// A Cloud envelope whose structure is broken (e.g. `entry` or `changes` not arrays of objects).
     case malformedEnvelope(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidJSON(let e): return "invalid JSON: \(e)"
         case .notAnObject: return "webhook body is not a JSON object"
@@ -38,12 +38,12 @@ public enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConverti
 ///   `OnPremMapping` and docs/mapping.md).
 /// - Both: `contact_index` (position of the matched contact in `contacts[]`) and, on the first event of
 ///   a value/body only, `other_contacts: [{index, contact}]` for contacts no item matched.
-public struct WebhookDecoder: Sendable {
-    public var parser: any JSONDecoding
+package struct WebhookDecoder: Sendable {
+    package var parser: any JSONDecoding
 
-    public init(parser: any JSONDecoding = JSONParser()) { self.parser = parser }
+    package init(parser: any JSONDecoding = JSONParser()) { self.parser = parser }
 
-    public func decode(
+    package func decode(
         _ body: UnsafeRawBufferPointer, api: WebhookInputFormat = .auto, business: BusinessIdentity? = nil,
         route: String? = nil
     ) throws(WebhookDecodeError) -> [CanonicalEvent] {
@@ -52,7 +52,7 @@ public struct WebhookDecoder: Sendable {
         return try decode(json: root, api: api, business: business, route: route)
     }
 
-    public func decode(
+    package func decode(
         _ body: [UInt8], api: WebhookInputFormat = .auto, business: BusinessIdentity? = nil, route: String? = nil
     ) throws(WebhookDecodeError) -> [CanonicalEvent] {
         let result: Result<[CanonicalEvent], WebhookDecodeError> = body.withUnsafeBytes { raw in
@@ -64,13 +64,13 @@ public struct WebhookDecoder: Sendable {
     }
 
     /// Which API a parsed body is in, or `nil` when neither.
-    public static func detect(_ root: JSONObject) -> WebhookAPI? {
+    package static func detect(_ root: JSONObject) -> WebhookAPI? {
         if root["object"]?.stringValue == "whatsapp_business_account" || root.contains("entry") { return .cloud }
         for key in ["contacts", "messages", "statuses", "errors"] where root.contains(key) { return .onprem }
         return nil
     }
 
-    public func decode(
+    package func decode(
         json root: JSONValue, api: WebhookInputFormat = .auto, business: BusinessIdentity? = nil, route: String? = nil
     ) throws(WebhookDecodeError) -> [CanonicalEvent] {
         guard case .object(let object) = root else { throw .notAnObject }

@@ -1,5 +1,5 @@
 /// The body format a destination wants.
-public enum WebhookOutputFormat: String, Sendable, Equatable, CaseIterable {
+package enum WebhookOutputFormat: String, Sendable, Equatable, CaseIterable {
     case onprem
     case cloud
     case canonical
@@ -10,9 +10,9 @@ public enum WebhookOutputFormat: String, Sendable, Equatable, CaseIterable {
 /// message from a user known only by a business-scoped user id to an On-Prem endpoint).
 /// The default (`WebhookRenderer.render`'s `unsupported:` argument) is `.unknownMessage`; the full
 /// per-field table is docs/mapping.md.
-public enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
+package enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
     /// The default policy.
-    public static let defaultPolicy: UnsupportedPolicy = .unknownMessage
+    package static let defaultPolicy: UnsupportedPolicy = .unknownMessage
 
     /// Messages: On-Prem `type: "unknown"` with error 501 / Cloud `type: "unsupported"` with error
     /// 131051 (a `deleted` status becomes Cloud's inbound `unsupported` message, as Cloud itself once
@@ -27,23 +27,23 @@ public enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
 }
 
 /// One notification left out of a rendered body, and why.
-public struct DroppedEvent: Sendable, Equatable {
-    public var eventID: String
-    public var reason: String
+package struct DroppedEvent: Sendable, Equatable {
+    package var eventID: String
+    package var reason: String
 }
 
 /// A rendered body plus what did not make it into it. Never silent: every event is either rendered,
 /// substituted (rendered as the target's unknown/unsupported message) or listed in `dropped`.
-public struct RenderOutcome: Sendable {
+package struct RenderOutcome: Sendable {
     /// The body; `nil` when every event was dropped (nothing to send).
-    public var body: [UInt8]?
+    package var body: [UInt8]?
     /// The same body as a JSON value.
-    public var document: JSONValue?
+    package var document: JSONValue?
     /// Ids of events rendered as the target's unknown/unsupported message.
-    public var substituted: [String]
-    public var dropped: [DroppedEvent]
+    package var substituted: [String]
+    package var dropped: [DroppedEvent]
 
-    public var droppedCount: Int { dropped.count }
+    package var droppedCount: Int { dropped.count }
 }
 
 /// Renders canonical events as one webhook body.
@@ -56,8 +56,8 @@ public struct RenderOutcome: Sendable {
 ///
 /// `business` overrides, field by field, the business identity the events carry (Cloud output only:
 /// `entry[].id` and `metadata`).
-public enum WebhookRenderer {
-    public static func render(
+package enum WebhookRenderer {
+    package static func render(
         events: [CanonicalEvent], as format: WebhookOutputFormat, business: BusinessIdentity? = nil,
         unsupported policy: UnsupportedPolicy = .defaultPolicy
     ) -> RenderOutcome {

@@ -1,11 +1,11 @@
 import COpenSSL
 
 /// An OpenSSL failure, with the text of OpenSSL's oldest queued error.
-public struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var operation: String
-    public var openSSLMessage: String
+package struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var operation: String
+    package var openSSLMessage: String
 
-    public var description: String { "\(operation) failed: \(openSSLMessage.isEmpty ? "unknown OpenSSL error" : openSSLMessage)" }
+    package var description: String { "\(operation) failed: \(openSSLMessage.isEmpty ? "unknown OpenSSL error" : openSSLMessage)" }
 
     static func current(_ operation: String) -> WebhookCryptoError {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -18,10 +18,10 @@ public struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConver
 
 /// A keyed HMAC-SHA256 context (OpenSSL EVP_MAC), reusable for many messages.
 /// Not thread-safe: keep one per thread or per task; it is deliberately not `Sendable`.
-public final class HMACSHA256 {
+package final class HMACSHA256 {
     private let context: OpaquePointer
 
-    public init(key: some Collection<UInt8>) throws(WebhookCryptoError) {
+    package init(key: some Collection<UInt8>) throws(WebhookCryptoError) {
         let keyBytes = Array(key)
         let ctx = keyBytes.withUnsafeBufferPointer { cutover_hmac_sha256_new($0.baseAddress, $0.count) }
         guard let ctx else { throw WebhookCryptoError.current("HMAC-SHA256 key setup") }
@@ -31,7 +31,7 @@ public final class HMACSHA256 {
     deinit { EVP_MAC_CTX_free(context) }
 
     /// The 32-byte MAC of `data`.
-    public func mac(_ data: UnsafeRawBufferPointer) throws(WebhookCryptoError) -> [UInt8] {
+    package func mac(_ data: UnsafeRawBufferPointer) throws(WebhookCryptoError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         let ok = out.withUnsafeMutableBufferPointer { o in
             cutover_hmac_sha256_compute(context, data.baseAddress, data.count, o.baseAddress)
@@ -40,7 +40,7 @@ public final class HMACSHA256 {
         return out
     }
 
-    public func mac(_ data: [UInt8]) throws(WebhookCryptoError) -> [UInt8] {
+    package func mac(_ data: [UInt8]) throws(WebhookCryptoError) -> [UInt8] {
         let result: Result<[UInt8], WebhookCryptoError> = data.withUnsafeBytes { raw in
             do throws(WebhookCryptoError) { return .success(try mac(raw)) } catch { return .failure(error) }
         }
@@ -49,17 +49,17 @@ public final class HMACSHA256 {
 }
 
 /// `X-Hub-Signature-256` signing and verification (HMAC-SHA256 over the exact body bytes).
-public enum WebhookSignature {
-    public static let headerName = "X-Hub-Signature-256"
+package enum WebhookSignature {
+    package static let headerName = "X-Hub-Signature-256"
 
     /// `sha256=<lowercase hex>` of the body keyed with `secret`.
-    public static func sign(body: [UInt8], secret: String) throws(WebhookCryptoError) -> String {
+    package static func sign(body: [UInt8], secret: String) throws(WebhookCryptoError) -> String {
         let hmac = try HMACSHA256(key: Array(secret.utf8))
         return "sha256=" + hex(try hmac.mac(body))
     }
 
     /// Same as `sign(body:secret:)` with an already keyed context (the outbound hot path).
-    public static func sign(body: [UInt8], using hmac: HMACSHA256) throws(WebhookCryptoError) -> String {
+    package static func sign(body: [UInt8], using hmac: HMACSHA256) throws(WebhookCryptoError) -> String {
         "sha256=" + hex(try hmac.mac(body))
     }
 
@@ -110,33 +110,30 @@ public enum WebhookSignature {
 
 /// Checks `X-Hub-Signature-256` against several app secrets (rotation, several apps).
 /// Holds only key bytes, so it is `Sendable`; each check creates a keyed context per secret (≈ 2 µs).
-public struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, CustomReflectable {
+package struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, CustomReflectable {
     private let secrets: [[UInt8]]
 
-    public var secretCount: Int { secrets.count }
+    package var secretCount: Int { secrets.count }
     /// Never prints the secrets.
-    public var description: String { "WebhookSignatureVerifier(\(secrets.count) secrets)" }
-    public var customMirror: Mirror { Mirror(self, children: ["secretCount": secrets.count]) }
+    package var description: String { "WebhookSignatureVerifier(\(secrets.count) secrets)" }
+    package var customMirror: Mirror { Mirror(self, children: ["secretCount": secrets.count]) }
 
-    public init(secrets: [String]) { self.secrets = secrets.map { Array($0.utf8) } }
-    public init(secretBytes: [[UInt8]]) { self.secrets = secretBytes }
+    package init(secrets: [String]) { self.secrets = secrets.map { Array($0.utf8) } }
+    package init(secretBytes: [[UInt8]]) { self.secrets = secretBytes }
 
     /// True when `header` is `sha256=<hex>` and matches the HMAC of `body` under any secret
     /// (constant-time compare). A missing or malformed header, no secrets, or an OpenSSL failure is false.
-    public func verify(header: String?, body: UnsafeRawBufferPointer) -> Bool {
+    package func verify(header: String?, body: UnsafeRawBufferPointer) -> Bool {
         guard let header, let expected = WebhookSignature.parseHeader(header) else { return false }
         var matched = false
         for secret in secrets {
             guard let hmac = try? HMACSHA256(key: secret), let mac = try? hmac.mac(body) else { continue }
-            let equal = mac.withUnsafeBytes { a in
-                expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) == 0 }
-            }
-            if equal { matched = true }
+            if ConstantTime.equals(mac, expected) { matched = true }
         }
         return matched
     }
 
-    public func verify(header: String?, body: [UInt8]) -> Bool {
+    package func verify(header: String?, body: [UInt8]) -> Bool {
         body.withUnsafeBytes { verify(header: header, body: $0) }
     }
 }

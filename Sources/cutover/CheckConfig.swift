@@ -1,4 +1,5 @@
 import ArgumentParser
+import CutoverConfiguration
 import CutoverRelay
 
 struct CheckConfig: ParsableCommand {

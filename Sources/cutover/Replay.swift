@@ -1,4 +1,6 @@
 import ArgumentParser
+import CutoverConfiguration
+import CutoverDelivery
 import CutoverRelay
 import CutoverSpool
 import CutoverWebhooks

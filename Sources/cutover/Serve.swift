@@ -1,4 +1,6 @@
 import ArgumentParser
+import CutoverConfiguration
+import CutoverOperations
 import CutoverRelay
 import Foundation
 import Logging

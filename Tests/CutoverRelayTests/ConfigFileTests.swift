@@ -1,9 +1,9 @@
+@testable import CutoverConfiguration
+@testable import CutoverOperations
 import CutoverSockets
 import CutoverTLS
 import Foundation
 import Testing
-
-@testable import CutoverRelay
 
 struct ConfigFileTests {
     private func write(_ text: String) throws -> String {

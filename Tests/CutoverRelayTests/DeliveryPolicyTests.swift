@@ -1,10 +1,11 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
 import CutoverHTTP
 import CutoverHTTPClient
+@testable import CutoverOperations
 import Foundation
 import HTTPTypes
 import Testing
-
-@testable import CutoverRelay
 
 struct CircuitBreakerTests {
     @Test func opensAfterConsecutiveFailuresAndProbesAfterThePause() {

@@ -1,9 +1,10 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
+@testable import CutoverOperations
 import Foundation
 import Logging
 import Synchronization
 import Testing
-
-@testable import CutoverRelay
 
 struct LoggingTests {
     final class Lines: Sendable {

@@ -1,3 +1,7 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
+@testable import CutoverIngress
+@testable import CutoverOperations
 import CutoverSockets
 import CutoverSpool
 import Dispatch
@@ -5,8 +9,6 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-
-@testable import CutoverRelay
 
 struct MetricsTests {
     final class Handle: Sendable {}

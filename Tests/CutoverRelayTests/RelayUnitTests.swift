@@ -1,11 +1,13 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
 import CutoverHTTP
 import CutoverHTTPServer
+@testable import CutoverIngress
+@testable import CutoverOperations
 import CutoverSockets
 import CutoverWebhooks
 import Foundation
 import Testing
-
-@testable import CutoverRelay
 
 struct RetryPolicyTests {
     let policy = RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600)
@@ -57,9 +59,9 @@ struct QueryStringTests {
     }
 
     @Test func constantTimeEqualityComparesWholeStrings() {
-        #expect(constantTimeEquals("secret", "secret"))
-        #expect(!constantTimeEquals("secret", "secreT"))
-        #expect(!constantTimeEquals("secret", "secret2"))
+        #expect(ConstantTime.equals("secret", "secret"))
+        #expect(!ConstantTime.equals("secret", "secreT"))
+        #expect(!ConstantTime.equals("secret", "secret2"))
     }
 }
 

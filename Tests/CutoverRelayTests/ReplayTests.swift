@@ -1,11 +1,14 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
+@testable import CutoverIngress
+@testable import CutoverOperations
+@testable import CutoverRelay
 import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Logging
 import Synchronization
 import Testing
-
-@testable import CutoverRelay
 
 /// A clock that only moves when a replay sleeps: pacing is checked in virtual time.
 final class FakeReplayClock: ReplayClock {

@@ -1,12 +1,15 @@
+@testable import CutoverConfiguration
+@testable import CutoverDelivery
 import CutoverHTTPClient
+@testable import CutoverIngress
+@testable import CutoverOperations
+@testable import CutoverRelay
 import CutoverSockets
 import CutoverSpool
 import Foundation
 import Logging
 import Synchronization
 import Testing
-
-@testable import CutoverRelay
 
 /// The retry schedule a real worker writes to the spool, with the clock and the jitter injected:
 /// each attempt is triggered by moving the fake clock, never by waiting.

@@ -1,0 +1,180 @@
+import CutoverHTTP
+import CutoverHTTPClient
+import CutoverHTTPServer
+import CutoverSockets
+import CutoverTLS
+import CutoverWebhooks
+import Foundation
+
+/// The configuration with every secret resolved and every URL parsed: what the running relay uses.
+/// Built once at start (and again on reload), so a bad value fails before anything listens.
+package struct RelaySettings: Sendable {
+    /// The plain HTTP listener; nil when `listen: off` leaves only the TLS listener.
+    package var listen: HostAndPort?
+    package var spoolDirectory: String
+    package var spoolMaxBatch: Int
+    package var spoolRetention: CutoverConfig.Retention
+    package var server: HTTPServerConfiguration
+    package var verifyToken: String?
+    package var appSecrets: [String]
+    package var onpremRoutes: [String: OnPremRouteSettings]
+    package var destinations: [DestinationSettings]
+    package var delivery: CutoverConfig.Delivery
+    package var tls: TLSListenerSettings?
+    /// Requests recorded for replay (`capture:`); changing it needs a restart.
+    package var capture: CaptureSettings?
+    /// The admin API's listener and bearer token; nil: no admin API.
+    package var admin: AdminSettings?
+
+    package struct AdminSettings: Sendable, Equatable {
+        package var listen: HostAndPort
+        package var token: String
+    }
+
+    package struct TLSListenerSettings: Sendable {
+        package var listen: HostAndPort
+        package var configuration: TLSServerConfiguration
+    }
+
+    package struct OnPremRouteSettings: Sendable {
+        package var name: String
+        package var token: String?
+        package var business: BusinessIdentity
+    }
+
+    package struct DestinationSettings: Sendable {
+        package enum Target: Sendable {
+            case http(DestinationURL)
+            /// Appends canonical events as JSON lines to a local file: the embedded default.
+            case jsonLinesFile(String)
+        }
+
+        package var name: String
+        package var target: Target
+        package var format: DeliveryFormat
+        package var role: CutoverConfig.Role
+        package var match: CutoverConfig.Match
+        package var appSecret: String?
+        /// The Standard Webhooks key: the bytes behind `whsec_`.
+        package var signingKey: [UInt8]?
+        package var headers: [(name: String, value: String)]
+        package var concurrency: Int
+        package var deadLetterStatuses: Set<Int>
+        package var unsupported: UnsupportedPolicy
+        /// Client TLS for https destinations (nil: system CAs, no client certificate).
+        package var tls: TLSClientConfiguration?
+
+        /// Whether an event of `type` for business number `phoneNumberID` goes to this destination.
+        package func accepts(type: String, phoneNumberID: String?) -> Bool {
+            if !match.phoneNumberIDs.isEmpty {
+                guard let phoneNumberID, match.phoneNumberIDs.contains(phoneNumberID) else { return false }
+            }
+            if !match.eventTypes.isEmpty {
+                return match.eventTypes.contains { pattern in
+                    pattern.hasSuffix("*") ? type.hasPrefix(pattern.dropLast()) : type == pattern
+                }
+            }
+            return true
+        }
+    }
+
+    package init(config: CutoverConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
+        try config.validate(environment: environment)
+        listen = config.listen == CutoverConfig.listenOff ? nil : HostAndPort(parsing: config.listen)!
+        spoolDirectory = config.spool
+        spoolMaxBatch = config.spoolMaxBatch
+        spoolRetention = config.spoolRetention
+        var limits = HTTP1Limits()
+        limits.maxBodyBytes = config.limits.maxBodyBytes
+        limits.maxHeaderBytes = config.limits.maxHeaderBytes
+        limits.maxHeaderCount = config.limits.maxHeaderCount
+        limits.maxRequestLineLength = config.limits.maxRequestLineBytes
+        server = HTTPServerConfiguration(
+            limits: limits,
+            maxConnections: config.limits.maxConnections,
+            idleTimeout: .milliseconds(Int(config.limits.idleTimeoutSeconds * 1000)),
+            readTimeout: .milliseconds(Int(config.limits.readTimeoutSeconds * 1000))
+        )
+        verifyToken = try config.cloud.verifyToken?.resolve(environment: environment)
+        appSecrets = try config.cloud.appSecrets.map { secret throws(ConfigError) in try secret.resolve(environment: environment) }
+        var routes: [String: OnPremRouteSettings] = [:]
+        for route in config.onprem.routes {
+            routes[route.name] = OnPremRouteSettings(
+                name: route.name,
+                token: try route.token?.resolve(environment: environment),
+                business: BusinessIdentity(
+                    phoneNumberID: route.phoneNumberID, displayPhoneNumber: route.displayPhoneNumber, wabaID: route.wabaID
+                )
+            )
+        }
+        onpremRoutes = routes
+        var destinations: [DestinationSettings] = []
+        for destination in config.destinations {
+            guard let url = DestinationURL(destination.url) else {
+                throw ConfigError("destinations.\(destination.name).url: not a valid URL: \(destination.url)")
+            }
+            var signingKey: [UInt8]?
+            if let secret = try destination.signingSecret?.resolve(environment: environment) {
+                let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
+                guard let key = Data(base64Encoded: encoded) else {
+                    throw ConfigError("destinations.\(destination.name).signing_secret: expected whsec_ followed by base64")
+                }
+                signingKey = [UInt8](key)
+            }
+            destinations.append(
+                DestinationSettings(
+                    name: destination.name, target: .http(url), format: destination.format, role: destination.role,
+                    match: destination.match, appSecret: try destination.appSecret?.resolve(environment: environment),
+                    signingKey: signingKey,
+                    headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
+                    concurrency: destination.concurrency ?? config.delivery.concurrency,
+                    deadLetterStatuses: Set(destination.deadLetterStatuses),
+                    unsupported: UnsupportedPolicy(rawValue: destination.unsupported) ?? .defaultPolicy,
+                    tls: Self.clientTLS(for: destination)
+                )
+            )
+        }
+        if destinations.isEmpty {
+            let path = config.sink ?? (config.spool as NSString).appendingPathComponent("events.jsonl")
+            destinations.append(
+                DestinationSettings(
+                    name: "local-sink", target: .jsonLinesFile(path), format: .canonical, role: .primary,
+                    match: CutoverConfig.Match(), appSecret: nil, signingKey: nil, headers: [],
+                    // A file takes a whole batch per fsync: claim many at once.
+                    concurrency: max(config.delivery.concurrency, Self.sinkBatch), deadLetterStatuses: [],
+                    unsupported: .defaultPolicy, tls: nil
+                )
+            )
+        }
+        self.destinations = destinations
+        delivery = config.delivery
+        capture = config.capture.map { CaptureSettings(path: $0.path, maxBytes: $0.maxBytes, keep: $0.keep, routes: $0.routes) }
+        if let configured = config.admin, let token = configured.token {
+            admin = AdminSettings(listen: HostAndPort(parsing: configured.listen)!, token: try token.resolve(environment: environment))
+        }
+        if let listener = config.tls {
+            var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
+            // ALPN: HTTP/2 preferred, HTTP/1.1 for everyone else (Meta, curl, load balancers).
+            server.applicationProtocols = ["h2", "http/1.1"]
+            if let ca = listener.clientCA {
+                server.clientAuthentication = .init(trustedCAFile: ca, expectedSubjectName: listener.clientSubject)
+            }
+            tls = TLSListenerSettings(listen: HostAndPort(parsing: listener.listen)!, configuration: server)
+        }
+    }
+
+    private static func clientTLS(for destination: CutoverConfig.Destination) -> TLSClientConfiguration? {
+        guard destination.caFile != nil || destination.clientCertificate != nil else { return nil }
+        var configuration = TLSClientConfiguration()
+        if let caFile = destination.caFile { configuration.trustRoots = .file(caFile) }
+        configuration.certificateChainFile = destination.clientCertificate
+        configuration.privateKeyFile = destination.clientKey
+        return configuration
+    }
+
+    /// Deliveries the local sink writes per fsync.
+    static let sinkBatch = 256
+
+    /// True when POST /cloud accepts unsigned bodies because no app secret is configured.
+    package var signaturesDisabled: Bool { appSecrets.isEmpty }
+}

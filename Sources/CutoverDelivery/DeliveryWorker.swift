@@ -1,0 +1,368 @@
+import CutoverConfiguration
+import CutoverHTTP
+import CutoverHTTPClient
+import CutoverOperations
+import CutoverSpool
+import CutoverTLS
+import CutoverWebhooks
+import Dispatch
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+
+/// The time and randomness a worker uses, injectable so schedules can be tested without sleeping.
+package struct DeliveryEnvironment: Sendable {
+    var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    var unitRandom: @Sendable () -> Double = { Double.random(in: 0...1) }
+}
+
+/// Sends one destination's due deliveries, up to its concurrency, and records each outcome in
+/// the spool: delivered, retry later, or dead letter. A failing destination only slows itself:
+/// its circuit opens and its backlog waits in the spool.
+package final class DeliveryWorker: @unchecked Sendable {
+    // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
+    package let destination: RelaySettings.DestinationSettings
+    private let spool: Spool
+    private let client: HTTPClient
+    /// Client TLS for an https destination with its own CA or client certificate.
+    private let tls: TLSContext?
+    private let policy: RetryPolicy
+    private let metrics: DestinationMetrics
+    private let logger: Logger
+    private let environment: DeliveryEnvironment
+    private let queue: DispatchQueue
+    private var inFlight = 0
+    private var timer: (any DispatchSourceTimer)?
+    private var stopped = false
+    private var sink: JSONLinesSink?
+    private var breaker: CircuitBreaker
+    private var onDrained: (@Sendable () -> Void)?
+    /// Outcomes decided but not yet written to the spool, and whether a write is queued.
+    private var unrecorded: [DeliveryResult] = []
+    private var flushQueued = false
+    /// Test hook: called on the worker's queue after each batch of outcomes is written.
+    var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
+    /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
+    private let pumpQueued = Atomic<Bool>(false)
+
+    package init(
+        destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, tls: TLSContext? = nil,
+        policy: RetryPolicy,
+        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
+    ) {
+        self.destination = destination
+        self.spool = spool
+        self.client = client
+        self.tls = tls
+        self.policy = policy
+        self.breaker = breaker
+        self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
+        self.logger = logger
+        self.environment = environment
+        queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
+    }
+
+    /// New deliveries may be due: look now.
+    package func poke() {
+        guard !pumpQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        queue.async { [self] in
+            pumpQueued.store(false, ordering: .releasing)
+            pump()
+        }
+    }
+
+    /// Stops claiming; deliveries in flight finish and are recorded. `completion` runs when they have.
+    package func stop(completion: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            stopped = true
+            timer?.cancel()
+            timer = nil
+            onDrained = completion
+            closeIfDrained()
+        }
+    }
+
+    private func closeIfDrained() {
+        guard stopped, inFlight == 0, let onDrained else { return }
+        self.onDrained = nil
+        sink?.close()
+        onDrained()
+    }
+
+    private func pump() {
+        guard !stopped else { return }
+        let now = environment.now()
+        var capacity = destination.concurrency - inFlight
+        switch breaker.allowance(now: now) {
+        case .any:
+            break
+        case .probe:
+            // One probe at a time while the circuit is half-open.
+            capacity = inFlight == 0 ? 1 : 0
+        case .none(let until):
+            wake(at: until)
+            return
+        }
+        guard capacity > 0 else { return }
+        let claimed: [ClaimedDelivery]
+        do {
+            claimed = try spool.claim(destination: destination.name, now: now, limit: capacity)
+        } catch {
+            logger.error("claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
+            wake(at: now + 1)
+            return
+        }
+        for delivery in claimed {
+            inFlight += 1
+            deliver(delivery)
+        }
+        if claimed.count < capacity { scheduleNextDue(now: now) }
+    }
+
+    /// With nothing due, look again after this long anyway: an operator may revive dead letters
+    /// (`cutover spool retry`) from another process, which cannot poke this one.
+    private static let idleRecheckSeconds = 5.0
+
+    private func scheduleNextDue(now: Double) {
+        guard let due = try? spool.nextDueTime(destination: destination.name) else {
+            if inFlight == 0 { wake(at: now + Self.idleRecheckSeconds) }
+            return
+        }
+        if due > now {
+            wake(at: min(due, now + Self.idleRecheckSeconds))
+        } else if inFlight == 0 {
+            // Due but not claimable with nothing in flight should not happen; look again shortly
+            // rather than spin.
+            wake(at: now + 1)
+        }
+        // Otherwise what is due waits behind an in-flight delivery, whose completion pumps again.
+    }
+
+    private func wake(at time: Double) {
+        timer?.cancel()
+        let delay = max(0, time - environment.now())
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + .milliseconds(Int(min(delay, 86_400) * 1000) + 1), leeway: .milliseconds(5))
+        timer.setEventHandler { [self] in
+            self.timer?.cancel()
+            self.timer = nil
+            pump()
+        }
+        self.timer = timer
+        timer.activate()
+    }
+
+    // MARK: One delivery
+
+    private func deliver(_ delivery: ClaimedDelivery) {
+        let rendered: RenderedDelivery
+        do {
+            rendered = try render(delivery)
+        } catch let filtered as FilteredOut {
+            finish(delivery, outcome: .filtered(filtered.reason))
+            return
+        } catch {
+            // A stored event that cannot be rendered will never render: retrying cannot help.
+            finish(delivery, outcome: .permanentFailure("cannot render: \(error)", status: nil))
+            return
+        }
+        switch destination.target {
+        case .jsonLinesFile(let path):
+            do {
+                if sink == nil { sink = try JSONLinesSink(path: path) }
+                try sink!.append(rendered.body)  // synced once per batch, before the batch is recorded
+                finish(delivery, outcome: .delivered(status: 200))
+            } catch {
+                finish(delivery, outcome: .failed("\(error)", status: nil, retryAfter: nil))
+            }
+        case .http(let url):
+            var request = ClientRequest(url: url, method: .post, headerFields: rendered.headers, body: rendered.body)
+            request.tls = tls
+            let started = DispatchTime.now()
+            let deadLetterStatuses = destination.deadLetterStatuses
+            client.execute(request) { [self] result in
+                let nanoseconds = DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds
+                queue.async { [self] in
+                    recordResponse(result, nanoseconds: nanoseconds)
+                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
+                }
+            }
+        }
+    }
+
+    /// Per destination: responses by class and total latency, for side-by-side comparison.
+    private func recordResponse(_ result: Result<HTTP1Response, HTTPClientError>, nanoseconds: UInt64) {
+        switch result {
+        case .success(let response): metrics.recordResponse(status: response.head.status.code, nanoseconds: nanoseconds)
+        case .failure: metrics.recordResponse(status: nil, nanoseconds: nanoseconds)
+        }
+    }
+
+    private struct RenderedDelivery {
+        var body: [UInt8]
+        var headers: HTTPFields
+    }
+
+    private struct MissingRawRequest: Error, CustomStringConvertible {
+        var requestID: Int64
+        var description: String { "raw request \(requestID) is no longer in the spool" }
+    }
+
+    /// The destination's API has no such notification and its policy said to leave it out.
+    private struct FilteredOut: Error {
+        var reason: String
+    }
+
+    private func render(_ delivery: ClaimedDelivery) throws -> RenderedDelivery {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.userAgent] = "Cutover"
+        for header in destination.headers {
+            if let name = HTTPField.Name(header.name) { headers[name] = header.value }
+        }
+        let body: [UInt8]
+        switch destination.format {
+        case .raw:
+            guard let request = try spool.request(id: delivery.requestID) else {
+                throw MissingRawRequest(requestID: delivery.requestID)
+            }
+            body = request.body
+        case .canonical:
+            body = try CanonicalEvent(bytes: delivery.payload).serialized()
+        case .onprem, .cloud:
+            let event = try CanonicalEvent(bytes: delivery.payload)
+            let outcome = WebhookRenderer.render(
+                events: [event], as: destination.format == .cloud ? .cloud : .onprem, unsupported: destination.unsupported
+            )
+            guard let rendered = outcome.body else {
+                throw FilteredOut(reason: outcome.dropped.first?.reason ?? "not representable in \(destination.format.rawValue)")
+            }
+            body = rendered
+        }
+        // The event id lets the endpoint drop a repeat after a crash mid-delivery (at least once).
+        headers[HTTPField.Name("X-Cutover-Event-Id")!] = delivery.eventID
+        if destination.format == .canonical {
+            headers[HTTPField.Name("webhook-id")!] = delivery.eventID
+            if let key = destination.signingKey {
+                let timestamp = String(Int(environment.now()))
+                headers[HTTPField.Name("webhook-timestamp")!] = timestamp
+                headers[HTTPField.Name("webhook-signature")!] = try StandardWebhooksSignature.sign(
+                    id: delivery.eventID, timestamp: timestamp, body: body, key: key
+                )
+            }
+        }
+        if destination.format == .cloud, let secret = destination.appSecret {
+            headers[HTTPField.Name("X-Hub-Signature-256")!] = try WebhookSignature.sign(body: body, secret: secret)
+        }
+        return RenderedDelivery(body: body, headers: headers)
+    }
+
+    /// Decides what an attempt means (retry when, or dead letter) and queues the result; results
+    /// are written to the spool in batches (`flushResults`), so a busy destination costs one
+    /// transaction per batch instead of one per delivery.
+    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
+        let now = environment.now()
+        let name = destination.name
+        // A shadow's trouble is the shadow's: counted, logged quietly.
+        let failureLevel: Logger.Level = destination.role == .shadow ? .info : .warning
+        let result: DeliveryResult.Result
+        switch outcome {
+        case .delivered(let status):
+            breaker.recordSuccess()
+            result = .delivered(status: status)
+            metrics.recordDelivered(attempts: delivery.attempts + 1)
+        case .filtered(let reason):
+            // Deliberately not sent (the destination's API has no such notification): counted, not lost.
+            result = .delivered(status: 0)
+            metrics.recordFiltered()
+            logger.info("event filtered for destination", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
+        case .permanentFailure(let reason, let status):
+            result = .dead(error: reason, status: status)
+            metrics.recordDead(attempts: delivery.attempts + 1)
+            logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(reason)"])
+        case .failed(let reason, let status, let retryAfter):
+            if breaker.recordFailure(now: now) {
+                metrics.recordCircuitOpened()
+                logger.log(level: failureLevel, "destination failing: pausing deliveries", metadata: ["destination": "\(name)", "error": "\(reason)"])
+            }
+            let attempts = delivery.attempts + 1
+            switch policy.decide(attempts: attempts, arrivedAt: delivery.createdAt, now: now, retryAfter: retryAfter, unitRandom: environment.unitRandom()) {
+            case .retry(let at):
+                result = .retry(at: at, error: reason, status: status)
+                metrics.recordRetry()
+                logger.debug("delivery failed, will retry", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "attempt": "\(attempts)", "error": "\(reason)"])
+            case .deadLetter(let why):
+                result = .dead(error: "\(reason); \(why)", status: status)
+                metrics.recordDead(attempts: attempts)
+                logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
+            }
+        }
+        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result))
+        if !flushQueued {
+            flushQueued = true
+            // Behind the completions already queued, so they join this batch.
+            queue.async { [self] in flushResults() }
+        }
+    }
+
+    private func flushResults() {
+        flushQueued = false
+        let batch = unrecorded
+        unrecorded.removeAll(keepingCapacity: true)
+        do {
+            // Sink lines are durable before the deliveries they complete are recorded as done.
+            try sink?.synchronize()
+            try spool.record(batch, now: environment.now())
+        } catch {
+            // The claims stay in flight; a restart returns them to the queue (at least once).
+            logger.error("recording delivery outcomes failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
+        }
+        inFlight -= batch.count
+        onBatchRecorded?(batch)
+        closeIfDrained()
+        pump()
+    }
+}
+
+/// What one attempt came to.
+enum DeliveryOutcome: Equatable {
+    case delivered(status: Int)
+    case failed(String, status: Int?, retryAfter: Double?)
+    case permanentFailure(String, status: Int?)
+    case filtered(String)
+
+    init(_ result: Result<HTTP1Response, HTTPClientError>, deadLetterStatuses: Set<Int>) {
+        switch result {
+        case .success(let response):
+            let status = response.head.status.code
+            if (200..<300).contains(status) {
+                self = .delivered(status: status)
+                return
+            }
+            let excerpt = String(decoding: response.body.prefix(256), as: UTF8.self)
+            if deadLetterStatuses.contains(status) {
+                self = .permanentFailure("HTTP \(status): \(excerpt)", status: status)
+                return
+            }
+            let retryAfter = response.head.headerFields[.retryAfter].flatMap { RetryAfter.seconds($0) }
+            self = .failed("HTTP \(status): \(excerpt)", status: status, retryAfter: retryAfter)
+        case .failure(let error):
+            self = .failed(error.description, status: nil, retryAfter: nil)
+        }
+    }
+}
+
+/// `Retry-After` is delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+enum RetryAfter {
+    static func seconds(_ value: String, now: Date = Date()) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+}

@@ -1,0 +1,234 @@
+import CutoverConfiguration
+import CutoverWebhooks
+import Foundation
+
+/// Which records and events a replay takes. Empty lists match everything.
+package struct ReplayFilter: Sendable {
+    /// Receive time bounds, Unix seconds: `since` inclusive, `until` exclusive. A record with no
+    /// receive time (a bare body in a JSON-lines file) does not match a time bound.
+    package var since: Double?
+    package var until: Double?
+    /// Business phone number ids or display phone numbers (digits compared).
+    package var phoneNumbers: [String] = []
+    /// Canonical event types; a trailing `*` matches a prefix (`com.whatsapp.message.*`).
+    package var eventTypes: [String] = []
+    /// Contacts (`wa_id`, the event's subject).
+    package var contacts: [String] = []
+
+    package init(since: Double? = nil, until: Double? = nil, phoneNumbers: [String] = [], eventTypes: [String] = [], contacts: [String] = []) {
+        self.since = since
+        self.until = until
+        self.phoneNumbers = phoneNumbers
+        self.eventTypes = eventTypes
+        self.contacts = contacts
+    }
+
+    package var filtersEvents: Bool { !phoneNumbers.isEmpty || !eventTypes.isEmpty || !contacts.isEmpty }
+
+    package func matches(receivedAt: Double?) -> Bool {
+        guard since != nil || until != nil else { return true }
+        guard let receivedAt else { return false }
+        return since.map { receivedAt >= $0 } ?? true && until.map { receivedAt < $0 } ?? true
+    }
+
+    package func matches(_ event: CanonicalEvent) -> Bool {
+        if !phoneNumbers.isEmpty {
+            let business = event.business
+            let digits = { (text: String) in text.filter(\.isNumber) }
+            let candidates = [business.phoneNumberID, business.displayPhoneNumber].compactMap { $0 }.map(digits)
+            guard phoneNumbers.contains(where: { candidates.contains(digits($0)) }) else { return false }
+        }
+        if !eventTypes.isEmpty {
+            guard eventTypes.contains(where: { $0.hasSuffix("*") ? event.type.hasPrefix($0.dropLast()) : event.type == $0 }) else {
+                return false
+            }
+        }
+        if !contacts.isEmpty {
+            guard let subject = event.subject, contacts.contains(subject) else { return false }
+        }
+        return true
+    }
+}
+
+/// One request a replay sends.
+package struct ReplayRequest: Sendable {
+    package var label: String
+    package var eventIDs: [String]
+    package var headers: [(name: String, value: String)]
+    package var body: [UInt8]
+    /// When the runner let it go (its pacing slot), set just before it is handed to the transport.
+    package var releasedAt: Double?
+}
+
+/// Turns records into requests: filters, decodes, renders in the target format and signs, as a
+/// delivery worker would, plus the replay marker header. Pure apart from the time it is given.
+package struct ReplayPlan: Sendable {
+    package static let replayHeader = "X-Cutover-Replay"
+    package static let eventIDHeader = "X-Cutover-Event-Id"
+
+    package var format: DeliveryFormat
+    package var filter = ReplayFilter()
+    /// Overrides the business identity field by field: for On-Prem bodies (which carry none) and
+    /// for Cloud output (`entry[].id`, `metadata`).
+    package var business: BusinessIdentity?
+    /// The identity of each On-Prem route by name (from a config file), for bodies captured on it.
+    package var routeIdentities: [String: BusinessIdentity] = [:]
+    package var unsupported: UnsupportedPolicy = .defaultPolicy
+    /// Re-signs `X-Hub-Signature-256` (cloud, and raw bodies) with this app secret.
+    package var appSecret: String?
+    /// Signs canonical requests per Standard Webhooks with this key (the bytes behind `whsec_`).
+    package var signingKey: [UInt8]?
+    package var headers: [(name: String, value: String)] = []
+
+    package init(format: DeliveryFormat) {
+        self.format = format
+    }
+
+    /// What one record comes to.
+    package struct Prepared: Sendable {
+        /// Whether the record passed the filters.
+        package var matched = false
+        package var requests: [ReplayRequest] = []
+        /// Why the record, or an event of it, cannot be replayed: counted as failed.
+        package var failures: [String] = []
+        /// Events the target format has no place for (the `unsupported` policy dropped them).
+        package var skipped: [String] = []
+    }
+
+    package func prepare(_ record: ReplayRecord, now: Double) -> Prepared {
+        var prepared = Prepared()
+        guard filter.matches(receivedAt: record.request.receivedAt) else { return prepared }
+        if let problem = record.problem {
+            prepared.matched = true
+            prepared.failures.append("\(record.label): \(problem)")
+            return prepared
+        }
+        let events: [CanonicalEvent]
+        do {
+            events = try self.events(of: record)
+        } catch {
+            // A body that does not decode has no events to match an event filter.
+            if filter.filtersEvents { return prepared }
+            // Raw replay sends bytes, decodable or not (a quarantined body).
+            guard format == .raw else {
+                prepared.matched = true
+                prepared.failures.append("\(record.label): cannot decode: \(error)")
+                return prepared
+            }
+            prepared.matched = true
+            prepared.requests = [request(record, events: [], now: now)]
+            return prepared
+        }
+        let wanted = events.filter(filter.matches)
+        if format == .raw {
+            // The whole body, when any of its events is wanted. A spool request with no events of
+            // its own (a redelivery) is not sent again.
+            if filter.filtersEvents || record.storedEvents != nil, wanted.isEmpty { return prepared }
+            prepared.matched = true
+            prepared.requests = [request(record, events: events, now: now)]
+            return prepared
+        }
+        guard !wanted.isEmpty else { return prepared }
+        prepared.matched = true
+        for event in wanted {
+            let body: [UInt8]
+            switch format {
+            case .canonical, .raw:
+                body = event.serialized()
+            case .onprem, .cloud:
+                let outcome = WebhookRenderer.render(
+                    events: [event], as: format == .cloud ? .cloud : .onprem, business: format == .cloud ? business : nil,
+                    unsupported: unsupported
+                )
+                guard let rendered = outcome.body else {
+                    let reason = outcome.dropped.first?.reason ?? "not representable in \(format.rawValue)"
+                    prepared.skipped.append("\(record.label) \(event.id): \(reason)")
+                    continue
+                }
+                body = rendered
+            }
+            do {
+                prepared.requests.append(try signed(label: record.label, eventIDs: [event.id], body: body, record: record, now: now))
+            } catch {
+                prepared.failures.append("\(record.label) \(event.id): cannot sign: \(error)")
+            }
+        }
+        return prepared
+    }
+
+    /// The record's events: as stored, or decoded from the body with its route's identity.
+    func events(of record: ReplayRecord) throws -> [CanonicalEvent] {
+        if let stored = record.storedEvents {
+            return try stored.map { payload in
+                var event = try CanonicalEvent(bytes: payload)
+                if let business, format == .canonical { event = Self.overriding(event, with: business) }
+                return event
+            }
+        }
+        let route = record.request.route ?? ""
+        let api: WebhookInputFormat = route == "cloud" ? .cloud : route.hasPrefix("onprem/") ? .onprem : .auto
+        let routeName = route.hasPrefix("onprem/") ? String(route.dropFirst("onprem/".count)) : nil
+        let identity = (routeName.flatMap { routeIdentities[$0] } ?? BusinessIdentity()).overridden(by: business)
+        return try WebhookDecoder().decode(record.request.body, api: api, business: identity.isEmpty ? nil : identity, route: routeName)
+    }
+
+    /// Stored events keep the identity they were delivered with; an explicit override replaces it in canonical output.
+    private static func overriding(_ event: CanonicalEvent, with business: BusinessIdentity) -> CanonicalEvent {
+        var event = event
+        let merged = event.business.overridden(by: business)
+        event.data = event.data.setting("business", .object(merged.json))
+        return event
+    }
+
+    private func request(_ record: ReplayRecord, events: [CanonicalEvent], now: Double) -> ReplayRequest {
+        var request = ReplayRequest(label: record.label, eventIDs: events.map(\.id), headers: baseHeaders(), body: record.request.body)
+        if !events.isEmpty { request.headers.append((Self.eventIDHeader, events.map(\.id).joined(separator: ","))) }
+        if let appSecret {
+            // Re-signed: a staging endpoint with its own app secret accepts it.
+            if let signature = try? WebhookSignature.sign(body: request.body, secret: appSecret) {
+                request.headers.append((WebhookSignature.headerName, signature))
+            }
+        } else if let original = record.request.header(WebhookSignature.headerName) {
+            // The exact bytes are sent, so the sender's signature still holds.
+            request.headers.append((WebhookSignature.headerName, original))
+        }
+        return request
+    }
+
+    private func baseHeaders() -> [(name: String, value: String)] {
+        [("Content-Type", "application/json"), ("User-Agent", "Cutover"), (Self.replayHeader, "1")] + headers
+    }
+
+    private func signed(label: String, eventIDs: [String], body: [UInt8], record: ReplayRecord, now: Double) throws -> ReplayRequest {
+        var headers = baseHeaders()
+        let id = eventIDs.joined(separator: ",")
+        headers.append((Self.eventIDHeader, id))
+        if format == .canonical {
+            headers.append(("webhook-id", id))
+            if let signingKey {
+                let timestamp = String(Int(now))
+                headers.append(("webhook-timestamp", timestamp))
+                headers.append(("webhook-signature", try StandardWebhooksSignature.sign(id: id, timestamp: timestamp, body: body, key: signingKey)))
+            }
+        }
+        if format == .cloud, let appSecret {
+            headers.append((WebhookSignature.headerName, try WebhookSignature.sign(body: body, secret: appSecret)))
+        }
+        return ReplayRequest(label: label, eventIDs: eventIDs, headers: headers, body: body)
+    }
+
+    /// A Standard Webhooks secret (`whsec_` + base64) as key bytes.
+    package static func signingKey(fromSecret secret: String) -> [UInt8]? {
+        let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
+        return Data(base64Encoded: encoded).map { [UInt8]($0) }
+    }
+}
+
+/// Times on the command line: RFC 3339 (`2025-06-01T12:00:00Z`) or how long ago (`90s`, `15m`,
+/// `2h`, `7d`, `1w`, `1d12h`).
+package enum ReplayTime {
+    package static func parse(_ text: String, now: Double) -> Double? {
+        if let time = RFC3339.parse(text) { return time }
+        return DurationText.seconds(text).map { now - $0 }
+    }
+}

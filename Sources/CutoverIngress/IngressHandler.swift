@@ -1,0 +1,303 @@
+import CutoverConfiguration
+import CutoverHTTP
+import CutoverHTTPServer
+import CutoverOperations
+import CutoverSpool
+import CutoverWebhooks
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+
+/// Routes, authenticates and normalizes every inbound request, and answers 200 only once the raw
+/// request and its events are durable in the spool.
+package final class IngressHandler: HTTPServerHandler {
+    /// What a reload (SIGHUP) replaces as one unit; each request reads one consistent snapshot.
+    struct Snapshot: Sendable {
+        var settings: RelaySettings
+        var verifier: WebhookSignatureVerifier?
+
+        init(_ settings: RelaySettings) {
+            self.settings = settings
+            verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
+        }
+    }
+
+    private let snapshot: Mutex<Snapshot>
+    private let spool: Spool
+    private let metrics: RelayMetrics
+    private let readiness: Readiness
+    private let logger: Logger
+    /// Called after each commit that created deliveries, so idle delivery workers wake up.
+    private let onAccepted: @Sendable () -> Void
+    private let decoder = WebhookDecoder()
+    /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
+    private let loggedShapes = Mutex<Set<String>>([])
+    private static let maxLoggedShapes = 1_000
+    /// Records authenticated requests for `cutover replay` (`capture:`); never blocks or fails one.
+    package let capture: CaptureWriter?
+
+    package init(
+        settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
+        onAccepted: @escaping @Sendable () -> Void
+    ) {
+        snapshot = Mutex(Snapshot(settings))
+        self.spool = spool
+        self.metrics = metrics
+        self.readiness = readiness
+        self.logger = logger
+        self.onAccepted = onAccepted
+        capture = settings.capture.map { CaptureWriter(settings: $0, metrics: metrics, logger: logger) }
+    }
+
+    /// Swaps in reloaded secrets, routes and destinations; requests in flight finish with the old ones.
+    package func reload(_ settings: RelaySettings) {
+        let fresh = Snapshot(settings)
+        snapshot.withLock { $0 = fresh }
+    }
+
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+
+    /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
+    /// echoes it in the response.
+    package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        let requestID = RequestID.resolve(incoming: request.head.headerFields[Self.requestIDField])
+        let logger = logger
+        let respondWithID: @Sendable (ServerResponse) -> Void = { response in
+            var response = response
+            response.headerFields[Self.requestIDField] = requestID
+            logger.debug(
+                "request",
+                metadata: [
+                    "request_id": "\(requestID)", "method": "\(request.head.method)",
+                    "path": "\(QueryString.split(request.head.path ?? "/").path)", "status": "\(response.status.code)",
+                    "bytes": "\(request.body.count)", "remote": "\(request.remoteAddress)",
+                ])
+            respond(response)
+        }
+        RequestContext.$requestID.withValue(requestID) { route(request, respond: respondWithID) }
+    }
+
+    private func route(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+        let current = snapshot.withLock { $0 }
+        let (path, query) = QueryString.split(request.head.path ?? "/")
+        let method = request.head.method
+        let response: ServerResponse?
+        switch path {
+        case "/healthz":
+            response = method == .get || method == .head ? .text(.ok, "ok") : methodNotAllowed(allow: "GET")
+        case "/readyz":
+            guard method == .get || method == .head else {
+                response = methodNotAllowed(allow: "GET")
+                break
+            }
+            readiness.check { [self] verdict in
+                let answer = ServerResponse.text(verdict.ready ? .ok : .serviceUnavailable, verdict.reason)
+                count(request, route: "/readyz", status: answer.status)
+                respond(answer)
+            }
+            response = nil
+        case "/metrics":
+            response =
+                method == .get
+                ? ServerResponse(status: .ok, headerFields: [.contentType: RelayMetrics.contentType], body: metrics.exposition())
+                : methodNotAllowed(allow: "GET")
+        case "/cloud":
+            switch method {
+            case .get: response = verifyHandshake(query, settings: current.settings)
+            case .post: response = acceptCloud(request, snapshot: current, respond: respond)
+            default: response = methodNotAllowed(allow: "GET, POST")
+            }
+        default:
+            if path.hasPrefix("/onprem/") {
+                let routeName = String(path.dropFirst("/onprem/".count))
+                response =
+                    method == .post
+                    ? acceptOnPrem(request, route: routeName, query: query, settings: current.settings, respond: respond)
+                    : methodNotAllowed(allow: "POST")
+            } else {
+                response = .text(.notFound, "no route for \(path)")
+            }
+        }
+        if let response {
+            count(request, route: Self.routeLabel(path, settings: current.settings), status: response.status)
+            respond(response)
+        }
+    }
+
+    // MARK: Cloud
+
+    /// Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches.
+    private func verifyHandshake(_ query: [String: String], settings: RelaySettings) -> ServerResponse {
+        guard query["hub.mode"] == "subscribe", let challenge = query["hub.challenge"], let offered = query["hub.verify_token"] else {
+            logger.warning("cloud verification rejected: missing hub.mode=subscribe, hub.challenge or hub.verify_token")
+            return .text(.forbidden, "verification failed")
+        }
+        guard let expected = settings.verifyToken, ConstantTime.equals(offered, expected) else {
+            logger.warning("cloud verification rejected: verify token does not match")
+            return .text(.forbidden, "verification failed")
+        }
+        logger.info("cloud verification handshake answered")
+        return ServerResponse(status: .ok, headerFields: [.contentType: "text/plain"], body: Array(challenge.utf8))
+    }
+
+    private func acceptCloud(
+        _ request: ServerRequest, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+    ) -> ServerResponse? {
+        if let verifier = snapshot.verifier {
+            guard let signature = request.head.headerFields[HTTPField.Name("X-Hub-Signature-256")!] else {
+                metrics.countSignatureFailure(reason: "missing")
+                logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "missing X-Hub-Signature-256")
+            }
+            guard verifier.verify(header: signature, body: request.body) else {
+                metrics.countSignatureFailure(reason: "mismatch")
+                logger.warning("POST /cloud rejected: signature does not match", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "invalid X-Hub-Signature-256")
+            }
+        }
+        spoolRequest(request, route: "cloud", api: .cloud, business: nil, settings: snapshot.settings, respond: respond)
+        return nil
+    }
+
+    // MARK: On-Prem
+
+    private func acceptOnPrem(
+        _ request: ServerRequest, route name: String, query: [String: String], settings: RelaySettings,
+        respond: @escaping @Sendable (ServerResponse) -> Void
+    ) -> ServerResponse? {
+        guard let route = settings.onpremRoutes[name] else {
+            return .text(.notFound, "no On-Prem route named \(name)")
+        }
+        if let token = route.token {
+            guard let offered = Self.offeredCredential(request.head.headerFields, query: query), ConstantTime.equals(offered, token) else {
+                metrics.countAuthFailure(route: "/onprem/\(name)")
+                logger.warning("POST /onprem/\(name) rejected: missing or wrong credential", metadata: ["remote": "\(request.remoteAddress)"])
+                return .text(.unauthorized, "missing or wrong credential")
+            }
+        }
+        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, settings: settings, respond: respond)
+        return nil
+    }
+
+    /// The route credential: `?token=`, `Authorization: Bearer`, or the password of Basic auth.
+    private static func offeredCredential(_ fields: HTTPFields, query: [String: String]) -> String? {
+        if let token = query["token"] { return token }
+        guard let authorization = fields[.authorization] else { return nil }
+        if authorization.lowercased().hasPrefix("bearer ") { return String(authorization.dropFirst(7)) }
+        if authorization.lowercased().hasPrefix("basic "),
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))),
+            let text = String(data: decoded, encoding: .utf8),
+            let colon = text.firstIndex(of: ":")
+        {
+            return String(text[text.index(after: colon)...])
+        }
+        return nil
+    }
+
+    // MARK: Spooling
+
+    private func spoolRequest(
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, settings: RelaySettings,
+        respond: @escaping @Sendable (ServerResponse) -> Void
+    ) {
+        let receivedAt = Date().timeIntervalSince1970
+        capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
+        let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
+        var incoming = IncomingRequest(
+            receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
+            body: request.body, events: [], quarantineReason: nil
+        )
+        do {
+            // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
+            let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
+            let events = try decoder.decode(request.body, api: api == .cloud ? .cloud : .onprem, business: business, route: routeName)
+            incoming.events = events.map { event in
+                metrics.countEvent(type: event.type, api: api.rawValue)
+                if event.isUnrecognized { noteUnrecognized(event, route: route) }
+                let destinations = settings.destinations.filter {
+                    $0.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID)
+                }
+                if destinations.isEmpty {
+                    // Kept in the spool (replayable), just not sent anywhere: counted, never silent.
+                    metrics.countUnroutable(type: event.type)
+                }
+                // Without ordering every event is its own queue, so nothing waits behind a failure.
+                let orderingKey = settings.delivery.ordering == .perContact ? event.contactKey : event.id
+                return IncomingEvent(
+                    id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
+                    destinations: destinations.map(\.name)
+                )
+            }
+        } catch {
+            // Authenticated but unparseable: keep it (replayable after a fix) and acknowledge, so
+            // the sender does not retry a body that will never parse.
+            incoming.quarantineReason = "\(error)"
+            metrics.countQuarantined(route: routeLabel)
+            logger.warning("body quarantined", metadata: ["route": "\(route)", "reason": "\(error)", "bytes": "\(request.body.count)"])
+        }
+        metrics.recordBody(route: routeLabel, bytes: request.body.count)
+        let requestID = RequestContext.requestID ?? ""
+        let submitted = DispatchTime.now()
+        spool.submit(incoming) { [self] result in
+            metrics.recordSpoolCommit(startedAt: submitted, succeeded: (try? result.get()) != nil)
+            readiness.recordCommit(succeeded: (try? result.get()) != nil)
+            switch result {
+            case .success(let receipt):
+                if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
+                if receipt.deliveriesCreated > 0 { onAccepted() }
+                count(request, route: routeLabel, status: .ok)
+                respond(.text(.ok, "ok"))
+            case .failure(let error):
+                // Not durable, so not acknowledged: the sender retries and nothing is lost.
+                logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)", "request_id": "\(requestID)"])
+                count(request, route: routeLabel, status: .serviceUnavailable)
+                respond(.text(.serviceUnavailable, "spool unavailable"))
+            }
+        }
+    }
+
+    /// Unrecognized notifications are carried through intact and counted; each new shape is logged once.
+    private func noteUnrecognized(_ event: CanonicalEvent, route: String) {
+        metrics.countUnrecognized(type: event.type)
+        let shape = WebhookShape.signature(of: event)
+        // Bounded: senders choose the shapes, so past the cap new shapes are counted but not logged.
+        let isNew = loggedShapes.withLock { shapes in
+            shapes.count < Self.maxLoggedShapes && shapes.insert(shape).inserted
+        }
+        guard isNew else { return }
+        logger.notice(
+            "unrecognized notification carried through",
+            metadata: ["route": "\(route)", "shape": "\(shape)", "reason": "\(event.unrecognized ?? "")"]
+        )
+    }
+
+    /// Headers kept with the raw body for replay; credentials are never stored.
+    private static func storedHeaders(_ fields: HTTPFields) -> [(name: String, value: String)] {
+        fields.compactMap { field in
+            field.name == .authorization || field.name == .cookie ? nil : (name: field.name.canonicalName, value: field.value)
+        }
+    }
+
+    private func methodNotAllowed(allow: String) -> ServerResponse {
+        var response = ServerResponse.text(.methodNotAllowed, "method not allowed")
+        response.headerFields[.allow] = allow
+        return response
+    }
+
+    private func count(_ request: ServerRequest, route: String, status: HTTPResponse.Status) {
+        metrics.countRequest(route: route, status: status.code)
+    }
+
+    /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
+    /// random paths cannot grow the metrics without bound).
+    private static func routeLabel(_ path: Substring, settings: RelaySettings) -> String {
+        switch path {
+        case "/cloud", "/healthz", "/readyz", "/metrics":
+            return String(path)
+        default:
+            guard path.hasPrefix("/onprem/") else { return "other" }
+            return settings.onpremRoutes[String(path.dropFirst("/onprem/".count))] != nil ? String(path) : "/onprem/unknown"
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import CutoverHTTPClient
+import Foundation
+import Logging
+import Synchronization
+
+/// How `cutover serve` writes its log: JSON lines (the default, for collectors) or swift-log's plain
+/// text (the default when standard error is a terminal).
+package enum LogFormat: String, Sendable, CaseIterable {
+    case json, text
+
+    /// JSON unless standard error is a terminal.
+    package static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
+}
+
+package enum CutoverLogging {
+    /// Bootstraps swift-log once for the process (later calls only make a logger) and returns the
+    /// `cutover` logger at `level`. Every handler carries the request-id metadata provider, so a
+    /// line logged while an ingress request is handled names that request.
+    package static func bootstrap(format: LogFormat?, level: Logger.Level) -> Logger {
+        let format = format ?? .automatic
+        bootstrapped.withLock { done in
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap(
+                { label, provider in
+                    var handler: any LogHandler
+                    switch format {
+                    case .json: handler = JSONLogHandler(label: label, metadataProvider: provider)
+                    case .text: handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    }
+                    handler.logLevel = level
+                    return handler
+                },
+                metadataProvider: RequestContext.metadataProvider
+            )
+        }
+        var logger = Logger(label: "cutover")
+        logger.logLevel = level
+        return logger
+    }
+
+    private static let bootstrapped = Mutex(false)
+}
+
+extension Logger.Level {
+    /// Every level's name, for help texts.
+    package static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// The request being handled on this thread, for log metadata.
+///
+/// The ingress binds it while it handles a request synchronously (`RequestContext.$requestID.withValue`);
+/// work that completes later (the spool commit) captures the id and passes it explicitly.
+package enum RequestContext {
+    @TaskLocal package static var requestID: String?
+
+    /// Adds `request_id` to every log line emitted while one is bound.
+    package static let metadataProvider = Logger.MetadataProvider {
+        guard let id = requestID else { return [:] }
+        return ["request_id": .string(id)]
+    }
+}
+
+/// Request ids: the sender's `X-Request-Id` when it is sane, else a new one.
+package enum RequestID {
+    /// A random prefix per process, so ids from different runs and instances do not collide, and a
+    /// counter: unique and cheap (no random bytes per request).
+    private static let prefix: String = {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    package static func generate() -> String {
+        let next = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(next, radix: 16)
+    }
+
+    /// At most 128 characters of letters, digits and `-_.:@+=/`: safe in a header, a log line and a
+    /// metric-free label, and not a vehicle for log injection.
+    package static func isSane(_ id: String) -> Bool {
+        let bytes = id.utf8
+        guard !bytes.isEmpty, bytes.count <= 128 else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "+"),
+                UInt8(ascii: "="), UInt8(ascii: "/"):
+                true
+            default:
+                false
+            }
+        }
+    }
+
+    /// The incoming id if sane, else a fresh one.
+    package static func resolve(incoming: String?) -> String {
+        if let incoming, isSane(incoming) { return incoming }
+        return generate()
+    }
+}
+
+extension DestinationURL {
+    /// The URL without its query string, for log lines: a query can carry an API key.
+    package var withoutQuery: String {
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+        return "\(scheme.rawValue)://\(authority)\(path)" + (target.contains("?") ? "?…" : "")
+    }
+}

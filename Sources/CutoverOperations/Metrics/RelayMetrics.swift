@@ -1,0 +1,286 @@
+import CoreMetrics
+import Dispatch
+import Metrics
+import Prometheus
+
+/// Every metric Cutover exposes on `/metrics`, as swift-metrics handles backed by one
+/// `PrometheusCollectorRegistry`.
+///
+/// A relay gets its `RelayMetrics` injected (tests make one each, so nothing fights over the global
+/// `MetricsSystem`); `cutover serve` uses `processWide`, which also bootstraps `MetricsSystem` with the
+/// same registry so metrics of libraries land on the same page. Handles are made once per label set
+/// and cached (`MetricFamily`): recording is a cached lookup and an atomic add.
+///
+/// Names (all `cutover_*`), types and labels are listed in docs/operations.md.
+package final class RelayMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    // Ingress
+    let requests: MetricFamily<CoreMetrics.Counter>
+    let rejected: MetricFamily<CoreMetrics.Counter>
+    let signatureFailures: MetricFamily<CoreMetrics.Counter>
+    let authFailures: MetricFamily<CoreMetrics.Counter>
+    let bodyBytesTotal: MetricFamily<CoreMetrics.Counter>
+    let bodyBytes: MetricFamily<Recorder>
+    let events: MetricFamily<CoreMetrics.Counter>
+    let unroutable: MetricFamily<CoreMetrics.Counter>
+    let unrecognized: MetricFamily<CoreMetrics.Counter>
+    let quarantined: MetricFamily<CoreMetrics.Counter>
+    let dedupHits: CoreMetrics.Counter
+    let spoolCommitSeconds: CoreMetrics.Timer
+    let spoolCommitFailures: CoreMetrics.Counter
+    // Connections
+    let connectionsOpened: CoreMetrics.Counter
+    let connectionsClosed: CoreMetrics.Counter
+    let connectionsOpen: Meter
+    let tlsHandshakeFailures: CoreMetrics.Counter
+    // Delivery
+    let deliveries: MetricFamily<CoreMetrics.Counter>
+    let deliveryAttempts: MetricFamily<Recorder>
+    let deliveryResponses: MetricFamily<CoreMetrics.Counter>
+    let deliverySeconds: MetricFamily<CoreMetrics.Timer>
+    let circuitOpened: MetricFamily<CoreMetrics.Counter>
+    // Spool state (refreshed periodically by `SpoolGauges`)
+    let queueDepth: MetricFamily<CoreMetrics.Gauge>
+    let deadLetters: MetricFamily<CoreMetrics.Gauge>
+    let oldestPendingAge: MetricFamily<CoreMetrics.Gauge>
+    let quarantinedRequests: CoreMetrics.Gauge
+    let spoolStatsFailures: CoreMetrics.Counter
+    // Retention
+    let prunedEvents: CoreMetrics.Counter
+    let prunedRequests: CoreMetrics.Counter
+    // Admin API
+    let adminRequests: MetricFamily<CoreMetrics.Counter>
+    let captureLines: CoreMetrics.Counter
+    let captureBytes: CoreMetrics.Counter
+    let captureRotations: CoreMetrics.Counter
+    let captureErrors: CoreMetrics.Counter
+    let captureDropped: MetricFamily<CoreMetrics.Counter>
+
+    /// A fresh registry (the default) or a given one.
+    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var configured = PrometheusMetricsFactory(registry: registry)
+        // A group commit is an fsync: sub-millisecond on good disks, tens of ms on slow ones.
+        configured.durationHistogramBuckets["cutover_spool_commit_seconds"] = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(5),
+        ]
+        configured.durationHistogramBuckets["cutover_delivery_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            .seconds(30),
+        ]
+        // Meta sends up to 3 MB; most webhooks are a few KiB.
+        configured.valueHistogramBuckets["cutover_request_body_bytes"] = [
+            256, 1024, 4096, 16384, 65536, 262_144, 1_048_576, 4_194_304, 16_777_216,
+        ]
+        configured.valueHistogramBuckets["cutover_delivery_attempts"] = [1, 2, 3, 5, 10, 20, 50, 100]
+        let factory = configured
+        self.factory = factory
+
+        func counters(_ name: String, _ labels: [String]) -> MetricFamily<CoreMetrics.Counter> {
+            MetricFamily(name, labels: labels) { name, dimensions in
+                CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+            }
+        }
+        func gauges(_ name: String, _ labels: [String]) -> MetricFamily<CoreMetrics.Gauge> {
+            MetricFamily(name, labels: labels) { name, dimensions in
+                CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
+            }
+        }
+        func histograms(_ name: String, _ labels: [String]) -> MetricFamily<Recorder> {
+            MetricFamily(name, labels: labels) { name, dimensions in
+                Recorder(label: name, dimensions: dimensions, aggregate: true, factory: factory)
+            }
+        }
+        func counter(_ name: String) -> CoreMetrics.Counter { CoreMetrics.Counter(label: name, factory: factory) }
+
+        requests = counters("cutover_requests_total", ["route", "status"])
+        rejected = counters("cutover_requests_rejected_total", ["status"])
+        signatureFailures = counters("cutover_signature_failures_total", ["reason"])
+        authFailures = counters("cutover_auth_failures_total", ["route"])
+        bodyBytesTotal = counters("cutover_body_bytes_total", ["route"])
+        bodyBytes = histograms("cutover_request_body_bytes", ["route"])
+        events = counters("cutover_events_total", ["type", "api"])
+        unroutable = counters("cutover_unroutable_events_total", ["type"])
+        unrecognized = counters("cutover_unrecognized_total", ["type"])
+        quarantined = counters("cutover_quarantined_total", ["route"])
+        dedupHits = counter("cutover_dedup_hits_total")
+        spoolCommitSeconds = CoreMetrics.Timer(label: "cutover_spool_commit_seconds", factory: factory)
+        spoolCommitFailures = counter("cutover_spool_commit_failures_total")
+        connectionsOpened = counter("cutover_connections_opened_total")
+        connectionsClosed = counter("cutover_connections_closed_total")
+        connectionsOpen = Meter(label: "cutover_connections_open", factory: factory)
+        tlsHandshakeFailures = counter("cutover_tls_handshake_failures_total")
+        deliveries = counters("cutover_deliveries_total", ["destination", "role", "outcome"])
+        deliveryAttempts = histograms("cutover_delivery_attempts", ["destination"])
+        deliveryResponses = counters("cutover_delivery_responses_total", ["destination", "class"])
+        deliverySeconds = MetricFamily("cutover_delivery_seconds", labels: ["destination"]) { name, dimensions in
+            CoreMetrics.Timer(label: name, dimensions: dimensions, factory: factory)
+        }
+        circuitOpened = counters("cutover_circuit_opened_total", ["destination"])
+        queueDepth = gauges("cutover_queue_depth", ["destination", "state"])
+        deadLetters = gauges("cutover_dead_letters", ["destination"])
+        oldestPendingAge = gauges("cutover_oldest_pending_age_seconds", ["destination"])
+        quarantinedRequests = CoreMetrics.Gauge(label: "cutover_quarantined_requests", factory: factory)
+        spoolStatsFailures = counter("cutover_spool_stats_failures_total")
+        prunedEvents = counter("cutover_pruned_events_total")
+        prunedRequests = counter("cutover_pruned_requests_total")
+        adminRequests = counters("cutover_admin_requests_total", ["endpoint", "status"])
+        captureLines = counter("cutover_capture_lines_total")
+        captureBytes = counter("cutover_capture_bytes_total")
+        captureRotations = counter("cutover_capture_rotations_total")
+        captureErrors = counter("cutover_capture_errors_total")
+        captureDropped = counters("cutover_capture_dropped_total", ["reason"])
+    }
+
+    /// The metrics of `cutover serve`: made once per process, with `MetricsSystem` bootstrapped to
+    /// the same registry (a second bootstrap would trap, so this is the only place that does it).
+    package static let processWide: RelayMetrics = {
+        let metrics = RelayMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
+        return metrics
+    }()
+
+    /// The Prometheus text exposition (format 0.0.4) of every metric.
+    package func exposition() -> [UInt8] { registry.emitToBuffer() }
+
+    package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    // MARK: Recording (the names call sites use)
+
+    package func countRequest(route: String, status: Int) {
+        requests(route, Self.statusText(status)).increment()
+    }
+
+    func countRejected(status: Int) { rejected(Self.statusText(status)).increment() }
+
+    package func countSignatureFailure(reason: String) { signatureFailures(reason).increment() }
+
+    package func countAuthFailure(route: String) { authFailures(route).increment() }
+
+    package func recordBody(route: String, bytes: Int) {
+        bodyBytesTotal(route).increment(by: bytes)
+        bodyBytes(route).record(bytes)
+    }
+
+    package func countEvent(type: String, api: String) { events(type, api).increment() }
+
+    package func countUnroutable(type: String) { unroutable(type).increment() }
+
+    package func countUnrecognized(type: String) { unrecognized(type).increment() }
+
+    package func countQuarantined(route: String) { quarantined(route).increment() }
+
+    package func countDedupHits(_ count: Int) { dedupHits.increment(by: count) }
+
+    /// From `started` (taken just before `Spool.submit`) to the completion: queueing plus group commit.
+    package func recordSpoolCommit(startedAt started: DispatchTime, succeeded: Bool) {
+        spoolCommitSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds))
+        if !succeeded { spoolCommitFailures.increment() }
+    }
+
+    func connectionOpened() {
+        connectionsOpened.increment()
+        connectionsOpen.increment()
+    }
+
+    func connectionClosed() {
+        connectionsClosed.increment()
+        connectionsOpen.decrement()
+    }
+
+    func countTLSHandshakeFailure() { tlsHandshakeFailures.increment() }
+
+    func countPruned(events: Int, requests: Int) {
+        prunedEvents.increment(by: events)
+        prunedRequests.increment(by: requests)
+    }
+
+    package func countCaptureLine(bytes: Int, rotated: Bool) {
+        if rotated { captureRotations.increment() }
+        captureLines.increment()
+        captureBytes.increment(by: bytes)
+    }
+
+    package func countCaptureError() { captureErrors.increment() }
+
+    package func countCaptureDropped(reason: String) { captureDropped(reason).increment() }
+
+    func countAdminRequest(endpoint: String, status: Int) { adminRequests(endpoint, Self.statusText(status)).increment() }
+
+    /// The handles one destination's worker records with, made once when the worker starts.
+    package func destination(_ name: String, role: String) -> DestinationMetrics {
+        DestinationMetrics(metrics: self, name: name, role: role)
+    }
+
+    /// Status codes as label values without formatting an integer per request.
+    private static let statusTexts: [String] = (0..<600).map { String($0) }
+
+    static func statusText(_ code: Int) -> String {
+        code >= 0 && code < statusTexts.count ? statusTexts[code] : String(code)
+    }
+}
+
+/// One destination's delivery metrics, pre-made so a worker's hot path never looks a series up by
+/// name (and so every series of a configured destination exists from the start, at zero).
+package struct DestinationMetrics: Sendable {
+    let name: String
+    private let delivered: CoreMetrics.Counter
+    private let filtered: CoreMetrics.Counter
+    private let dead: CoreMetrics.Counter
+    private let retry: CoreMetrics.Counter
+    private let attempts: Recorder
+    private let latency: CoreMetrics.Timer
+    private let circuitOpened: CoreMetrics.Counter
+    private let responseClasses: [CoreMetrics.Counter]  // 1xx...5xx, then error
+    private let responses: MetricFamily<CoreMetrics.Counter>
+
+    init(metrics: RelayMetrics, name: String, role: String) {
+        self.name = name
+        delivered = metrics.deliveries(name, role, "delivered")
+        filtered = metrics.deliveries(name, role, "filtered")
+        dead = metrics.deliveries(name, role, "dead")
+        retry = metrics.deliveries(name, role, "retry")
+        attempts = metrics.deliveryAttempts(name)
+        latency = metrics.deliverySeconds(name)
+        circuitOpened = metrics.circuitOpened(name)
+        responses = metrics.deliveryResponses
+        responseClasses = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"].map { metrics.deliveryResponses(name, $0) }
+    }
+
+    /// A response (status code) or a transport error (nil), and how long the attempt took.
+    package func recordResponse(status: Int?, nanoseconds: UInt64) {
+        latency.recordNanoseconds(Int64(clamping: nanoseconds))
+        guard let status else { return responseClasses[5].increment() }
+        let index = status / 100 - 1
+        if (0..<5).contains(index) {
+            responseClasses[index].increment()
+        } else {
+            responses(name, "\(status / 100)xx").increment()
+        }
+    }
+
+    /// Delivered after `attempts` attempts in all.
+    package func recordDelivered(attempts count: Int) {
+        delivered.increment()
+        attempts.record(count)
+    }
+
+    /// Dead-lettered after `attempts` attempts in all.
+    package func recordDead(attempts count: Int) {
+        dead.increment()
+        attempts.record(count)
+    }
+
+    /// Deliberately not sent: the destination's API has no such notification.
+    package func recordFiltered() { filtered.increment() }
+
+    /// Failed; another attempt is scheduled.
+    package func recordRetry() { retry.increment() }
+
+    package func recordCircuitOpened() { circuitOpened.increment() }
+}

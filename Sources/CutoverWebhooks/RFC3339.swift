@@ -1,0 +1,106 @@
+/// RFC 3339 UTC text for Unix seconds and back, without Foundation (proleptic Gregorian, years
+/// 0001...9999). The one formatter of the project: canonical `time`, capture lines, logs, the CLI.
+package enum RFC3339 {
+    /// `2025-06-01T12:00:00Z`; nil outside years 0001...9999.
+    package static func format(unixSeconds t: Int64) -> String? {
+        guard let (date, clock) = parts(t) else { return nil }
+        return date + "T" + clock + "Z"
+    }
+
+    /// `2025-06-01T12:00:00.123Z` (milliseconds, rounded).
+    package static func format(_ seconds: Double) -> String {
+        var whole = Int64(seconds.rounded(.down))
+        var millis = Int64(((seconds - Double(whole)) * 1000).rounded())
+        if millis >= 1000 {
+            whole += 1
+            millis -= 1000
+        }
+        guard let (date, clock) = parts(whole) else { return "invalid-time" }
+        return date + "T" + clock + "." + pad(millis, 3) + "Z"
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+
+    private static func parts(_ t: Int64) -> (date: String, clock: String)? {
+        guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secs = t - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        var y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        if m <= 2 { y += 1 }
+        return ("\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))", "\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2))")
+    }
+
+    /// Hinnant's days_from_civil: days since 1970-01-01.
+    private static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// `2025-06-01T12:00:00Z`, `2025-06-01T12:00:00.5+02:00`, `2025-06-01 12:00:00z`; nil otherwise.
+    package static func parse(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func number(_ digits: Int) -> Int? {
+            guard index + digits <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[index..<index + digits] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            index += digits
+            return value
+        }
+        func expect(_ characters: String) -> Bool {
+            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
+            expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"), let second = number(2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        var fraction = 0.0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale = 0.1
+            let start = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                fraction += Double(bytes[index] - UInt8(ascii: "0")) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offset = 0
+        if expect("Zz") {
+            offset = 0
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            index += 1
+            guard let hours = number(2), expect(":"), let minutes = number(2) else { return nil }
+            offset = sign * (hours * 3600 + minutes * 60)
+        } else {
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        let seconds = days(year: Int64(year), month: Int64(month), day: Int64(day)) * 86_400
+            + Int64(hour * 3600 + minute * 60 + second) - Int64(offset)
+        return Double(seconds) + fraction
+    }
+}
