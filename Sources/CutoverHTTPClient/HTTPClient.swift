@@ -11,7 +11,7 @@ import Synchronization
 /// reached); everything else gets HTTP/1.1 with a keep-alive pool per destination.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    private let loops: [DispatchEventLoop]
+    private let loops: [any EventLoop]
     private let pool = Mutex(Pool())
     /// The context for https requests without one of their own, built on first use.
     private let defaultTLS = Mutex<TLSContext?>(nil)
@@ -60,7 +60,7 @@ public final class HTTPClient: Sendable {
         func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(context)) }
     }
 
-    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [DispatchEventLoop]) {
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop]) {
         precondition(!loops.isEmpty, "an HTTP client needs at least one event loop")
         self.configuration = configuration
         self.loops = loops
@@ -201,7 +201,7 @@ public final class HTTPClient: Sendable {
         for waiter in waiting { waiter.completion(.failure(error)) }
     }
 
-    private func startMultiplexed(on stream: any ByteStream, loop: DispatchEventLoop, address: SocketAddress, key: PoolKey, first: Request) {
+    private func startMultiplexed(on stream: any ByteStream, loop: any EventLoop, address: SocketAddress, key: PoolKey, first: Request) {
         let connection: HTTP2ClientConnection
         do throws(HTTP2Error) {
             connection = try HTTP2ClientConnection.start(

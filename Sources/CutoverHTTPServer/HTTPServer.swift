@@ -13,7 +13,7 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
     private let observer: any HTTPServerObserver
-    private let loops: [DispatchEventLoop]
+    private let loops: [any EventLoop]
     private let state = Mutex(State())
 
     private struct State {
@@ -29,7 +29,7 @@ public final class HTTPServer: Sendable {
         configuration: HTTPServerConfiguration,
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
-        loops: [DispatchEventLoop]
+        loops: [any EventLoop]
     ) {
         precondition(!loops.isEmpty, "an HTTP server needs at least one event loop")
         self.configuration = configuration
@@ -90,7 +90,7 @@ public final class HTTPServer: Sendable {
 
     private func accept(_ socket: Socket, tls: TLSContext?) {
         socket.setNoDelay()
-        let admitted: DispatchEventLoop? = state.withLock { state in
+        let admitted: (any EventLoop)? = state.withLock { state in
             guard state.openConnections < configuration.maxConnections else { return nil }
             state.openConnections += 1
             state.nextLoop = (state.nextLoop + 1) % loops.count
@@ -134,7 +134,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private func startHTTP(on stream: any ByteStream, loop: DispatchEventLoop, peer: String, tls: TLSConnectionInfo?) {
+    private func startHTTP(on stream: any ByteStream, loop: any EventLoop, peer: String, tls: TLSConnectionInfo?) {
         let transport = Connection(stream: stream, loop: loop, peer: peer)
         let id = state.withLock { state in
             state.nextConnectionID += 1
