@@ -80,9 +80,12 @@ public final class HTTPServer: Sendable {
 
     /// Closes idle keep-alive connections and lets busy ones close after their response.
     public func shutdown() {
-        state.withLock { $0.isShuttingDown = true }
+        // One lock for the flag and the snapshot: `track` then closes exactly those not in it.
+        let connections = state.withLock { state in
+            state.isShuttingDown = true
+            return Array(state.connections.values)
+        }
         stopListening()
-        let connections = state.withLock { Array($0.connections.values) }
         for connection in connections { connection.closeWhenIdle() }
     }
 
@@ -179,8 +182,14 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Checked under the lock `shutdown()` sets the flag and snapshots under: a connection is
+    /// either in its snapshot or told to close here, however late its accept was.
     private func track(_ connection: any ServerConnection, id: Int) {
-        state.withLock { $0.connections[id] = connection }
+        let shuttingDown = state.withLock { state in
+            state.connections[id] = connection
+            return state.isShuttingDown
+        }
+        if shuttingDown { connection.closeWhenIdle() }
     }
 
     /// A TLS connection that never reached HTTP: no valid client certificate, a protocol

@@ -121,4 +121,19 @@ private final class RejectionLog: HTTPServerObserver {
         loop.advanceTime(by: .milliseconds(1))
         #expect(server.openConnectionCount == 0)
     }
+
+    @Test func aPlainConnectionAcceptedWhileShuttingDownIsClosed() throws {
+        let (server, address) = try startServer()
+        let peer = try connect(to: address)
+        defer { peer.close() }
+        // The listener accepts; handing the socket to HTTP is queued on the loop. Shutdown comes
+        // in between, so its snapshot of open connections cannot include this one.
+        #expect(loop.runReadyWatches(waitingUpTo: .seconds(10)))
+        server.shutdown()
+        loop.run()
+
+        #expect(server.openConnectionCount == 0)
+        #expect(waitUntilReadable(peer))
+        #expect(peer.readAvailable() == ([], true))
+    }
 }
