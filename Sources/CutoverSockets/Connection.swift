@@ -21,7 +21,7 @@ public protocol ConnectionDelegate: AnyObject {
 /// back-pressure, an outbound buffer and one deadline timer.
 public final class Connection: @unchecked Sendable {
     // Invariant: every mutable property is read and written only on `loop`; the class is
-    // Sendable only so Dispatch handlers (which run on that loop) can capture it.
+    // Sendable only so loop handlers (which run on that loop) can capture it.
     public let loop: any EventLoop
     public let stream: any ByteStream
     public let peer: String
@@ -279,7 +279,7 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Cancels the watches, and closes the descriptor once Dispatch can no longer touch it.
+    /// Cancels the watches, and closes the descriptor once the loop can no longer touch it.
     private func finish(error: (any Error)?) {
         guard !isClosed else { return }
         isClosed = true

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A non-blocking stream socket. A value type over the descriptor: closing is explicit,
-/// because the connection that owns it decides when (after its Dispatch sources are cancelled).
+/// because the connection that owns it decides when (after its watches are cancelled).
 public struct Socket: Sendable, Hashable {
     public let descriptor: Int32
 
