@@ -145,7 +145,12 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        .testTarget(name: "CutoverSocketsTests", dependencies: ["CutoverSockets"], swiftSettings: strictSwift),
+        // The server tests that run on the test loop live here with it (see ServerOnTestLoopTests).
+        .testTarget(
+            name: "CutoverSocketsTests",
+            dependencies: ["CutoverSockets", "CutoverHTTPServer", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverHTTPServerTests",

@@ -39,7 +39,9 @@ public final class HTTP2Session: @unchecked Sendable {
     /// Server: request streams open and not refused, against `limits.maxConcurrentStreams`.
     private var openRequestCount = 0
 
-    private struct StreamState {
+    /// A class, so callbacks update a stream in place: a struct copied out of the dictionary and
+    /// written back made every DATA frame copy the body received so far (quadratic in its size).
+    private final class StreamState {
         var fields: [(name: String, value: String)] = []
         var headerListSize = 0
         var headerCount = 0
@@ -142,6 +144,12 @@ public final class HTTP2Session: @unchecked Sendable {
     /// Streams open now (requests in progress on a server, requests in flight on a client).
     public var activeStreamCount: Int { streams.count }
 
+    /// Where the body being received on `streamID` is stored: a test tells from it whether DATA
+    /// frames are appended in place or copied into a new buffer each time.
+    func receivedBodyStorage(streamID: Int32) -> UInt? {
+        streams[streamID]?.body.withUnsafeBytes { $0.baseAddress.map { UInt(bitPattern: $0) } }
+    }
+
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive, nghttp2's assumption).
     public var peerMaxConcurrentStreams: Int {
         Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
@@ -197,7 +205,7 @@ public final class HTTP2Session: @unchecked Sendable {
             return nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
         try Self.check(id, "submitting a request")
-        var stream = StreamState()
+        let stream = StreamState()
         stream.outgoing = body
         streams[id] = stream
         return id
@@ -257,7 +265,7 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     private func reject(_ id: Int32, _ status: HTTPResponse.Status, _ reason: String, now: Bool) {
-        guard var stream = streams[id], !stream.discarding else { return }
+        guard let stream = streams[id], !stream.discarding else { return }
         stream.discarding = true
         stream.body = []
         stream.fields = []
@@ -266,7 +274,6 @@ public final class HTTP2Session: @unchecked Sendable {
         } else {
             stream.rejection = (status, reason)
         }
-        streams[id] = stream
     }
 
     // MARK: nghttp2 callbacks (each runs inside a receive or produceOutput call)
@@ -274,7 +281,7 @@ public final class HTTP2Session: @unchecked Sendable {
     fileprivate func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
         let id = cutover_h2_frame_stream_id(frame)
         if role == .server, cutover_h2_headers_category(frame) == Int32(NGHTTP2_HCAT_REQUEST.rawValue) {
-            var stream = StreamState()
+            let stream = StreamState()
             // nghttp2 enforces the limit only once the client has acknowledged our SETTINGS (and
             // then as a connection error); before that, a stream over it is refused on its own
             // (REFUSED_STREAM: the client may retry it).
@@ -286,22 +293,20 @@ public final class HTTP2Session: @unchecked Sendable {
                 openRequestCount += 1
             }
             streams[id] = stream
-        } else if var stream = streams[id], !stream.headersComplete {
+        } else if let stream = streams[id], !stream.headersComplete {
             // A client's stream: a 1xx head may come first, and the final head replaces it.
             stream.fields = []
             stream.headerListSize = 0
             stream.headerCount = 0
-            streams[id] = stream
         }
     }
 
     fileprivate func header(_ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         let id = cutover_h2_frame_stream_id(frame)
-        guard var stream = streams[id], !stream.discarding else { return }
+        guard let stream = streams[id], !stream.discarding else { return }
         stream.headerListSize += name.count + value.count + 32
         stream.headerCount += 1
         if stream.headerListSize > limits.maxHeaderListSize || stream.headerCount > limits.maxHeaderCount {
-            streams[id] = stream
             let what = stream.headerListSize > limits.maxHeaderListSize ? "header list over \(limits.maxHeaderListSize) bytes" : "more than \(limits.maxHeaderCount) header fields"
             reject(id, .requestHeaderFieldsTooLarge, what, now: false)
             return
@@ -310,7 +315,6 @@ public final class HTTP2Session: @unchecked Sendable {
         if !stream.headersComplete {
             stream.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
-        streams[id] = stream
     }
 
     fileprivate func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
@@ -318,10 +322,9 @@ public final class HTTP2Session: @unchecked Sendable {
         let endStream = cutover_h2_frame_flags(frame) & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch UInt32(cutover_h2_frame_type(frame)) {
         case NGHTTP2_HEADERS.rawValue:
-            guard var stream = streams[id] else { return }
+            guard let stream = streams[id] else { return }
             if let (status, reason) = stream.rejection {
                 stream.rejection = nil
-                streams[id] = stream
                 events.append(.reject(id, status, reason))
                 return
             }
@@ -331,7 +334,6 @@ public final class HTTP2Session: @unchecked Sendable {
                     return  // interim response: the final head follows
                 }
                 stream.headersComplete = true
-                streams[id] = stream
                 if !endStream, let length = stream.fields.first(where: { $0.name == "content-length" }).flatMap({ Int($0.value) }),
                     length > limits.maxBodyBytes
                 {
@@ -352,11 +354,10 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     private func complete(_ id: Int32) {
-        guard var stream = streams[id], !stream.discarding, stream.headersComplete else { return }
+        guard let stream = streams[id], !stream.discarding, stream.headersComplete else { return }
         let message = HTTP2Message(streamID: id, fields: stream.fields, body: stream.body)
         stream.fields = []
         stream.body = []
-        streams[id] = stream
         events.append(.message(message))
     }
 
@@ -367,10 +368,9 @@ public final class HTTP2Session: @unchecked Sendable {
         // Credit goes back whatever becomes of the bytes: a discarded body must not shrink the
         // connection window for every later stream (the nginx quirk of the benchmark notes).
         _ = nghttp2_session_consume(session, id, data.count)
-        guard var stream = streams[id] else { return }
+        guard let stream = streams[id] else { return }
         if stream.discarding {
             stream.discarded += data.count
-            streams[id] = stream
             if stream.discarded > discardAllowance, nghttp2_session_get_stream_local_close(session, id) == 1 {
                 resetStream(id, errorCode: .noError)
             }
@@ -381,7 +381,6 @@ public final class HTTP2Session: @unchecked Sendable {
             return
         }
         stream.body.append(contentsOf: data)
-        streams[id] = stream
     }
 
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
@@ -392,7 +391,7 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     fileprivate func readOutgoing(streamID id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard var stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        guard let stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
         let count = min(length, stream.outgoing.count - stream.outgoingOffset)
         stream.outgoing.withUnsafeBufferPointer { source in
             buffer.update(from: source.baseAddress! + stream.outgoingOffset, count: count)
@@ -403,7 +402,6 @@ public final class HTTP2Session: @unchecked Sendable {
             stream.outgoing = []
             stream.outgoingOffset = 0
         }
-        streams[id] = stream
         return count
     }
 

@@ -8,7 +8,7 @@ enum ClientTransport {
     /// timeout, then (with `tls`) runs the handshake for `host`, bounded by the handshake timeout. The completion runs on `loop`
     /// with the stream and what the handshake agreed on (ALPN picks the HTTP version).
     static func connect(
-        to address: SocketAddress, tls: (context: TLSContext, host: String)?, loop: DispatchEventLoop,
+        to address: SocketAddress, tls: (context: TLSContext, host: String)?, loop: any EventLoop,
         configuration: HTTPClientConfiguration,
         completion: @escaping @Sendable (Result<(stream: any ByteStream, tls: TLSConnectionInfo?), HTTPClientError>) -> Void
     ) {
@@ -64,7 +64,7 @@ enum ClientTransport {
                 }
             }
             attempt.watch = watch
-            attempt.timer = loop.schedule(at: .now() + configuration.connectTimeout.dispatchInterval) {
+            attempt.timer = loop.schedule(at: loop.deadline(after: configuration.connectTimeout)) {
                 guard attempt.finish() else { return }
                 attempt.watch?.cancel {
                     socket.close()

@@ -35,7 +35,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
 
     /// Starts HTTP/1.1 on a connected (and, for https, handshaken) stream. Call on `loop`.
     static func start(
-        on stream: any ByteStream, loop: DispatchEventLoop, peer: String, configuration: HTTPClientConfiguration,
+        on stream: any ByteStream, loop: any EventLoop, peer: String, configuration: HTTPClientConfiguration,
         onIdle: @escaping @Sendable (HTTP1ClientConnection) -> Void,
         onClose: @escaping @Sendable (HTTP1ClientConnection) -> Void
     ) -> HTTP1ClientConnection {
@@ -55,7 +55,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
             }
             pending = completion
             decoder.requestMethod = method
-            transport.setDeadline(.now() + configuration.requestTimeout.dispatchInterval)
+            transport.setDeadline(after: configuration.requestTimeout)
             transport.write(bytes)
         }
     }
@@ -130,7 +130,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
         guard let pending else { return }
         self.pending = nil
         if reuse {
-            transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+            transport.setDeadline(after: configuration.idleTimeout)
             onIdle(self)
         } else {
             transport.close()

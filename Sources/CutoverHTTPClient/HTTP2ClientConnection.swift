@@ -40,7 +40,7 @@ final class HTTP2ClientConnection: ConnectionDelegate, HTTP2SessionDelegate, @un
 
     /// Starts HTTP/2 on a TLS stream that negotiated `h2`. Call on `loop`.
     static func start(
-        on stream: any ByteStream, loop: DispatchEventLoop, peer: String, configuration: HTTPClientConfiguration,
+        on stream: any ByteStream, loop: any EventLoop, peer: String, configuration: HTTPClientConfiguration,
         onClose: @escaping @Sendable (HTTP2ClientConnection) -> Void
     ) throws(HTTP2Error) -> HTTP2ClientConnection {
         let connection = try HTTP2ClientConnection(
@@ -66,7 +66,7 @@ final class HTTP2ClientConnection: ConnectionDelegate, HTTP2SessionDelegate, @un
                 completion(.failure(.http2(error)))
                 return
             }
-            let timer = transport.loop.schedule(at: .now() + configuration.requestTimeout.dispatchInterval) { [self] in
+            let timer = transport.loop.schedule(at: transport.loop.deadline(after: configuration.requestTimeout)) { [self] in
                 guard let entry = pending.removeValue(forKey: id) else { return }
                 session.resetStream(id, errorCode: .cancel)
                 flush()
@@ -207,6 +207,6 @@ final class HTTP2ClientConnection: ConnectionDelegate, HTTP2SessionDelegate, @un
 
     private func armIdleDeadline() {
         guard !closed else { return }
-        transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+        transport.setDeadline(after: configuration.idleTimeout)
     }
 }

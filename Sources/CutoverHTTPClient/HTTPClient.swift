@@ -11,7 +11,7 @@ import Synchronization
 /// reached); everything else gets HTTP/1.1 with a keep-alive pool per destination.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    private let loops: [DispatchEventLoop]
+    private let loops: [any EventLoop]
     private let pool = Mutex(Pool())
     /// The context for https requests without one of their own, built on first use.
     private let defaultTLS = Mutex<TLSContext?>(nil)
@@ -27,6 +27,20 @@ public final class HTTPClient: Sendable {
         var http1Only: Set<PoolKey> = []
         var nextLoop = 0
         var isShutDown = false
+
+        /// An HTTP/2 connection to `key` with a free stream slot, its slot taken; connections
+        /// no longer usable are dropped on the way. The entries are moved out of the dictionary
+        /// and back, not copied: a copy would share its buffer and be copied again on mutation.
+        mutating func claimStream(to key: PoolKey) -> HTTP2ClientConnection? {
+            guard var entries = multiplexed.removeValue(forKey: key) else { return nil }
+            defer { if !entries.isEmpty { multiplexed[key] = entries } }
+            entries.removeAll { !$0.connection.usable.load(ordering: .relaxed) }
+            guard let index = entries.firstIndex(where: { $0.inFlight < $0.connection.peerStreamLimit.load(ordering: .relaxed) }) else {
+                return nil
+            }
+            entries[index].inFlight += 1
+            return entries[index].connection
+        }
     }
 
     /// One request as both versions need it.
@@ -60,7 +74,7 @@ public final class HTTPClient: Sendable {
         func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(context)) }
     }
 
-    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [DispatchEventLoop]) {
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop]) {
         precondition(!loops.isEmpty, "an HTTP client needs at least one event loop")
         self.configuration = configuration
         self.loops = loops
@@ -111,15 +125,7 @@ public final class HTTPClient: Sendable {
     private func send(_ request: Request, key: PoolKey, retryOnStale: Bool) {
         let route: Route = pool.withLock { pool in
             // An HTTP/2 connection with a free stream slot first.
-            if var entries = pool.multiplexed[key] {
-                entries.removeAll { !$0.connection.usable.load(ordering: .relaxed) }
-                if let index = entries.firstIndex(where: { $0.inFlight < $0.connection.peerStreamLimit.load(ordering: .relaxed) }) {
-                    entries[index].inFlight += 1
-                    pool.multiplexed[key] = entries
-                    return .multiplexed(entries[index].connection)
-                }
-                pool.multiplexed[key] = entries.isEmpty ? nil : entries
-            }
+            if let connection = pool.claimStream(to: key) { return .multiplexed(connection) }
             if let reused = pool.idle[key]?.popLast() { return .pooled(reused) }
             let mayNegotiateH2 = key.tls.map { $0.context.offersH2 } == true && !pool.http1Only.contains(key)
             guard mayNegotiateH2 else { return .connect(mayNegotiateH2: false) }
@@ -201,7 +207,7 @@ public final class HTTPClient: Sendable {
         for waiter in waiting { waiter.completion(.failure(error)) }
     }
 
-    private func startMultiplexed(on stream: any ByteStream, loop: DispatchEventLoop, address: SocketAddress, key: PoolKey, first: Request) {
+    private func startMultiplexed(on stream: any ByteStream, loop: any EventLoop, address: SocketAddress, key: PoolKey, first: Request) {
         let connection: HTTP2ClientConnection
         do throws(HTTP2Error) {
             connection = try HTTP2ClientConnection.start(

@@ -166,7 +166,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
             if transport.pendingWriteCount > Self.maxUnreadResponseBytes {
                 waitingForDrain = true
                 transport.pauseReading()
-                transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+                transport.setDeadline(after: configuration.idleTimeout)
             } else {
                 decodeNext()
             }
@@ -189,12 +189,12 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
 
     private func armDeadline() {
         if !decoder.isIdle {
-            let started = requestStartedAt ?? .now()
+            let started = requestStartedAt ?? transport.loop.now
             requestStartedAt = started
             transport.setDeadline(started + configuration.readTimeout.dispatchInterval)
         } else {
             requestStartedAt = nil
-            transport.setDeadline(.now() + configuration.idleTimeout.dispatchInterval)
+            transport.setDeadline(after: configuration.idleTimeout)
         }
     }
 }

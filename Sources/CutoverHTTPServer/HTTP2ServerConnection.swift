@@ -183,7 +183,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         guard !closed, !goingAway else { return }
         goingAway = true
         try? session.submitGoAway(errorCode: code, debug: debug)
-        transport.setDeadline(.now() + configuration.readTimeout.dispatchInterval)
+        transport.setDeadline(after: configuration.readTimeout)
         flush()
     }
 
@@ -203,6 +203,6 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     private func armIdleDeadline() {
         guard !goingAway else { return }
         let timeout = session.activeStreamCount == 0 ? configuration.idleTimeout : configuration.readTimeout
-        transport.setDeadline(.now() + timeout.dispatchInterval)
+        transport.setDeadline(after: timeout)
     }
 }

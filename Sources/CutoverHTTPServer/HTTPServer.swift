@@ -13,7 +13,7 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
     private let observer: any HTTPServerObserver
-    private let loops: [DispatchEventLoop]
+    private let loops: [any EventLoop]
     private let state = Mutex(State())
 
     private struct State {
@@ -29,7 +29,7 @@ public final class HTTPServer: Sendable {
         configuration: HTTPServerConfiguration,
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
-        loops: [DispatchEventLoop]
+        loops: [any EventLoop]
     ) {
         precondition(!loops.isEmpty, "an HTTP server needs at least one event loop")
         self.configuration = configuration
@@ -80,9 +80,12 @@ public final class HTTPServer: Sendable {
 
     /// Closes idle keep-alive connections and lets busy ones close after their response.
     public func shutdown() {
-        state.withLock { $0.isShuttingDown = true }
+        // One lock for the flag and the snapshot: `track` then closes exactly those not in it.
+        let connections = state.withLock { state in
+            state.isShuttingDown = true
+            return Array(state.connections.values)
+        }
         stopListening()
-        let connections = state.withLock { Array($0.connections.values) }
         for connection in connections { connection.closeWhenIdle() }
     }
 
@@ -90,7 +93,7 @@ public final class HTTPServer: Sendable {
 
     private func accept(_ socket: Socket, tls: TLSContext?) {
         socket.setNoDelay()
-        let admitted: DispatchEventLoop? = state.withLock { state in
+        let admitted: (any EventLoop)? = state.withLock { state in
             guard state.openConnections < configuration.maxConnections else { return nil }
             state.openConnections += 1
             state.nextLoop = (state.nextLoop + 1) % loops.count
@@ -134,7 +137,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private func startHTTP(on stream: any ByteStream, loop: DispatchEventLoop, peer: String, tls: TLSConnectionInfo?) {
+    private func startHTTP(on stream: any ByteStream, loop: any EventLoop, peer: String, tls: TLSConnectionInfo?) {
         let transport = Connection(stream: stream, loop: loop, peer: peer)
         let id = state.withLock { state in
             state.nextConnectionID += 1
@@ -179,8 +182,14 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Checked under the lock `shutdown()` sets the flag and snapshots under: a connection is
+    /// either in its snapshot or told to close here, however late its accept was.
     private func track(_ connection: any ServerConnection, id: Int) {
-        state.withLock { $0.connections[id] = connection }
+        let shuttingDown = state.withLock { state in
+            state.connections[id] = connection
+            return state.isShuttingDown
+        }
+        if shuttingDown { connection.closeWhenIdle() }
     }
 
     /// A TLS connection that never reached HTTP: no valid client certificate, a protocol

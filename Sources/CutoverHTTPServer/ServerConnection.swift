@@ -42,7 +42,7 @@ final class PlainProtocolDetector: ServerConnection, ConnectionDelegate, @unchec
 
     func start() {
         transport.start(delegate: self)
-        transport.setDeadline(.now() + idleTimeout.dispatchInterval)
+        transport.setDeadline(after: idleTimeout)
     }
 
     func closeWhenIdle() {

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a connection reports to the protocol above it. Every call arrives on the connection's loop.
 public protocol ConnectionDelegate: AnyObject {
@@ -18,8 +21,8 @@ public protocol ConnectionDelegate: AnyObject {
 /// back-pressure, an outbound buffer and one deadline timer.
 public final class Connection: @unchecked Sendable {
     // Invariant: every mutable property is read and written only on `loop`; the class is
-    // Sendable only so Dispatch handlers (which run on that loop) can capture it.
-    public let loop: DispatchEventLoop
+    // Sendable only so loop handlers (which run on that loop) can capture it.
+    public let loop: any EventLoop
     public let stream: any ByteStream
     public let peer: String
 
@@ -44,7 +47,7 @@ public final class Connection: @unchecked Sendable {
     /// Bytes read per readiness event before yielding to other connections on the loop.
     private static let readBudgetPerEvent = 256 * 1024
 
-    public init(stream: any ByteStream, loop: DispatchEventLoop, peer: String = "") {
+    public init(stream: any ByteStream, loop: any EventLoop, peer: String = "") {
         self.stream = stream
         self.loop = loop
         self.peer = peer
@@ -101,6 +104,11 @@ public final class Connection: @unchecked Sendable {
         armTimer(at: deadline)
     }
 
+    /// Sets the deadline `duration` from now on the loop's clock.
+    public func setDeadline(after duration: Duration) {
+        setDeadline(loop.deadline(after: duration))
+    }
+
     /// Closes now, or once queued bytes are written when `afterFlush` is true. With `linger`,
     /// the write side is shut after the flush and unread input is drained for up to
     /// `lingerTimeout` before the descriptor closes (RFC 9112 §9.6: closing with unread input
@@ -111,7 +119,7 @@ public final class Connection: @unchecked Sendable {
         if linger {
             lingerAfterFlush = true
             deadline = nil
-            let until = DispatchTime.now() + lingerTimeout.dispatchInterval
+            let until = loop.deadline(after: lingerTimeout)
             lingerDeadline = until
             armTimer(at: until)
         }
@@ -209,7 +217,7 @@ public final class Connection: @unchecked Sendable {
                 waitForWritable()
                 return
             case .endOfStream:
-                finish(error: SystemError("send", errno: 32 /* EPIPE */))
+                finish(error: SystemError("send", errno: EPIPE))
                 return
             }
         }
@@ -256,7 +264,7 @@ public final class Connection: @unchecked Sendable {
             timerFiresAt = nil
             timer = nil
             guard !isClosed else { return }
-            let now = DispatchTime.now()
+            let now = loop.now
             if let lingerDeadline {
                 if now >= lingerDeadline { finish(error: nil) } else { armTimer(at: lingerDeadline) }
                 return
@@ -271,7 +279,7 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Cancels the watches, and closes the descriptor once Dispatch can no longer touch it.
+    /// Cancels the watches, and closes the descriptor once the loop can no longer touch it.
     private func finish(error: (any Error)?) {
         guard !isClosed else { return }
         isClosed = true

@@ -3,17 +3,36 @@ import Dispatch
 import Glibc
 #endif
 
-/// What a connection needs from the thing that runs it: run work, watch a descriptor, set timers.
-/// Kept small so an epoll thread can replace Dispatch sources later without touching HTTP code.
+/// What a connection needs from the thing that runs it: run work, watch a descriptor, set timers,
+/// tell the time. Kept small so an epoll thread can replace Dispatch sources later without
+/// touching HTTP code, and so a test loop can run all of it on one thread with a clock it moves.
 public protocol EventLoop: AnyObject, Sendable {
     /// Runs `work` on the loop, after whatever is running now.
     func execute(_ work: @escaping @Sendable () -> Void)
+    /// True when the caller runs on this loop.
+    var isCurrent: Bool { get }
+    /// The loop's clock. Deadlines handed to `schedule` are measured against it, never against
+    /// `DispatchTime.now()`, so a loop with manual time decides when a timeout has passed.
+    var now: DispatchTime { get }
     /// Watches `descriptor`; the handler runs on the loop each time it is ready. Starts suspended.
     func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch
     /// Runs `work` on the loop at `deadline` unless cancelled first.
     func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork
+    /// One read buffer per loop, shared by its connections: reads copy out what they keep. Only
+    /// touched on the loop.
+    var readBuffer: UnsafeMutableRawBufferPointer { get }
+}
+
+extension EventLoop {
     /// Crashes in debug builds when called off the loop: the guard of every confined state.
-    func preconditionOnLoop()
+    public func preconditionOnLoop() {
+        assert(isCurrent, "called off its event loop")
+    }
+
+    /// The instant `duration` from now on the loop's clock.
+    public func deadline(after duration: Duration) -> DispatchTime {
+        now + duration.dispatchInterval
+    }
 }
 
 public enum IOInterest: Sendable {
@@ -39,8 +58,7 @@ public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
     public let queue: DispatchQueue
     private let key = DispatchSpecificKey<ObjectIdentifier>()
 
-    /// One read buffer per loop, shared by its connections: reads copy out what they keep.
-    let readBuffer: UnsafeMutableRawBufferPointer
+    public let readBuffer: UnsafeMutableRawBufferPointer
 
     public init(label: String, readBufferSize: Int = 64 * 1024) {
         queue = DispatchQueue(label: label)
@@ -65,9 +83,7 @@ public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
         DispatchQueue.getSpecific(key: key) == ObjectIdentifier(self)
     }
 
-    public func preconditionOnLoop() {
-        assert(isCurrent, "called off its event loop")
-    }
+    public var now: DispatchTime { .now() }
 
     public func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch {
         let source: any DispatchSourceProtocol =

@@ -3,7 +3,7 @@ import Dispatch
 /// A listening socket that hands each accepted connection to `onAccept` on the listener's loop.
 public final class Listener: @unchecked Sendable {
     // Invariant: mutable state is touched only on `loop`.
-    public let loop: DispatchEventLoop
+    public let loop: any EventLoop
     public let socket: Socket
     public let address: SocketAddress
     private var watch: (any IOWatch)?
@@ -15,7 +15,7 @@ public final class Listener: @unchecked Sendable {
     public init(
         host: String,
         port: UInt16,
-        loop: DispatchEventLoop,
+        loop: any EventLoop,
         backlog: Int32 = 1024,
         onAccept: @escaping @Sendable (Socket) -> Void,
         onError: @escaping @Sendable (SystemError) -> Void
@@ -66,7 +66,7 @@ public final class Listener: @unchecked Sendable {
                 // Out of descriptors (EMFILE/ENFILE): stop for a moment instead of spinning.
                 onError(error)
                 watch?.suspend()
-                retry = loop.schedule(at: .now() + .milliseconds(100)) { [self] in
+                retry = loop.schedule(at: loop.deadline(after: .milliseconds(100))) { [self] in
                     retry = nil
                     watch?.resume()
                 }

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A non-blocking stream socket. A value type over the descriptor: closing is explicit,
-/// because the connection that owns it decides when (after its Dispatch sources are cancelled).
+/// because the connection that owns it decides when (after its watches are cancelled).
 public struct Socket: Sendable, Hashable {
     public let descriptor: Int32
 
@@ -54,43 +54,55 @@ public struct Socket: Sendable, Hashable {
 
     /// Accepts one pending connection, already non-blocking; nil when none is waiting.
     public func accept() throws(SystemError) -> Socket? {
-        let fd = Sys.accept(descriptor)
-        if fd >= 0 { return Socket(descriptor: fd) }
-        let error = Glibc.errno
-        switch error {
-        case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO:
-            return nil
-        default:
-            throw SystemError("accept", errno: error)
+        while true {
+            switch Self.nonBlocking({ Int(Sys.accept(descriptor)) }) {
+            case .done(let fd): return Socket(descriptor: Int32(fd))
+            case .wouldBlock: return nil
+            // A connection that died while queued: the next one may be fine, and stopping here
+            // would lose the readiness an edge-triggered loop reports only once.
+            case .failed(ECONNABORTED), .failed(EPROTO): continue
+            case .failed(let error): throw SystemError("accept", errno: error)
+            }
         }
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
-        while true {
-            let count = Sys.read(descriptor, buffer.baseAddress!, buffer.count)
-            if count > 0 { return .processed(count) }
-            if count == 0 { return .endOfStream }
-            let error = Glibc.errno
-            switch error {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK: return .wouldBlock
-            case ECONNRESET: return .endOfStream
-            default: throw SystemError("recv", errno: error)
-            }
+        switch Self.nonBlocking({ Sys.read(descriptor, buffer.baseAddress!, buffer.count) }) {
+        case .done(0): return .endOfStream
+        case .done(let count): return .processed(count)
+        case .wouldBlock: return .wouldBlock
+        case .failed(ECONNRESET): return .endOfStream
+        case .failed(let error): throw SystemError("recv", errno: error)
         }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
         guard !bytes.isEmpty else { return .processed(0) }
+        switch Self.nonBlocking({ Sys.write(descriptor, bytes.baseAddress!, bytes.count) }) {
+        case .done(let count): return .processed(count)
+        case .wouldBlock: return .wouldBlock
+        case .failed(EPIPE), .failed(ECONNRESET): return .endOfStream
+        case .failed(let error): throw SystemError("send", errno: error)
+        }
+    }
+
+    private enum CallOutcome {
+        case done(Int)
+        case wouldBlock
+        case failed(Int32)
+    }
+
+    /// Runs a non-blocking call again when a signal interrupted it, and reads errno right after
+    /// the call that failed, before anything else can change it.
+    private static func nonBlocking(_ call: () -> Int) -> CallOutcome {
         while true {
-            let count = Sys.write(descriptor, bytes.baseAddress!, bytes.count)
-            if count >= 0 { return .processed(count) }
+            let result = call()
+            if result >= 0 { return .done(result) }
             let error = Glibc.errno
             switch error {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK: return .wouldBlock
-            case EPIPE, ECONNRESET: return .endOfStream
-            default: throw SystemError("send", errno: error)
+            default: return .failed(error)
             }
         }
     }

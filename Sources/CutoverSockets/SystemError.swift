@@ -12,9 +12,12 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
-    /// Captures the current errno for `call`. Call it immediately after the failing call.
-    static func last(_ call: String) -> SystemError {
-        SystemError(call, errno: Glibc.errno)
+    /// Captures the current errno for `call`. Call it immediately after the failing call. The
+    /// name is built after errno is read: building it (an interpolated address) may call into
+    /// libc, which is free to change errno on the way.
+    static func last(_ call: @autoclosure () -> String) -> SystemError {
+        let error = Glibc.errno
+        return SystemError(call(), errno: error)
     }
 
     public var description: String {

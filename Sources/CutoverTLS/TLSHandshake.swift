@@ -10,7 +10,7 @@ public final class TLSHandshake: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<TLSConnectionInfo, TLSError>) -> Void
 
     private let stream: TLSStream
-    private let loop: DispatchEventLoop
+    private let loop: any EventLoop
     private let completion: Completion
     private var readWatch: (any IOWatch)?
     private var writeWatch: (any IOWatch)?
@@ -23,7 +23,7 @@ public final class TLSHandshake: @unchecked Sendable {
     private var lingeringFailure: TLSError?
     private static let lingerTimeout: Duration = .seconds(2)
 
-    private init(stream: TLSStream, loop: DispatchEventLoop, completion: @escaping Completion) {
+    private init(stream: TLSStream, loop: any EventLoop, completion: @escaping Completion) {
         self.stream = stream
         self.loop = loop
         self.completion = completion
@@ -32,11 +32,11 @@ public final class TLSHandshake: @unchecked Sendable {
     /// Starts the handshake of `stream` on `loop`. `completion` runs exactly once, on the loop:
     /// with what was agreed, or with why not (the caller then closes the stream).
     public static func start(
-        _ stream: TLSStream, on loop: DispatchEventLoop, timeout: Duration, completion: @escaping Completion
+        _ stream: TLSStream, on loop: any EventLoop, timeout: Duration, completion: @escaping Completion
     ) {
         let handshake = TLSHandshake(stream: stream, loop: loop, completion: completion)
         loop.execute {
-            handshake.timer = loop.schedule(at: .now() + timeout.dispatchInterval) {
+            handshake.timer = loop.schedule(at: loop.deadline(after: timeout)) {
                 handshake.finish(.failure(TLSError("handshake", reason: "not completed within \(timeout)")))
             }
             handshake.step()
@@ -86,7 +86,7 @@ public final class TLSHandshake: @unchecked Sendable {
         lingeringFailure = error
         stream.socket.shutdownWrite()
         timer?.cancel()
-        timer = loop.schedule(at: .now() + Self.lingerTimeout.dispatchInterval) { [self] in finish(.failure(error)) }
+        timer = loop.schedule(at: loop.deadline(after: Self.lingerTimeout)) { [self] in finish(.failure(error)) }
         wait(for: .needsReadable)
         drainWhileLingering()
     }

@@ -1,4 +1,4 @@
-import CutoverSockets
+@testable import CutoverSockets
 import Dispatch
 import Synchronization
 import Testing
@@ -61,7 +61,16 @@ final class EchoDelegate: ConnectionDelegate, @unchecked Sendable {
         let first = try Socket.listening(on: address)
         defer { first.close() }
         let taken = try SocketAddress.resolve(host: "127.0.0.1", port: first.localAddress().port)[0]
-        #expect(throws: SystemError.self) { try Socket.listening(on: taken) }
+        let error = #expect(throws: SystemError.self) { try Socket.listening(on: taken) }
+        #expect(error?.errno == EADDRINUSE)
+        #expect(error?.call == "bind(\(taken))")
+    }
+
+    @Test func aFailedCallKeepsItsErrnoWhileItsNameIsBuilt() {
+        errno = EADDRINUSE
+        let error = SystemError.last(nameThatChangesErrno())
+        #expect(error.errno == EADDRINUSE)
+        #expect(error.call == "bind(somewhere)")
     }
 
     @Test func hostAndPortParsing() {
@@ -70,4 +79,10 @@ final class EchoDelegate: ConnectionDelegate, @unchecked Sendable {
         #expect(HostAndPort(parsing: "nohost") == nil)
         #expect(HostAndPort(parsing: ":80") == nil)
     }
+}
+
+/// Stands in for an interpolated address whose description calls into libc.
+private func nameThatChangesErrno() -> String {
+    errno = EBADF
+    return "bind(somewhere)"
 }
