@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func httpxWithHTTP2OverTLSAndPriorKnowledge() throws {
-        let python = try Repo.venvPython.get()
+        let python = try Repo.consumersPython.get()
         let fixture = try H2ServerFixture(loops: loops)
         defer { fixture.server.shutdown() }
         let script = """

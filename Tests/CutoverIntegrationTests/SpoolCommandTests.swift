@@ -1,4 +1,5 @@
 import CutoverSpool
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -21,7 +22,7 @@ struct SpoolCommandTests {
             url: \(downstream.url)
             format: canonical
         """.write(to: config, atomically: true, encoding: .utf8)
-        let bodyPath = packageRoot.appendingPathComponent("fixtures/onprem/cutover-inbound-text-wamid-reply.json").path
+        let bodyPath = Repo.path("fixtures/onprem/cutover-inbound-text-wamid-reply.json")
         let body = try Data(contentsOf: URL(fileURLWithPath: bodyPath))
 
         var server: CutoverServer? = try CutoverServer(spool: spoolDirectory, arguments: ["--config", config.path])
@@ -181,7 +182,7 @@ struct SpoolCommandTests {
 
     // MARK: Helpers
 
-    private func runSpool(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    private func runSpool(_ arguments: [String]) throws -> CommandResult {
         try runCommand(cutoverBinary, ["spool"] + arguments)
     }
 
