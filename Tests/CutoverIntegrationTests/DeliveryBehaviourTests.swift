@@ -144,19 +144,8 @@ final class BlackHole: @unchecked Sendable {
     private var sockets: [Int32] = []
 
     init() throws {
-        let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listening, pointer, length) == 0 && listen(listening, 128) == 0
-                    && getsockname(listening, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestFailure("black hole could not listen") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (listening, port) = try listenOnLoopback()
+        self.port = Int(port)
         listener = listening
         Thread.detachNewThread { [self] in
             while true {

@@ -21,6 +21,7 @@ struct RetryScheduleTests {
         // A Python downstream (scripts/test-downstream.py) answering every request with `--status`.
         let downstream = try Downstream(arguments: downstreamArguments)
         let directory = try TemporaryDirectory(prefix: "cutover-retry")
+        defer { withExtendedLifetime((downstream, directory)) {} }
         let spool = try Spool.open(directory: directory.path)
         defer { spool.close() }
         let clock = FakeClock()
