@@ -176,7 +176,10 @@ public final class OutputCollector: @unchecked Sendable {
         return completeLines
     }
 
-    /// Waits for the end of the stream; false at `deadline`.
+    /// Waits up to `timeout` seconds for the end of the stream (every writer gone); false if it
+    /// has not ended by then.
+    public func waitForEnd(timeout: TimeInterval) -> Bool { waitForEnd(until: Date().addingTimeInterval(timeout)) }
+
     func waitForEnd(until deadline: Date) -> Bool {
         condition.lock()
         defer { condition.unlock() }
