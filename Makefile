@@ -12,9 +12,18 @@ ARGS         ?=
 run: deps release
 	./.build/release/cutover serve $(ARGS)
 
+# Every process the tests start carries CUTOVER_TEST_PEER=$(CURDIR); after the suite (passed or
+# not) the leftover check fails the run if any of them, or any the test process had to kill at
+# exit, is still around.
+LEFTOVERS    := $(CURDIR)/.build/test-leftover-peers
+
 test: deps
 	$(SWIFT) build --build-tests
-	CUTOVER_BINARY="$(CURDIR)/.build/debug/cutover" $(SWIFT) test --skip-build
+	@: >"$(LEFTOVERS)"
+	CUTOVER_BINARY="$(CURDIR)/.build/debug/cutover" CUTOVER_TEST_RUN="$(CURDIR)" CUTOVER_TEST_LEFTOVERS="$(LEFTOVERS)" \
+		$(SWIFT) test --skip-build; status=$$?; \
+		./scripts/check-no-leftover-peers.sh "$(CURDIR)" "$(LEFTOVERS)" || status=1; \
+		exit $$status
 
 build: deps
 	$(SWIFT) build

@@ -145,27 +145,39 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // What the test targets share: paths, temporary directories, ports, the one process runner and
+        // peer type, the Python downstream, TLS material, the client send wrappers. Not shipped.
+        .target(
+            name: "CutoverTestSupport",
+            dependencies: [
+                "CutoverHTTP", "CutoverHTTPClient", "CutoverHTTPServer", "CutoverSockets", "CutoverTLS",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/CutoverTestSupport",
+            swiftSettings: strictSwift
+        ),
+
         // The server tests that run on the test loop live here with it (see ServerOnTestLoopTests).
         .testTarget(
             name: "CutoverSocketsTests",
             dependencies: ["CutoverSockets", "CutoverHTTPServer", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverHTTPServerTests",
-            dependencies: ["CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets"],
+            dependencies: ["CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "CutoverWebhooksTests",
-            dependencies: ["CutoverWebhooks", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["CutoverWebhooks", "CutoverTestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "CutoverTLSTests",
             dependencies: [
-                "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP",
+                "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP", "CutoverTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
@@ -174,24 +186,24 @@ let package = Package(
             name: "CutoverHTTP2Tests",
             dependencies: [
                 "CutoverHTTP2", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverHTTP",
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [
                 "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
                 "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
-                "CutoverTLS", "CutoverWebhooks",
+                "CutoverTLS", "CutoverWebhooks", "CutoverTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "CutoverIntegrationTests",
-            dependencies: ["CutoverRelay", "CutoverConfiguration", "CutoverWebhooks"],
+            dependencies: ["CutoverRelay", "CutoverConfiguration", "CutoverWebhooks", "CutoverTestSupport"],
             swiftSettings: strictSwift
         ),
     ]

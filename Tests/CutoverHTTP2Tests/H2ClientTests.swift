@@ -4,6 +4,7 @@ import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -12,21 +13,6 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Sends `count` requests at once and waits for all of them.
-func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientRequest) -> [Result<HTTP1Response, HTTPClientError>] {
-    let results = Mutex<[Int: Result<HTTP1Response, HTTPClientError>]>([:])
-    let group = DispatchGroup()
-    for index in 0..<count {
-        group.enter()
-        client.execute(make(index)) { result in
-            results.withLock { $0[index] = result }
-            group.leave()
-        }
-    }
-    group.wait()
-    return results.withLock { dictionary in (0..<count).map { dictionary[$0]! } }
-}
 
 /// Cutover's client delivering over HTTP/2 when ALPN picks h2, HTTP/1.1 otherwise.
 @Suite struct H2ClientTests {
@@ -46,7 +32,7 @@ func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientReq
         defer { client.shutdown() }
         let context = try clientContext()
         let url = try #require(DestinationURL("https://localhost:\(fixture.tlsPort)/hook"))
-        let results = sendConcurrently(client, count: 40) { index in
+        let results = try sendConcurrently(client, count: 40) { index in
             ClientRequest(url: url, body: Array("event \(index)".utf8), tls: context)
         }
         #expect(results.allSatisfy { (try? $0.get().head.status) == .ok }, "\(results)")
@@ -81,7 +67,7 @@ func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientReq
         defer { client.shutdown() }
         let context = try clientContext()
         let url = try #require(DestinationURL("https://localhost:\(fixture.port)/hook"))
-        let results = sendConcurrently(client, count: 10) { ClientRequest(url: url, body: [UInt8($0)], tls: context) }
+        let results = try sendConcurrently(client, count: 10) { ClientRequest(url: url, body: [UInt8($0)], tls: context) }
         #expect(results.allSatisfy { (try? $0.get().head.status) == .ok })
         #expect(fixture.handler.requests.withLock { $0.allSatisfy { $0.tls?.applicationProtocol == "http/1.1" } })
     }
@@ -93,7 +79,7 @@ func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientReq
         defer { client.shutdown() }
         let context = try clientContext()
         let url = try #require(DestinationURL("https://localhost:\(fixture.tlsPort)/hook"))
-        let big = send(client, ClientRequest(url: url, body: Array(repeating: 1, count: 5000), tls: context))
+        let big = try send(client, ClientRequest(url: url, body: Array(repeating: 1, count: 5000), tls: context))
         guard case .failure(.http2(let error)) = big else {
             Issue.record("expected an HTTP/2 failure, got \(big)")
             return
@@ -118,7 +104,7 @@ func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientReq
             client: TLSClientConfiguration(trustRoots: .file(certificates.caCertificate), applicationProtocols: ["h2", "http/1.1"])
         )
         let url = try #require(DestinationURL("https://localhost:\(nginx.port)/webhook"))
-        let results = sendConcurrently(client, count: 30) { index in
+        let results = try sendConcurrently(client, count: 30) { index in
             ClientRequest(url: url, body: Array("{\"event\":\(index)}".utf8), tls: context)
         }
         #expect(results.allSatisfy { (try? $0.get().head.status) == .ok }, "\(results)")
@@ -139,14 +125,15 @@ func sendConcurrently(_ client: HTTPClient, count: Int, make: (Int) -> ClientReq
 /// nginx started by the test: config, certificate paths, logs and temp dirs in a fresh directory,
 /// an ephemeral port, TLS with the test CA's server certificate, `http2` on the listener.
 final class NginxFixture {
-    let directory: String
+    let temporary: TemporaryDirectory
     let port: UInt16
-    private let process: Process
+    private let process: PeerProcess
+    var directory: String { temporary.path }
 
     init(certificates: TestCertificates) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-nginx-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        port = try Self.freePort()
+        temporary = try TemporaryDirectory(prefix: "cutover-nginx")
+        let directory = temporary.path
+        port = try freePort()
         let config = """
             daemon off;
             master_process off;
@@ -171,13 +158,7 @@ final class NginxFixture {
             }
             """
         try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        process.arguments = ["-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try PeerProcess("/usr/sbin/nginx", ["-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"])
         try waitUntilListening()
     }
 
@@ -185,12 +166,12 @@ final class NginxFixture {
     private func waitUntilListening() throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            guard process.isRunning else { break }
+            guard process.termination == nil else { break }
             if (try? RawConnection(port: port, timeoutSeconds: 1)) != nil { return }
             usleep(20_000)  // polling a port that is not open yet, not synchronizing on timing
         }
         let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
-        throw PeerError("nginx did not start listening on \(port): \(log)")
+        throw TestFailure("nginx did not start listening on \(port): \(log)")
     }
 
     func accessLog() throws -> [String] {
@@ -199,31 +180,7 @@ final class NginxFixture {
 
     /// SIGKILL: nginx without a master process ignores a graceful stop while our client still
     /// holds a connection, and nothing of its state matters once the test has its log.
-    func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func stop() { process.kill() }
 
-    deinit {
-        stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// A port the kernel just handed out (bound to port 0, then released for nginx).
-    static func freePort() throws -> UInt16 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw PeerError("no free port: \(errno)") }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    deinit { process.kill() }
 }

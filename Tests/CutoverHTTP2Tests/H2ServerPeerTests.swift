@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func httpxWithHTTP2OverTLSAndPriorKnowledge() throws {
-        let python = try Repo.venvPython.get()
+        let python = try Repo.consumersPython.get()
         let fixture = try H2ServerFixture(loops: loops)
         defer { fixture.server.shutdown() }
         let script = """
@@ -94,9 +95,10 @@ import Testing
         configuration.limits.maxBodyBytes = 1024
         let fixture = try H2ServerFixture(loops: loops, configuration: configuration)
         defer { fixture.server.shutdown() }
-        let body = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-h2-body-\(UUID().uuidString)").path
+        let directory = try TemporaryDirectory(prefix: "cutover-h2-body")
+        defer { withExtendedLifetime(directory) {} }
+        let body = directory.path("body")
         try Data(repeating: 0x61, count: 256 * 1024).write(to: URL(fileURLWithPath: body))
-        defer { try? FileManager.default.removeItem(atPath: body) }
         let url = "http://127.0.0.1:\(fixture.plainPort)/hook"
 
         // 200 bodies of 256 KiB on one connection: 50 MiB discarded, 200 stream windows and 50

@@ -1,6 +1,7 @@
 import CutoverHTTP
 import CutoverHTTPServer
 import CutoverSockets
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Testing
@@ -37,7 +38,7 @@ import Testing
         let result = try runCommand("/usr/bin/openssl", [
             "s_client", "-connect", "127.0.0.1:\(fixture.tlsPort)", "-alpn", "h2", "-quiet", "-ign_eof",
             "-CAfile", TestCertificates.shared.caCertificate,
-        ], stdin: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        ], stdin: Data("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
         #expect(result.output.utf8.count >= 17, "\(result.error)")
         // Our SETTINGS first, then GOAWAY(PROTOCOL_ERROR) about the client magic.
         let bytes = Array(result.output.utf8)

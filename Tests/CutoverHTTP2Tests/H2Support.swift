@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -119,21 +120,7 @@ final class RawConnection {
     private var buffer: [UInt8] = []
 
     init(port: UInt16, timeoutSeconds: Int = 10) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw PeerError("socket: \(errno)") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else {
-            close(descriptor)
-            throw PeerError("connect: \(errno)")
-        }
+        descriptor = try connectToLoopback(port: port, receiveTimeout: timeoutSeconds)
     }
 
     deinit { close(descriptor) }
@@ -258,27 +245,7 @@ final class FlowControlledClient {
     }
 }
 
-/// The repository root (for scripts/), from this file's path.
-enum Repo {
-    static let root: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    /// The consumers venv's python (scripts/consumers/setup-venv.sh: idempotent, flock-protected).
-    static let venvPython: Result<String, PeerError> = {
-        do {
-            let result = try runCommand("/bin/bash", [root + "/scripts/consumers/setup-venv.sh", root])
-            let python = result.output.split(separator: "\n").last.map(String.init) ?? ""
-            guard result.status == 0, FileManager.default.isExecutableFile(atPath: python) else {
-                return .failure(PeerError("setup-venv.sh failed (\(result.status)): \(result.output) \(result.error)"))
-            }
-            return .success(python)
-        } catch {
-            return .failure(PeerError("setup-venv.sh: \(error)"))
-        }
-    }()
-}
-
 /// curl with HTTP/2 options against 127.0.0.1; prints the body, then `code version connects`.
-func curl(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+func curl(_ arguments: [String]) throws -> CommandResult {
     try runCommand("/usr/bin/curl", ["-sS", "--max-time", "20"] + arguments)
 }

@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -26,18 +27,6 @@ final class RecordingObserver: HTTPServerObserver {
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
         rejections.withLock { $0.append(status.code) }
     }
-}
-
-/// Sends `request` with the client and waits for the result.
-func send(_ client: HTTPClient, _ request: ClientRequest) -> Result<HTTP1Response, HTTPClientError> {
-    let result = Mutex<Result<HTTP1Response, HTTPClientError>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    client.execute(request) { outcome in
-        result.withLock { $0 = outcome }
-        done.signal()
-    }
-    done.wait()
-    return result.withLock { $0! }
 }
 
 @Suite struct ServerClientTests {
@@ -82,7 +71,7 @@ func send(_ client: HTTPClient, _ request: ClientRequest) -> Result<HTTP1Respons
         let port = try listener.localAddress().port
         listener.close()
         let url = try #require(DestinationURL("http://127.0.0.1:\(port)/"))
-        guard case .failure(.connect(let error)) = send(client, ClientRequest(url: url)) else {
+        guard case .failure(.connect(let error)) = try send(client, ClientRequest(url: url)) else {
             Issue.record("expected a connect failure")
             return
         }

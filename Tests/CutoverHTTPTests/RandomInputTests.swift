@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import HTTPTypes
 import Testing
 

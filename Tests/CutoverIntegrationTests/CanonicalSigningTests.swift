@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -22,19 +23,19 @@ struct CanonicalSigningTests {
         )
         defer { cutover.kill() }
 
-        let bodyFile = packageRoot.appendingPathComponent("fixtures/onprem/meta-doc-inbound-voice.json")
+        let bodyFile = Repo.url("fixtures/onprem/meta-doc-inbound-voice.json")
         #expect(try curl(["-X", "POST", cutover.base + "/onprem/default", "--data-binary", "@\(bodyFile.path)"]).status == 200)
         let received = try #require(downstream.waitForRequests(1)?.first)
         #expect(received.headers["webhook-id"] == received.eventID)
         #expect(received.headers["webhook-signature"]?.hasPrefix("v1,") == true)
 
-        let python = try consumersPython()
+        let python = try Repo.consumersPython.get()
         let record: [String: Any] = [
             "secret": secret, "body": received.body.base64EncodedString(),
             "headers": received.headers.filter { $0.key.hasPrefix("webhook-") },
         ]
         let good = try runCommand(
-            python, [packageRoot.appendingPathComponent("scripts/consumers/verify_standardwebhooks.py").path],
+            python, [Repo.path("scripts/consumers/verify_standardwebhooks.py")],
             stdin: try JSONSerialization.data(withJSONObject: record) + Data("\n".utf8)
         )
         #expect(good.status == 0, "standardwebhooks rejected the delivery: \(good.output)")
@@ -43,18 +44,9 @@ struct CanonicalSigningTests {
         var tampered = record
         tampered["body"] = (received.body + Data(" ".utf8)).base64EncodedString()
         let bad = try runCommand(
-            python, [packageRoot.appendingPathComponent("scripts/consumers/verify_standardwebhooks.py").path],
+            python, [Repo.path("scripts/consumers/verify_standardwebhooks.py")],
             stdin: try JSONSerialization.data(withJSONObject: tampered) + Data("\n".utf8)
         )
         #expect(bad.status != 0)
     }
-}
-
-/// The consumers virtual environment (pywa, cloudevents, standardwebhooks), created once per build.
-func consumersPython() throws -> String {
-    let result = try runCommand("/bin/bash", [
-        packageRoot.appendingPathComponent("scripts/consumers/setup-venv.sh").path, packageRoot.path,
-    ])
-    guard result.status == 0 else { throw TestFailure("setup-venv.sh failed: \(result.output)\(result.error)") }
-    return result.output.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "\n").last ?? ""
 }

@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ struct CrashTests {
         let total = 600
         let kills = 3
         let concurrency = 8
-        let cutoverPort = try freePort()
+        let cutoverPort = Int(try freePort())
         var downstream: Downstream? = try Downstream()
         let downstreamPort = downstream!.port
         var received: [ReceivedRequest] = []
@@ -32,8 +33,8 @@ struct CrashTests {
         let arguments = ["--config", config.path, "--onprem-route", "default"]
         var cutover = try CutoverServer(spool: spool.path, arguments: arguments, port: cutoverPort)
 
-        let client = try TestProcess("/usr/bin/env", [
-            "python3", packageRoot.appendingPathComponent("scripts/test-load-client.py").path,
+        let client = try PeerProcess("/usr/bin/env", [
+            "python3", Repo.path("scripts/test-load-client.py"),
             "127.0.0.1", String(cutoverPort), "/onprem/default", String(total), "crash",
         ])
         defer { client.kill() }

@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -108,7 +109,7 @@ struct DeliveryBehaviourTests {
         #expect(first.waitForRequests(1) != nil)
 
         _ = try writeConfig(destination(second.url), in: spool)
-        kill(cutover.process.process.processIdentifier, SIGHUP)
+        cutover.process.signal(SIGHUP)
         #expect(cutover.process.stderr.wait { $0.contains { $0.contains("configuration reloaded") } } != nil)
         #expect(try postBodies([bodies[1]], url: cutover.base + "/onprem/default") == 1)
         #expect(second.waitForRequests(1) != nil)
@@ -122,9 +123,8 @@ struct DeliveryBehaviourTests {
         let cutover = try CutoverServer(spool: spool.path, arguments: ["--forward", downstream.url])
         #expect(try postBodies(Self.bodies(count: 3, contacts: 1, tag: "t").map(\.body), url: cutover.base + "/onprem/default") == 3)
         #expect(downstream.waitForRequests(3) != nil)
-        cutover.process.terminate()
-        #expect(cutover.process.process.terminationStatus == 0)
-        #expect(cutover.process.stderr.snapshot.contains { $0.contains("stopped") }, "the spool was closed after the drain")
+        #expect(cutover.process.terminate() == .exited(0))
+        #expect(cutover.process.stderr.lines.contains { $0.contains("stopped") }, "the spool was closed after the drain")
         // A restart on the same spool finds nothing left to send: every delivery was recorded.
         let restarted = try CutoverServer(spool: spool.path, arguments: ["--forward", downstream.url])
         defer { restarted.kill() }
@@ -144,19 +144,8 @@ final class BlackHole: @unchecked Sendable {
     private var sockets: [Int32] = []
 
     init() throws {
-        let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listening, pointer, length) == 0 && listen(listening, 128) == 0
-                    && getsockname(listening, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestFailure("black hole could not listen") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (listening, port) = try listenOnLoopback()
+        self.port = Int(port)
         listener = listening
         Thread.detachNewThread { [self] in
             while true {

@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 

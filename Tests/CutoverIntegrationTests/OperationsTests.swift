@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -216,9 +217,9 @@ struct Scrape {
 private func scrape(_ base: String) throws -> Scrape {
     let response = try curl([base + "/metrics"])
     guard response.status == 200 else { throw TestFailure("GET /metrics answered \(response.status)") }
-    let python = try consumersPython()
+    let python = try Repo.consumersPython.get()
     let parsed = try runCommand(
-        python, [packageRoot.appendingPathComponent("scripts/consumers/parse_prometheus.py").path], stdin: Data(response.body.utf8))
+        python, [Repo.path("scripts/consumers/parse_prometheus.py")], stdin: Data(response.body.utf8))
     guard parsed.status == 0, let object = try JSONSerialization.jsonObject(with: Data(parsed.output.utf8)) as? [String: Any] else {
         throw TestFailure("prometheus_client could not parse /metrics: \(parsed.error)\n\(response.body)")
     }

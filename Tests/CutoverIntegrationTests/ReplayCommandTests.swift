@@ -1,4 +1,5 @@
 import CutoverSpool
+import CutoverTestSupport
 import CutoverWebhooks
 import Foundation
 import Testing
@@ -8,12 +9,12 @@ import Testing
 /// (capture on the old endpoint, replay into staging).
 @Suite(.serialized)
 struct ReplayCommandTests {
-    private let onpremPath = packageRoot.appendingPathComponent("fixtures/onprem/cutover-inbound-text-wamid-reply.json").path
+    private let onpremPath = Repo.path("fixtures/onprem/cutover-inbound-text-wamid-reply.json")
     private let onpremID = "msg:wamid.HBgLMTYzMTU1NTEyMzQVAgASGBRDVVRPVkVST05QUkVNUkVQTFkA"
-    private let cloudPath = packageRoot.appendingPathComponent("fixtures/cloud/legacy_msg_text.json").path
+    private let cloudPath = Repo.path("fixtures/cloud/legacy_msg_text.json")
     private let cloudID = "msg:wamid.ABGGFlCGg0cvAgo-sJQh43L5Pe4W"
 
-    private func replay(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    private func replay(_ arguments: [String]) throws -> CommandResult {
         try runCommand(cutoverBinary, ["replay"] + arguments)
     }
 

@@ -1,4 +1,5 @@
 import CutoverSpool
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -21,7 +22,7 @@ struct SpoolCommandTests {
             url: \(downstream.url)
             format: canonical
         """.write(to: config, atomically: true, encoding: .utf8)
-        let bodyPath = packageRoot.appendingPathComponent("fixtures/onprem/cutover-inbound-text-wamid-reply.json").path
+        let bodyPath = Repo.path("fixtures/onprem/cutover-inbound-text-wamid-reply.json")
         let body = try Data(contentsOf: URL(fileURLWithPath: bodyPath))
 
         var server: CutoverServer? = try CutoverServer(spool: spoolDirectory, arguments: ["--config", config.path])
@@ -34,7 +35,7 @@ struct SpoolCommandTests {
 
         // The downstream answered 410 (dead-letter status by default); the outcome is committed right after.
         let first = try #require(downstream.waitForRequests(1)).first
-        let dead = try waitForDeadLetters(1, config: config.path)
+        let dead = try waitForDeadLetters(1, config: config.path, loggedBy: try #require(server))
         #expect(dead.count == 1)
         let letter = dead[0]
         #expect(letter["destination"] as? String == "primary")
@@ -76,7 +77,7 @@ struct SpoolCommandTests {
         server = try CutoverServer(spool: spoolDirectory, arguments: ["--config", config.path])
         let again = try #require(downstream.waitForRequests(2))
         #expect(again.compactMap(\.eventID) == [first?.eventID, first?.eventID].compactMap { $0 })
-        _ = try waitForDeadLetters(1, config: config.path)
+        _ = try waitForDeadLetters(1, config: config.path, loggedBy: try #require(server))
         let shownAgain = try jsonObject(["show", "delivery:\(deliveryID)", "--spool", spoolDirectory, "--json"])
         let historyAgain =
             ((shownAgain["events"] as? [[String: Any]])?.first?["deliveries"] as? [[String: Any]])?.first?["history"]
@@ -181,7 +182,7 @@ struct SpoolCommandTests {
 
     // MARK: Helpers
 
-    private func runSpool(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    private func runSpool(_ arguments: [String]) throws -> CommandResult {
         try runCommand(cutoverBinary, ["spool"] + arguments)
     }
 
@@ -203,13 +204,20 @@ struct SpoolCommandTests {
         return array
     }
 
-    /// Polls `spool list --dead --json` until `count` dead letters are listed, within `timeout`.
-    private func waitForDeadLetters(_ count: Int, config: String, timeout: TimeInterval = 30) throws -> [[String: Any]] {
+    /// Waits for `server` to log `count` dead letters, then for `spool list --dead --json` to list
+    /// them (the outcome is committed in the batch after the log line): listed again every 0.1 s,
+    /// within `timeout`.
+    private func waitForDeadLetters(
+        _ count: Int, config: String, loggedBy server: CutoverServer, timeout: TimeInterval = 30
+    ) throws -> [[String: Any]] {
+        let logged = server.process.stderr.wait(timeout: timeout) { $0.count { $0.contains("delivery dead-lettered") } >= count }
+        guard logged != nil else { throw TestFailure("cutover did not log \(count) dead letter(s) within \(timeout)s") }
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let dead = try jsonArray(["list", "--dead", "--config", config, "--json"])
             if dead.count >= count { return dead }
-            if Date() > deadline { throw TestFailure("\(count) dead letter(s) did not appear within \(timeout)s") }
+            if Date() > deadline { throw TestFailure("\(count) dead letter(s) were not listed within \(timeout)s") }
+            Thread.sleep(forTimeInterval: 0.1)  // a pause between bounded polls, not a synchronization
         }
     }
 }

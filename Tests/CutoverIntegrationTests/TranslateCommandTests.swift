@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -13,20 +14,20 @@ struct TranslateCommandTests {
     }
 
     private func fixtureJSON(_ path: String) throws -> NSObject {
-        try JSONSerialization.jsonObject(with: fixture(path)) as! NSObject
+        try JSONSerialization.jsonObject(with: Repo.fixture(path)) as! NSObject
     }
 
     @Test(arguments: cloudFixtures + onpremFixtures)
     func translatingToTheSameAPIGivesBackAnEqualValue(path: String) throws {
         let target = path.hasPrefix("cloud/") ? "cloud" : "onprem"
-        let output = try translate(["--to", target, packageRoot.appendingPathComponent("fixtures/\(path)").path])
+        let output = try translate(["--to", target, Repo.path("fixtures/\(path)")])
         #expect(output.count == 1)
         // NSObject equality compares dictionaries by content, so key order does not matter.
         #expect((output.first as? NSObject) == (try fixtureJSON(path)))
     }
 
     @Test func cloudPushToTalkTranslatesToOnPremVoice() throws {
-        let output = try translate(["--to", "onprem", packageRoot.appendingPathComponent("fixtures/cloud/msg_audio_voice.json").path])
+        let output = try translate(["--to", "onprem", Repo.path("fixtures/cloud/msg_audio_voice.json")])
         let body = try #require(output.first as? [String: Any])
         let message = try #require((body["messages"] as? [[String: Any]])?.first)
         #expect(message["type"] as? String == "voice")
@@ -37,7 +38,7 @@ struct TranslateCommandTests {
         let output = try translate([
             "--to", "cloud", "--phone-number-id", "106540352242922", "--display-phone-number", "15550783881",
             "--waba-id", "102290129340398", "-",
-        ], stdin: try fixture("onprem/meta-doc-inbound-voice.json"))
+        ], stdin: try Repo.fixture("onprem/meta-doc-inbound-voice.json"))
         let body = try #require(output.first as? [String: Any])
         let entry = try #require((body["entry"] as? [[String: Any]])?.first)
         #expect(entry["id"] as? String == "102290129340398")
@@ -48,7 +49,7 @@ struct TranslateCommandTests {
     }
 
     @Test func canonicalWritesOneCloudEventPerLine() throws {
-        let output = try translate(["--to", "canonical", packageRoot.appendingPathComponent("fixtures/cloud/msg_text.json").path])
+        let output = try translate(["--to", "canonical", Repo.path("fixtures/cloud/msg_text.json")])
         let event = try #require(output.first as? [String: Any])
         #expect(event["specversion"] as? String == "1.0")
         #expect(event["type"] as? String == "com.whatsapp.message.received")

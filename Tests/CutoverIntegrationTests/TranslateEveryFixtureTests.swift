@@ -1,10 +1,11 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
 /// `cutover translate` over every fixture, in every direction, as a user would run it.
 struct TranslateEveryFixtureTests {
     static let fixtures: [String] = {
-        let root = packageRoot.appendingPathComponent("fixtures")
+        let root = Repo.fixtures
         return ["cloud", "onprem"].flatMap { api in
             ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(api).path)) ?? [])
                 .filter { $0.hasSuffix(".json") }.sorted().map { "\(api)/\($0)" }
@@ -17,7 +18,7 @@ struct TranslateEveryFixtureTests {
 
     @Test(arguments: fixtures)
     func roundTripAndCrossRendering(path: String) throws {
-        let file = packageRoot.appendingPathComponent("fixtures/\(path)").path
+        let file = Repo.path("fixtures/\(path)")
         let origin = path.hasPrefix("cloud/") ? "cloud" : "onprem"
         let other = origin == "cloud" ? "onprem" : "cloud"
 

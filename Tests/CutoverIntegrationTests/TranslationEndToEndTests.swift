@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -24,7 +25,7 @@ struct TranslationEndToEndTests {
         )
         defer { cutover.kill() }
 
-        let body = try fixture("cloud/msg_audio_voice.json")
+        let body = try Repo.fixture("cloud/msg_audio_voice.json")
         let signature = try pythonSignature(body: body, secret: secret)
         let bodyFile = spool.url.appendingPathComponent("body.json")
         try body.write(to: bodyFile)
@@ -59,7 +60,7 @@ struct TranslationEndToEndTests {
         )
         defer { cutover.kill() }
 
-        let bodyFile = packageRoot.appendingPathComponent("fixtures/onprem/meta-doc-inbound-voice.json")
+        let bodyFile = Repo.url("fixtures/onprem/meta-doc-inbound-voice.json")
         let response = try curl([
             "-X", "POST", cutover.base + "/onprem/default", "-H", "Content-Type: application/json",
             "--data-binary", "@\(bodyFile.path)",
@@ -91,7 +92,7 @@ struct TranslationEndToEndTests {
             spool: spool.path, arguments: ["--forward", downstream.url, "--format", "canonical", "--app-secret", secret]
         )
         defer { cutover.kill() }
-        let bodyFile = packageRoot.appendingPathComponent("fixtures/cloud/msg_text.json")
+        let bodyFile = Repo.url("fixtures/cloud/msg_text.json")
         let body = try Data(contentsOf: bodyFile)
 
         let wrong = try curl([
@@ -104,7 +105,7 @@ struct TranslationEndToEndTests {
 
         // A valid request afterwards is the first and only thing the downstream sees: the
         // rejected ones were never stored.
-        let other = try fixture("cloud/msg_image.json")
+        let other = try Repo.fixture("cloud/msg_image.json")
         let otherFile = spool.url.appendingPathComponent("image.json")
         try other.write(to: otherFile)
         let valid = try curl([

@@ -2,6 +2,7 @@
 @testable import CutoverOperations
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import Testing
 
@@ -85,9 +86,8 @@ struct ConfigFileTests {
     }
 
     @Test func theExampleConfigIsValid() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let config = try ConfigFile.load(
-            path: root.appendingPathComponent("deploy/cutover.example.yml").path,
+            path: Repo.path("deploy/cutover.example.yml"),
             environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_ONPREM_TOKEN": "t"]
         )
         _ = try RelaySettings(

@@ -4,6 +4,7 @@
 @testable import CutoverOperations
 import CutoverSockets
 import CutoverSpool
+import CutoverTestSupport
 import Dispatch
 import Foundation
 import Logging
@@ -199,8 +200,7 @@ struct AdminConfigTests {
     }
 
     @Test func theExampleConfigsAdminBlockIsValidUncommented() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let example = try String(contentsOf: root.appendingPathComponent("deploy/cutover.example.yml"), encoding: .utf8)
+        let example = try String(contentsOf: Repo.url("deploy/cutover.example.yml"), encoding: .utf8)
         let lines = example.split(separator: "\n")
         let start = try #require(lines.firstIndex { $0.hasPrefix("# admin:") })
         let block = lines[start..<start + 3]

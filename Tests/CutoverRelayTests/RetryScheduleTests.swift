@@ -6,6 +6,7 @@ import CutoverHTTPClient
 @testable import CutoverRelay
 import CutoverSockets
 import CutoverSpool
+import CutoverTestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -15,44 +16,15 @@ import Testing
 /// each attempt is triggered by moving the fake clock, never by waiting.
 @Suite(.serialized)
 struct RetryScheduleTests {
-    /// A Python downstream (scripts/test-downstream.py) answering every request with `status`.
-    final class Downstream: @unchecked Sendable {
-        // Invariant: immutable after init.
-        let process = Process()
-        let port: Int
-
-        init(arguments: [String]) throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", root.appendingPathComponent("scripts/test-downstream.py").path] + arguments
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            // The first line is `listening PORT`: reading it is the synchronization.
-            var line = Data()
-            while let byte = try output.fileHandleForReading.read(upToCount: 1), let first = byte.first, first != UInt8(ascii: "\n") {
-                line.append(first)
-            }
-            guard let port = Int(String(decoding: line, as: UTF8.self).dropFirst("listening ".count)) else {
-                throw CancellationError()
-            }
-            self.port = port
-        }
-
-        deinit {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
     final class FakeClock: Sendable {
         let now = Mutex<Double>(1_000_000)
     }
 
     private func run(downstreamArguments: [String], attempts: Int) throws -> [DeliveryResult.Result] {
+        // A Python downstream (scripts/test-downstream.py) answering every request with `--status`.
         let downstream = try Downstream(arguments: downstreamArguments)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-retry-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryDirectory(prefix: "cutover-retry")
+        defer { withExtendedLifetime((downstream, directory)) {} }
         let spool = try Spool.open(directory: directory.path)
         defer { spool.close() }
         let clock = FakeClock()
@@ -87,7 +59,7 @@ struct RetryScheduleTests {
         }
         let stopped = DispatchSemaphore(value: 0)
         worker.stop { stopped.signal() }
-        stopped.wait()
+        try #require(stopped.wait(timeout: .now() + 30) == .success, "the worker stopped")
         return recorded.withLock { $0 }
     }
 

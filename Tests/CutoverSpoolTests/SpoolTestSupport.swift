@@ -1,17 +1,10 @@
+import CutoverTestSupport
 import Dispatch
 import Foundation
 import Synchronization
 import Testing
 
 @testable import CutoverSpool
-
-/// A fresh directory under the system temporary directory, removed after `body`.
-func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-spool-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url.path)
-}
 
 /// Opens a spool in a fresh temporary directory and closes it after `body`.
 func withSpool<T>(options: SpoolOptions = SpoolOptions(), _ body: (Spool, String) throws -> T) throws -> T {

@@ -3,6 +3,7 @@ import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -85,7 +86,7 @@ import Testing
         // Without a certificate the TLS 1.3 client finishes its side, then reads the server's alert.
         let without = try client(trusting: certificates.caCertificate)
         defer { without.shutdown() }
-        let refused = send(without, ClientRequest(url: url, body: [8]))
+        let refused = try send(without, ClientRequest(url: url, body: [8]))
         guard case .failure(.tls(let error)) = refused else {
             Issue.record("expected a TLS failure, got \(refused)")
             return
@@ -98,7 +99,8 @@ import Testing
             trusting: certificates.caCertificate, certificate: certificates.strangerCertificate, key: certificates.strangerKey
         )
         defer { stranger.shutdown() }
-        #expect((try? send(stranger, ClientRequest(url: url, body: [9])).get()) == nil)
+        let strangerResult = try send(stranger, ClientRequest(url: url, body: [9]))
+        #expect((try? strangerResult.get()) == nil)
         #expect(fixture.observer.nextFailure()?.contains("hostname mismatch") == true)
         #expect(fixture.handler.count == 1, "only the request with the right certificate was handled")
     }
@@ -135,7 +137,7 @@ import Testing
         #expect(try send(newTrust, ClientRequest(url: url, body: [3])).get().head.status == .ok)
         let freshOldTrust = try client(trusting: certificates.caCertificate)
         defer { freshOldTrust.shutdown() }
-        guard case .failure(.tls) = send(freshOldTrust, ClientRequest(url: url, body: [4])) else {
+        guard case .failure(.tls) = try send(freshOldTrust, ClientRequest(url: url, body: [4])) else {
             Issue.record("a new connection trusting only the old CA must fail")
             return
         }
@@ -246,18 +248,8 @@ struct RawClient {
     let descriptor: Int32
 
     init(port: UInt16) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw PeerError("connect failed: errno \(errno)") }
-        // A safety net against a hung test, not a synchronization: reads give up after 10 s.
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Reads give up after 10 s: a safety net against a hung test, not a synchronization.
+        descriptor = try connectToLoopback(port: port, receiveTimeout: 10)
     }
 
     func send(_ text: String) {

@@ -3,6 +3,7 @@ import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
 import CutoverTLS
+import CutoverTestSupport
 import Foundation
 import HTTPTypes
 import Synchronization
@@ -13,13 +14,13 @@ import Testing
     let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.tls.peers")
     let certificates = TestCertificates.shared
 
-    private func curl(_ port: UInt16, _ extra: [String]) throws -> (status: Int32, output: String, error: String) {
+    private func curl(_ port: UInt16, _ extra: [String]) throws -> CommandResult {
         try runCommand("/usr/bin/curl", [
             "-sS", "--max-time", "20", "--resolve", "localhost:\(port):127.0.0.1", "-w", "\n%{http_code} %{http_version}",
         ] + extra + ["https://localhost:\(port)/hook"])
     }
 
-    private func sClient(_ port: UInt16, _ extra: [String]) throws -> (status: Int32, output: String, error: String) {
+    private func sClient(_ port: UInt16, _ extra: [String]) throws -> CommandResult {
         try runCommand("/usr/bin/openssl", [
             "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-CAfile", certificates.caCertificate,
             "-verify_return_error",
@@ -176,7 +177,7 @@ import Testing
             try Self.script.write(toFile: path, atomically: true, encoding: .utf8)
         }
         let python = try PeerProcess("/usr/bin/env", ["python3", path, certificate, key] + (clientCA.map { [$0] } ?? []))
-        let line = try python.waitForLine(startingWith: "READY ")
+        let line = try python.waitForLine { $0.hasPrefix("READY ") }
         let port = try #require(UInt16(line.dropFirst("READY ".count)))
         return (python, port)
     }
@@ -212,7 +213,7 @@ import Testing
         let client = HTTPClient(loops: loops)
         defer { client.shutdown() }
         let url = try #require(DestinationURL("https://localhost:\(port)/webhook"))
-        let result = send(client, ClientRequest(url: url, body: [1]))
+        let result = try send(client, ClientRequest(url: url, body: [1]))
         guard case .failure(.tls(let error)) = result else {
             Issue.record("expected a TLS error, got \(result)")
             return
@@ -229,13 +230,13 @@ import Testing
         let client = HTTPClient(loops: loops)
         defer { client.shutdown() }
         let tls = try trusting(certificates.caCertificate)
-        let byAddress = send(client, ClientRequest(url: try #require(DestinationURL("https://127.0.0.1:\(port)/")), body: [1], tls: tls))
+        let byAddress = try send(client, ClientRequest(url: try #require(DestinationURL("https://127.0.0.1:\(port)/")), body: [1], tls: tls))
         guard case .failure(.tls(let addressError)) = byAddress else {
             Issue.record("expected a TLS error, got \(byAddress)")
             return
         }
         #expect(addressError.reason.hasPrefix("IP address mismatch"), "\(addressError)")
-        let byName = send(client, ClientRequest(url: try #require(DestinationURL("https://localhost:\(port)/")), body: [1], tls: tls))
+        let byName = try send(client, ClientRequest(url: try #require(DestinationURL("https://localhost:\(port)/")), body: [1], tls: tls))
         guard case .failure(.tls(let nameError)) = byName else {
             Issue.record("expected a TLS error, got \(byName)")
             return
@@ -255,7 +256,7 @@ import Testing
         let response = try send(client, ClientRequest(url: url, body: [1], tls: tls)).get()
         #expect(response.head.headerFields[HTTPField.Name("X-Client-CN")!] == TestCertificates.metaClientName)
 
-        let anonymous = send(client, ClientRequest(url: url, body: [1], tls: try trusting(certificates.caCertificate)))
+        let anonymous = try send(client, ClientRequest(url: url, body: [1], tls: try trusting(certificates.caCertificate)))
         switch anonymous {
         case .failure(.tls(let error)):
             #expect(error.reason.contains("certificate required"), "\(error)")

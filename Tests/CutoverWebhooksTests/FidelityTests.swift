@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Foundation
 import Testing
 @testable import CutoverWebhooks
@@ -121,7 +122,7 @@ func allCanonicalEvents() throws -> [(name: String, event: CanonicalEvent)] {
         let lines: [JSONValue] = events.map { .object(["name": .string($0.name), "event": $0.event.json]) }
         do {
             let out = try External.consumer("validate_canonical.py", lines: lines, arguments: [Repo.path("docs/canonical.schema.json")],
-                                            python: External.systemPython)
+                                            python: Repo.systemPython)
             #expect(out.contains("ok \(events.count)"), "\(out)")
         } catch {
             Issue.record("\(error)")
@@ -140,8 +141,8 @@ func allCanonicalEvents() throws -> [(name: String, event: CanonicalEvent)] {
         var extra = good
         extra.data["surprise"] = true
         for (name, event) in [("voice type", voice.json), ("no data", .object(noData)), ("bad api", .object(badAPI)), ("extra data key", extra.json)] {
-            let r = try External.run(External.systemPython, [Repo.path("scripts/consumers/validate_canonical.py"), Repo.path("docs/canonical.schema.json")],
-                                     input: JSONValue.object(["name": .string(name), "event": event]).serialized() + [0x0A])
+            let r = try runCommand(Repo.systemPython, [Repo.path("scripts/consumers/validate_canonical.py"), Repo.path("docs/canonical.schema.json")],
+                                   stdin: Data(JSONValue.object(["name": .string(name), "event": event]).serialized() + [0x0A]))
             #expect(r.status != 0, "schema accepted \(name)")
         }
     }

@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Testing
 @testable import CutoverWebhooks
 
@@ -98,7 +99,7 @@ import Testing
     }
 
     @Test func neverTrapsOnRandomBytes() {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         let alphabet = Array(#"{}[]",:\/"0123456789-+.eEtrufalsn u \"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xF0, 0xFF]
         for round in 0..<20_000 {
             let length = Int(rng.next() % 64)
@@ -132,7 +133,7 @@ import Testing
     }
 
     @Test func mutatedFixturesNeverTrapTheDecoderOrRenderers() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let decoder = WebhookDecoder()
         for (api, name) in Fixtures.all {
             let original = Fixtures.bytes(api, name)

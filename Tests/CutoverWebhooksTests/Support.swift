@@ -1,21 +1,10 @@
+import CutoverTestSupport
 import Foundation
 @testable import CutoverWebhooks
 
-/// Locates `fixtures/` by walking up from this file to the directory holding `Package.swift` and
-/// `fixtures` (works whether the compiler reports the sandbox symlink path or the real path).
+/// The committed fixtures, by API and name.
 enum Fixtures {
-    static let root: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        let fm = FileManager.default
-        while dir.path != "/" {
-            if fm.fileExists(atPath: dir.appendingPathComponent("Package.swift").path),
-               fm.fileExists(atPath: dir.appendingPathComponent("fixtures").path) {
-                return dir.appendingPathComponent("fixtures")
-            }
-            dir.deleteLastPathComponent()
-        }
-        fatalError("fixtures directory not found above \(#filePath)")
-    }()
+    static let root: URL = Repo.fixtures
 
     static func names(_ api: WebhookAPI) -> [String] {
         let dir = root.appendingPathComponent(api.rawValue)
@@ -35,18 +24,6 @@ enum Fixtures {
 
     static var all: [(WebhookAPI, String)] {
         WebhookAPI.allCases.flatMap { api in names(api).map { (api, $0) } }
-    }
-}
-
-/// Deterministic PRNG for the garbage tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,1 +1,0 @@
-../CutoverTLSTests/TestSupport.swift
