@@ -89,8 +89,8 @@ package enum ConfigFile {
                     "environment \(name): \(secret.path) is a secret, and secrets have no environment override; "
                         + "give it as {env: NAME} with a NAME outside CUTOVER_\(environmentName(section))_*")
             }
-            let closest = known.keys.min { distance(name, $0) < distance(name, $1) }
-            let hint = closest.map { "; did you mean \($0) (\(known[$0]!.path))?" } ?? ""
+            let closest = known.min { distance(name, $0.key) < distance(name, $1.key) }
+            let hint = closest.map { "; did you mean \($0.key) (\($0.value.path))?" } ?? ""
             throw ConfigError("environment \(name): no config key \(section).* has this override name\(hint)")
         }
     }

@@ -52,7 +52,7 @@ package struct CutoverConfig: ConfigSection {
     /// Every declared key, in declaration order.
     package static let declarations = declarations(in: DeclarationScope(path: "", environmentName: ConfigFile.prefix, reload: .sighup))
 
-    /// Every value, flattened (`limits.max_body_bytes`, `destinations[0].url`); secrets as their descriptions.
+    /// Every value, flattened (`delivery.concurrency`, `destinations[0].url`); secrets as their descriptions.
     package var entries: [ConfigEntry] { entries("", .sighup) }
 
     /// The keys whose change between `previous` and `self` only a restart applies.

@@ -175,7 +175,7 @@ package struct RelaySettings: Sendable {
     /// Deliveries the local sink writes per fsync.
     static let sinkBatch = 256
 
-    /// The changed keys (`limits.max_body_bytes`, `tls.listen`) that `previous` running with these
+    /// The changed keys (`listen`, `tls.listen`) that `previous` running with these
     /// settings cannot apply without a restart: the declarations say which keys those are.
     package func needsRestart(comparedTo previous: RelaySettings) -> [String] {
         config.restartOnlyChanges(since: previous.config)
@@ -203,7 +203,7 @@ package struct RelaySettings: Sendable {
             do {
                 _ = try TLSContext(client: configuration)
             } catch {
-                throw ConfigError("\(config.located(key + ".url")): cannot load the client TLS files of \(destination.name): \(error)")
+                throw ConfigError("\(config.located(files.first?.0 ?? key)): cannot load the client TLS files of \(destination.name): \(error)")
             }
         }
     }
