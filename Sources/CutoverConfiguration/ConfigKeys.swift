@@ -275,19 +275,7 @@ extension Field where Root: ConfigSection {
         _ name: String, _ keyPath: any WritableKeyPath<Root, Value> & Sendable, _ constraint: Constraint<Value>? = nil,
         flag: String? = nil, reload: Reload? = nil, overridable: Bool = true, doc: String
     ) -> Self {
-        Self(
-            name: name,
-            declare: leaf(
-                name, kind: Value.kind, type: typeText(Value.self, constraint), defaultText: Root.defaults[keyPath: keyPath].configText,
-                required: false, flag: flag, reload: reload, overridable: overridable, doc: doc
-            ),
-            read: { root, node, scope, reader in
-                if let value = try reader.value(Value.self, node, scope, flag: flag, overridable: overridable, constraint) {
-                    root[keyPath: keyPath] = value
-                }
-            },
-            entries: { root, path, inherited in entry(path, name, root[keyPath: keyPath].configText, reload, inherited) }
-        )
+        nonOptional(name, keyPath, constraint, flag: flag, reload: reload, overridable: overridable, required: false, doc: doc)
     }
 
     /// A key that must be given.
@@ -295,17 +283,26 @@ extension Field where Root: ConfigSection {
         _ name: String, _ keyPath: any WritableKeyPath<Root, Value> & Sendable, _ constraint: Constraint<Value>? = nil,
         flag: String? = nil, reload: Reload? = nil, overridable: Bool = true, doc: String
     ) -> Self {
+        nonOptional(name, keyPath, constraint, flag: flag, reload: reload, overridable: overridable, required: true, doc: doc)
+    }
+
+    private static func nonOptional<Value: ConfigValue>(
+        _ name: String, _ keyPath: any WritableKeyPath<Root, Value> & Sendable, _ constraint: Constraint<Value>?,
+        flag: String?, reload: Reload?, overridable: Bool, required: Bool, doc: String
+    ) -> Self {
         Self(
             name: name,
             declare: leaf(
-                name, kind: Value.kind, type: typeText(Value.self, constraint), defaultText: nil, required: true, flag: flag,
+                name, kind: Value.kind, type: typeText(Value.self, constraint),
+                defaultText: required ? nil : Root.defaults[keyPath: keyPath].configText, required: required, flag: flag,
                 reload: reload, overridable: overridable, doc: doc
             ),
             read: { root, node, scope, reader in
-                guard let value = try reader.value(Value.self, node, scope, flag: flag, overridable: overridable, constraint) else {
+                if let value = try reader.value(Value.self, node, scope, flag: flag, overridable: overridable, constraint) {
+                    root[keyPath: keyPath] = value
+                } else if required {
                     throw reader.error(at: scope.location, scope.path, "missing required key")
                 }
-                root[keyPath: keyPath] = value
             },
             entries: { root, path, inherited in entry(path, name, root[keyPath: keyPath].configText, reload, inherited) }
         )
