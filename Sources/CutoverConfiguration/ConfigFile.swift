@@ -1,194 +1,219 @@
 import Foundation
 import Yams
 
-/// Reads the YAML configuration: rejects unknown keys (a typo must not silently fall back to a
-/// default), applies `CUTOVER_*` environment overrides, and reports errors with file, line and key.
+/// Reads the YAML configuration against the declarations (`CutoverConfig.fields`): rejects unknown
+/// keys (a typo must not silently fall back to a default), applies flags and `CUTOVER_*` environment
+/// overrides, and reports errors with file, line and key.
 package enum ConfigFile {
-    /// The keys the file may contain. `.secret` accepts a string or `{env: NAME}` / `{file: PATH}`;
-    /// `.named` is a list of mappings whose `name` keys their environment overrides.
-    indirect enum Shape {
-        case scalar
-        case list
-        case secret
-        case secrets
-        case freeMapping
-        case mapping([String: Shape])
-        case named([String: Shape])
-    }
-
-    static let schema: Shape = .mapping([
-        "listen": .scalar, "spool": .scalar, "spool_max_batch": .scalar, "sink": .scalar,
-        "spool_retention": .mapping(["dedup_days": .scalar, "raw_days": .scalar, "interval_seconds": .scalar]),
-        "limits": .mapping([
-            "max_body_bytes": .scalar, "max_header_bytes": .scalar, "max_header_count": .scalar,
-            "max_request_line_bytes": .scalar, "max_connections": .scalar, "idle_timeout_seconds": .scalar,
-            "read_timeout_seconds": .scalar,
-        ]),
-        "cloud": .mapping(["verify_token": .secret, "app_secrets": .secrets]),
-        "onprem": .mapping([
-            "routes": .named([
-                "name": .scalar, "token": .secret, "phone_number_id": .scalar, "display_phone_number": .scalar,
-                "waba_id": .scalar,
-            ])
-        ]),
-        "destinations": .named([
-            "name": .scalar, "url": .scalar, "format": .scalar, "role": .scalar,
-            "match": .mapping(["phone_number_ids": .list, "event_types": .list]),
-            "app_secret": .secret, "signing_secret": .secret, "headers": .freeMapping, "concurrency": .scalar,
-            "dead_letter_statuses": .list, "unsupported": .scalar, "ca_file": .scalar, "client_certificate": .scalar,
-            "client_key": .scalar,
-        ]),
-        "delivery": .mapping([
-            "concurrency": .scalar, "timeout_seconds": .scalar, "retry_initial_seconds": .scalar,
-            "retry_max_seconds": .scalar, "retry_horizon_seconds": .scalar, "ordering": .scalar,
-            "breaker_failure_threshold": .scalar, "breaker_open_seconds": .scalar, "breaker_max_open_seconds": .scalar,
-        ]),
-        "capture": .mapping(["path": .scalar, "max_bytes": .scalar, "keep": .scalar, "routes": .list]),
-        "admin": .mapping(["listen": .scalar, "token": .secret]),
-        "tls": .mapping([
-            "listen": .scalar, "certificate": .scalar, "private_key": .scalar, "client_ca": .scalar,
-            "client_subject": .scalar,
-        ]),
-    ])
-
-    /// Loads `path` (nil: the embedded default) with the environment's overrides applied.
-    package static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CutoverConfig {
-        let label = path ?? "environment"
-        var root: Node = .mapping(Node.Mapping([]))
+    /// Loads `path` (nil: the embedded default) with flags (`--listen` → its values) and the
+    /// environment's overrides applied; flags win over the environment, the environment over the file.
+    package static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment, flags: [String: [String]] = [:]
+    ) throws -> CutoverConfig {
+        var root: Node?
         if let path {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ConfigError("cannot read config file \(path)")
             }
             do {
-                if let composed = try Yams.compose(yaml: String(decoding: data, as: UTF8.self)) { root = composed }
+                root = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
             } catch let error as YamlError {
                 throw ConfigError("\(path): \(error)")
             }
-            guard root.mapping != nil else { throw ConfigError("\(path): the top level must be a mapping of keys") }
-            try checkKeys(root, shape: schema, path: [], file: path)
-        }
-        if let changed = overridden(root, shape: schema, prefix: "CUTOVER", environment: environment) { root = changed }
-        do {
-            return try YAMLDecoder().decode(CutoverConfig.self, from: root)
-        } catch let error as DecodingError {
-            let (codingPath, message) = error.parts
-            let keyPath = codingPath.reduce(into: "") { path, key in
-                if let index = key.intValue { path += "[\(index)]" } else { path += (path.isEmpty ? "" : ".") + key.stringValue }
+            if let root, root.null == nil, root.mapping == nil {
+                throw ConfigError("\(path): the top level must be a mapping of keys")
             }
-            let location = mark(of: codingPath, in: root).map { "\(label):\($0.line):\($0.column)" } ?? label
-            throw ConfigError("\(location): \(keyPath.isEmpty ? "document" : keyPath): \(message)")
         }
+        let reader = ConfigReader(file: path ?? "environment", environment: environment, flags: flags)
+        try checkEnvironment(environment, root: root, reader: reader)
+        var config = try CutoverConfig.read(root, Scope(path: "", environmentName: prefix, location: reader.file), reader)
+        config.origins = reader.origins
+        return config
     }
 
-    // MARK: Unknown keys
+    static let prefix = "CUTOVER"
 
-    private static func checkKeys(_ node: Node, shape: Shape, path: [String], file: String) throws {
-        switch shape {
-        case .scalar, .freeMapping, .secret, .secrets, .list:
-            return
-        case .mapping(let keys):
-            guard let mapping = node.mapping else { return }  // type errors are the decoder's to report
-            for (key, value) in mapping {
-                guard let name = key.string else { continue }
-                guard let inner = keys[name] else {
-                    let place = key.mark.map { "\(file):\($0.line):\($0.column)" } ?? file
-                    let known = keys.keys.sorted().joined(separator: ", ")
-                    throw ConfigError("\(place): unknown key \((path + [name]).joined(separator: ".")) (expected one of: \(known))")
-                }
-                try checkKeys(value, shape: inner, path: path + [name], file: file)
-            }
-        case .named(let keys):
-            guard let sequence = node.sequence else { return }
-            for (index, item) in sequence.enumerated() {
-                var itemPath = path
-                itemPath[itemPath.count - 1] += "[\(index)]"
-                try checkKeys(item, shape: .mapping(keys), path: itemPath, file: file)
-            }
-        }
+    package static func environmentName(_ key: String) -> String {
+        String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 
     // MARK: Environment
 
-    /// `CUTOVER_LIMITS_MAX_BODY_BYTES=1048576` overrides `limits.max_body_bytes`; list items are
-    /// named: `CUTOVER_DESTINATIONS_LEGACY_ENDPOINT_URL` overrides the url of destination
-    /// `legacy-endpoint`. Lists take comma-separated values. Returns nil when nothing changed.
-    static func overridden(_ node: Node?, shape: Shape, prefix: String, environment: [String: String]) -> Node? {
-        switch shape {
-        case .mapping(let keys):
-            var mapping = node?.mapping ?? Node.Mapping([])
-            var changed = false
-            for (key, inner) in keys {
-                let name = prefix + "_" + environmentName(key)
-                if let value = overridden(mapping[key], shape: inner, prefix: name, environment: environment) {
-                    mapping[key] = value
-                    changed = true
-                }
+    /// The top-level key whose override namespace (`CUTOVER_LIMITS`, `CUTOVER_LIMITS_...`) `name` is in.
+    /// Secret variables must stay outside every namespace, so the two can never collide.
+    package static func overrideSection(of name: String) -> String? {
+        CutoverConfig.fields.map(\.name).filter { key in
+            let section = prefix + "_" + environmentName(key)
+            return name == section || name.hasPrefix(section + "_")
+        }.max { $0.count < $1.count }
+    }
+
+    /// Every override variable the declarations allow, with list items' `<NAME>` filled in from `itemNames`
+    /// (list path → the names in the file).
+    package static func overrideNames(itemNames: [String: [String]]) -> [String: KeyDeclaration] {
+        var names: [String: KeyDeclaration] = [:]
+        for key in CutoverConfig.declarations {
+            guard let variable = key.environmentName else { continue }
+            guard let listPath = key.path.components(separatedBy: "[]").first, key.path.contains("[]") else {
+                names[variable] = key
+                continue
             }
-            return changed ? .mapping(mapping) : nil
-        case .named(let keys):
-            guard var items = node?.sequence else { return nil }
-            var changed = false
-            for index in items.indices {
-                guard let itemName = items[index]["name"]?.string else { continue }
-                let itemPrefix = prefix + "_" + environmentName(itemName)
-                if let value = overridden(items[index], shape: .mapping(keys), prefix: itemPrefix, environment: environment) {
-                    items[index] = value
-                    changed = true
-                }
+            for item in itemNames[listPath] ?? [] {
+                names[variable.replacingOccurrences(of: "<NAME>", with: environmentName(item))] = key
             }
-            return changed ? .sequence(items) : nil
-        case .scalar, .secret:
-            return environment[prefix].map { Node($0) }
-        case .list, .secrets:
-            return environment[prefix].map { value in
-                .sequence(Node.Sequence(value.split(separator: ",").map { Node($0.trimmingCharacters(in: .whitespaces)) }))
+        }
+        return names
+    }
+
+    /// Whether `name` is an override the declarations allow for some list item names (for the docs,
+    /// which name items the reader's file may not have).
+    package static func isDeclaredOverride(_ name: String) -> Bool {
+        CutoverConfig.declarations.contains { $0.overridable && $0.variableMatches(name) }
+    }
+
+    /// A `CUTOVER_*` variable in an override namespace that matches no key is a misspelling: an
+    /// error naming the closest key, never silently ignored. Secrets' variables are outside every
+    /// namespace (a secret naming one is an error of its own), and so are serve's and the tests'.
+    private static func checkEnvironment(_ environment: [String: String], root: Node?, reader: ConfigReader) throws {
+        var itemNames: [String: [String]] = [:]
+        for key in CutoverConfig.declarations where key.kind == .namedList {
+            var node = root
+            for part in key.path.split(separator: ".") { node = node?[String(part)] }
+            itemNames[key.path] = node?.sequence?.compactMap { $0["name"]?.string } ?? []
+        }
+        let known = overrideNames(itemNames: itemNames)
+        for name in environment.keys.sorted() where known[name] == nil {
+            guard let section = overrideSection(of: name) else { continue }
+            if let secret = CutoverConfig.declarations.first(where: { $0.isSecret && $0.variableMatches(name) }) {
+                throw ConfigError(
+                    "environment \(name): \(secret.path) is a secret, and secrets have no environment override; "
+                        + "give it as {env: NAME} with a NAME outside CUTOVER_\(environmentName(section))_*")
             }
-        case .freeMapping:
-            return nil
+            let closest = known.min { distance(name, $0.key) < distance(name, $1.key) }
+            let hint = closest.map { "; did you mean \($0.key) (\($0.value.path))?" } ?? ""
+            throw ConfigError("environment \(name): no config key \(section).* has this override name\(hint)")
         }
     }
 
-    static func environmentName(_ key: String) -> String {
-        String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
-    }
-
-    // MARK: Locations
-
-    private static func mark(of codingPath: [any CodingKey], in root: Node) -> Mark? {
-        var node = root
-        var mark = root.mark
-        for key in codingPath {
-            if let index = key.intValue, let sequence = node.sequence, sequence.indices.contains(index) {
-                node = sequence[index]
-            } else if let child = node[key.stringValue] {
-                node = child
-            } else {
-                break
+    /// Levenshtein distance: how far a misspelled variable is from a declared one.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
             }
-            mark = node.mark ?? mark
+            previous = current
         }
-        return mark
+        return previous[b.count]
     }
 }
 
-extension DecodingError {
-    var parts: (codingPath: [any CodingKey], message: String) {
-        switch self {
-        case .typeMismatch(let type, let context): (context.codingPath, "expected \(Self.describe(type))")
-        case .valueNotFound(let type, let context): (context.codingPath, "missing \(Self.describe(type)) value")
-        case .keyNotFound(let key, let context): (context.codingPath + [key], "missing required key")
-        case .dataCorrupted(let context): (context.codingPath, context.debugDescription.isEmpty ? "invalid value" : context.debugDescription)
-        @unknown default: ([], "invalid")
+/// The state of one load: where values come from, and where each one came from.
+final class ConfigReader {
+    let file: String
+    let environment: [String: String]
+    let flags: [String: [String]]
+    /// Key path → `file:line:column`, `environment NAME` or `--flag`.
+    var origins: [String: String] = [:]
+
+    init(file: String, environment: [String: String], flags: [String: [String]]) {
+        self.file = file
+        self.environment = environment
+        self.flags = flags
+    }
+
+    func location(of node: Node) -> String {
+        node.mark.map { "\(file):\($0.line):\($0.column)" } ?? file
+    }
+
+    func error(at location: String, _ path: String, _ message: String) -> ConfigError {
+        ConfigError("\(location): \(path): \(message)")
+    }
+
+    /// The value from the flag, the environment or the file, in that order; nil when none gives one.
+    func value<Value: ConfigValue>(
+        _ type: Value.Type, _ node: Node?, _ scope: Scope, flag: String?, overridable: Bool, _ constraint: Constraint<Value>?
+    ) throws -> Value? {
+        let origin: String
+        let parsed: Value?
+        if let flag, let text = flags[flag]?.last {
+            origin = flag
+            parsed = Value(configText: text)
+        } else if overridable, let variable = scope.environmentName, let text = environment[variable] {
+            origin = "environment \(variable)"
+            parsed = Value(configText: text)
+        } else if let node, node.null == nil {
+            origin = location(of: node)
+            parsed = Value(configNode: node)
+        } else {
+            return nil
+        }
+        guard let parsed else { throw error(at: origin, scope.path, "expected \(Value.expectation)") }
+        if let constraint, !constraint.holds(parsed) {
+            throw error(at: origin, scope.path, "must be \(constraint.text), got \(parsed.configText)")
+        }
+        origins[scope.path] = origin
+        return parsed
+    }
+
+    func secret(_ node: Node?, _ scope: Scope, flag: String?) throws -> Secret? {
+        if let flag, let text = flags[flag]?.last {
+            origins[scope.path] = flag
+            return Secret(.literal(text))
+        }
+        guard let node, node.null == nil else { return nil }
+        let secret = try secret(node, path: scope.path)
+        origins[scope.path] = location(of: node)
+        return secret
+    }
+
+    func secrets(_ node: Node?, _ scope: Scope, flag: String?) throws -> [Secret]? {
+        if let flag, let texts = flags[flag], !texts.isEmpty {
+            origins[scope.path] = flag
+            return texts.map { Secret(.literal($0)) }
+        }
+        guard let node, node.null == nil else { return nil }
+        guard let sequence = node.sequence else { throw error(at: location(of: node), scope.path, "expected a list of secrets") }
+        origins[scope.path] = location(of: node)
+        return try sequence.enumerated().map { index, item in try secret(item, path: "\(scope.path)[\(index)]") }
+    }
+
+    private func secret(_ node: Node, path: String) throws -> Secret {
+        if let literal = node.scalar?.string { return Secret(.literal(literal)) }
+        guard let mapping = node.mapping, mapping.count == 1, let (key, value) = mapping.first, let text = value.string else {
+            throw error(at: location(of: node), path, "expected \(Secret.expectation)")
+        }
+        switch key.string {
+        case "env":
+            if let section = ConfigFile.overrideSection(of: text) {
+                let suggestion = "CUTOVER_SECRET_" + text.dropFirst(ConfigFile.prefix.count + 1)
+                throw error(
+                    at: location(of: value), path,
+                    "{env: \(text)} is in the override namespace of \(section) (CUTOVER_\(ConfigFile.environmentName(section))_*), "
+                        + "so setting it would also override config keys; name the variable outside it, e.g. \(suggestion)")
+            }
+            return Secret(.environment(text))
+        case "file":
+            return Secret(.file(text))
+        default:
+            throw error(at: location(of: key), path, "expected \(Secret.expectation)")
         }
     }
 
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type: "an integer"
-        case is Double.Type: "a number"
-        case is String.Type: "a string"
-        case is Bool.Type: "true or false"
-        default: "\(type)"
+    func freeMapping(_ node: Node?, _ scope: Scope) throws -> [String: String]? {
+        guard let node, node.null == nil else { return nil }
+        guard let mapping = node.mapping else { throw error(at: location(of: node), scope.path, "expected a mapping of strings") }
+        var result: [String: String] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, let text = value.scalar?.string else {
+                throw error(at: location(of: value), scope.path, "expected a mapping of strings")
+            }
+            result[name] = text
         }
+        origins[scope.path] = location(of: node)
+        return result
     }
 }

@@ -1,6 +1,7 @@
+import CutoverHTTPClient
 import CutoverSockets
+import CutoverWebhooks
 import Foundation
-import Yams
 
 /// How a destination wants its events: in the shape of one of the two APIs, as CloudEvents,
 /// or as the exact bytes Cutover received.
@@ -8,99 +9,119 @@ package enum DeliveryFormat: String, Sendable, Codable, CaseIterable {
     case onprem, cloud, canonical, raw
 }
 
-/// The whole configuration, as read from one YAML file. Every field has a default, so an empty
-/// file (or none at all) is the embedded default of DESIGN.md.
-package struct CutoverConfig: Sendable, Decodable {
-    /// `HOST:PORT`, or `off` for no plain listener (then `tls` must be set).
-    package var listen: String = "127.0.0.1:8080"
-    package static let listenOff = "off"
-    package var spool: String = "./.cutover"
-    /// Requests written per spool transaction (group commit); 1 commits each request on its own.
+/// The whole configuration, as read from one YAML file. Every key is declared once, in its
+/// section's `fields`: name, type, range, flag, reload behaviour and doc, with the property's
+/// initial value as its default. An empty file (or none at all) is the embedded default of DESIGN.md.
+package struct CutoverConfig: ConfigSection {
+    package var listen = ListenAddress.address(HostAndPort(host: "127.0.0.1", port: 8080))
+    package var spool = "./.cutover"
     package var spoolMaxBatch = 64
+    package var spoolRetention = Retention()
+    package var sink: String?
+    package var tls: TLSListener?
+    package var capture: Capture?
+    package var admin: Admin?
     package var limits = Limits()
     package var cloud = CloudSource()
     package var onprem = OnPremSource()
     package var destinations: [Destination] = []
     package var delivery = Delivery()
-    /// Where canonical events go when no destination is configured (JSON lines).
-    package var sink: String?
-    /// An HTTPS listener (Meta only calls HTTPS callback URLs), beside or instead of `listen`.
-    package var tls: TLSListener?
-    package var spoolRetention = Retention()
-    /// Records every authenticated request to a JSON-lines file `cutover replay` reads.
-    package var capture: Capture?
+    /// Where each given value came from, by key path (`file:line:column`, `environment NAME`,
+    /// `--flag`): errors found after reading still point at the line.
+    package var origins: [String: String] = [:]
+
+    package init() {}
+    package static var defaults: Self { Self() }
+
+    package static let fields: [Field<Self>] = [
+        .value("listen", \.listen, flag: "--listen", reload: .restart, doc: "plain HTTP/1.1 and h2c listener; off when only tls listens"),
+        .value("spool", \.spool, .nonEmpty, flag: "--spool", reload: .restart, doc: "SQLite spool directory: raw requests, events, deliveries"),
+        .value("spool_max_batch", \.spoolMaxBatch, .atLeast(1), reload: .restart, doc: "requests per spool transaction (group commit); 1 = one fsync each"),
+        .section("spool_retention", \.spoolRetention, reload: .restart, doc: "how long finished work is kept; pending deliveries and dead letters never pruned"),
+        .optional("sink", \.sink, .nonEmpty, defaultText: "<spool>/events.jsonl", reload: .sighup, doc: "canonical events as JSON lines, used only with no destinations"),
+        .optionalSection("tls", \.tls, reload: .restart, doc: "an HTTPS listener (Meta only calls HTTPS callback URLs); SIGHUP re-reads its files"),
+        .optionalSection("capture", \.capture, reload: .restart, doc: "record every authenticated request as JSON lines for `cutover replay`"),
+        .optionalSection("admin", \.admin, reload: .restart, doc: "the admin API on a listener of its own; off if absent"),
+        .section("limits", \.limits, reload: .restart, doc: "what one connection or request may use"),
+        .section("cloud", \.cloud, reload: .sighup, doc: "POST /cloud (Cloud API) and GET /cloud (verification handshake)"),
+        .section("onprem", \.onprem, reload: .sighup, doc: "POST /onprem/<name>"),
+        .namedList("destinations", \.destinations, reload: .sighup, doc: "each event goes to every destination whose match accepts it"),
+        .section("delivery", \.delivery, reload: .sighup, doc: "how deliveries are sent, retried and paused"),
+    ]
+
+    /// Every declared key, in declaration order.
+    package static let declarations = declarations(in: DeclarationScope(path: "", environmentName: ConfigFile.prefix, reload: .sighup))
+
+    /// Every value, flattened (`delivery.concurrency`, `destinations[0].url`); secrets as their descriptions.
+    package var entries: [ConfigEntry] { entries("", .sighup) }
+
+    /// The keys whose change between `previous` and `self` only a restart applies.
+    package func restartOnlyChanges(since previous: CutoverConfig) -> [String] {
+        let before = Dictionary(previous.entries.filter { $0.reload == .restart }.map { ($0.path, $0.text) }) { first, _ in first }
+        let after = Dictionary(entries.filter { $0.reload == .restart }.map { ($0.path, $0.text) }) { first, _ in first }
+        return Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+    }
 
     /// `capture:`: where received requests are recorded, and how the file is rotated.
-    package struct Capture: Sendable, Decodable, Equatable {
-        package var path: String
+    package struct Capture: ConfigSection, Equatable {
+        package var path = ""
         package var maxBytes = 100 * 1024 * 1024
-        /// Rotated files kept besides the current one.
         package var keep = 5
-        /// Only these routes (`cloud`, `onprem/<name>`); empty or absent: every route.
         package var routes: [String] = []
 
         package init(path: String) { self.path = path }
+        package static var defaults: Self { Self(path: "") }
 
-        enum CodingKeys: String, CodingKey {
-            case path, keep, routes, maxBytes = "max_bytes"
-        }
-
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            path = try values.decode(String.self, forKey: .path)
-            maxBytes = try values.value(.maxBytes, or: maxBytes)
-            keep = try values.value(.keep, or: keep)
-            routes = try values.value(.routes, or: routes)
-        }
+        package static let fields: [Field<Self>] = [
+            .required("path", \.path, .nonEmpty, flag: "--capture", doc: "the JSON-lines file `cutover replay` reads; never Authorization"),
+            .value("max_bytes", \.maxBytes, .atLeast(1), doc: "rotate before a line would take the file past this size"),
+            .value("keep", \.keep, .atLeast(0), doc: "rotated files kept besides the current one (path.1 ... path.<keep>)"),
+            .value("routes", \.routes, doc: "only these routes (cloud, onprem/<name>); empty: all"),
+        ]
     }
 
-    /// The admin API (spool tools over HTTP) on a listener of its own; off unless configured.
-    package var admin: Admin?
-
     /// `admin: {listen: HOST:PORT, token: {env: NAME}}`: every request needs `Authorization: Bearer <token>`.
-    package struct Admin: Sendable, Decodable, Equatable {
-        package var listen: String
-        package var token: Secret?
+    package struct Admin: ConfigSection, Equatable {
+        package var listen: HostAndPort
+        package var token: Secret
 
-        package init(listen: String, token: Secret?) {
+        package init(listen: HostAndPort, token: Secret) {
             self.listen = listen
             self.token = token
         }
+
+        package static var defaults: Self { Self(listen: HostAndPort(host: "", port: 0), token: Secret(.literal(""))) }
+
+        package static let fields: [Field<Self>] = [
+            .required("listen", \.listen, doc: "plain HTTP: keep it on loopback or a private network"),
+            .requiredSecret("token", \.token, reload: .sighup, doc: "16+ characters; every request sends Authorization: Bearer <token>"),
+        ]
     }
 
     /// How long finished work is kept. Pending deliveries and dead letters are never pruned.
-    package struct Retention: Sendable, Decodable, Equatable {
-        /// Delivered events are kept (and redeliveries of them deduplicated) this long.
+    package struct Retention: ConfigSection, Equatable {
         package var dedupDays = 7.0
-        /// Raw requests are kept for replay this long (and at least as long as their events).
         package var rawDays = 7.0
-        /// How often the janitor prunes.
         package var intervalSeconds = 3600.0
 
         package init() {}
+        package static var defaults: Self { Self() }
 
-        enum CodingKeys: String, CodingKey {
-            case dedupDays = "dedup_days", rawDays = "raw_days", intervalSeconds = "interval_seconds"
-        }
-
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            dedupDays = try values.value(.dedupDays, or: dedupDays)
-            rawDays = try values.value(.rawDays, or: rawDays)
-            intervalSeconds = try values.value(.intervalSeconds, or: intervalSeconds)
-        }
+        package static let fields: [Field<Self>] = [
+            .value("dedup_days", \.dedupDays, .positive, doc: "delivered events kept (and their redeliveries deduplicated) this long"),
+            .value("raw_days", \.rawDays, .positive, doc: "raw requests kept for replay this long (at least as long as their events)"),
+            .value("interval_seconds", \.intervalSeconds, .positive, doc: "how often the janitor prunes"),
+        ]
     }
 
-    package struct TLSListener: Sendable, Decodable, Equatable {
-        package var listen: String
+    package struct TLSListener: ConfigSection, Equatable {
+        package var listen: HostAndPort
         package var certificate: String
         package var privateKey: String
-        /// Require client certificates signed by this CA (Meta's mutual TLS).
         package var clientCA: String?
-        /// The name the client certificate must carry (`client.webhooks.fbclientcerts.com` for Meta).
         package var clientSubject: String?
 
-        package init(listen: String, certificate: String, privateKey: String, clientCA: String? = nil, clientSubject: String? = nil) {
+        package init(listen: HostAndPort, certificate: String, privateKey: String, clientCA: String? = nil, clientSubject: String? = nil) {
             self.listen = listen
             self.certificate = certificate
             self.privateKey = privateKey
@@ -108,12 +129,18 @@ package struct CutoverConfig: Sendable, Decodable {
             self.clientSubject = clientSubject
         }
 
-        enum CodingKeys: String, CodingKey {
-            case listen, certificate, privateKey = "private_key", clientCA = "client_ca", clientSubject = "client_subject"
-        }
+        package static var defaults: Self { Self(listen: HostAndPort(host: "", port: 0), certificate: "", privateKey: "") }
+
+        package static let fields: [Field<Self>] = [
+            .required("listen", \.listen, flag: "--listen-tls", doc: "HTTPS listener (HTTP/2 preferred by ALPN, HTTP/1.1 too)"),
+            .required("certificate", \.certificate, .nonEmpty, flag: "--tls-cert", doc: "PEM certificate chain, leaf first"),
+            .required("private_key", \.privateKey, .nonEmpty, flag: "--tls-key", doc: "PEM private key of the leaf certificate"),
+            .optional("client_ca", \.clientCA, .nonEmpty, flag: "--client-ca", doc: "require client certificates from this CA (Meta's mutual TLS)"),
+            .optional("client_subject", \.clientSubject, .nonEmpty, doc: "the name the client certificate must carry"),
+        ]
     }
 
-    package struct Limits: Sendable, Decodable {
+    package struct Limits: ConfigSection, Equatable {
         package var maxBodyBytes = 4 * 1024 * 1024
         package var maxHeaderBytes = 64 * 1024
         package var maxHeaderCount = 100
@@ -122,59 +149,46 @@ package struct CutoverConfig: Sendable, Decodable {
         package var idleTimeoutSeconds = 60.0
         package var readTimeoutSeconds = 30.0
 
-        enum CodingKeys: String, CodingKey {
-            case maxBodyBytes = "max_body_bytes", maxHeaderBytes = "max_header_bytes", maxHeaderCount = "max_header_count"
-            case maxRequestLineBytes = "max_request_line_bytes", maxConnections = "max_connections"
-            case idleTimeoutSeconds = "idle_timeout_seconds", readTimeoutSeconds = "read_timeout_seconds"
-        }
-
         package init() {}
+        package static var defaults: Self { Self() }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            maxBodyBytes = try values.value(.maxBodyBytes, or: maxBodyBytes)
-            maxHeaderBytes = try values.value(.maxHeaderBytes, or: maxHeaderBytes)
-            maxHeaderCount = try values.value(.maxHeaderCount, or: maxHeaderCount)
-            maxRequestLineBytes = try values.value(.maxRequestLineBytes, or: maxRequestLineBytes)
-            maxConnections = try values.value(.maxConnections, or: maxConnections)
-            idleTimeoutSeconds = try values.value(.idleTimeoutSeconds, or: idleTimeoutSeconds)
-            readTimeoutSeconds = try values.value(.readTimeoutSeconds, or: readTimeoutSeconds)
-        }
+        package static let fields: [Field<Self>] = [
+            .value("max_body_bytes", \.maxBodyBytes, .atLeast(1), doc: "larger bodies get 413; Meta sends up to 3 MB"),
+            .value("max_header_bytes", \.maxHeaderBytes, .atLeast(1), doc: "whole header section; larger gets 431"),
+            .value("max_header_count", \.maxHeaderCount, .atLeast(1), doc: "more header fields get 431"),
+            .value("max_request_line_bytes", \.maxRequestLineBytes, .atLeast(1), doc: "longer request lines get 414"),
+            .value("max_connections", \.maxConnections, .atLeast(1), doc: "one more connection gets 503 and is closed"),
+            .value("idle_timeout_seconds", \.idleTimeoutSeconds, .positive, doc: "a keep-alive connection with no request is closed"),
+            .value("read_timeout_seconds", \.readTimeoutSeconds, .positive, doc: "a started request must arrive in full within this (else 408)"),
+        ]
     }
 
-    package struct CloudSource: Sendable, Decodable {
+    package struct CloudSource: ConfigSection, Equatable {
         package var verifyToken: Secret?
         package var appSecrets: [Secret] = []
 
-        enum CodingKeys: String, CodingKey {
-            case verifyToken = "verify_token", appSecrets = "app_secrets"
-        }
-
         package init() {}
+        package static var defaults: Self { Self() }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            verifyToken = try values.decodeIfPresent(Secret.self, forKey: .verifyToken)
-            appSecrets = try values.value(.appSecrets, or: appSecrets)
-        }
+        package static let fields: [Field<Self>] = [
+            .secret("verify_token", \.verifyToken, flag: "--verify-token", doc: "the token Meta's GET /cloud verification must present"),
+            .secrets("app_secrets", \.appSecrets, flag: "--app-secret", doc: "X-Hub-Signature-256 is accepted if it matches any of them"),
+        ]
     }
 
-    package struct OnPremSource: Sendable, Decodable {
+    package struct OnPremSource: ConfigSection, Equatable {
         package var routes: [OnPremRoute] = [OnPremRoute(name: "default")]
 
-        enum CodingKeys: String, CodingKey { case routes }
-
         package init() {}
+        package static var defaults: Self { Self() }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            routes = try values.value(.routes, or: routes)
-        }
+        package static let fields: [Field<Self>] = [
+            .namedList("routes", \.routes, doc: "one per business number (On-Prem bodies carry no business identity); default: one route named default"),
+        ]
     }
 
-    package struct OnPremRoute: Sendable, Decodable, Equatable {
+    package struct OnPremRoute: NamedConfigSection, Equatable {
         package var name: String
-        /// Optional credential: `?token=`, `Authorization: Bearer`, or the password of Basic auth.
         package var token: Secret?
         package var phoneNumberID: String?
         package var displayPhoneNumber: String?
@@ -188,23 +202,26 @@ package struct CutoverConfig: Sendable, Decodable {
             self.wabaID = wabaID
         }
 
-        enum CodingKeys: String, CodingKey {
-            case name, token
-            case phoneNumberID = "phone_number_id", displayPhoneNumber = "display_phone_number", wabaID = "waba_id"
-        }
+        package static var defaults: Self { Self(name: "") }
+
+        package static let fields: [Field<Self>] = [
+            .required("name", \.name, .name, overridable: false, doc: "the route is POST /onprem/<name>"),
+            .secret("token", \.token, doc: "optional credential: ?token=, Authorization: Bearer, or the Basic password"),
+            .optional("phone_number_id", \.phoneNumberID, doc: "the business number's Cloud id, for translated events"),
+            .optional("display_phone_number", \.displayPhoneNumber, doc: "the business number as displayed"),
+            .optional("waba_id", \.wabaID, doc: "the WhatsApp Business Account id"),
+        ]
     }
 
     /// Whether a destination's deliveries count: a `shadow` gets copies (for an endpoint being
     /// built), never slows the primary, and its failures are only counted.
-    package enum Role: String, Sendable, Codable, Equatable {
+    package enum Role: String, Sendable, Codable, Equatable, ConfigEnumeration {
         case primary, shadow
     }
 
     /// Which events a destination receives; an empty list matches everything.
-    package struct Match: Sendable, Decodable, Equatable {
-        /// Business phone number ids (Cloud `metadata.phone_number_id`, On-Prem route identity).
+    package struct Match: ConfigSection, Equatable {
         package var phoneNumberIDs: [String] = []
-        /// Canonical event types; a trailing `*` matches a prefix (`com.whatsapp.message.*`).
         package var eventTypes: [String] = []
 
         package init(phoneNumberIDs: [String] = [], eventTypes: [String] = []) {
@@ -212,40 +229,31 @@ package struct CutoverConfig: Sendable, Decodable {
             self.eventTypes = eventTypes
         }
 
-        enum CodingKeys: String, CodingKey {
-            case phoneNumberIDs = "phone_number_ids", eventTypes = "event_types"
-        }
+        package static var defaults: Self { Self() }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            phoneNumberIDs = try values.value(.phoneNumberIDs, or: [])
-            eventTypes = try values.value(.eventTypes, or: [])
-        }
+        package static let fields: [Field<Self>] = [
+            .value("phone_number_ids", \.phoneNumberIDs, doc: "business phone number ids (Cloud metadata.phone_number_id, On-Prem route identity)"),
+            .value("event_types", \.eventTypes, doc: "canonical event types; a trailing * matches a prefix"),
+        ]
     }
 
-    package struct Destination: Sendable, Decodable, Equatable {
+    package struct Destination: NamedConfigSection, Equatable {
         package var name: String
-        package var url: String
-        package var format: DeliveryFormat
-        package var role: Role = .primary
+        package var url: DestinationURL
+        package var format = DeliveryFormat.canonical
+        package var role = Role.primary
         package var match = Match()
-        /// Re-signs `X-Hub-Signature-256` for `cloud` deliveries, so an existing Cloud endpoint's check passes.
         package var appSecret: Secret?
-        /// Standard Webhooks secret (`whsec_...`) signing `canonical` deliveries.
         package var signingSecret: Secret?
         package var headers: [String: String] = [:]
-        /// Deliveries in flight at once; defaults to `delivery.concurrency`.
         package var concurrency: Int?
-        /// Responses that dead-letter at once instead of retrying (the endpoint says: never again).
-        package var deadLetterStatuses: [Int] = [410]
-        /// Notifications this destination's API has no concept of: unknownMessage, drop or passThrough.
-        package var unsupported: String = "unknownMessage"
-        /// For https URLs: trust this CA file instead of the system store; present this client certificate.
+        package var deadLetterStatuses = [410]
+        package var unsupported = UnsupportedPolicy.defaultPolicy
         package var caFile: String?
         package var clientCertificate: String?
         package var clientKey: String?
 
-        package init(name: String, url: String, format: DeliveryFormat, appSecret: Secret? = nil, headers: [String: String] = [:]) {
+        package init(name: String, url: DestinationURL, format: DeliveryFormat, appSecret: Secret? = nil, headers: [String: String] = [:]) {
             self.name = name
             self.url = url
             self.format = format
@@ -253,99 +261,64 @@ package struct CutoverConfig: Sendable, Decodable {
             self.headers = headers
         }
 
-        enum CodingKeys: String, CodingKey {
-            case name, url, format, role, match, headers, concurrency, unsupported
-            case appSecret = "app_secret", signingSecret = "signing_secret", deadLetterStatuses = "dead_letter_statuses"
-            case caFile = "ca_file", clientCertificate = "client_certificate", clientKey = "client_key"
+        /// `serve --forward URL`: every event to this one destination.
+        package init(forwardingTo text: String, format: DeliveryFormat, appSecret: Secret?) throws(ConfigError) {
+            guard let url = DestinationURL(text) else { throw ConfigError("--forward: expected \(DestinationURL.expectation), got \(text)") }
+            self.init(name: "forward", url: url, format: format, appSecret: appSecret)
         }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            name = try values.decode(String.self, forKey: .name)
-            url = try values.decode(String.self, forKey: .url)
-            format = try values.value(.format, or: .canonical)
-            role = try values.value(.role, or: .primary)
-            match = try values.value(.match, or: Match())
-            appSecret = try values.decodeIfPresent(Secret.self, forKey: .appSecret)
-            signingSecret = try values.decodeIfPresent(Secret.self, forKey: .signingSecret)
-            headers = try values.value(.headers, or: [:])
-            concurrency = try values.decodeIfPresent(Int.self, forKey: .concurrency)
-            deadLetterStatuses = try values.value(.deadLetterStatuses, or: [410])
-            unsupported = try values.value(.unsupported, or: "unknownMessage")
-            caFile = try values.decodeIfPresent(String.self, forKey: .caFile)
-            clientCertificate = try values.decodeIfPresent(String.self, forKey: .clientCertificate)
-            clientKey = try values.decodeIfPresent(String.self, forKey: .clientKey)
-        }
+        // A placeholder reading always replaces: url is required.
+        package static var defaults: Self { Self(name: "", url: placeholderURL, format: .canonical) }
+        private static let placeholderURL = DestinationURL("http://placeholder.invalid/")!
+
+        package static let fields: [Field<Self>] = [
+            .required("name", \.name, .nonEmpty, overridable: false, doc: "names the destination in logs, metrics and overrides"),
+            .required("url", \.url, doc: "where deliveries are POSTed"),
+            .value("format", \.format, doc: "onprem | cloud | canonical | raw (the exact bytes received)"),
+            .value("role", \.role, doc: "primary | shadow (copies only; never slows the primary; failures counted)"),
+            .section("match", \.match, doc: "which events; empty lists match everything"),
+            .secret("app_secret", \.appSecret, doc: "cloud: re-sign X-Hub-Signature-256 for the endpoint's check"),
+            .secret("signing_secret", \.signingSecret, doc: "canonical: Standard Webhooks secret (whsec_...)"),
+            .freeMapping("headers", \.headers, doc: "added to every delivery"),
+            .optional("concurrency", \.concurrency, .atLeast(1), defaultText: "delivery.concurrency", doc: "deliveries in flight at once"),
+            .value("dead_letter_statuses", \.deadLetterStatuses, .statuses, doc: "responses that dead-letter at once instead of retrying"),
+            .value("unsupported", \.unsupported, doc: "what this API cannot express: unknownMessage | drop | passThrough"),
+            .optional("ca_file", \.caFile, .nonEmpty, doc: "https: trust this CA instead of the system store"),
+            .optional("client_certificate", \.clientCertificate, .nonEmpty, doc: "https: present this client certificate"),
+            .optional("client_key", \.clientKey, .nonEmpty, doc: "https: the client certificate's key"),
+        ]
     }
 
-    package struct Delivery: Sendable, Decodable, Equatable {
-        /// Deliveries in flight at once per destination.
+    package struct Delivery: ConfigSection, Equatable {
         package var concurrency = 16
         package var timeoutSeconds = 30.0
         package var retryInitialSeconds = 1.0
         package var retryMaxSeconds = 3600.0
-        /// After this long since an event arrived, a failing delivery is dead-lettered (Meta's own 7 days).
         package var retryHorizonSeconds = 7 * 24 * 3600.0
-        /// `per_contact`: one contact's events reach a destination in arrival order; `none`: all in parallel.
         package var ordering = Ordering.perContact
-        /// Consecutive failures after which a destination is paused and probed instead of hammered.
         package var breakerFailureThreshold = 5
-        /// First pause of an open circuit; doubles per failed probe up to `breaker_max_open_seconds`.
         package var breakerOpenSeconds = 5.0
         package var breakerMaxOpenSeconds = 300.0
 
-        package enum Ordering: String, Sendable, Decodable, Equatable {
+        package enum Ordering: String, Sendable, Equatable, ConfigEnumeration {
             case perContact = "per_contact"
             case none
         }
 
-        enum CodingKeys: String, CodingKey {
-            case concurrency
-            case timeoutSeconds = "timeout_seconds", retryInitialSeconds = "retry_initial_seconds"
-            case retryMaxSeconds = "retry_max_seconds", retryHorizonSeconds = "retry_horizon_seconds"
-            case ordering
-            case breakerFailureThreshold = "breaker_failure_threshold", breakerOpenSeconds = "breaker_open_seconds"
-            case breakerMaxOpenSeconds = "breaker_max_open_seconds"
-        }
-
         package init() {}
+        package static var defaults: Self { Self() }
 
-        package init(from decoder: any Decoder) throws {
-            let values = try decoder.container(keyedBy: CodingKeys.self)
-            concurrency = try values.value(.concurrency, or: concurrency)
-            timeoutSeconds = try values.value(.timeoutSeconds, or: timeoutSeconds)
-            retryInitialSeconds = try values.value(.retryInitialSeconds, or: retryInitialSeconds)
-            retryMaxSeconds = try values.value(.retryMaxSeconds, or: retryMaxSeconds)
-            retryHorizonSeconds = try values.value(.retryHorizonSeconds, or: retryHorizonSeconds)
-            ordering = try values.value(.ordering, or: ordering)
-            breakerFailureThreshold = try values.value(.breakerFailureThreshold, or: breakerFailureThreshold)
-            breakerOpenSeconds = try values.value(.breakerOpenSeconds, or: breakerOpenSeconds)
-            breakerMaxOpenSeconds = try values.value(.breakerMaxOpenSeconds, or: breakerMaxOpenSeconds)
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case listen, spool, limits, cloud, onprem, destinations, delivery, sink, tls, capture, admin
-        case spoolMaxBatch = "spool_max_batch", spoolRetention = "spool_retention"
-    }
-
-    package init() {}
-
-    package init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        listen = try values.value(.listen, or: listen)
-        spool = try values.value(.spool, or: spool)
-        spoolMaxBatch = try values.value(.spoolMaxBatch, or: spoolMaxBatch)
-        spoolRetention = try values.value(.spoolRetention, or: spoolRetention)
-        limits = try values.value(.limits, or: limits)
-        cloud = try values.value(.cloud, or: cloud)
-        onprem = try values.value(.onprem, or: onprem)
-        destinations = try values.value(.destinations, or: destinations)
-        delivery = try values.value(.delivery, or: delivery)
-        sink = try values.decodeIfPresent(String.self, forKey: .sink)
-        tls = try values.decodeIfPresent(TLSListener.self, forKey: .tls)
-        capture = try values.decodeIfPresent(Capture.self, forKey: .capture)
-        admin = try values.decodeIfPresent(Admin.self, forKey: .admin)
+        package static let fields: [Field<Self>] = [
+            .value("concurrency", \.concurrency, .atLeast(1), doc: "default deliveries in flight per destination"),
+            .value("timeout_seconds", \.timeoutSeconds, .positive, doc: "per attempt, from request written to response received"),
+            .value("retry_initial_seconds", \.retryInitialSeconds, .positive, doc: "exponential backoff with full jitter starts here"),
+            .value("retry_max_seconds", \.retryMaxSeconds, .positive, doc: "... and is capped here; Retry-After on 429/503 is honoured"),
+            .value("retry_horizon_seconds", \.retryHorizonSeconds, .positive, doc: "after this long since arrival a failing delivery is dead-lettered"),
+            .value("ordering", \.ordering, doc: "per_contact: one contact's events arrive in order | none"),
+            .value("breaker_failure_threshold", \.breakerFailureThreshold, .atLeast(1), doc: "consecutive failures that pause a destination"),
+            .value("breaker_open_seconds", \.breakerOpenSeconds, .positive, doc: "first pause, then one probe; doubles per failed probe"),
+            .value("breaker_max_open_seconds", \.breakerMaxOpenSeconds, .positive, doc: "the longest pause"),
+        ]
     }
 
     /// Reads a YAML file (unknown keys rejected, `CUTOVER_*` environment overrides applied);
@@ -354,79 +327,57 @@ package struct CutoverConfig: Sendable, Decodable {
         try ConfigFile.load(path: path, environment: environment)
     }
 
-    /// Checks what decoding cannot: addresses, URLs, names, and that referenced secrets resolve.
+    /// `file:line:column: key` for errors about a value already read; just the key for values set in code.
+    package func located(_ path: String) -> String {
+        origins[path].map { "\($0): \(path)" } ?? path
+    }
+
+    /// Checks what spans keys (a single value's type and range are checked as it is read), and that
+    /// referenced secrets resolve.
     package func validate(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
-        if listen == Self.listenOff {
-            guard tls != nil else { throw ConfigError("listen: off needs a tls listener, or nothing would listen") }
-        } else if HostAndPort(parsing: listen) == nil {
-            throw ConfigError("listen: expected HOST:PORT or off, got \(listen)")
-        }
-        if let tls, HostAndPort(parsing: tls.listen) == nil {
-            throw ConfigError("tls.listen: expected HOST:PORT, got \(tls.listen)")
+        if listen == .off, tls == nil {
+            throw ConfigError("\(located("listen")): off needs a tls listener, or nothing would listen")
         }
         var routeNames = Set<String>()
-        for route in onprem.routes {
-            guard !route.name.isEmpty, route.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
-                throw ConfigError("onprem.routes: route name '\(route.name)' must be letters, digits, - or _")
+        for (index, route) in onprem.routes.enumerated() {
+            guard Constraint<String>.name.holds(route.name) else {
+                throw ConfigError("\(located("onprem.routes[\(index)].name")): must be \(Constraint<String>.name.text), got \(route.name)")
             }
-            guard routeNames.insert(route.name).inserted else { throw ConfigError("onprem.routes: duplicate route \(route.name)") }
-            _ = try route.token?.resolve(environment: environment)
+            guard routeNames.insert(route.name).inserted else {
+                throw ConfigError("\(located("onprem.routes[\(index)].name")): duplicate route \(route.name)")
+            }
+            try resolve(route.token, "onprem.routes[\(index)].token", environment)
         }
         var destinationNames = Set<String>()
-        for destination in destinations {
+        for (index, destination) in destinations.enumerated() {
             guard destinationNames.insert(destination.name).inserted else {
-                throw ConfigError("destinations: duplicate name \(destination.name)")
+                throw ConfigError("\(located("destinations[\(index)].name")): duplicate destination \(destination.name)")
             }
-            guard destination.url.lowercased().hasPrefix("http://") || destination.url.lowercased().hasPrefix("https://") else {
-                throw ConfigError("destinations.\(destination.name).url: expected an http:// or https:// URL")
-            }
-            _ = try destination.appSecret?.resolve(environment: environment)
-            _ = try destination.signingSecret?.resolve(environment: environment)
-            guard (destination.concurrency ?? 1) > 0 else {
-                throw ConfigError("destinations.\(destination.name).concurrency must be at least 1")
-            }
-            guard ["unknownMessage", "drop", "passThrough"].contains(destination.unsupported) else {
-                throw ConfigError("destinations.\(destination.name).unsupported: expected unknownMessage, drop or passThrough")
-            }
+            try resolve(destination.appSecret, "destinations[\(index)].app_secret", environment)
+            try resolve(destination.signingSecret, "destinations[\(index)].signing_secret", environment)
         }
         guard destinations.isEmpty || destinations.contains(where: { $0.role == .primary }) else {
             throw ConfigError("destinations: at least one destination must have role primary")
         }
-        for secret in cloud.appSecrets { _ = try secret.resolve(environment: environment) }
-        _ = try cloud.verifyToken?.resolve(environment: environment)
+        for (index, secret) in cloud.appSecrets.enumerated() { try resolve(secret, "cloud.app_secrets[\(index)]", environment) }
+        try resolve(cloud.verifyToken, "cloud.verify_token", environment)
         if let admin {
-            guard let address = HostAndPort(parsing: admin.listen) else {
-                throw ConfigError("admin.listen: expected HOST:PORT, got \(admin.listen)")
+            if admin.listen.port != 0, admin.listen == listen.address || admin.listen == tls?.listen {
+                throw ConfigError("\(located("admin.listen")): must differ from listen and tls.listen (the admin API has a listener of its own)")
             }
-            if address.port != 0, address == HostAndPort(parsing: listen) || address == tls.flatMap({ HostAndPort(parsing: $0.listen) }) {
-                throw ConfigError("admin.listen: must differ from listen and tls.listen (the admin API has a listener of its own)")
+            guard try resolve(admin.token, "admin.token", environment).utf8.count >= 16 else {
+                throw ConfigError("\(located("admin.token")): use at least 16 characters")
             }
-            guard let token = admin.token else {
-                throw ConfigError("admin.token: required (the admin API can retry and delete deliveries)")
-            }
-            guard try token.resolve(environment: environment).utf8.count >= 16 else {
-                throw ConfigError("admin.token: use at least 16 characters")
-            }
-        }
-        guard spoolMaxBatch > 0 else { throw ConfigError("spool_max_batch must be at least 1") }
-        guard spoolRetention.dedupDays > 0, spoolRetention.rawDays > 0, spoolRetention.intervalSeconds > 0 else {
-            throw ConfigError("spool_retention: dedup_days, raw_days and interval_seconds must be positive")
-        }
-        if let capture {
-            guard !capture.path.isEmpty, capture.maxBytes > 0, capture.keep >= 0 else {
-                throw ConfigError("capture: path must be set, max_bytes positive and keep at least 0")
-            }
-        }
-        guard delivery.concurrency > 0 else { throw ConfigError("delivery.concurrency must be at least 1") }
-        guard limits.maxBodyBytes > 0, limits.maxHeaderBytes > 0, limits.maxHeaderCount > 0 else {
-            throw ConfigError("limits must be positive")
         }
     }
-}
 
-extension KeyedDecodingContainer {
-    /// The value at `key`, or `fallback` when the key is absent: every config key is optional.
-    func value<Value: Decodable>(_ key: Key, or fallback: Value) throws -> Value {
-        try decodeIfPresent(Value.self, forKey: key) ?? fallback
+    @discardableResult
+    private func resolve(_ secret: Secret?, _ path: String, _ environment: [String: String]) throws(ConfigError) -> String {
+        guard let secret else { return "" }
+        do {
+            return try secret.resolve(environment: environment)
+        } catch {
+            throw ConfigError("\(located(path)): \(error.message)")
+        }
     }
 }

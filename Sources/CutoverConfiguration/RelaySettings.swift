@@ -25,6 +25,8 @@ package struct RelaySettings: Sendable {
     package var capture: CaptureSettings?
     /// The admin API's listener and bearer token; nil: no admin API.
     package var admin: AdminSettings?
+    /// What these settings were resolved from: the reload diff and check-config read it.
+    package var config: CutoverConfig
 
     package struct AdminSettings: Sendable, Equatable {
         package var listen: HostAndPort
@@ -80,7 +82,8 @@ package struct RelaySettings: Sendable {
 
     package init(config: CutoverConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         try config.validate(environment: environment)
-        listen = config.listen == CutoverConfig.listenOff ? nil : HostAndPort(parsing: config.listen)!
+        self.config = config
+        listen = config.listen.address
         spoolDirectory = config.spool
         spoolMaxBatch = config.spoolMaxBatch
         spoolRetention = config.spoolRetention
@@ -110,9 +113,6 @@ package struct RelaySettings: Sendable {
         onpremRoutes = routes
         var destinations: [DestinationSettings] = []
         for destination in config.destinations {
-            guard let url = DestinationURL(destination.url) else {
-                throw ConfigError("destinations.\(destination.name).url: not a valid URL: \(destination.url)")
-            }
             var signingKey: [UInt8]?
             if let secret = try destination.signingSecret?.resolve(environment: environment) {
                 let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
@@ -123,13 +123,13 @@ package struct RelaySettings: Sendable {
             }
             destinations.append(
                 DestinationSettings(
-                    name: destination.name, target: .http(url), format: destination.format, role: destination.role,
+                    name: destination.name, target: .http(destination.url), format: destination.format, role: destination.role,
                     match: destination.match, appSecret: try destination.appSecret?.resolve(environment: environment),
                     signingKey: signingKey,
                     headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
                     concurrency: destination.concurrency ?? config.delivery.concurrency,
                     deadLetterStatuses: Set(destination.deadLetterStatuses),
-                    unsupported: UnsupportedPolicy(rawValue: destination.unsupported) ?? .defaultPolicy,
+                    unsupported: destination.unsupported,
                     tls: Self.clientTLS(for: destination)
                 )
             )
@@ -149,8 +149,8 @@ package struct RelaySettings: Sendable {
         self.destinations = destinations
         delivery = config.delivery
         capture = config.capture.map { CaptureSettings(path: $0.path, maxBytes: $0.maxBytes, keep: $0.keep, routes: $0.routes) }
-        if let configured = config.admin, let token = configured.token {
-            admin = AdminSettings(listen: HostAndPort(parsing: configured.listen)!, token: try token.resolve(environment: environment))
+        if let configured = config.admin {
+            admin = AdminSettings(listen: configured.listen, token: try configured.token.resolve(environment: environment))
         }
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
@@ -159,7 +159,7 @@ package struct RelaySettings: Sendable {
             if let ca = listener.clientCA {
                 server.clientAuthentication = .init(trustedCAFile: ca, expectedSubjectName: listener.clientSubject)
             }
-            tls = TLSListenerSettings(listen: HostAndPort(parsing: listener.listen)!, configuration: server)
+            tls = TLSListenerSettings(listen: listener.listen, configuration: server)
         }
     }
 
@@ -174,6 +174,46 @@ package struct RelaySettings: Sendable {
 
     /// Deliveries the local sink writes per fsync.
     static let sinkBatch = 256
+
+    /// The changed keys (`listen`, `tls.listen`) that `previous` running with these
+    /// settings cannot apply without a restart: the declarations say which keys those are.
+    package func needsRestart(comparedTo previous: RelaySettings) -> [String] {
+        config.restartOnlyChanges(since: previous.config)
+    }
+
+    /// Builds every TLS context once, as serve would at start, so a missing, unreadable or
+    /// mismatched certificate or key fails here, naming its key and file.
+    package func checkTLSFiles() throws(ConfigError) {
+        if let listener = config.tls, let tls {
+            let files = [("tls.certificate", listener.certificate), ("tls.private_key", listener.privateKey)]
+                + (listener.clientCA.map { [("tls.client_ca", $0)] } ?? [])
+            try Self.checkReadable(files, in: config)
+            do {
+                _ = try TLSContext(server: tls.configuration)
+            } catch {
+                throw ConfigError("\(config.located("tls")): cannot load \(listener.certificate) with \(listener.privateKey): \(error)")
+            }
+        }
+        for (index, destination) in config.destinations.enumerated() {
+            guard let configuration = destinations.first(where: { $0.name == destination.name })?.tls else { continue }
+            let key = "destinations[\(index)]"
+            let files = [("ca_file", destination.caFile), ("client_certificate", destination.clientCertificate), ("client_key", destination.clientKey)]
+                .compactMap { name, path in path.map { ("\(key).\(name)", $0) } }
+            try Self.checkReadable(files, in: config)
+            do {
+                _ = try TLSContext(client: configuration)
+            } catch {
+                throw ConfigError("\(config.located(files.first?.0 ?? key)): cannot load the client TLS files of \(destination.name): \(error)")
+            }
+        }
+    }
+
+    private static func checkReadable(_ files: [(key: String, path: String)], in config: CutoverConfig) throws(ConfigError) {
+        for (key, path) in files where !FileManager.default.isReadableFile(atPath: path) {
+            let reason = FileManager.default.fileExists(atPath: path) ? "is not readable" : "does not exist"
+            throw ConfigError("\(config.located(key)): \(path) \(reason)")
+        }
+    }
 
     /// True when POST /cloud accepts unsigned bodies because no app secret is configured.
     package var signaturesDisabled: Bool { appSecrets.isEmpty }

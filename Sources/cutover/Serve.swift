@@ -103,30 +103,30 @@ struct Serve: AsyncParsableCommand {
 
     /// The config file (re-read on every call, so SIGHUP sees edits) with environment and flags applied.
     func loadSettings() throws -> RelaySettings {
-        var loaded = try ConfigFile.load(path: config)
+        var loaded = try ConfigFile.load(path: config, flags: declaredFlags)
         try apply(to: &loaded, environment: ProcessInfo.processInfo.environment)
         return try RelaySettings(config: loaded)
     }
 
-    /// Folds flags and environment into the loaded config; flags win.
+    /// The flags the config declarations name (`flag:` in `CutoverConfig.fields`): read with the
+    /// same types, ranges and error messages as the file.
+    private var declaredFlags: [String: [String]] {
+        let values: [String: [String]?] = [
+            "--listen": listen.map { [$0] }, "--listen-tls": listenTLS.map { [$0] }, "--tls-cert": tlsCertificate.map { [$0] },
+            "--tls-key": tlsKey.map { [$0] }, "--client-ca": clientCA.map { [$0] }, "--spool": spool.map { [$0] },
+            "--capture": capture.map { [$0] }, "--app-secret": appSecrets.isEmpty ? nil : appSecrets,
+            "--verify-token": verifyToken.map { [$0] },
+        ]
+        return values.compactMapValues { $0 }
+    }
+
+    /// Folds what the declarations cannot express into the loaded config: the legacy secret
+    /// variables, whole routes and the forward destination. Flags win.
     private func apply(to config: inout CutoverConfig, environment: [String: String]) throws {
-        if let listen { config.listen = listen }
-        if let listenTLS {
-            guard let tlsCertificate, let tlsKey else { throw ValidationError("--listen-tls needs --tls-cert and --tls-key") }
-            config.tls = CutoverConfig.TLSListener(listen: listenTLS, certificate: tlsCertificate, privateKey: tlsKey)
+        if appSecrets.isEmpty, let fromEnvironment = environment["CUTOVER_APP_SECRET"], !fromEnvironment.isEmpty {
+            config.cloud.appSecrets = [Secret(.literal(fromEnvironment))]
         }
-        if let clientCA {
-            guard config.tls != nil else { throw ValidationError("--client-ca needs a TLS listener (--listen-tls or tls: in the config)") }
-            config.tls?.clientCA = clientCA
-        }
-        if let spool { config.spool = spool }
-        if let capture { config.capture = CutoverConfig.Capture(path: capture) }
-        var secrets = appSecrets
-        if secrets.isEmpty, let fromEnvironment = environment["CUTOVER_APP_SECRET"], !fromEnvironment.isEmpty {
-            secrets = [fromEnvironment]
-        }
-        if !secrets.isEmpty { config.cloud.appSecrets = secrets.map { Secret(.literal($0)) } }
-        if let token = verifyToken ?? environment["CUTOVER_VERIFY_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        if verifyToken == nil, let token = environment["CUTOVER_VERIFY_TOKEN"], !token.isEmpty {
             config.cloud.verifyToken = Secret(.literal(token))
         }
         if !onpremRoutes.isEmpty {
@@ -135,9 +135,8 @@ struct Serve: AsyncParsableCommand {
         if let forward {
             let format = format ?? .canonical
             config.destinations = [
-                CutoverConfig.Destination(
-                    name: "forward", url: forward, format: format,
-                    appSecret: format == .cloud ? config.cloud.appSecrets.first : nil
+                try CutoverConfig.Destination(
+                    forwardingTo: forward, format: format, appSecret: format == .cloud ? config.cloud.appSecrets.first : nil
                 )
             ]
         } else if let format {

@@ -60,7 +60,6 @@ struct ConfigFileTests {
                 "CUTOVER_LISTEN": "0.0.0.0:9999",
                 "CUTOVER_LIMITS_MAX_BODY_BYTES": "2048",
                 "CUTOVER_DELIVERY_CONCURRENCY": "3",
-                "CUTOVER_CLOUD_APP_SECRETS": "one, two",
                 "CUTOVER_DESTINATIONS_LEGACY_ENDPOINT_URL": "http://127.0.0.1:2/hook",
                 "CUTOVER_DESTINATIONS_LEGACY_ENDPOINT_MATCH_PHONE_NUMBER_IDS": "111,222",
                 "CUTOVER_TLS_LISTEN": "0.0.0.0:8443",
@@ -68,30 +67,29 @@ struct ConfigFileTests {
                 "CUTOVER_TLS_PRIVATE_KEY": "/k.pem",
             ]
         )
-        #expect(config.listen == "0.0.0.0:9999")
+        #expect(config.listen.configText == "0.0.0.0:9999")
         #expect(config.limits.maxBodyBytes == 2048)
         #expect(config.delivery.concurrency == 3)
-        #expect(config.cloud.appSecrets == [Secret(.literal("one")), Secret(.literal("two"))])
-        #expect(config.destinations.first?.url == "http://127.0.0.1:2/hook")
+        #expect(config.destinations.first?.url.configText == "http://127.0.0.1:2/hook")
         #expect(config.destinations.first?.match.phoneNumberIDs == ["111", "222"])
         #expect(config.destinations.first?.format == .onprem, "keys not overridden keep the file's value")
-        #expect(config.tls == CutoverConfig.TLSListener(listen: "0.0.0.0:8443", certificate: "/c.pem", privateKey: "/k.pem"))
+        #expect(config.tls == CutoverConfig.TLSListener(listen: HostAndPort(host: "0.0.0.0", port: 8443), certificate: "/c.pem", privateKey: "/k.pem"))
     }
 
     @Test func noFileIsTheEmbeddedDefaultPlusEnvironment() throws {
         let config = try ConfigFile.load(path: nil, environment: ["CUTOVER_SPOOL": "/tmp/elsewhere"])
         #expect(config.spool == "/tmp/elsewhere")
-        #expect(config.listen == "127.0.0.1:8080")
+        #expect(config.listen.configText == "127.0.0.1:8080")
         #expect(config.onprem.routes.map(\.name) == ["default"])
     }
 
     @Test func theExampleConfigIsValid() throws {
         let config = try ConfigFile.load(
             path: Repo.path("deploy/cutover.example.yml"),
-            environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_ONPREM_TOKEN": "t"]
+            environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_SECRET_ONPREM_TOKEN": "t"]
         )
         _ = try RelaySettings(
-            config: config, environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_ONPREM_TOKEN": "t"]
+            config: config, environment: ["CUTOVER_VERIFY_TOKEN": "v", "CUTOVER_APP_SECRET": "s", "CUTOVER_SECRET_ONPREM_TOKEN": "t"]
         )
     }
 }
@@ -99,9 +97,9 @@ struct ConfigFileTests {
 struct ListenOffTests {
     @Test func listenOffNeedsATLSListener() throws {
         var config = CutoverConfig()
-        config.listen = "off"
+        config.listen = .off
         #expect(throws: ConfigError.self) { try RelaySettings(config: config, environment: [:]) }
-        config.tls = CutoverConfig.TLSListener(listen: "127.0.0.1:8443", certificate: "/c.pem", privateKey: "/k.pem")
+        config.tls = CutoverConfig.TLSListener(listen: HostAndPort(host: "127.0.0.1", port: 8443), certificate: "/c.pem", privateKey: "/k.pem")
         let settings = try RelaySettings(config: config, environment: [:])
         #expect(settings.listen == nil)
         #expect(settings.tls?.listen.port == 8443)

@@ -81,7 +81,7 @@ struct DeliveryOutcomeTests {
 struct DestinationMatchTests {
     private func destination(_ match: CutoverConfig.Match) throws -> RelaySettings.DestinationSettings {
         var config = CutoverConfig()
-        var destination = CutoverConfig.Destination(name: "d", url: "http://127.0.0.1:1/", format: .cloud)
+        var destination = CutoverConfig.Destination(name: "d", url: try #require(DestinationURL("http://127.0.0.1:1/")), format: .cloud)
         destination.match = match
         config.destinations = [destination]
         return try #require(try RelaySettings(config: config, environment: [:]).destinations.first)
@@ -100,9 +100,9 @@ struct DestinationMatchTests {
         #expect(!types.accepts(type: "com.whatsapp.flows", phoneNumberID: "1"))
     }
 
-    @Test func aShadowOnlyConfigurationIsRejected() {
+    @Test func aShadowOnlyConfigurationIsRejected() throws {
         var config = CutoverConfig()
-        var shadow = CutoverConfig.Destination(name: "s", url: "http://127.0.0.1:1/", format: .cloud)
+        var shadow = CutoverConfig.Destination(name: "s", url: try #require(DestinationURL("http://127.0.0.1:1/")), format: .cloud)
         shadow.role = .shadow
         config.destinations = [shadow]
         #expect(throws: ConfigError.self) { try RelaySettings(config: config, environment: [:]) }

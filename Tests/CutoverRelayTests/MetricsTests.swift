@@ -206,7 +206,7 @@ struct AdminConfigTests {
         let block = lines[start..<start + 3]
         #expect(block.last?.hasPrefix("#   token:") == true)
         let yaml = block.map { String($0.dropFirst(2)) }.joined(separator: "\n") + "\n"
-        let settings = try load(yaml, environment: ["CUTOVER_ADMIN_TOKEN": "0123456789abcdef-admin"])
+        let settings = try load(yaml, environment: ["CUTOVER_SECRET_ADMIN_TOKEN": "0123456789abcdef-admin"])
         #expect(settings.admin?.listen.description == "127.0.0.1:9091")
     }
 

@@ -36,7 +36,7 @@ struct RetryScheduleTests {
         ])
 
         var config = CutoverConfig()
-        config.destinations = [.init(name: "d", url: "http://127.0.0.1:\(downstream.port)/hook", format: .raw)]
+        config.destinations = [.init(name: "d", url: try #require(DestinationURL("http://127.0.0.1:\(downstream.port)/hook")), format: .raw)]
         let destination = try #require(try RelaySettings(config: config, environment: [:]).destinations.first)
         let worker = DeliveryWorker(
             destination: destination, spool: spool, client: HTTPClient(loops: DispatchEventLoop.makeGroup(count: 1)),
