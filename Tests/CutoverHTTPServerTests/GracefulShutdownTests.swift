@@ -32,45 +32,48 @@ final class HeldHandler: HTTPServerHandler {
         #expect(elapsed < .seconds(60), "waited for the grace period with nothing open")
     }
 
-    @Test func returnsWhenTheLastConnectionClosesNotAtTheDeadline() async throws {
+    /// A server whose handler holds the one request a client sent it, with that request arrived.
+    private final class HeldRequest: Sendable {
+        let server: HTTPServer
         let handler = HeldHandler()
-        let server = HTTPServer(configuration: .init(), handler: handler, observer: RecordingObserver(), loops: loops)
-        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
-        let client = HTTPClient(loops: loops)
-        defer { client.shutdown() }
-        let url = try #require(DestinationURL("http://127.0.0.1:\(address.port)/held"))
+        let client: HTTPClient
         let answered = DispatchSemaphore(value: 0)
         let status = Mutex<Int?>(nil)
-        client.execute(ClientRequest(url: url, body: [])) { result in
-            status.withLock { $0 = (try? result.get())?.head.status.code }
-            answered.signal()
-        }
-        #expect(handler.arrived.wait(timeout: .now() + 30) == .success)
 
+        init(loops: [DispatchEventLoop]) throws {
+            server = HTTPServer(configuration: .init(), handler: handler, observer: RecordingObserver(), loops: loops)
+            let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
+            client = HTTPClient(loops: loops)
+            let url = try #require(DestinationURL("http://127.0.0.1:\(address.port)/held"))
+            client.execute(ClientRequest(url: url, body: [])) { [self] result in
+                status.withLock { $0 = (try? result.get())?.head.status.code }
+                answered.signal()
+            }
+            #expect(handler.arrived.wait(timeout: .now() + 30) == .success)
+        }
+    }
+
+    @Test func returnsWhenTheLastConnectionClosesNotAtTheDeadline() async throws {
+        let held = try HeldRequest(loops: loops)
+        defer { held.client.shutdown() }
         let clock = ContinuousClock()
         let start = clock.now
-        let shutdown = Task { await server.shutdownGracefully(gracePeriod: .seconds(120)) }
-        #expect(server.openConnectionCount == 1, "the busy connection stays open until it answered")
-        handler.release()
+        let shutdown = Task { await held.server.shutdownGracefully(gracePeriod: .seconds(120)) }
+        #expect(held.server.openConnectionCount == 1, "the busy connection stays open until it answered")
+        held.handler.release()
         await shutdown.value
         // Far below the grace period: the wait ended because the connection closed.
         #expect(clock.now - start < .seconds(60))
-        #expect(server.openConnectionCount == 0)
-        #expect(answered.wait(timeout: .now() + 30) == .success)
-        #expect(status.withLock { $0 } == 200, "the request in flight was answered, not cut off")
+        #expect(held.server.openConnectionCount == 0)
+        #expect(held.answered.wait(timeout: .now() + 30) == .success)
+        #expect(held.status.withLock { $0 } == 200, "the request in flight was answered, not cut off")
     }
 
     @Test func theGracePeriodBoundsTheWait() async throws {
-        let handler = HeldHandler()
-        let server = HTTPServer(configuration: .init(), handler: handler, observer: RecordingObserver(), loops: loops)
-        let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
-        let client = HTTPClient(loops: loops)
-        defer { client.shutdown() }
-        let url = try #require(DestinationURL("http://127.0.0.1:\(address.port)/held"))
-        client.execute(ClientRequest(url: url, body: [])) { _ in }
-        #expect(handler.arrived.wait(timeout: .now() + 30) == .success)
-        await server.shutdownGracefully(gracePeriod: .milliseconds(50))
-        #expect(server.openConnectionCount == 1, "still busy: returned at the deadline")
-        handler.release()
+        let held = try HeldRequest(loops: loops)
+        defer { held.client.shutdown() }
+        await held.server.shutdownGracefully(gracePeriod: .milliseconds(50))
+        #expect(held.server.openConnectionCount == 1, "still busy: returned at the deadline")
+        held.handler.release()
     }
 }
