@@ -41,7 +41,7 @@ package final class Relay: Sendable {
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
     /// Workers a reload replaced finish their deliveries in flight in the background; shutdown waits
     /// for those too, so nothing records into a closed spool.
-    final class WorkerRegistry: Sendable {
+    private final class WorkerRegistry: Sendable {
         private struct State {
             var active: [String: DeliveryWorker] = [:]
             /// Stopped workers still finishing what they had in flight.

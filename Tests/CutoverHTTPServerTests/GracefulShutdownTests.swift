@@ -22,14 +22,17 @@ final class HeldHandler: HTTPServerHandler {
     }
 }
 
-@Suite struct GracefulShutdownTests {
+/// Each wait is given an hour of grace and the test ten minutes: one that ran into its deadline
+/// fails on the time limit, while how long a prompt one takes is left out, since the test's tasks may
+/// wait for a thread of a pool other tests are blocking.
+@Suite(.timeLimit(.minutes(10))) struct GracefulShutdownTests {
     let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.shutdown")
 
     @Test func returnsAtOnceWithoutConnections() async throws {
         let server = HTTPServer(configuration: .init(), handler: HeldHandler(), observer: RecordingObserver(), loops: loops)
         try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
-        let elapsed = await ContinuousClock().measure { await server.shutdownGracefully(gracePeriod: .seconds(120)) }
-        #expect(elapsed < .seconds(60), "waited for the grace period with nothing open")
+        await server.shutdownGracefully(gracePeriod: .seconds(3600))
+        #expect(server.openConnectionCount == 0)
     }
 
     /// A server whose handler holds the one request a client sent it, with that request arrived.
@@ -56,14 +59,11 @@ final class HeldHandler: HTTPServerHandler {
     @Test func returnsWhenTheLastConnectionClosesNotAtTheDeadline() async throws {
         let held = try HeldRequest(loops: loops)
         defer { held.client.shutdown() }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let shutdown = Task { await held.server.shutdownGracefully(gracePeriod: .seconds(120)) }
+        let shutdown = Task { await held.server.shutdownGracefully(gracePeriod: .seconds(3600)) }
         #expect(held.server.openConnectionCount == 1, "the busy connection stays open until it answered")
         held.handler.release()
+        // Returns because the connection closed: the grace period is far beyond the time limit.
         await shutdown.value
-        // Far below the grace period: the wait ended because the connection closed.
-        #expect(clock.now - start < .seconds(60))
         #expect(held.server.openConnectionCount == 0)
         #expect(held.answered.wait(timeout: .now() + 30) == .success)
         #expect(held.status.withLock { $0 } == 200, "the request in flight was answered, not cut off")
