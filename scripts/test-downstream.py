@@ -8,6 +8,7 @@ import argparse
 import base64
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 parser = argparse.ArgumentParser()
@@ -16,7 +17,10 @@ parser.add_argument("--status", type=int, default=200, help="status to answer")
 parser.add_argument("--retry-after", default="", help="Retry-After header to send with non-2xx answers")
 parser.add_argument("--fail-every", type=int, default=0,
                     help="answer 500 to the first attempt of every Nth distinct event id")
+parser.add_argument("--hold", action="store_true",
+                    help="record each request at once but answer only after a POST /release")
 options = parser.parse_args()
+released = threading.Event()
 
 seen_attempts = {}
 distinct = []
@@ -28,6 +32,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
+        if self.path == "/release":
+            released.set()
+            self.send_response(204)
+            self.end_headers()
+            return
         event_id = self.headers.get("X-Cutover-Event-Id", "")
         status = options.status
         if options.fail_every and event_id:
@@ -46,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
         }
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
+        if options.hold:
+            released.wait()
         self.send_response(status)
         if options.retry_after and status >= 300:
             self.send_header("Retry-After", options.retry_after)

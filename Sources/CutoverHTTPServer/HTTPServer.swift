@@ -15,6 +15,8 @@ public final class HTTPServer: Sendable {
     private let observer: any HTTPServerObserver
     private let loops: [any EventLoop]
     private let state = Mutex(State())
+    /// Where `shutdownGracefully` waits for the last connection to close.
+    let drained = ConnectionDrain()
 
     private struct State {
         var listeners: [Listener] = []
@@ -205,8 +207,12 @@ public final class HTTPServer: Sendable {
     }
 
     private func releaseSlot() {
-        state.withLock { $0.openConnections -= 1 }
+        let remaining = state.withLock { state in
+            state.openConnections -= 1
+            return state.openConnections
+        }
         observer.connectionClosed()
+        if remaining == 0 { drained.lastConnectionClosed() }
     }
 
     /// Over the connection limit: a best-effort 503 written straight to the fresh socket.

@@ -68,17 +68,28 @@ package final class CaptureWriter: Sendable {
     }
 
     /// Waits until every line queued so far is written.
-    package func flush() {
-        queue.sync {}
+    package func flush() async {
+        await onQueue {}
     }
 
     /// Writes what is queued, then closes the file; later records are dropped.
-    package func close() {
-        queue.sync {
+    package func close() async {
+        await onQueue { [self] in
             state.withLock { state in
                 if state.descriptor >= 0 { _ = Foundation.close(state.descriptor) }
                 state.descriptor = -1
                 state.closed = true
+            }
+        }
+    }
+
+    /// Runs `body` on the capture queue after every line queued before it, suspending (not blocking
+    /// a thread) until it has.
+    private func onQueue(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                body()
+                continuation.resume()
             }
         }
     }

@@ -28,6 +28,8 @@ package final class IngressHandler: HTTPServerHandler {
     private let metrics: RelayMetrics
     private let readiness: Readiness
     private let logger: Logger
+    /// Where `received_at` comes from.
+    private let wallClock: WallClock
     /// Called after each commit that created deliveries, so idle delivery workers wake up.
     private let onAccepted: @Sendable () -> Void
     private let decoder = WebhookDecoder()
@@ -39,13 +41,14 @@ package final class IngressHandler: HTTPServerHandler {
 
     package init(
         settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
-        onAccepted: @escaping @Sendable () -> Void
+        wallClock: WallClock = .system, onAccepted: @escaping @Sendable () -> Void
     ) {
         snapshot = Mutex(Snapshot(settings))
         self.spool = spool
         self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
+        self.wallClock = wallClock
         self.onAccepted = onAccepted
         capture = settings.capture.map { CaptureWriter(settings: $0, metrics: metrics, logger: logger) }
     }
@@ -201,7 +204,7 @@ package final class IngressHandler: HTTPServerHandler {
         _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, settings: RelaySettings,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
-        let receivedAt = Date().timeIntervalSince1970
+        let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
         let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         var incoming = IncomingRequest(

@@ -11,6 +11,7 @@ import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
@@ -38,17 +39,58 @@ package final class Relay: Sendable {
     package let boundAdminAddress: SocketAddress?
 
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
+    /// Workers a reload replaced finish their deliveries in flight in the background; shutdown waits
+    /// for those too, so nothing records into a closed spool.
     private final class WorkerRegistry: Sendable {
-        private let workers = Mutex<[String: DeliveryWorker]>([:])
+        private struct State {
+            var active: [String: DeliveryWorker] = [:]
+            /// Stopped workers still finishing what they had in flight.
+            var draining = 0
+            var drained: [CheckedContinuation<Void, Never>] = []
+        }
 
-        var all: [String: DeliveryWorker] { workers.withLock { $0 } }
+        private let state = Mutex(State())
+
+        var all: [String: DeliveryWorker] { state.withLock { $0.active } }
 
         func replace(with fresh: [String: DeliveryWorker]) {
-            workers.withLock { $0 = fresh }
+            state.withLock { $0.active = fresh }
         }
 
         func pokeAll() {
-            for worker in workers.withLock({ Array($0.values) }) { worker.poke() }
+            for worker in state.withLock({ Array($0.active.values) }) { worker.poke() }
+        }
+
+        /// Stops `worker` claiming; it finishes and records its deliveries in flight meanwhile.
+        func retire(_ worker: DeliveryWorker) {
+            state.withLock { $0.draining += 1 }
+            worker.stop { [self] in
+                let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    state.draining -= 1
+                    guard state.draining == 0 else { return [] }
+                    defer { state.drained.removeAll() }
+                    return state.drained
+                }
+                for waiter in waiters { waiter.resume() }
+            }
+        }
+
+        /// Retires every worker and returns once all of them, and any retired before, have recorded
+        /// their last outcome. Pokes after this find no worker.
+        func stopAll() async {
+            let workers = state.withLock { state in
+                defer { state.active = [:] }
+                return Array(state.active.values)
+            }
+            for worker in workers { retire(worker) }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { state -> Bool in
+                    if state.draining == 0 { return true }
+                    state.drained.append(continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
         }
     }
 
@@ -170,7 +212,7 @@ package final class Relay: Sendable {
         workers.replace(with: next)
         // A replaced worker finishes what it has in flight; claims are atomic, so the new one never
         // takes the same delivery.
-        for worker in workersToStop { worker.stop {} }
+        for worker in workersToStop { workers.retire(worker) }
         for worker in workersToStart { worker.poke() }
         var needsRestart: [String] = []
         if previous.listen != fresh.listen { needsRestart.append("listen") }
@@ -198,22 +240,46 @@ package final class Relay: Sendable {
             && a.headers.map({ "\($0.name):\($0.value)" }) == b.headers.map({ "\($0.name):\($0.value)" })
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to `gracePeriod`), lets in-flight
-    /// deliveries finish and records them, then closes the spool.
-    package func shutdownGracefully(gracePeriod: Duration = .seconds(10)) async {
-        readiness.shutdownStarted()
-        adminServer?.shutdown()
-        await server.shutdownGracefully(gracePeriod: gracePeriod)
-        let workers = Array(workers.all.values)
-        await withTaskGroup(of: Void.self) { group in
-            for worker in workers {
-                group.addTask { await withCheckedContinuation { continuation in worker.stop { continuation.resume() } } }
-            }
+    /// The relay's parts as services, in start order. The group stops them in reverse order, each
+    /// only once the one after it has returned, so a graceful shutdown is an ordered drain:
+    /// SIGHUP reloads end; the ingress listeners (plain and TLS) stop accepting and finish their
+    /// requests in flight (readiness says so first); the admin API finishes its requests; delivery
+    /// workers finish and record their deliveries in flight; the capture file is written out and
+    /// closed; the janitor and the gauges finish a pass in progress; the spool commits what was
+    /// submitted and closes last.
+    /// - Parameter loadSettings: re-reads the configuration (file, environment, flags) on SIGHUP.
+    package func services(
+        gracePeriod: Duration = .seconds(10), loadSettings: @escaping @Sendable () throws -> RelaySettings
+    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        var services: [(name: String, service: any Service)] = [
+            ("spool", StopOnShutdown { [self] in
+                await spool.shutdown()
+                logger.notice("stopped")
+            }),
+            ("spool gauges", spoolGauges),
+            ("spool janitor", janitor),
+        ]
+        if let capture = ingress.capture {
+            services.append(("capture", StopOnShutdown { await capture.close() }))
         }
-        janitor.stop()
-        ingress.capture?.close()
-        spoolGauges.stop()
-        client.shutdown()
-        spool.close()
+        services.append(("delivery", StopOnShutdown { [self] in
+            await workers.stopAll()
+            client.shutdown()
+        }))
+        if let adminServer {
+            services.append(("admin", StopOnShutdown { await adminServer.shutdownGracefully(gracePeriod: gracePeriod) }))
+        }
+        services.append(("ingress", StopOnShutdown { [self] in
+            readiness.shutdownStarted()
+            logger.notice("shutting down: finishing in-flight requests and deliveries")
+            await server.shutdownGracefully(gracePeriod: gracePeriod)
+        }))
+        services.append(("reload", ReloadOnHangup(relay: self, logger: logger, loadSettings: loadSettings)))
+        // A part that ends or fails on its own takes the others down in the same order, not all at once.
+        return services.map {
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: $0.service, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: $0.name)
+        }
     }
 }

@@ -3,8 +3,8 @@ import CSQLite
 /// One SQLite connection with a cache of prepared statements. Every sqlite3 call is checked and a
 /// failure becomes a `SpoolError` carrying the result code, `sqlite3_errmsg` and the operation.
 ///
-/// Not thread-safe and deliberately not `Sendable`: `Spool` keeps it inside a `Mutex`, so exactly one
-/// thread uses it at a time. The connection is opened with `SQLITE_OPEN_NOMUTEX` for that reason.
+/// Not thread-safe and deliberately not `Sendable`: `Spool` keeps each connection inside a `Mutex`, so
+/// exactly one thread uses it at a time. Connections are opened with `SQLITE_OPEN_NOMUTEX` for that reason.
 final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
     let path: String
@@ -12,12 +12,16 @@ final class SQLiteDatabase {
 
     struct Options {
         var busyTimeoutMilliseconds: Int32 = 5_000
+        /// A reader beside the spool's writer connection: WAL lets it read the last committed state
+        /// while the writer is inside a transaction or its fsync, so it never waits for a commit.
+        /// The file must already exist in WAL mode (the writer opens first).
+        var readOnly = false
     }
 
     init(path: String, options: Options = Options()) throws(SpoolError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -28,16 +32,20 @@ final class SQLiteDatabase {
         do throws(SpoolError) {
             try check(sqlite3_extended_result_codes(db, 1), "enable extended result codes")
             try check(sqlite3_busy_timeout(db, options.busyTimeoutMilliseconds), "set busy timeout")
-            let mode = try scalarText("PRAGMA journal_mode = WAL", "switch to WAL journal mode")
+            // A read-only connection cannot change the mode; asking it only reads the file's mode.
+            let mode = try scalarText(
+                options.readOnly ? "PRAGMA journal_mode" : "PRAGMA journal_mode = WAL", "switch to WAL journal mode")
             guard mode?.lowercased() == "wal" else {
                 throw SpoolError(
                     kind: .sqlite, code: SQLITE_ERROR,
                     message: "journal_mode is \(mode ?? "unknown"), WAL is required",
                     operation: "switch to WAL journal mode")
             }
-            // FULL: in WAL mode every COMMIT fsyncs the WAL, so a commit that returned survives power loss.
-            try execute("PRAGMA synchronous = FULL", "set synchronous = FULL")
-            try execute("PRAGMA foreign_keys = ON", "enable foreign keys")
+            if !options.readOnly {
+                // FULL: in WAL mode every COMMIT fsyncs the WAL, so a commit that returned survives power loss.
+                try execute("PRAGMA synchronous = FULL", "set synchronous = FULL")
+                try execute("PRAGMA foreign_keys = ON", "enable foreign keys")
+            }
         } catch {
             close()
             throw error
@@ -160,7 +168,21 @@ final class SQLiteDatabase {
     func transaction<T>(
         _ operation: @autoclosure () -> String, _ body: () throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
-        try run("BEGIN IMMEDIATE", "begin transaction: \(operation())")
+        try transaction(beginning: "BEGIN IMMEDIATE", operation(), body)
+    }
+
+    /// Runs `body` inside a deferred `BEGIN ... COMMIT` that only reads: every statement in it sees
+    /// the same committed snapshot, so counts read one after the other agree with each other.
+    func readTransaction<T>(
+        _ operation: @autoclosure () -> String, _ body: () throws(SpoolError) -> T
+    ) throws(SpoolError) -> T {
+        try transaction(beginning: "BEGIN", operation(), body)
+    }
+
+    private func transaction<T>(
+        beginning begin: String, _ operation: @autoclosure () -> String, _ body: () throws(SpoolError) -> T
+    ) throws(SpoolError) -> T {
+        try run(begin, "begin transaction: \(operation())")
         do throws(SpoolError) {
             let value = try body()
             try run("COMMIT", "commit: \(operation())")

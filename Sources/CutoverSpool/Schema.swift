@@ -10,6 +10,7 @@ enum Schema {
         Migration(version: 1, sql: v1),
         Migration(version: 2, sql: v2),
         Migration(version: 3, sql: v3),
+        Migration(version: 4, sql: v4),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -118,6 +119,69 @@ extension Schema {
         ) STRICT, WITHOUT ROWID;
 
         CREATE INDEX events_created_at ON events (created_at);
+        """
+}
+
+extension Schema {
+    /// v4: row counts kept current by triggers, so stats and the metrics gauges read a few small rows
+    /// instead of counting whole tables (which on a large spool took tens of milliseconds under the
+    /// connection's lock every scrape interval).
+    /// - `delivery_counts`: deliveries per destination and state.
+    /// - `row_counts`: `requests.accepted`, `requests.quarantined` and `events`.
+    /// Triggers, not code, keep them: every statement that inserts, deletes (cascades included) or
+    /// changes the state of a row updates its count in the same transaction, whichever process or
+    /// code path ran it. The counts start from one full count here, once per spool.
+    static let v4 = """
+        CREATE TABLE delivery_counts (
+            destination TEXT NOT NULL,
+            state       TEXT NOT NULL,
+            count       INTEGER NOT NULL,
+            PRIMARY KEY (destination, state)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE row_counts (
+            name  TEXT PRIMARY KEY,
+            count INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        INSERT INTO delivery_counts (destination, state, count)
+            SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state;
+        INSERT INTO row_counts (name, count) VALUES
+            ('requests.accepted', (SELECT count(*) FROM requests WHERE status = 'accepted')),
+            ('requests.quarantined', (SELECT count(*) FROM requests WHERE status = 'quarantined')),
+            ('events', (SELECT count(*) FROM events));
+
+        CREATE TRIGGER deliveries_count_insert AFTER INSERT ON deliveries BEGIN
+            INSERT INTO delivery_counts (destination, state, count) VALUES (new.destination, new.state, 1)
+            ON CONFLICT (destination, state) DO UPDATE SET count = count + 1;
+        END;
+        CREATE TRIGGER deliveries_count_delete AFTER DELETE ON deliveries BEGIN
+            UPDATE delivery_counts SET count = count - 1 WHERE destination = old.destination AND state = old.state;
+        END;
+        CREATE TRIGGER deliveries_count_update AFTER UPDATE OF state, destination ON deliveries
+        WHEN old.state IS NOT new.state OR old.destination IS NOT new.destination BEGIN
+            UPDATE delivery_counts SET count = count - 1 WHERE destination = old.destination AND state = old.state;
+            INSERT INTO delivery_counts (destination, state, count) VALUES (new.destination, new.state, 1)
+            ON CONFLICT (destination, state) DO UPDATE SET count = count + 1;
+        END;
+
+        CREATE TRIGGER requests_count_insert AFTER INSERT ON requests BEGIN
+            UPDATE row_counts SET count = count + 1 WHERE name = 'requests.' || new.status;
+        END;
+        CREATE TRIGGER requests_count_delete AFTER DELETE ON requests BEGIN
+            UPDATE row_counts SET count = count - 1 WHERE name = 'requests.' || old.status;
+        END;
+        CREATE TRIGGER requests_count_update AFTER UPDATE OF status ON requests
+        WHEN old.status IS NOT new.status BEGIN
+            UPDATE row_counts SET count = count - 1 WHERE name = 'requests.' || old.status;
+            UPDATE row_counts SET count = count + 1 WHERE name = 'requests.' || new.status;
+        END;
+
+        CREATE TRIGGER events_count_insert AFTER INSERT ON events BEGIN
+            UPDATE row_counts SET count = count + 1 WHERE name = 'events';
+        END;
+        CREATE TRIGGER events_count_delete AFTER DELETE ON events BEGIN
+            UPDATE row_counts SET count = count - 1 WHERE name = 'events';
+        END;
         """
 }
 

@@ -7,31 +7,31 @@ extension Spool {
 
     /// One delivery by id, or nil.
     package func delivery(id: Int64) throws(SpoolError) -> DeliveryRecord? {
-        try withDatabase("read delivery") { database throws(SpoolError) in try database.delivery(id: id) }
+        try withReader("read delivery") { database throws(SpoolError) in try database.delivery(id: id) }
     }
 
     /// Every delivery of the event with this id, by delivery id.
     package func deliveries(eventID: String) throws(SpoolError) -> [DeliveryRecord] {
-        try withDatabase("list deliveries of event") { database throws(SpoolError) in
+        try withReader("list deliveries of event") { database throws(SpoolError) in
             try database.deliveries(eventID: eventID)
         }
     }
 
     /// One canonical event by its id, or nil.
     package func event(id: String) throws(SpoolError) -> StoredEvent? {
-        try withDatabase("read event") { database throws(SpoolError) in try database.event(id: id) }
+        try withReader("read event") { database throws(SpoolError) in try database.event(id: id) }
     }
 
     /// Recorded attempts of a delivery, oldest first (at most `DeliveryAttempt.maxKeptPerDelivery`).
     package func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
-        try withDatabase("list attempts") { database throws(SpoolError) in try database.attempts(deliveryID: deliveryID) }
+        try withReader("list attempts") { database throws(SpoolError) in try database.attempts(deliveryID: deliveryID) }
     }
 
     /// Requests with id > `afterID`, ascending, without their bodies.
     package func requestSummaries(
         afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil
     ) throws(SpoolError) -> [RequestSummary] {
-        try withDatabase("list requests") { database throws(SpoolError) in
+        try withReader("list requests") { database throws(SpoolError) in
             try database.requestSummaries(afterID: afterID, limit: limit, status: status)
         }
     }
@@ -76,7 +76,7 @@ extension Spool {
     package func prunable(now: Double = Spool.currentTime(), policy: RetentionPolicy = RetentionPolicy()) throws(SpoolError)
         -> PruneReport
     {
-        try withDatabase("count prunable rows") { database throws(SpoolError) in
+        try withReader("count prunable rows") { database throws(SpoolError) in
             try database.prunable(eventCutoff: policy.eventCutoff(now: now), requestCutoff: policy.requestCutoff(now: now))
         }
     }
@@ -85,7 +85,7 @@ extension Spool {
 
     /// How many rows `purge(selection, asOf:)` would delete.
     package func purgeCount(_ selection: PurgeSelection, asOf: Double = Spool.currentTime()) throws(SpoolError) -> Int {
-        try withDatabase("count rows to purge") { database throws(SpoolError) in
+        try withReader("count rows to purge") { database throws(SpoolError) in
             try database.purgeCount(selection, asOf: asOf)
         }
     }

@@ -3,11 +3,14 @@ import Synchronization
 
 /// The durable spool on SQLite: raw requests, canonical events (deduplicated by id) and deliveries.
 ///
-/// Threading: every method may be called from any thread. The connection lives in a `Mutex`, so calls
-/// are serialized and each runs on its caller's thread; `submit` never blocks and hands its request to
-/// the spool's own serial writer queue, which group-commits everything queued in one transaction.
+/// Threading: every method may be called from any thread. There are two connections, each in a `Mutex`
+/// of its own, and every call runs on its caller's thread. The writer connection takes every write
+/// (and the claim, which is one); `submit` never blocks and hands its request to the spool's own serial
+/// writer queue, which group-commits everything queued in one transaction. The read-only connection
+/// answers inspection (stats, listings, lookups): WAL gives it the last committed snapshot, so a read
+/// never waits behind a commit's fsync and never sees a transaction in progress.
 /// Completions run on that writer queue after the COMMIT returned; keep them short (hop elsewhere for
-/// real work) since the next batch waits for them. They may call any method except `close()`.
+/// real work) since the next batch waits for them. They may call any method except `close()`/`shutdown()`.
 package final class Spool: Sendable {
     package let directory: String
     /// The database file, `<directory>/spool.sqlite3`.
@@ -16,6 +19,8 @@ package final class Spool: Sendable {
 
     /// nil once closed.
     private let database: Mutex<SQLiteDatabase?>
+    /// The read-only connection; nil once closed.
+    private let reader: Mutex<SQLiteDatabase?>
     private let batch: Mutex<BatchState>
     private let writerQueue = DispatchQueue(label: "cutover.spool.writer", qos: .userInitiated)
 
@@ -32,17 +37,21 @@ package final class Spool: Sendable {
         var counters = SpoolCounters()
     }
 
-    private init(directory: String, path: String, options: SpoolOptions, database: consuming sending SQLiteDatabase) {
+    private init(
+        directory: String, path: String, options: SpoolOptions, database: consuming sending SQLiteDatabase,
+        reader: consuming sending SQLiteDatabase
+    ) {
         self.directory = directory
         self.path = path
         self.options = options
         self.database = Mutex(Optional(database))
+        self.reader = Mutex(Optional(reader))
         self.batch = Mutex(BatchState())
     }
 
     /// Opens (creating if needed) `<directory>/spool.sqlite3`: WAL, synchronous=FULL, foreign keys,
-    /// busy timeout, schema migrated to the latest version. With `options.recoverInflight` (the
-    /// default), deliveries left inflight by a crash go back to pending.
+    /// busy timeout, schema migrated to the latest version; then the read-only connection. With
+    /// `options.recoverInflight` (the default), deliveries left inflight by a crash go back to pending.
     package static func open(directory: String, options: SpoolOptions = SpoolOptions()) throws(SpoolError) -> Spool {
         try FileSystem.createDirectory(directory)
         let path = directory.hasSuffix("/") ? directory + "spool.sqlite3" : directory + "/spool.sqlite3"
@@ -50,7 +59,9 @@ package final class Spool: Sendable {
             path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds))
         try database.migrate()
         if options.recoverInflight { try database.resetInflight(now: Clock.now()) }
-        return Spool(directory: directory, path: path, options: options, database: database)
+        let reader = try SQLiteDatabase(
+            path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds, readOnly: true))
+        return Spool(directory: directory, path: path, options: options, database: database, reader: reader)
     }
 
     /// Wall-clock unix seconds, the time base of every `Double` time the spool stores.
@@ -206,36 +217,36 @@ package final class Spool: Sendable {
     // MARK: Inspection
 
     package func stats(now: Double = Spool.currentTime()) throws(SpoolError) -> SpoolStats {
-        try withDatabase("stats") { database throws(SpoolError) in try database.stats(now: now) }
+        try withReader("stats") { database throws(SpoolError) in try database.stats(now: now) }
     }
 
     /// Every destination that has deliveries.
     package func destinations() throws(SpoolError) -> [String] {
-        try withDatabase("list destinations") { database throws(SpoolError) in try database.destinations() }
+        try withReader("list destinations") { database throws(SpoolError) in try database.destinations() }
     }
 
     package func request(id: Int64) throws(SpoolError) -> StoredRequest? {
-        try withDatabase("read request") { database throws(SpoolError) in try database.request(id: id) }
+        try withReader("read request") { database throws(SpoolError) in try database.request(id: id) }
     }
 
     /// Stored requests with id > `afterID`, ascending; pass the last id to page on.
     package func requests(
         afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil, since: Double? = nil, until: Double? = nil
     ) throws(SpoolError) -> [StoredRequest] {
-        try withDatabase("list requests") { database throws(SpoolError) in
+        try withReader("list requests") { database throws(SpoolError) in
             try database.requests(afterID: afterID, limit: limit, status: status, since: since, until: until)
         }
     }
 
     package func events(requestID: Int64) throws(SpoolError) -> [StoredEvent] {
-        try withDatabase("list events") { database throws(SpoolError) in try database.events(requestID: requestID) }
+        try withReader("list events") { database throws(SpoolError) in try database.events(requestID: requestID) }
     }
 
     /// Delivery rows with id > `afterID`, ascending; pass the last id to page on.
     package func deliveries(
         state: DeliveryState? = nil, destination: String? = nil, afterID: Int64 = 0, limit: Int = 100
     ) throws(SpoolError) -> [DeliveryRecord] {
-        try withDatabase("list deliveries") { database throws(SpoolError) in
+        try withReader("list deliveries") { database throws(SpoolError) in
             try database.deliveries(state: state, destination: destination, afterID: afterID, limit: limit)
         }
     }
@@ -243,13 +254,32 @@ package final class Spool: Sendable {
     // MARK: Closing
 
     /// Rejects new submissions, lets the writer finish everything already submitted (their completions
-    /// run), then closes the connection. Later calls fail with `.closed`. Idempotent. Must not be called
-    /// from a completion (it waits for the writer queue those run on).
+    /// run), then closes both connections. Later calls fail with `.closed`. Idempotent. For synchronous
+    /// callers (commands, tests): it blocks the calling thread until the writer is done, so it must not
+    /// be called from a completion (which runs on that writer) nor from async code (use `shutdown()`).
     package func close() {
         dispatchPrecondition(condition: .notOnQueue(writerQueue))
         batch.withLock { $0.closed = true }
         // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.
         writerQueue.sync {}
+        closeConnections()
+    }
+
+    /// `close()` for async code: the wait for the writer suspends instead of blocking a thread.
+    package func shutdown() async {
+        batch.withLock { $0.closed = true }
+        // Queued behind every drain scheduled before `closed` was set, like `close()`'s sync.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writerQueue.async { continuation.resume() }
+        }
+        closeConnections()
+    }
+
+    private func closeConnections() {
+        reader.withLock { reader in
+            reader?.close()
+            reader = nil
+        }
         database.withLock { database in
             database?.close()
             database = nil
@@ -258,10 +288,26 @@ package final class Spool: Sendable {
 
     // MARK: Internals
 
+    /// The writer connection, for writes and for reads that must follow the caller's own writes in
+    /// the same critical section.
     func withDatabase<T: Sendable>(
         _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
-        try database.withLock { (database: inout SQLiteDatabase?) throws(SpoolError) -> T in
+        try Self.with(database, operation(), body)
+    }
+
+    /// The read-only connection: waits for other readers only, never for the writer's commit.
+    func withReader<T: Sendable>(
+        _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
+    ) throws(SpoolError) -> T {
+        try Self.with(reader, operation(), body)
+    }
+
+    private static func with<T: Sendable>(
+        _ connection: borrowing Mutex<SQLiteDatabase?>, _ operation: @autoclosure () -> String,
+        _ body: (SQLiteDatabase) throws(SpoolError) -> T
+    ) throws(SpoolError) -> T {
+        try connection.withLock { (database: inout SQLiteDatabase?) throws(SpoolError) -> T in
             guard let database else { throw SpoolError.closed(operation()) }
             return try body(database)
         }
@@ -270,6 +316,19 @@ package final class Spool: Sendable {
     /// Test hook: runs raw SQL (for example to install a failing trigger).
     func _execute(_ sql: String) throws(SpoolError) {
         try withDatabase("execute") { database throws(SpoolError) in try database.execute(sql, "execute \(sql)") }
+    }
+
+    /// Test hook: runs `body` on the caller's thread while the writer connection holds an open write
+    /// transaction with an uncommitted insert, as during a group commit.
+    func _insideWriteTransaction(_ body: () -> Void) throws(SpoolError) {
+        try withDatabase("hold a write transaction") { database throws(SpoolError) in
+            try database.transaction("hold a write transaction") { () throws(SpoolError) in
+                try database.run(
+                    "INSERT INTO requests (received_at, route, headers, body, status) VALUES (0, 'held', x'', x'', 'accepted')",
+                    "insert a held request")
+                body()
+            }
+        }
     }
 
     /// Test hook: holds the writer so submissions pile up (deterministic batching); pair with `_resumeWriter`.

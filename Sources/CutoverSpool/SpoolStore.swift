@@ -267,36 +267,53 @@ extension SQLiteDatabase {
 
     // MARK: Inspection
 
+    /// Reads the counts schema v4's triggers keep (a few rows, whatever the spool's size) in one
+    /// snapshot; only the oldest pending age reads deliveries, through the open-deliveries index, so
+    /// its cost follows the backlog, not the table.
     func stats(now: Double) throws(SpoolError) -> SpoolStats {
-        var stats = SpoolStats(
-            deliveries: [:], requests: 0, quarantined: 0, events: 0, oldestPendingCreatedAt: nil, oldestPendingAge: nil)
-        let counts = try rows(
-            "SELECT destination, state, count(*), min(created_at) FROM deliveries GROUP BY destination, state",
-            "count deliveries"
-        ) { row in (row.string(0), row.string(1), row.int(2), row.optionalDouble(3)) }
-        for (destination, state, count, oldest) in counts {
-            guard let state = DeliveryState(rawValue: state) else { continue }
-            stats.deliveries[destination, default: SpoolStats.DeliveryCounts()][state] = count
-            if state == .pending, let oldest {
-                stats.oldestPendingCreatedAtByDestination[destination] = oldest
-                stats.oldestPendingCreatedAt = min(stats.oldestPendingCreatedAt ?? oldest, oldest)
+        try readTransaction("read spool stats") { () throws(SpoolError) -> SpoolStats in
+            var stats = SpoolStats(
+                deliveries: [:], requests: 0, quarantined: 0, events: 0, oldestPendingCreatedAt: nil, oldestPendingAge: nil)
+            let counts = try rows(
+                "SELECT destination, state, count FROM delivery_counts WHERE count != 0", "read delivery counts"
+            ) { row in (row.string(0), row.string(1), row.int(2)) }
+            for (destination, state, count) in counts {
+                guard let state = DeliveryState(rawValue: state) else { continue }
+                stats.deliveries[destination, default: SpoolStats.DeliveryCounts()][state] = count
             }
+            // `state IN (...)` spelled out so the planner may use the partial index on open deliveries.
+            let oldest = try rows(
+                """
+                SELECT destination, min(created_at) FROM deliveries
+                WHERE state IN ('pending', 'inflight') AND state = 'pending' GROUP BY destination
+                """, "find oldest pending deliveries"
+            ) { row in (row.string(0), row.double(1)) }
+            for (destination, createdAt) in oldest {
+                stats.oldestPendingCreatedAtByDestination[destination] = createdAt
+                stats.oldestPendingCreatedAt = min(stats.oldestPendingCreatedAt ?? createdAt, createdAt)
+            }
+            let rowCounts = try rows("SELECT name, count FROM row_counts", "read row counts") { row in (row.string(0), row.int(1)) }
+            for (name, count) in rowCounts {
+                switch name {
+                case "requests.accepted": stats.requests += count
+                case "requests.quarantined":
+                    stats.requests += count
+                    stats.quarantined = count
+                case "events": stats.events = count
+                default: continue
+                }
+            }
+            stats.totals = try totals()
+            stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
+            return stats
         }
-        stats.requests = try firstRow("SELECT count(*) FROM requests", "count requests") { $0.int(0) } ?? 0
-        stats.quarantined =
-            try firstRow("SELECT count(*) FROM requests WHERE status = 'quarantined'", "count quarantined requests") {
-                $0.int(0)
-            } ?? 0
-        stats.events = try firstRow("SELECT count(*) FROM events", "count events") { $0.int(0) } ?? 0
-        stats.totals = try totals()
-        stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
-        return stats
     }
 
     func destinations() throws(SpoolError) -> [String] {
-        try rows("SELECT DISTINCT destination FROM deliveries ORDER BY destination", "list destinations") {
-            $0.string(0)
-        }
+        try rows(
+            "SELECT destination FROM delivery_counts GROUP BY destination HAVING sum(count) > 0 ORDER BY destination",
+            "list destinations"
+        ) { $0.string(0) }
     }
 
     private static let requestColumns = "id, received_at, route, headers, body, status, quarantine_reason"

@@ -92,10 +92,10 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let command = self
-        let service = RelayService(relay: relay, logger: logger) { try command.loadSettings() }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                services: relay.services { try command.loadSettings() }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
             )
         )
         try await group.run()

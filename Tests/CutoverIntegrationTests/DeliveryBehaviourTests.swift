@@ -132,6 +132,34 @@ struct DeliveryBehaviourTests {
         let all = try #require(downstream.waitForRequests(4))
         #expect(all.count == 4, "no delivery was repeated after a clean shutdown")
     }
+
+    @Test func aDeliveryInFlightAtSigtermIsRecordedBeforeTheSpoolCloses() throws {
+        let downstream = try Downstream(arguments: ["--hold"])
+        defer { downstream.stop() }
+        let spool = try TemporaryDirectory()
+        let cutover = try CutoverServer(spool: spool.path, arguments: ["--forward", downstream.url])
+        #expect(try postBodies(Self.bodies(count: 1, contacts: 1, tag: "f").map(\.body), url: cutover.base + "/onprem/default") == 1)
+        // The downstream has the delivery and holds its answer: it is in flight.
+        #expect(downstream.waitForRequests(1) != nil)
+        kill(cutover.process.process.processIdentifier, SIGTERM)
+        #expect(cutover.process.stderr.wait { $0.contains { $0.contains("shutting down") } } != nil)
+        #expect(cutover.process.process.isRunning, "the in-flight delivery holds the shutdown")
+        #expect(try curl(["-X", "POST", "http://127.0.0.1:\(downstream.port)/release"]).status == 204)
+        cutover.process.process.waitUntilExit()
+        #expect(cutover.process.process.terminationStatus == 0)
+        let log = cutover.process.stderr.snapshot
+        let shuttingDown = log.firstIndex { $0.contains("shutting down") }
+        let stopped = log.firstIndex { $0.contains("stopped") }
+        #expect(shuttingDown != nil && stopped != nil && shuttingDown! < stopped!)
+        #expect(!log.contains { $0.contains("closed") && $0.contains("error") }, "nothing was recorded into a closed spool")
+
+        // The outcome was recorded: a restart sends only the new event, not the held one again.
+        let restarted = try CutoverServer(spool: spool.path, arguments: ["--forward", downstream.url])
+        defer { restarted.kill() }
+        #expect(try postBodies(Self.bodies(count: 1, contacts: 1, tag: "g").map(\.body), url: restarted.base + "/onprem/default") == 1)
+        let all = try #require(downstream.waitForRequests(2))
+        #expect(all.count == 2, "the delivery in flight at SIGTERM was not repeated")
+    }
 }
 
 /// Accepts TCP connections and never answers: a destination that is down but not refusing.

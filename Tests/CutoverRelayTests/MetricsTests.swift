@@ -102,8 +102,8 @@ struct MetricsTests {
         let claimed = try spool.claim(destination: "d", now: 1_000, limit: 1)
         try spool.record([DeliveryResult(deliveryID: claimed[0].id, result: .dead(error: "gone", status: 410))], now: 1_001)
         let metrics = RelayMetrics()
-        let gauges = SpoolGauges(spool: spool, metrics: metrics, destinations: ["d", "idle"], interval: 3600, logger: Logger(label: "test"))
-        gauges.stop()  // no timer refresh (on the real clock) after the one below
+        // Not run as a service: no timer refresh (on the real clock) besides the one below.
+        let gauges = SpoolGauges(spool: spool, metrics: metrics, destinations: ["d", "idle"], logger: Logger(label: "test"))
         gauges.refresh(now: 1_060)
         let exposition = text(metrics)
         #expect(exposition.contains("cutover_queue_depth{destination=\"d\",state=\"pending\"} 1.0"))

@@ -292,7 +292,7 @@ struct CaptureTests {
         #expect(objectBody.body == bare && objectBody.receivedAt == 1_700_000_000)
     }
 
-    @Test func theWriterRotatesBySizeAndKeepsAFewFiles() throws {
+    @Test func theWriterRotatesBySizeAndKeepsAFewFiles() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/capture.jsonl"
@@ -304,7 +304,7 @@ struct CaptureTests {
         for index in 0..<30 {
             writer.record(receivedAt: Double(index), route: "onprem/default", headers: fields, body: onpremBody("wamid.\(index)"))
         }
-        writer.close()
+        await writer.close()
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         #expect(files == ["capture.jsonl", "capture.jsonl.1", "capture.jsonl.2"])
         var lines: [CapturedRequest] = []
@@ -323,7 +323,7 @@ struct CaptureTests {
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
-    @Test func aWriteErrorIsCountedAndNeverThrown() throws {
+    @Test func aWriteErrorIsCountedAndNeverThrown() async throws {
         // A path under a regular file can never be created.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID().uuidString)").path
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
@@ -332,12 +332,12 @@ struct CaptureTests {
         let writer = CaptureWriter(settings: CaptureSettings(path: file + "/sub/capture.jsonl"), metrics: metrics, logger: Logger(label: "test"))
         writer.record(receivedAt: 0, route: "cloud", headers: [:], body: Array("{}".utf8))
         writer.record(receivedAt: 1, route: "cloud", headers: [:], body: Array("{}".utf8))
-        writer.flush()
+        await writer.flush()
         #expect(metricValue(metrics, "cutover_capture_errors_total") == 2)
         #expect(metricValue(metrics, "cutover_capture_lines_total") == 0)
     }
 
-    @Test func aBacklogPastTheBoundDropsLinesInsteadOfGrowing() throws {
+    @Test func aBacklogPastTheBoundDropsLinesInsteadOfGrowing() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let metrics = RelayMetrics()
@@ -345,7 +345,7 @@ struct CaptureTests {
             settings: CaptureSettings(path: directory + "/c.jsonl"), metrics: metrics, logger: Logger(label: "test"), maxPendingBytes: 0
         )
         writer.record(receivedAt: 0, route: "cloud", headers: [:], body: Array("{}".utf8))
-        writer.close()
+        await writer.close()
         #expect(metricValue(metrics, "cutover_capture_dropped_total{reason=\"backlog\"}") == 1)
     }
 

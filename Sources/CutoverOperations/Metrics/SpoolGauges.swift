@@ -2,14 +2,17 @@ import CoreMetrics
 import CutoverSpool
 import Dispatch
 import Logging
+import ServiceLifecycle
 import Synchronization
 
-/// Queue depth, dead letters and oldest pending age per destination, read from `Spool.stats()` on a
-/// timer of its own: the counting queries never run on the ingest or delivery path, and a scrape
-/// never waits for them.
-package final class SpoolGauges: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    private let interval: Double
+/// Queue depth, dead letters and oldest pending age per destination, read from `Spool.stats()` (the
+/// counts the spool keeps, on its read-only connection) every `interval`: the reads never run on the
+/// ingest or delivery path, never wait behind a commit, and a scrape never waits for them.
+package final class SpoolGauges: Service {
+    private let interval: Duration
+    private let clock: any Clock<Duration>
+    private let wallClock: WallClock
+    /// Reads block a thread for a moment; they do it here, not on the cooperative pool.
     private let queue = DispatchQueue(label: "cutover.metrics.spool-gauges", qos: .utility)
     private let spool: Spool
     private let metrics: RelayMetrics
@@ -17,28 +20,42 @@ package final class SpoolGauges: Sendable {
     /// Destinations configured now (set on start and reload) plus any seen in the spool.
     private let configured: Mutex<Set<String>>
 
-    /// Refreshes now (on its own queue), then every `interval` seconds.
-    package init(spool: Spool, metrics: RelayMetrics, destinations: [String], interval: Double = 10, logger: Logger) {
+    package init(
+        spool: Spool, metrics: RelayMetrics, destinations: [String], interval: Duration = .seconds(10),
+        clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system, logger: Logger
+    ) {
         self.spool = spool
         self.metrics = metrics
         self.logger = logger
         configured = Mutex(Set(destinations))
         self.interval = interval
-        queue.async { [weak self] in self?.tick() }
+        self.clock = clock
+        self.wallClock = wallClock
     }
 
     package func setDestinations(_ names: [String]) {
         configured.withLock { $0 = Set(names) }
     }
 
-    private func tick() {
-        guard !stopped.load(ordering: .acquiring) else { return }
-        refresh()
-        queue.asyncAfter(deadline: .now() + .milliseconds(Int(interval * 1000))) { [weak self] in self?.tick() }
+    /// Refreshes now, then every `interval`, until graceful shutdown; a refresh in progress finishes
+    /// first, so the spool can close once this returns.
+    package func run() async throws {
+        try? await cancelWhenGracefulShutdown { [self] in
+            while true {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    queue.async { [self] in
+                        refresh()
+                        continuation.resume()
+                    }
+                }
+                try await clock.sleep(for: interval)
+            }
+        }
     }
 
     /// Reads the spool and sets every gauge; also callable directly (tests).
-    func refresh(now: Double = Spool.currentTime()) {
+    func refresh(now: Double? = nil) {
+        let now = now ?? wallClock.now()
         let stats: SpoolStats
         do {
             stats = try spool.stats(now: now)
@@ -57,11 +74,5 @@ package final class SpoolGauges: Sendable {
             metrics.oldestPendingAge(name).record(age)
         }
         metrics.quarantinedRequests.record(stats.quarantined)
-    }
-
-    /// Stops the timer and waits for a refresh in progress (the spool closes next).
-    package func stop() {
-        stopped.store(true, ordering: .releasing)
-        queue.sync {}
     }
 }
