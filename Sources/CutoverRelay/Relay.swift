@@ -214,15 +214,8 @@ package final class Relay: Sendable {
         // takes the same delivery.
         for worker in workersToStop { workers.retire(worker) }
         for worker in workersToStart { worker.poke() }
-        var needsRestart: [String] = []
-        if previous.listen != fresh.listen { needsRestart.append("listen") }
-        if previous.spoolDirectory != fresh.spoolDirectory { needsRestart.append("spool") }
-        if previous.server.limits != fresh.server.limits || previous.server.maxConnections != fresh.server.maxConnections {
-            needsRestart.append("limits")
-        }
-        if previous.tls?.listen != fresh.tls?.listen { needsRestart.append("tls.listen") }
-        if previous.capture != fresh.capture { needsRestart.append("capture") }
-        if previous.admin?.listen != fresh.admin?.listen { needsRestart.append("admin.listen") }
+        // Listeners, limits and the spool are built once at start: name what only a restart applies.
+        let needsRestart = fresh.needsRestart(comparedTo: previous)
         logger.notice(
             "configuration reloaded",
             metadata: [

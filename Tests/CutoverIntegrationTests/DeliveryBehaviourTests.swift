@@ -141,13 +141,12 @@ struct DeliveryBehaviourTests {
         #expect(try postBodies(Self.bodies(count: 1, contacts: 1, tag: "f").map(\.body), url: cutover.base + "/onprem/default") == 1)
         // The downstream has the delivery and holds its answer: it is in flight.
         #expect(downstream.waitForRequests(1) != nil)
-        kill(cutover.process.process.processIdentifier, SIGTERM)
+        cutover.process.signal(SIGTERM)
         #expect(cutover.process.stderr.wait { $0.contains { $0.contains("shutting down") } } != nil)
-        #expect(cutover.process.process.isRunning, "the in-flight delivery holds the shutdown")
+        #expect(cutover.process.termination == nil, "the in-flight delivery holds the shutdown")
         #expect(try curl(["-X", "POST", "http://127.0.0.1:\(downstream.port)/release"]).status == 204)
-        cutover.process.process.waitUntilExit()
-        #expect(cutover.process.process.terminationStatus == 0)
-        let log = cutover.process.stderr.snapshot
+        #expect(cutover.process.waitForExit(timeout: 60) == .exited(0))
+        let log = cutover.process.stderr.lines
         let shuttingDown = log.firstIndex { $0.contains("shutting down") }
         let stopped = log.firstIndex { $0.contains("stopped") }
         #expect(shuttingDown != nil && stopped != nil && shuttingDown! < stopped!)

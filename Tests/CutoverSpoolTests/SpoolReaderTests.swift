@@ -1,3 +1,4 @@
+import CutoverTestSupport
 import Dispatch
 import Foundation
 import Synchronization

@@ -95,6 +95,11 @@ public final class PeerProcess: Sendable {
         return line
     }
 
+    /// How it ended, waiting up to `timeout` seconds; nil while it is still running then.
+    public func waitForExit(timeout: TimeInterval) -> Termination? {
+        child.wait(until: Date().addingTimeInterval(timeout))
+    }
+
     /// Sends `signal` to the peer (not its process group).
     public func signal(_ signal: Int32) { child.signal(signal, group: false) }
 
