@@ -357,12 +357,11 @@ enum DeliveryOutcome: Equatable {
 enum RetryAfter {
     static func seconds(_ value: String, now: Date = Date()) -> Double? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        // delay-seconds is 1*DIGIT: no sign, fraction, exponent or "inf".
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return Double(trimmed)
+        }
+        guard let date = HTTPDate.parse(trimmed) else { return nil }
+        return max(0, Double(date) - now.timeIntervalSince1970)
     }
 }
