@@ -140,19 +140,22 @@ package struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, Cust
 
 /// SHA-256 through OpenSSL's EVP_Digest (used for the ids of notifications without an id of their own).
 enum SHA256Digest {
-    static func hex(_ data: [UInt8]) -> String {
+    /// Throws rather than falls back: these ids are dedup keys, and an id computed any other way
+    /// would let a redelivered notification through as new.
+    static func hex(_ data: [UInt8]) throws(WebhookCryptoError) -> String {
+        try hex(data, algorithm: EVP_sha256())
+    }
+
+    /// `algorithm` is a parameter so a test can make OpenSSL fail.
+    static func hex(_ data: [UInt8], algorithm: OpaquePointer?) throws(WebhookCryptoError) -> String {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let ok = data.withUnsafeBytes { d in
             out.withUnsafeMutableBufferPointer { o in
-                EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, EVP_sha256(), nil)
+                EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, algorithm, nil)
             }
         }
-        if ok == 1 && length == 32 { return WebhookSignature.hex(out) }
-        // OpenSSL unusable (should not happen): a non-cryptographic fallback keeps ids stable.
-        ERR_clear_error()
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return "fnv" + String(h, radix: 16)
+        guard ok == 1, length == 32 else { throw WebhookCryptoError.current("SHA-256") }
+        return WebhookSignature.hex(out)
     }
 }
