@@ -3,6 +3,7 @@
 import CutoverHTTP
 import CutoverHTTPClient
 @testable import CutoverOperations
+import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Testing
