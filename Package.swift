@@ -63,8 +63,13 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // Webhook model: JSON, canonical event, Cloud and On-Prem decoders and renderers, signatures. No I/O.
-        .target(name: "CutoverWebhooks", dependencies: ["COpenSSL"], swiftSettings: strictSwift),
+        // Webhook model: JSON, canonical event, Cloud and On-Prem decoders and renderers, signatures, the
+        // outbound request a destination receives (HTTPTypes: its headers, no HTTP machinery). No I/O.
+        .target(
+            name: "CutoverWebhooks",
+            dependencies: ["COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
         // Durable spool on SQLite: raw requests, canonical events, deliveries, quarantine.
         .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: strictSwift),
         // The upper half follows DESIGN's data flow, one target per box (docs/architecture.md).
@@ -172,7 +177,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CutoverWebhooksTests",
-            dependencies: ["CutoverWebhooks", "CutoverTestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "CutoverWebhooks", "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

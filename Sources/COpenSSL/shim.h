@@ -11,7 +11,8 @@
 #include <openssl/ssl.h>
 #include <string.h>
 
-/// Creates an HMAC-SHA256 context keyed once; reuse it with cutover_hmac_sha256_reset per message.
+/// Creates an HMAC-SHA256 context keyed once; cutover_hmac_sha256_compute resets it before each message,
+/// so one context serves many.
 /// Returns NULL on failure (inspect ERR_get_error).
 static inline EVP_MAC_CTX *cutover_hmac_sha256_new(const unsigned char *key, size_t key_len) {
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);

@@ -3,12 +3,6 @@ import CutoverSockets
 import CutoverWebhooks
 import Foundation
 
-/// How a destination wants its events: in the shape of one of the two APIs, as CloudEvents,
-/// or as the exact bytes Cutover received.
-package enum DeliveryFormat: String, Sendable, Codable, CaseIterable {
-    case onprem, cloud, canonical, raw
-}
-
 /// The whole configuration, as read from one YAML file. Every key is declared once, in its
 /// section's `fields`: name, type, range, flag, reload behaviour and doc, with the property's
 /// initial value as its default. An empty file (or none at all) is the embedded default of DESIGN.md.

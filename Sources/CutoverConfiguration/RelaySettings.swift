@@ -58,7 +58,7 @@ package struct RelaySettings: Sendable {
         package var match: CutoverConfig.Match
         package var appSecret: String?
         /// The Standard Webhooks key: the bytes behind `whsec_`.
-        package var signingKey: [UInt8]?
+        package var signingKey: StandardWebhooksKey?
         package var headers: [(name: String, value: String)]
         package var concurrency: Int
         package var deadLetterStatuses: Set<Int>
@@ -113,13 +113,12 @@ package struct RelaySettings: Sendable {
         onpremRoutes = routes
         var destinations: [DestinationSettings] = []
         for destination in config.destinations {
-            var signingKey: [UInt8]?
+            var signingKey: StandardWebhooksKey?
             if let secret = try destination.signingSecret?.resolve(environment: environment) {
-                let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
-                guard let key = Data(base64Encoded: encoded) else {
+                guard let key = StandardWebhooksKey(secret: secret) else {
                     throw ConfigError("destinations.\(destination.name).signing_secret: expected whsec_ followed by base64")
                 }
-                signingKey = [UInt8](key)
+                signingKey = key
             }
             destinations.append(
                 DestinationSettings(

@@ -28,6 +28,8 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// Client TLS for an https destination with its own CA or client certificate.
     private let tls: TLSContext?
     private let policy: RetryPolicy
+    /// Keyed once: every delivery of this destination renders and signs through it.
+    private let outbound: OutboundRequestBuilder
     private let metrics: DestinationMetrics
     private let logger: Logger
     private let environment: DeliveryEnvironment
@@ -56,6 +58,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         self.client = client
         self.tls = tls
         self.policy = policy
+        outbound = Self.builder(for: destination)
         self.breaker = breaker
         self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
         self.logger = logger
@@ -107,7 +110,9 @@ package final class DeliveryWorker: @unchecked Sendable {
         guard capacity > 0 else { return }
         let claimed: [ClaimedDelivery]
         do {
-            claimed = try spool.claim(destination: destination.name, now: now, limit: capacity)
+            claimed = try spool.claim(
+                destination: destination.name, now: now, limit: capacity, withRequestBody: destination.format == .raw
+            )
         } catch {
             logger.error("claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
             wake(at: now + 1)
@@ -156,15 +161,24 @@ package final class DeliveryWorker: @unchecked Sendable {
     // MARK: One delivery
 
     private func deliver(_ delivery: ClaimedDelivery) {
-        let rendered: RenderedDelivery
-        do {
-            rendered = try render(delivery)
-        } catch let filtered as FilteredOut {
-            finish(delivery, outcome: .filtered(filtered.reason))
+        let rendered: OutboundRequest
+        do throws(OutboundError) {
+            switch try outbound.request(
+                storedEvent: delivery.payload, eventID: delivery.eventID, rawBody: delivery.requestBody, now: environment.now()
+            ) {
+            case .send(let request):
+                rendered = request
+            case .filtered(let reason):
+                finish(delivery, outcome: .filtered(reason))
+                return
+            }
+        } catch .signing(let error) {
+            // OpenSSL's failure, not the event's: another attempt may well succeed.
+            finish(delivery, outcome: .failed("\(OutboundError.signing(error))", status: nil, retryAfter: nil))
             return
         } catch {
             // A stored event that cannot be rendered will never render: retrying cannot help.
-            finish(delivery, outcome: .permanentFailure("cannot render: \(error)", status: nil))
+            finish(delivery, outcome: .permanentFailure("\(error)", status: nil))
             return
         }
         switch destination.target {
@@ -199,63 +213,16 @@ package final class DeliveryWorker: @unchecked Sendable {
         }
     }
 
-    private struct RenderedDelivery {
-        var body: [UInt8]
-        var headers: HTTPFields
-    }
-
-    private struct MissingRawRequest: Error, CustomStringConvertible {
-        var requestID: Int64
-        var description: String { "raw request \(requestID) is no longer in the spool" }
-    }
-
-    /// The destination's API has no such notification and its policy said to leave it out.
-    private struct FilteredOut: Error {
-        var reason: String
-    }
-
-    private func render(_ delivery: ClaimedDelivery) throws -> RenderedDelivery {
+    private static func builder(for destination: RelaySettings.DestinationSettings) -> OutboundRequestBuilder {
         var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.userAgent] = "Cutover"
         for header in destination.headers {
             if let name = HTTPField.Name(header.name) { headers[name] = header.value }
         }
-        let body: [UInt8]
-        switch destination.format {
-        case .raw:
-            guard let request = try spool.request(id: delivery.requestID) else {
-                throw MissingRawRequest(requestID: delivery.requestID)
-            }
-            body = request.body
-        case .canonical:
-            body = try CanonicalEvent(bytes: delivery.payload).serialized()
-        case .onprem, .cloud:
-            let event = try CanonicalEvent(bytes: delivery.payload)
-            let outcome = WebhookRenderer.render(
-                events: [event], as: destination.format == .cloud ? .cloud : .onprem, unsupported: destination.unsupported
-            )
-            guard let rendered = outcome.body else {
-                throw FilteredOut(reason: outcome.dropped.first?.reason ?? "not representable in \(destination.format.rawValue)")
-            }
-            body = rendered
-        }
-        // The event id lets the endpoint drop a repeat after a crash mid-delivery (at least once).
-        headers[HTTPField.Name("X-Cutover-Event-Id")!] = delivery.eventID
-        if destination.format == .canonical {
-            headers[HTTPField.Name("webhook-id")!] = delivery.eventID
-            if let key = destination.signingKey {
-                let timestamp = String(Int(environment.now()))
-                headers[HTTPField.Name("webhook-timestamp")!] = timestamp
-                headers[HTTPField.Name("webhook-signature")!] = try StandardWebhooksSignature.sign(
-                    id: delivery.eventID, timestamp: timestamp, body: body, key: key
-                )
-            }
-        }
-        if destination.format == .cloud, let secret = destination.appSecret {
-            headers[HTTPField.Name("X-Hub-Signature-256")!] = try WebhookSignature.sign(body: body, secret: secret)
-        }
-        return RenderedDelivery(body: body, headers: headers)
+        return OutboundRequestBuilder(
+            format: destination.format, unsupported: destination.unsupported,
+            appSecret: destination.appSecret.map(HMACSHA256Key.init(secret:)), standardWebhooksKey: destination.signingKey,
+            headers: headers
+        )
     }
 
     /// Decides what an attempt means (retry when, or dead letter) and queues the result; results
@@ -357,12 +324,11 @@ enum DeliveryOutcome: Equatable {
 enum RetryAfter {
     static func seconds(_ value: String, now: Date = Date()) -> Double? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed), seconds >= 0 { return seconds }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        // delay-seconds is 1*DIGIT: no sign, fraction, exponent or "inf".
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return Double(trimmed)
+        }
+        guard let date = HTTPDate.parse(trimmed) else { return nil }
+        return max(0, Double(date) - now.timeIntervalSince1970)
     }
 }

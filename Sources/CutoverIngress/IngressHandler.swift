@@ -148,7 +148,7 @@ package final class IngressHandler: HTTPServerHandler {
         _ request: ServerRequest, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> ServerResponse? {
         if let verifier = snapshot.verifier {
-            guard let signature = request.head.headerFields[HTTPField.Name("X-Hub-Signature-256")!] else {
+            guard let signature = request.head.headerFields[.xHubSignature256] else {
                 metrics.countSignatureFailure(reason: "missing")
                 logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "missing X-Hub-Signature-256")
@@ -211,10 +211,10 @@ package final class IngressHandler: HTTPServerHandler {
             receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
             body: request.body, events: [], quarantineReason: nil
         )
-        do {
+        do throws(WebhookDecodeError) {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
-            let events = try decoder.decode(request.body, api: api == .cloud ? .cloud : .onprem, business: business, route: routeName)
+            let events = try decoder.decode(request.body, api: WebhookInputFormat(api), business: business, route: routeName)
             incoming.events = events.map { event in
                 metrics.countEvent(type: event.type, api: api.rawValue)
                 if event.isUnrecognized { noteUnrecognized(event, route: route) }
@@ -232,6 +232,13 @@ package final class IngressHandler: HTTPServerHandler {
                     destinations: destinations.map(\.name)
                 )
             }
+        } catch .digestFailed(let error) {
+            // The body is fine, this process cannot hash it: not acknowledged, so the sender retries
+            // (quarantining it, or giving its events other ids, would break deduplication).
+            logger.error("event ids unavailable", metadata: ["route": "\(route)", "error": "\(error)"])
+            count(request, route: routeLabel, status: .serviceUnavailable)
+            respond(.text(.serviceUnavailable, "cannot compute event ids"))
+            return
         } catch {
             // Authenticated but unparseable: keep it (replayable after a fix) and acknowledge, so
             // the sender does not retry a body that will never parse.

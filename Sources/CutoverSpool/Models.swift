@@ -87,10 +87,12 @@ package struct ClaimedDelivery: Sendable, Hashable {
     package var attempts: Int
     /// Canonical event JSON bytes.
     package var payload: [UInt8]
-    /// The request the event came from (`Spool.request(id:)` gives its raw body for `raw` destinations).
+    /// The request the event came from.
     package var requestID: Int64
     /// When the delivery was created (the request's receive time): the start of the retry horizon.
     package var createdAt: Double
+    /// The body of that request, as received, when claimed `withRequestBody` (what `raw` destinations are sent).
+    package var requestBody: [UInt8]?
 }
 
 /// A delivery row as stored, for listing and inspection.

@@ -148,9 +148,10 @@ package final class Spool: Sendable {
     /// Claims up to `limit` due pending deliveries of `destination` (next_attempt_at <= now) and marks
     /// them inflight. Only the earliest open delivery of each contact is claimable, so one contact's
     /// events go out in arrival order and a failing one holds back only that contact.
-    package func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
+    /// `withRequestBody` also reads each event's raw request body (for `raw` destinations).
+    package func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool = false) throws(SpoolError) -> [ClaimedDelivery] {
         try withDatabase("claim") { database throws(SpoolError) in
-            try database.claim(destination: destination, now: now, limit: limit)
+            try database.claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
         }
     }
 

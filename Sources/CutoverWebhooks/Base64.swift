@@ -25,7 +25,8 @@ package enum Base64 {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// The bytes, or nil unless `text` is canonical padded base64 (no whitespace, no stray padding).
+    /// The bytes, or nil unless `text` is canonical padded base64 (no whitespace, no stray padding,
+    /// no stray bits in the last character).
     package static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
@@ -41,6 +42,9 @@ package enum Base64 {
                 guard value != 0xFF else { return nil }
                 group |= UInt32(value) << (18 - 6 * offset)
             }
+            // Bits past the last byte must be zero: otherwise several texts would decode alike.
+            if padding == 2, group & 0xFFFF != 0 { return nil }
+            if padding == 1, group & 0xFF != 0 { return nil }
             output.append(UInt8(group >> 16 & 0xFF))
             if padding < 2 { output.append(UInt8(group >> 8 & 0xFF)) }
             if padding < 1 { output.append(UInt8(group & 0xFF)) }

@@ -43,7 +43,7 @@ package enum RFC3339 {
     }
 
     /// Hinnant's days_from_civil: days since 1970-01-01.
-    private static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -102,5 +102,37 @@ package enum RFC3339 {
         let seconds = days(year: Int64(year), month: Int64(month), day: Int64(day)) * 86_400
             + Int64(hour * 3600 + minute * 60 + second) - Int64(offset)
         return Double(seconds) + fraction
+    }
+}
+
+/// An HTTP-date in the form senders must use, IMF-fixdate (RFC 9110 §5.6.7):
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, case-sensitive, always GMT.
+package enum HTTPDate {
+    private static let dayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map { Array($0.utf8) }
+    private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .map { Array($0.utf8) }
+
+    /// Unix seconds, or nil unless `text` is exactly an IMF-fixdate.
+    package static func parse(_ text: some StringProtocol) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 29 else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        func literal(_ at: Int, _ text: String) -> Bool { bytes[at..<at + text.utf8.count].elementsEqual(text.utf8) }
+        guard dayNames.contains(where: { $0[...] == bytes[0..<3] }), literal(3, ", "), literal(7, " "),
+            let monthIndex = monthNames.firstIndex(where: { $0[...] == bytes[8..<11] }), literal(11, " "), literal(16, " "),
+            literal(19, ":"), literal(22, ":"), literal(25, " GMT"),
+            let day = number(5..<7), let year = number(12..<16),
+            let hour = number(17..<19), let minute = number(20..<22), let second = number(23..<25),
+            (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        let days = RFC3339.days(year: year, month: Int64(monthIndex + 1), day: day)
+        return days * 86_400 + hour * 3600 + minute * 60 + second
     }
 }

@@ -13,6 +13,9 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
     case unrecognizedShape(keys: [String])
     /// A Cloud envelope whose structure is broken (e.g. `entry` or `changes` not arrays of objects).
     case malformedEnvelope(String)
+    /// OpenSSL could not hash an item for its id. The body is not decoded rather than given
+    /// an id computed another way: ids are dedup keys.
+    case digestFailed(WebhookCryptoError)
 
     package var description: String {
         switch self {
@@ -20,6 +23,7 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
         case .notAnObject: return "webhook body is not a JSON object"
         case .unrecognizedShape(let keys): return "not a Cloud or On-Prem webhook body (keys: \(keys.joined(separator: ", ")))"
         case .malformedEnvelope(let why): return "malformed Cloud envelope: \(why)"
+        case .digestFailed(let error): return "cannot compute an event id: \(error)"
         }
     }
 }
@@ -124,26 +128,28 @@ func eventTime(_ value: JSONValue?) -> String? {
 
 /// Stable id for items without an identity of their own: SHA-256 over the business key, the item's
 /// kind and its key-sorted canonical bytes.
-func hashedID(prefix: String, business: BusinessIdentity, route: String?, parts: [String], item: JSONValue) -> String {
+func hashedID(
+    prefix: String, business: BusinessIdentity, route: String?, parts: [String], item: JSONValue
+) throws(WebhookDecodeError) -> String {
     var bytes: [UInt8] = []
     for p in [business.wabaID ?? "", business.phoneNumberID ?? "", route ?? ""] + parts {
         bytes.append(contentsOf: p.utf8)
         bytes.append(0x0A)
     }
     bytes.append(contentsOf: item.serialized(sortedKeys: true))
-    return prefix + SHA256Digest.hex(bytes)
+    do { return prefix + (try SHA256Digest.hex(bytes)) } catch { throw .digestFailed(error) }
 }
 
-func messageEventID(_ m: JSONObject, business: BusinessIdentity, route: String?) -> String {
+func messageEventID(_ m: JSONObject, business: BusinessIdentity, route: String?) throws(WebhookDecodeError) -> String {
     if let id = m["id"]?.scalarText, !id.isEmpty { return "msg:" + id }
-    return hashedID(prefix: "msg:sha256:", business: business, route: route, parts: ["message"], item: .object(m))
+    return try hashedID(prefix: "msg:sha256:", business: business, route: route, parts: ["message"], item: .object(m))
 }
 
-func statusEventID(_ s: JSONObject, business: BusinessIdentity, route: String?) -> String {
+func statusEventID(_ s: JSONObject, business: BusinessIdentity, route: String?) throws(WebhookDecodeError) -> String {
     if let id = s["id"]?.scalarText, !id.isEmpty {
         return "status:" + id + ":" + (s["status"]?.scalarText ?? "") + ":" + (s["timestamp"]?.scalarText ?? "")
     }
-    return hashedID(prefix: "status:sha256:", business: business, route: route, parts: ["status"], item: .object(s))
+    return try hashedID(prefix: "status:sha256:", business: business, route: route, parts: ["status"], item: .object(s))
 }
 
 /// Finds the contact for an item: `wa_id` equal to `waID`, else `user_id` equal to `userID` (the
@@ -224,10 +230,10 @@ private struct CloudDecoding {
                 let field = change["field"]?.stringValue ?? ""
                 let before = events.count
                 if field == "messages", case .object(let value)? = change["value"] {
-                    decodeMessagesValue(value, entry: entry, batch: batch, into: &events)
+                    try decodeMessagesValue(value, entry: entry, batch: batch, into: &events)
                 }
                 if events.count == before {
-                    events.append(fieldEvent(field: field, change: change, entry: entry, batch: batch))
+                    events.append(try fieldEvent(field: field, change: change, entry: entry, batch: batch))
                 }
             }
         }
@@ -243,11 +249,11 @@ private struct CloudDecoding {
         )
     }
 
-    func fieldEvent(field: String, change: JSONObject, entry: JSONObject, batch: JSONObject) -> CanonicalEvent {
+    func fieldEvent(field: String, change: JSONObject, entry: JSONObject, batch: JSONObject) throws(WebhookDecodeError) -> CanonicalEvent {
         let value = change["value"]
         let biz = business(entry: entry, value: value?.objectValue)
         let name = field.isEmpty ? "unknown_field" : field
-        let id = hashedID(
+        let id = try hashedID(
             prefix: "\(name):sha256:", business: biz, route: nil,
             parts: [name, entry["time"]?.scalarText ?? ""], item: value ?? .null
         )
@@ -258,7 +264,9 @@ private struct CloudDecoding {
         )
     }
 
-    func decodeMessagesValue(_ value: JSONObject, entry: JSONObject, batch: JSONObject, into events: inout [CanonicalEvent]) {
+    func decodeMessagesValue(
+        _ value: JSONObject, entry: JSONObject, batch: JSONObject, into events: inout [CanonicalEvent]
+    ) throws(WebhookDecodeError) {
         let biz = business(entry: entry, value: value)
         let source = eventSource(biz, route: route, api: .cloud)
         let contacts = objectArray(value["contacts"]) ?? []
@@ -286,7 +294,7 @@ private struct CloudDecoding {
                     let ci = contactIndex.match(waID: item["from"]?.scalarText, userID: item["from_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
-                        id: messageEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageReceived,
+                        id: try messageEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageReceived,
                         source: source, subject: item["from"]?.scalarText ?? item["from_user_id"]?.scalarText,
                         time: eventTime(item["timestamp"]), api: .cloud,
                         data: makeData(business: biz, contact: ci.map { contacts[$0] }, itemKey: "message", item: .object(item), batch: b)
@@ -296,14 +304,14 @@ private struct CloudDecoding {
                         waID: item["recipient_id"]?.scalarText, userID: item["recipient_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
-                        id: statusEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageStatus,
+                        id: try statusEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageStatus,
                         source: source, subject: item["recipient_id"]?.scalarText ?? item["recipient_user_id"]?.scalarText,
                         time: eventTime(item["timestamp"]), api: .cloud,
                         data: makeData(business: biz, contact: ci.map { contacts[$0] }, itemKey: "status", item: .object(item), batch: b)
                     ))
                 default:
                     events.append(CanonicalEvent(
-                        id: hashedID(prefix: "error:sha256:", business: biz, route: nil, parts: ["error"], item: .object(item)),
+                        id: try hashedID(prefix: "error:sha256:", business: biz, route: nil, parts: ["error"], item: .object(item)),
                         type: CanonicalEvent.EventType.error, source: source, subject: nil, time: nil, api: .cloud,
                         data: makeData(business: biz, contact: nil, itemKey: "error", item: .object(item), batch: b)
                     ))
@@ -364,7 +372,7 @@ private struct OnPremDecoding {
                     let message = OnPremMapping.messageToCanonical(item, undo: &undo)
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
                     events.append(CanonicalEvent(
-                        id: messageEventID(item, business: business, route: route),
+                        id: try messageEventID(item, business: business, route: route),
                         type: CanonicalEvent.EventType.messageReceived, source: source, subject: item["from"]?.scalarText,
                         time: eventTime(item["timestamp"]), api: .onprem,
                         data: makeData(business: business, contact: ci.map { contacts[$0] }, itemKey: "message", item: .object(message), batch: b)
@@ -376,7 +384,7 @@ private struct OnPremDecoding {
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
                     events.append(CanonicalEvent(
-                        id: statusEventID(item, business: business, route: route),
+                        id: try statusEventID(item, business: business, route: route),
                         type: CanonicalEvent.EventType.messageStatus, source: source, subject: recipient,
                         time: eventTime(item["timestamp"]), api: .onprem,
                         data: makeData(business: business, contact: ci.map { contacts[$0] }, itemKey: "status", item: .object(status), batch: b)
@@ -389,7 +397,7 @@ private struct OnPremDecoding {
                         b.append("undo", .object(undo))
                     }
                     events.append(CanonicalEvent(
-                        id: hashedID(prefix: "error:sha256:", business: business, route: route, parts: ["error"], item: .object(item)),
+                        id: try hashedID(prefix: "error:sha256:", business: business, route: route, parts: ["error"], item: .object(item)),
                         type: CanonicalEvent.EventType.error, source: source, subject: nil, time: nil, api: .onprem,
                         data: makeData(business: business, contact: nil, itemKey: "error", item: .object(error), batch: b)
                     ))

@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 /// An OpenSSL failure, with the text of OpenSSL's oldest queued error.
 package struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -16,8 +17,8 @@ package struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConve
     }
 }
 
-/// A keyed HMAC-SHA256 context (OpenSSL EVP_MAC), reusable for many messages.
-/// Not thread-safe: keep one per thread or per task; it is deliberately not `Sendable`.
+/// A keyed HMAC-SHA256 context (OpenSSL EVP_MAC), reset and reused for each message.
+/// Not thread-safe, so deliberately not `Sendable`: to share a secret across threads use `HMACSHA256Key`.
 package final class HMACSHA256 {
     private let context: OpaquePointer
 
@@ -48,19 +49,65 @@ package final class HMACSHA256 {
     }
 }
 
+/// One secret's HMAC-SHA256 for any number of threads. Keying a context costs several microseconds
+/// (an EVP_MAC fetch and the key pads), resetting a keyed one a fraction of that, and a context is
+/// not thread-safe: so keyed contexts are pooled, each lent to one caller at a time, and a new one
+/// is keyed only when every pooled one is lent out.
+package final class HMACSHA256Key: Sendable {
+    /// Lent out of the pool to one thread at a time, which is what makes it safe to send.
+    private final class Lent: @unchecked Sendable {
+        let hmac: HMACSHA256
+        init(_ hmac: HMACSHA256) { self.hmac = hmac }
+    }
+
+    private let key: [UInt8]
+    private let pool = Mutex<[Lent]>([])
+    /// More callers at once than this (cores, in practice) key a context each and drop it after.
+    private static let maxPooled = 16
+
+    /// Keys nothing yet: OpenSSL's errors surface on the first MAC, where the caller handles them.
+    package init(key: some Collection<UInt8>) { self.key = Array(key) }
+
+    package convenience init(secret: String) { self.init(key: secret.utf8) }
+
+    /// The 32-byte MAC of `data`.
+    package func mac(_ data: UnsafeRawBufferPointer) throws(WebhookCryptoError) -> [UInt8] {
+        let context: Lent
+        if let pooled = pool.withLock({ $0.popLast() }) { context = pooled } else { context = Lent(try HMACSHA256(key: key)) }
+        // A context whose MAC failed is dropped, not pooled: OpenSSL may have left it half-finished.
+        let mac = try context.hmac.mac(data)
+        pool.withLock { pooled in
+            if pooled.count < Self.maxPooled { pooled.append(context) }
+        }
+        return mac
+    }
+
+    package func mac(_ data: [UInt8]) throws(WebhookCryptoError) -> [UInt8] {
+        let result: Result<[UInt8], WebhookCryptoError> = data.withUnsafeBytes { raw in
+            do throws(WebhookCryptoError) { return .success(try mac(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}
+
 /// `X-Hub-Signature-256` signing and verification (HMAC-SHA256 over the exact body bytes).
 package enum WebhookSignature {
     package static let headerName = "X-Hub-Signature-256"
 
-    /// `sha256=<lowercase hex>` of the body keyed with `secret`.
+    /// `sha256=<lowercase hex>` of the body keyed with `secret`; keys a context for this one call.
     package static func sign(body: [UInt8], secret: String) throws(WebhookCryptoError) -> String {
         let hmac = try HMACSHA256(key: Array(secret.utf8))
         return "sha256=" + hex(try hmac.mac(body))
     }
 
-    /// Same as `sign(body:secret:)` with an already keyed context (the outbound hot path).
+    /// Same as `sign(body:secret:)` with a context the caller keeps keyed across messages on one thread.
     package static func sign(body: [UInt8], using hmac: HMACSHA256) throws(WebhookCryptoError) -> String {
         "sha256=" + hex(try hmac.mac(body))
+    }
+
+    /// Same as `sign(body:secret:)` with a key shared by every thread that signs for one destination.
+    package static func sign(body: [UInt8], key: HMACSHA256Key) throws(WebhookCryptoError) -> String {
+        "sha256=" + hex(try key.mac(body))
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
@@ -109,25 +156,26 @@ package enum WebhookSignature {
 }
 
 /// Checks `X-Hub-Signature-256` against several app secrets (rotation, several apps).
-/// Holds only key bytes, so it is `Sendable`; each check creates a keyed context per secret (≈ 2 µs).
+/// Each secret is keyed once, when the verifier is made (at start and on reload), not per request.
 package struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, CustomReflectable {
-    private let secrets: [[UInt8]]
+    private let keys: [HMACSHA256Key]
 
-    package var secretCount: Int { secrets.count }
+    package var secretCount: Int { keys.count }
     /// Never prints the secrets.
-    package var description: String { "WebhookSignatureVerifier(\(secrets.count) secrets)" }
-    package var customMirror: Mirror { Mirror(self, children: ["secretCount": secrets.count]) }
+    package var description: String { "WebhookSignatureVerifier(\(keys.count) secrets)" }
+    package var customMirror: Mirror { Mirror(self, children: ["secretCount": keys.count]) }
 
-    package init(secrets: [String]) { self.secrets = secrets.map { Array($0.utf8) } }
-    package init(secretBytes: [[UInt8]]) { self.secrets = secretBytes }
+    package init(secrets: [String]) { keys = secrets.map(HMACSHA256Key.init(secret:)) }
+    package init(secretBytes: [[UInt8]]) { keys = secretBytes.map { HMACSHA256Key(key: $0) } }
 
     /// True when `header` is `sha256=<hex>` and matches the HMAC of `body` under any secret
     /// (constant-time compare). A missing or malformed header, no secrets, or an OpenSSL failure is false.
     package func verify(header: String?, body: UnsafeRawBufferPointer) -> Bool {
         guard let header, let expected = WebhookSignature.parseHeader(header) else { return false }
         var matched = false
-        for secret in secrets {
-            guard let hmac = try? HMACSHA256(key: secret), let mac = try? hmac.mac(body) else { continue }
+        // Every secret is tried, so the time taken does not tell which one matched.
+        for key in keys {
+            guard let mac = try? key.mac(body) else { continue }
             if ConstantTime.equals(mac, expected) { matched = true }
         }
         return matched
@@ -140,19 +188,22 @@ package struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, Cust
 
 /// SHA-256 through OpenSSL's EVP_Digest (used for the ids of notifications without an id of their own).
 enum SHA256Digest {
-    static func hex(_ data: [UInt8]) -> String {
+    /// Throws rather than falls back: these ids are dedup keys, and an id computed any other way
+    /// would let a redelivered notification through as new.
+    static func hex(_ data: [UInt8]) throws(WebhookCryptoError) -> String {
+        try hex(data, algorithm: EVP_sha256())
+    }
+
+    /// `algorithm` is a parameter so a test can make OpenSSL fail.
+    static func hex(_ data: [UInt8], algorithm: OpaquePointer?) throws(WebhookCryptoError) -> String {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let ok = data.withUnsafeBytes { d in
             out.withUnsafeMutableBufferPointer { o in
-                EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, EVP_sha256(), nil)
+                EVP_Digest(d.baseAddress, d.count, o.baseAddress, &length, algorithm, nil)
             }
         }
-        if ok == 1 && length == 32 { return WebhookSignature.hex(out) }
-        // OpenSSL unusable (should not happen): a non-cryptographic fallback keeps ids stable.
-        ERR_clear_error()
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return "fnv" + String(h, radix: 16)
+        guard ok == 1, length == 32 else { throw WebhookCryptoError.current("SHA-256") }
+        return WebhookSignature.hex(out)
     }
 }

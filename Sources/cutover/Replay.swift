@@ -136,7 +136,7 @@ struct Replay: AsyncParsableCommand {
                 guard let secret = resolvedSigningSecret else {
                     throw ValidationError("--sign with --format canonical needs --signing-secret or CUTOVER_SIGNING_SECRET")
                 }
-                if ReplayPlan.signingKey(fromSecret: secret) == nil {
+                if StandardWebhooksKey(secret: secret) == nil {
                     throw ValidationError("--signing-secret: expected whsec_ followed by base64")
                 }
             }
@@ -182,7 +182,7 @@ struct Replay: AsyncParsableCommand {
         plan.headers = headers.compactMap(Self.parseHeader)
         if sign {
             if format == .canonical {
-                plan.signingKey = resolvedSigningSecret.flatMap(ReplayPlan.signingKey(fromSecret:))
+                plan.signingKey = resolvedSigningSecret.flatMap(StandardWebhooksKey.init(secret:))
             } else {
                 plan.appSecret = resolvedAppSecret
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CutoverConfiguration
 import CutoverOperations
 import CutoverRelay
+import CutoverWebhooks
 import Foundation
 import Logging
 import ServiceLifecycle

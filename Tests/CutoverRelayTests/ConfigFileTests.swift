@@ -3,6 +3,7 @@
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
+import CutoverWebhooks
 import Foundation
 import Testing
 

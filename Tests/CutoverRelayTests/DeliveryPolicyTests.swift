@@ -3,6 +3,7 @@
 import CutoverHTTP
 import CutoverHTTPClient
 @testable import CutoverOperations
+import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Testing
@@ -75,6 +76,17 @@ struct DeliveryOutcomeTests {
         #expect(RetryAfter.seconds("30", now: now) == 30)
         #expect(RetryAfter.seconds("Tue, 14 Nov 2023 22:14:20 GMT", now: now) == 60)
         #expect(RetryAfter.seconds("soon", now: now) == nil)
+    }
+
+    @Test func retryAfterTakesOnlyDigitsOrAnIMFFixdate() {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)  // Tue, 14 Nov 2023 22:13:20 GMT
+        #expect(RetryAfter.seconds(" 0 ", now: now) == 0)
+        #expect(RetryAfter.seconds("Tue, 14 Nov 2023 22:13:20 GMT", now: now) == 0)
+        #expect(RetryAfter.seconds("Mon, 13 Nov 2023 00:00:00 GMT", now: now) == 0, "a date in the past means now")
+        #expect(RetryAfter.seconds("Wed, 15 Nov 2023 22:13:20 GMT", now: now) == 86_400)
+        for garbage in ["", "inf", "nan", "-5", "1.5", "1e3", "30s", "Tue, 14 Nov 2023 22:14:20 UTC", "Tuesday, 14-Nov-23 22:14:20 GMT"] {
+            #expect(RetryAfter.seconds(garbage, now: now) == nil, "\(garbage)")
+        }
     }
 }
 

@@ -7,6 +7,7 @@ import CutoverHTTPClient
 import CutoverSockets
 import CutoverSpool
 import CutoverTestSupport
+import CutoverWebhooks
 import Foundation
 import Logging
 import Synchronization

@@ -7,6 +7,17 @@ import Testing
 
 @Suite("Spool: ingest and delivery")
 struct SpoolIngestDeliveryTests {
+    @Test func aRawClaimCarriesTheRequestBody() throws {
+        try withSpool { spool, _ in
+            let body = Array("{ \"raw\": \"as received\" }".utf8)
+            _ = try spool.ingest([request([event("e1", contact: "A", destinations: ["raw"]), event("e2", contact: "B", destinations: ["raw"])], at: 10, body: body)])
+            let claimed = try spool.claim(destination: "raw", now: 10, limit: 10, withRequestBody: true)
+            #expect(claimed.map(\.eventID) == ["e1", "e2"])
+            #expect(claimed.allSatisfy { $0.requestBody == body })
+            #expect(claimed[0].payload == Array("{\"id\":\"e1\"}".utf8))
+        }
+    }
+
     @Test func ingestClaimAndDeliver() throws {
         try withSpool { spool, _ in
             let t = 1_700_000_000.0
@@ -29,6 +40,7 @@ struct SpoolIngestDeliveryTests {
             #expect(claimed[0].requestID == 1)
             #expect(claimed[0].contactKey == "A")
             #expect(claimed[0].eventType == "com.whatsapp.message.received")
+            #expect(claimed.allSatisfy { $0.requestBody == nil }, "the raw body only when asked for")
             // Inflight deliveries are not handed out twice.
             #expect(try spool.claim(destination: "primary", now: t + 1, limit: 10).isEmpty)
 

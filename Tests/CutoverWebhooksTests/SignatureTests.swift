@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 @testable import CutoverWebhooks
 
@@ -36,5 +38,45 @@ import Testing
             #expect(!verifier.verify(header: bad, body: body))
         }
         #expect(verifier.verify(header: try WebhookSignature.sign(body: [], secret: "old-secret"), body: []))
+    }
+
+    @Test func aSharedKeyGivesTheSameMACFromManyThreads() throws {
+        let key = HMACSHA256Key(secret: "Jefe")
+        let body = Array("what do ya want for nothing?".utf8)
+        let expected = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for round in 0..<200 {
+                // Two lengths interleaved, so a context shared by two threads at once would show.
+                let message = round % 2 == 0 ? body : body + [UInt8(thread)]
+                let signature = try? WebhookSignature.sign(body: message, key: key)
+                let want = round % 2 == 0 ? expected : try? WebhookSignature.sign(body: message, secret: "Jefe")
+                if signature == nil || signature != want { mismatches.withLock { $0 += 1 } }
+            }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
+        #expect(try WebhookSignature.sign(body: body, key: key) == expected)
+    }
+
+    @Test func eventIDDigestsFailLoudlyInsteadOfFallingBack() throws {
+        #expect(try SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // No digest algorithm: OpenSSL fails, and the caller hears of it (there is no other id to fall back to).
+        #expect(throws: WebhookCryptoError.self) { try SHA256Digest.hex(Array("abc".utf8), algorithm: nil) }
+        let error = WebhookDecodeError.digestFailed(WebhookCryptoError(operation: "SHA-256", openSSLMessage: "no digest set"))
+        #expect("\(error)" == "cannot compute an event id: SHA-256 failed: no digest set")
+    }
+
+    @Test func httpDatesAreIMFFixdatesOnly() {
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(HTTPDate.parse("Tue, 14 Nov 2023 22:13:20 GMT") == 1_700_000_000)
+        #expect(HTTPDate.parse("Thu, 29 Feb 2024 00:00:00 GMT") == 1_709_164_800)
+        for text in [
+            "", "soon", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 00 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT ", "Sun, 06 Nov 1994 08:4x:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
+        ] {
+            #expect(HTTPDate.parse(text) == nil, "\(text)")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import CutoverConfiguration
 import CutoverWebhooks
 import Foundation
+import HTTPTypes
 
 /// Which records and events a replay takes. Empty lists match everything.
 package struct ReplayFilter: Sendable {
@@ -54,34 +55,66 @@ package struct ReplayFilter: Sendable {
 package struct ReplayRequest: Sendable {
     package var label: String
     package var eventIDs: [String]
-    package var headers: [(name: String, value: String)]
+    package var fields: HTTPFields
     package var body: [UInt8]
     /// When the runner let it go (its pacing slot), set just before it is handed to the transport.
     package var releasedAt: Double?
+
+    init(label: String, eventIDs: [String], _ request: OutboundRequest) {
+        self.label = label
+        self.eventIDs = eventIDs
+        fields = request.headers
+        body = request.body
+    }
+
+    /// The headers as sent, names spelled as given.
+    package var headers: [(name: String, value: String)] { fields.map { ($0.name.rawName, $0.value) } }
 }
 
-/// Turns records into requests: filters, decodes, renders in the target format and signs, as a
-/// delivery worker would, plus the replay marker header. Pure apart from the time it is given.
+/// Turns records into requests: filters, decodes, then renders and signs exactly as a delivery
+/// worker would (the same `OutboundRequestBuilder`), plus the replay marker header. Pure apart
+/// from the time it is given.
 package struct ReplayPlan: Sendable {
-    package static let replayHeader = "X-Cutover-Replay"
-    package static let eventIDHeader = "X-Cutover-Event-Id"
-
-    package var format: DeliveryFormat
+    package var format: DeliveryFormat { didSet { rebuild() } }
     package var filter = ReplayFilter()
     /// Overrides the business identity field by field: for On-Prem bodies (which carry none) and
     /// for Cloud output (`entry[].id`, `metadata`).
-    package var business: BusinessIdentity?
+    package var business: BusinessIdentity? { didSet { rebuild() } }
     /// The identity of each On-Prem route by name (from a config file), for bodies captured on it.
     package var routeIdentities: [String: BusinessIdentity] = [:]
-    package var unsupported: UnsupportedPolicy = .defaultPolicy
+    package var unsupported: UnsupportedPolicy = .defaultPolicy { didSet { rebuild() } }
     /// Re-signs `X-Hub-Signature-256` (cloud, and raw bodies) with this app secret.
-    package var appSecret: String?
-    /// Signs canonical requests per Standard Webhooks with this key (the bytes behind `whsec_`).
-    package var signingKey: [UInt8]?
-    package var headers: [(name: String, value: String)] = []
+    package var appSecret: String? { didSet { rebuild() } }
+    /// Signs canonical requests per Standard Webhooks with this key.
+    package var signingKey: StandardWebhooksKey? { didSet { rebuild() } }
+    package var headers: [(name: String, value: String)] = [] { didSet { rebuild() } }
+    /// Made again whenever a setting changes (before the replay starts), so the secret is keyed
+    /// once per replay, not once per request.
+    private var outbound: OutboundRequestBuilder
 
     package init(format: DeliveryFormat) {
         self.format = format
+        outbound = Self.builder(format: format, business: nil, unsupported: .defaultPolicy, appSecret: nil, signingKey: nil, headers: [])
+    }
+
+    private mutating func rebuild() {
+        outbound = Self.builder(
+            format: format, business: business, unsupported: unsupported, appSecret: appSecret, signingKey: signingKey, headers: headers
+        )
+    }
+
+    private static func builder(
+        format: DeliveryFormat, business: BusinessIdentity?, unsupported: UnsupportedPolicy, appSecret: String?,
+        signingKey: StandardWebhooksKey?, headers: [(name: String, value: String)]
+    ) -> OutboundRequestBuilder {
+        var fields: HTTPFields = [.cutoverReplay: "1"]
+        for header in headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        return OutboundRequestBuilder(
+            format: format, unsupported: unsupported, business: business, appSecret: appSecret.map(HMACSHA256Key.init(secret:)),
+            standardWebhooksKey: signingKey, headers: fields
+        )
     }
 
     /// What one record comes to.
@@ -116,7 +149,7 @@ package struct ReplayPlan: Sendable {
                 return prepared
             }
             prepared.matched = true
-            prepared.requests = [request(record, events: [], now: now)]
+            append(raw: record, events: [], to: &prepared)
             return prepared
         }
         let wanted = events.filter(filter.matches)
@@ -125,35 +158,37 @@ package struct ReplayPlan: Sendable {
             // its own (a redelivery) is not sent again.
             if filter.filtersEvents || record.storedEvents != nil, wanted.isEmpty { return prepared }
             prepared.matched = true
-            prepared.requests = [request(record, events: events, now: now)]
+            append(raw: record, events: events, to: &prepared)
             return prepared
         }
         guard !wanted.isEmpty else { return prepared }
         prepared.matched = true
         for event in wanted {
-            let body: [UInt8]
-            switch format {
-            case .canonical, .raw:
-                body = event.serialized()
-            case .onprem, .cloud:
-                let outcome = WebhookRenderer.render(
-                    events: [event], as: format == .cloud ? .cloud : .onprem, business: format == .cloud ? business : nil,
-                    unsupported: unsupported
-                )
-                guard let rendered = outcome.body else {
-                    let reason = outcome.dropped.first?.reason ?? "not representable in \(format.rawValue)"
-                    prepared.skipped.append("\(record.label) \(event.id): \(reason)")
-                    continue
-                }
-                body = rendered
-            }
             do {
-                prepared.requests.append(try signed(label: record.label, eventIDs: [event.id], body: body, record: record, now: now))
+                switch try outbound.request(event: event, now: now) {
+                case .send(let request):
+                    prepared.requests.append(ReplayRequest(label: record.label, eventIDs: [event.id], request))
+                case .filtered(let reason):
+                    prepared.skipped.append("\(record.label) \(event.id): \(reason)")
+                }
             } catch {
-                prepared.failures.append("\(record.label) \(event.id): cannot sign: \(error)")
+                prepared.failures.append("\(record.label) \(event.id): \(error)")
             }
         }
         return prepared
+    }
+
+    /// The whole body as received, once.
+    private func append(raw record: ReplayRecord, events: [CanonicalEvent], to prepared: inout Prepared) {
+        let ids = events.map(\.id)
+        do {
+            let request = try outbound.request(
+                rawBody: record.request.body, eventIDs: ids, originalSignature: record.request.header(WebhookSignature.headerName)
+            )
+            prepared.requests.append(ReplayRequest(label: record.label, eventIDs: ids, request))
+        } catch {
+            prepared.failures.append("\(record.label): \(error)")
+        }
     }
 
     /// The record's events: as stored, or decoded from the body with its route's identity.
@@ -178,49 +213,6 @@ package struct ReplayPlan: Sendable {
         let merged = event.business.overridden(by: business)
         event.data = event.data.setting("business", .object(merged.json))
         return event
-    }
-
-    private func request(_ record: ReplayRecord, events: [CanonicalEvent], now: Double) -> ReplayRequest {
-        var request = ReplayRequest(label: record.label, eventIDs: events.map(\.id), headers: baseHeaders(), body: record.request.body)
-        if !events.isEmpty { request.headers.append((Self.eventIDHeader, events.map(\.id).joined(separator: ","))) }
-        if let appSecret {
-            // Re-signed: a staging endpoint with its own app secret accepts it.
-            if let signature = try? WebhookSignature.sign(body: request.body, secret: appSecret) {
-                request.headers.append((WebhookSignature.headerName, signature))
-            }
-        } else if let original = record.request.header(WebhookSignature.headerName) {
-            // The exact bytes are sent, so the sender's signature still holds.
-            request.headers.append((WebhookSignature.headerName, original))
-        }
-        return request
-    }
-
-    private func baseHeaders() -> [(name: String, value: String)] {
-        [("Content-Type", "application/json"), ("User-Agent", "Cutover"), (Self.replayHeader, "1")] + headers
-    }
-
-    private func signed(label: String, eventIDs: [String], body: [UInt8], record: ReplayRecord, now: Double) throws -> ReplayRequest {
-        var headers = baseHeaders()
-        let id = eventIDs.joined(separator: ",")
-        headers.append((Self.eventIDHeader, id))
-        if format == .canonical {
-            headers.append(("webhook-id", id))
-            if let signingKey {
-                let timestamp = String(Int(now))
-                headers.append(("webhook-timestamp", timestamp))
-                headers.append(("webhook-signature", try StandardWebhooksSignature.sign(id: id, timestamp: timestamp, body: body, key: signingKey)))
-            }
-        }
-        if format == .cloud, let appSecret {
-            headers.append((WebhookSignature.headerName, try WebhookSignature.sign(body: body, secret: appSecret)))
-        }
-        return ReplayRequest(label: label, eventIDs: eventIDs, headers: headers, body: body)
-    }
-
-    /// A Standard Webhooks secret (`whsec_` + base64) as key bytes.
-    package static func signingKey(fromSecret secret: String) -> [UInt8]? {
-        let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
-        return Data(base64Encoded: encoded).map { [UInt8]($0) }
     }
 }
 

@@ -63,11 +63,7 @@ package final class HTTPReplayTransport: ReplayTransport {
     }
 
     package func send(_ request: ReplayRequest) async -> ReplayResponse {
-        var fields = HTTPFields()
-        for header in request.headers {
-            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
-        }
-        let clientRequest = ClientRequest(url: destination, method: .post, headerFields: fields, body: request.body)
+        let clientRequest = ClientRequest(url: destination, method: .post, headerFields: request.fields, body: request.body)
         let client = client
         return await withCheckedContinuation { continuation in
             // The client resolves names on the calling thread: not on the caller's executor.
