@@ -1,4 +1,4 @@
-public import HTTPTypes
+import HTTPTypes
 
 extension [UInt8] {
     @inline(__always)
@@ -41,16 +41,16 @@ extension [UInt8] {
 /// Serialises responses as HTTP/1.1. Framing is always the encoder's: any Content-Length or
 /// Transfer-Encoding in the given header fields is dropped and Content-Length is written from the
 /// body (except for 1xx, 204 and 304, which get neither a Content-Length nor a body).
-public enum HTTP1ResponseEncoder {
+package enum HTTP1ResponseEncoder {
     /// `HTTP/1.1 100 Continue\r\n\r\n`, the answer to `HTTP1RequestDecoder.Output.continueExpected`.
-    public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    package static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     /// Appends the status line, the header fields, framing, and the body to `output`.
     /// - Parameters:
     ///   - closeConnection: adds `Connection: close` (replacing any Connection field given). For
     ///     keep-alive with an HTTP/1.0 client, put `Connection: keep-alive` in the header fields.
     ///   - body: written verbatim. For a response to HEAD pass an empty body: Content-Length is then 0.
-    public static func encode(
+    package static func encode(
         _ response: HTTPResponse,
         body: UnsafeRawBufferPointer,
         closeConnection: Bool = false,
@@ -84,7 +84,7 @@ public enum HTTP1ResponseEncoder {
         }
     }
 
-    public static func encode(
+    package static func encode(
         _ response: HTTPResponse,
         body: [UInt8] = [],
         closeConnection: Bool = false,
@@ -96,7 +96,7 @@ public enum HTTP1ResponseEncoder {
     /// A canned plain-text error response that closes the connection:
     /// `HTTP/1.1 <code> <phrase>`, `Content-Type: text/plain; charset=utf-8`, `Connection: close`,
     /// `Content-Length`, and `reason` followed by a newline as the body.
-    public static func encodeError(status: HTTPResponse.Status, reason: String, into output: inout [UInt8]) {
+    package static func encodeError(status: HTTPResponse.Status, reason: String, into output: inout [UInt8]) {
         var response = HTTPResponse(status: status)
         response.headerFields[.contentType] = "text/plain; charset=utf-8"
         let body = Array((reason + "\n").utf8)
@@ -104,7 +104,7 @@ public enum HTTP1ResponseEncoder {
     }
 
     /// The canned error response for a decoder failure (its status and reason).
-    public static func encodeError(_ error: HTTP1DecodeError, into output: inout [UInt8]) {
+    package static func encodeError(_ error: HTTP1DecodeError, into output: inout [UInt8]) {
         encodeError(status: error.status, reason: error.reason, into: &output)
     }
 
@@ -145,7 +145,7 @@ public enum HTTP1ResponseEncoder {
 }
 
 /// Serialises requests as HTTP/1.1 for outbound deliveries.
-public enum HTTP1RequestEncoder {
+package enum HTTP1RequestEncoder {
     /// Appends `METHOD path HTTP/1.1`, `Host` (from `authority`, else from a Host header field,
     /// else empty), the other header fields, Content-Length and the body to `output`.
     ///
@@ -154,7 +154,7 @@ public enum HTTP1RequestEncoder {
     /// method is GET, HEAD, DELETE, OPTIONS, TRACE or CONNECT (RFC 9110 §8.6). A nil path is sent
     /// as `/`; bytes in the path that cannot appear in a request line (CTLs, SP, DEL, non-ASCII)
     /// are percent-encoded.
-    public static func encode(_ request: HTTPRequest, body: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+    package static func encode(_ request: HTTPRequest, body: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         output.reserveCapacity(output.count + 128 + request.headerFields.count * 40 + body.count)
         output.appendString(request.method.rawValue)
         output.append(ASCII.space)
@@ -183,7 +183,7 @@ public enum HTTP1RequestEncoder {
         output.append(contentsOf: body)
     }
 
-    public static func encode(_ request: HTTPRequest, body: [UInt8] = [], into output: inout [UInt8]) {
+    package static func encode(_ request: HTTPRequest, body: [UInt8] = [], into output: inout [UInt8]) {
         body.withUnsafeBytes { encode(request, body: $0, into: &output) }
     }
 

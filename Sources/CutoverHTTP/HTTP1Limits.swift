@@ -4,24 +4,24 @@
 /// The request decoder answers a violated limit with the status the server should send:
 /// 414 for the request line, 431 for the header section or header count, 413 for the body and
 /// 400 for an over-long chunk-size line. The response decoder reports the same violations as 502.
-public struct HTTP1Limits: Sendable, Hashable {
+package struct HTTP1Limits: Sendable, Hashable {
     /// The longest start line (request line, or status line for responses), excluding its CRLF.
     /// Default 8 KiB.
-    public var maxRequestLineLength: Int
+    package var maxRequestLineLength: Int
     /// The largest header section: every field line after the start line including its CRLF, plus
     /// the terminating empty line. The same budget applies separately to chunked trailers.
     /// Default 64 KiB.
-    public var maxHeaderBytes: Int
+    package var maxHeaderBytes: Int
     /// The most field lines in the header section (and, separately, in chunked trailers).
     /// Default 100. Clamped to at most 10,000.
-    public var maxHeaderCount: Int
+    package var maxHeaderCount: Int
     /// The largest body, counted after removing chunked framing. Default 4 MiB, since Meta sends
     /// webhook payloads of up to 3 MB.
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
     /// The longest chunk-size line, chunk extensions included, excluding its CRLF. Default 1 KiB.
-    public var maxChunkLineLength: Int
+    package var maxChunkLineLength: Int
 
-    public init(
+    package init(
         maxRequestLineLength: Int = 8 * 1024,
         maxHeaderBytes: Int = 64 * 1024,
         maxHeaderCount: Int = 100,
@@ -36,9 +36,9 @@ public struct HTTP1Limits: Sendable, Hashable {
     }
 
     /// Defaults for decoding requests (body up to 4 MiB).
-    public static var requestDefaults: HTTP1Limits { HTTP1Limits() }
+    package static var requestDefaults: HTTP1Limits { HTTP1Limits() }
 
     /// Defaults for decoding responses to the proxy's outbound deliveries: as for requests, but
     /// with bodies capped at 1 MiB, since only an excerpt of an error body is ever kept.
-    public static var responseDefaults: HTTP1Limits { HTTP1Limits(maxBodyBytes: 1024 * 1024) }
+    package static var responseDefaults: HTTP1Limits { HTTP1Limits(maxBodyBytes: 1024 * 1024) }
 }

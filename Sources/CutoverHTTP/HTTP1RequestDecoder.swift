@@ -36,8 +36,8 @@ import HTTPTypes
 ///   (the same limits apply separately to chunked trailers, which are otherwise discarded).
 /// - 505: any version other than HTTP/1.0 and HTTP/1.1.
 /// Unknown `Expect` values are ignored, as is `Expect: 100-continue` on HTTP/1.0.
-public struct HTTP1RequestDecoder: Sendable {
-    public enum Output: Sendable, Hashable {
+package struct HTTP1RequestDecoder: Sendable {
+    package enum Output: Sendable, Hashable {
         /// The head of a request carrying `Expect: 100-continue` is complete but its body is not:
         /// write `HTTP/1.1 100 Continue\r\n\r\n`. Emitted at most once per request.
         case continueExpected
@@ -52,7 +52,7 @@ public struct HTTP1RequestDecoder: Sendable {
         case chunkedBody(ChunkedBodyDecoder)
     }
 
-    public let limits: HTTP1Limits
+    package let limits: HTTP1Limits
 
     private var buffer = InputBuffer()
     private var state = State.requestLine
@@ -69,31 +69,31 @@ public struct HTTP1RequestDecoder: Sendable {
     private var continuePending = false
     private var emptyLinesBeforeRequest = 0
 
-    public init(limits: HTTP1Limits = .requestDefaults) {
+    package init(limits: HTTP1Limits = .requestDefaults) {
         self.limits = limits
     }
 
     /// Bytes received but not yet consumed by `next()`. A server can stop reading from the socket
     /// while this is large (backpressure while it handles a request).
-    public var bufferedByteCount: Int { buffer.readableCount }
+    package var bufferedByteCount: Int { buffer.readableCount }
 
     /// True when no request is partially read: an EOF now is a clean close.
-    public var isIdle: Bool {
+    package var isIdle: Bool {
         if case .requestLine = state, buffer.readableCount == 0, failure == nil { return true }
         return false
     }
 
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
         buffer.append(bytes)
     }
 
-    public mutating func append(_ bytes: [UInt8]) {
+    package mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
     }
 
     /// The next complete output, or nil when more bytes are needed.
-    public mutating func next() throws(HTTP1DecodeError) -> Output? {
+    package mutating func next() throws(HTTP1DecodeError) -> Output? {
         if let failure { throw failure }
         let storage = buffer.bytes
         do {

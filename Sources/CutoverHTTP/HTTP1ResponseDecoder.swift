@@ -1,4 +1,4 @@
-public import HTTPTypes
+import HTTPTypes
 
 /// Incremental HTTP/1.1 response decoder for the client side (RFC 9112), with the same
 /// append/next shape as `HTTP1RequestDecoder`.
@@ -12,7 +12,7 @@ public import HTTPTypes
 /// requests. Besides the request decoder's rules: a 101 response, a status line that is not
 /// `HTTP/1.x DDD[ reason]`, and any Transfer-Encoding other than exactly `chunked` are rejected, and
 /// so is a body over `limits.maxBodyBytes` (1 MiB by default).
-public struct HTTP1ResponseDecoder: Sendable {
+package struct HTTP1ResponseDecoder: Sendable {
     private enum State {
         case statusLine
         case headers
@@ -21,9 +21,9 @@ public struct HTTP1ResponseDecoder: Sendable {
         case untilClose
     }
 
-    public let limits: HTTP1Limits
+    package let limits: HTTP1Limits
     /// The method of the request being answered; decides whether the response can have a body.
-    public var requestMethod: HTTPRequest.Method
+    package var requestMethod: HTTPRequest.Method
 
     private var buffer = InputBuffer()
     private var state = State.statusLine
@@ -34,26 +34,26 @@ public struct HTTP1ResponseDecoder: Sendable {
     private var head = HTTP1HeadFields()
     private var body: [UInt8] = []
 
-    public init(requestMethod: HTTPRequest.Method = .post, limits: HTTP1Limits = .responseDefaults) {
+    package init(requestMethod: HTTPRequest.Method = .post, limits: HTTP1Limits = .responseDefaults) {
         self.requestMethod = requestMethod
         self.limits = limits
     }
 
     /// Bytes received but not yet consumed.
-    public var bufferedByteCount: Int { buffer.readableCount }
+    package var bufferedByteCount: Int { buffer.readableCount }
 
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
         buffer.append(bytes)
     }
 
-    public mutating func append(_ bytes: [UInt8]) {
+    package mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
     }
 
     /// The next complete final response, or nil when more bytes (or the end of the connection)
     /// are needed.
-    public mutating func next() throws(HTTP1DecodeError) -> HTTP1Response? {
+    package mutating func next() throws(HTTP1DecodeError) -> HTTP1Response? {
         if let failure { throw failure }
         let storage = buffer.bytes
         do {
@@ -68,7 +68,7 @@ public struct HTTP1ResponseDecoder: Sendable {
     /// Call when the peer closed the connection, after `next()` returned nil. Returns the
     /// close-delimited response if one was being read, nil if the connection was idle, and throws
     /// if it closed in the middle of a response.
-    public mutating func finishOnEOF() throws(HTTP1DecodeError) -> HTTP1Response? {
+    package mutating func finishOnEOF() throws(HTTP1DecodeError) -> HTTP1Response? {
         if let failure { throw failure }
         switch state {
         case .untilClose:

@@ -1,7 +1,7 @@
 /// `application/x-www-form-urlencoded` query parsing, enough for `hub.*` and `token` parameters.
-public enum QueryString {
+package enum QueryString {
     /// Splits a request target into its path and decoded query parameters (first value wins).
-    public static func split(_ target: String) -> (path: Substring, parameters: [String: String]) {
+    package static func split(_ target: String) -> (path: Substring, parameters: [String: String]) {
         guard let mark = target.firstIndex(of: "?") else { return (target[...], [:]) }
         var parameters: [String: String] = [:]
         for pair in target[target.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: true) {
@@ -14,7 +14,7 @@ public enum QueryString {
     }
 
     /// Decodes `%XX` and `+`; nil for malformed escapes or invalid UTF-8.
-    public static func percentDecoded(_ text: Substring) -> String? {
+    package static func percentDecoded(_ text: Substring) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

@@ -1,9 +1,9 @@
 import CNGHTTP2
-public import HTTPTypes
+import HTTPTypes
 
 /// What a session reports, after each `receive` returns (never from inside nghttp2, so the
 /// delegate may submit, send and close freely). Every call arrives on the owner's loop.
-public protocol HTTP2SessionDelegate: AnyObject {
+package protocol HTTP2SessionDelegate: AnyObject {
     /// Server: a complete request. Client: a complete final response.
     func http2Session(_ session: HTTP2Session, didReceive message: HTTP2Message)
     /// A stream the session stopped accepting by itself (header list or body over the limits).
@@ -26,13 +26,13 @@ public protocol HTTP2SessionDelegate: AnyObject {
 /// Flow control is manual (`NO_AUTO_WINDOW_UPDATE`): every DATA byte is consumed as it arrives,
 /// whether the body is kept, rejected over the limit or belongs to a stream already answered, so
 /// the peer's windows are always returned; the body limit, not the window, bounds memory.
-public final class HTTP2Session: @unchecked Sendable {
+package final class HTTP2Session: @unchecked Sendable {
     // Invariant: used only on its owner's event loop; nghttp2 callbacks run inside its calls.
-    public enum Role: Sendable { case server, client }
+    package enum Role: Sendable { case server, client }
 
-    public let role: Role
-    public let limits: HTTP2Limits
-    public weak var delegate: (any HTTP2SessionDelegate)?
+    package let role: Role
+    package let limits: HTTP2Limits
+    package weak var delegate: (any HTTP2SessionDelegate)?
     private var session: OpaquePointer!
     private var streams: [Int32: StreamState] = [:]
     private var events: [Event] = []
@@ -71,7 +71,7 @@ public final class HTTP2Session: @unchecked Sendable {
 
     /// Makes the session and queues our SETTINGS (and the larger connection window): the first
     /// `produceOutput` sends them, a server's without waiting for the client preface.
-    public init(role: Role, limits: HTTP2Limits) throws(HTTP2Error) {
+    package init(role: Role, limits: HTTP2Limits) throws(HTTP2Error) {
         self.role = role
         self.limits = limits
         var callbacks: OpaquePointer?
@@ -117,7 +117,7 @@ public final class HTTP2Session: @unchecked Sendable {
     /// Feeds bytes from the peer, then reports what they completed to the delegate. A thrown
     /// error is fatal for the connection (bad client preface, flooding, out of memory); protocol
     /// errors nghttp2 answers itself with a queued GOAWAY, after which `isFinished` turns true.
-    public func receive(_ bytes: UnsafeRawBufferPointer) throws(HTTP2Error) {
+    package func receive(_ bytes: UnsafeRawBufferPointer) throws(HTTP2Error) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         defer { deliverEvents() }
@@ -127,7 +127,7 @@ public final class HTTP2Session: @unchecked Sendable {
     /// Appends frames nghttp2 has ready (SETTINGS, WINDOW_UPDATE, HEADERS, DATA...) to `output`
     /// until it has nothing more or `output` holds `limit` bytes; DATA is read from the bodies
     /// lazily, so a peer that stops reading cannot make this buffer everything.
-    public func produceOutput(into output: inout [UInt8], limit: Int) throws(HTTP2Error) {
+    package func produceOutput(into output: inout [UInt8], limit: Int) throws(HTTP2Error) {
         defer { deliverEvents() }
         while output.count < limit {
             var pointer: UnsafePointer<UInt8>?
@@ -138,11 +138,11 @@ public final class HTTP2Session: @unchecked Sendable {
         }
     }
 
-    public var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
+    package var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
     /// Neither side has anything left to say: after a GOAWAY both ways, or a fatal error.
-    public var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
+    package var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
     /// Streams open now (requests in progress on a server, requests in flight on a client).
-    public var activeStreamCount: Int { streams.count }
+    package var activeStreamCount: Int { streams.count }
 
     /// Where the body being received on `streamID` is stored: a test tells from it whether DATA
     /// frames are appended in place or copied into a new buffer each time.
@@ -151,7 +151,7 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive, nghttp2's assumption).
-    public var peerMaxConcurrentStreams: Int {
+    package var peerMaxConcurrentStreams: Int {
         Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
     }
 
@@ -159,7 +159,7 @@ public final class HTTP2Session: @unchecked Sendable {
 
     /// Server: the response on `streamID`, HEADERS then DATA (none for an empty body). A
     /// content-length is added when missing; connection-specific fields are dropped.
-    public func submitResponse(streamID: Int32, _ response: HTTPResponse, body: [UInt8], headRequest: Bool = false) throws(HTTP2Error) {
+    package func submitResponse(streamID: Int32, _ response: HTTPResponse, body: [UInt8], headRequest: Bool = false) throws(HTTP2Error) {
         guard streams[streamID] != nil else { return }
         var fields: [(String, String)] = [(":status", String(response.status.code))]
         var hasLength = false
@@ -186,7 +186,7 @@ public final class HTTP2Session: @unchecked Sendable {
 
     /// Client: a request (pseudo-header fields from `request`); returns its stream id. nghttp2
     /// holds it back while the peer's concurrency limit is reached.
-    public func submitRequest(_ request: HTTPRequest, body: [UInt8]) throws(HTTP2Error) -> Int32 {
+    package func submitRequest(_ request: HTTPRequest, body: [UInt8]) throws(HTTP2Error) -> Int32 {
         var fields: [(String, String)] = [
             (":method", request.method.rawValue), (":scheme", request.scheme ?? "https"),
             (":authority", request.authority ?? ""), (":path", request.path ?? "/"),
@@ -212,13 +212,13 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     /// Resets one stream (the connection carries on).
-    public func resetStream(_ streamID: Int32, errorCode: HTTP2ErrorCode) {
+    package func resetStream(_ streamID: Int32, errorCode: HTTP2ErrorCode) {
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode.rawValue)
     }
 
     /// GOAWAY with the last stream this side processed: streams in progress finish, no new one
     /// starts; the session is finished once they have (graceful shutdown with `.noError`).
-    public func submitGoAway(errorCode: HTTP2ErrorCode = .noError, debug: String = "") throws(HTTP2Error) {
+    package func submitGoAway(errorCode: HTTP2ErrorCode = .noError, debug: String = "") throws(HTTP2Error) {
         let last = nghttp2_session_get_last_proc_stream_id(session)
         var data = Array(debug.utf8)
         let result = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode.rawValue, &data, data.count)
@@ -226,13 +226,13 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     /// Ends the session with `errorCode`: GOAWAY goes out, then `isFinished` turns true.
-    public func terminate(errorCode: HTTP2ErrorCode) {
+    package func terminate(errorCode: HTTP2ErrorCode) {
         _ = nghttp2_session_terminate_session(session, errorCode.rawValue)
     }
 
     /// A GOAWAY frame built by hand, for when the session itself can no longer be used (after a
     /// fatal receive error such as a bad client preface).
-    public static func goAwayFrame(lastStreamID: Int32 = 0, errorCode: HTTP2ErrorCode, debug: String = "") -> [UInt8] {
+    package static func goAwayFrame(lastStreamID: Int32 = 0, errorCode: HTTP2ErrorCode, debug: String = "") -> [UInt8] {
         let debugBytes = Array(debug.utf8.prefix(256))
         let length = 8 + debugBytes.count
         var frame: [UInt8] = [UInt8(length >> 16 & 0xff), UInt8(length >> 8 & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
@@ -243,7 +243,7 @@ public final class HTTP2Session: @unchecked Sendable {
     }
 
     /// The 24 bytes every HTTP/2 client connection starts with (RFC 9113 §3.4).
-    public static let clientPreface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    package static let clientPreface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     // MARK: Events
 

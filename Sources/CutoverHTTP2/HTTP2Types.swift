@@ -1,39 +1,39 @@
 import CNGHTTP2
-public import HTTPTypes
+import HTTPTypes
 
 // Error codes are HTTPTypes' `HTTP2ErrorCode` (RFC 9113 §7).
 
 /// A failure of an HTTP/2 session: an nghttp2 library error (with `nghttp2_strerror` text), or a
 /// stream or connection the peer ended with an HTTP/2 error code.
-public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
+package struct HTTP2Error: Error, Sendable, CustomStringConvertible {
     /// What was being done: `receiving`, `sending`, `submitting a response`, `stream 3`...
-    public let operation: String
-    public let reason: String
+    package let operation: String
+    package let reason: String
     /// nghttp2's (negative) library error code, when the library reported the failure.
-    public let libraryCode: Int32?
+    package let libraryCode: Int32?
     /// The HTTP/2 error code of a reset stream or a GOAWAY, when the peer (or we) sent one.
-    public let errorCode: HTTP2ErrorCode?
+    package let errorCode: HTTP2ErrorCode?
 
     /// From an nghttp2 return value: the text is `nghttp2_strerror`'s.
-    public init(_ operation: String, libraryCode: Int32) {
+    package init(_ operation: String, libraryCode: Int32) {
         self.operation = operation
         self.libraryCode = libraryCode
         errorCode = nil
         reason = String(cString: nghttp2_strerror(libraryCode))
     }
 
-    public init(_ operation: String, errorCode: HTTP2ErrorCode, reason: String? = nil) {
+    package init(_ operation: String, errorCode: HTTP2ErrorCode, reason: String? = nil) {
         self.operation = operation
         libraryCode = nil
         self.errorCode = errorCode
         self.reason = reason ?? errorCode.description
     }
 
-    public var description: String { "HTTP/2 \(operation): \(reason)" }
+    package var description: String { "HTTP/2 \(operation): \(reason)" }
 
     /// The GOAWAY code that tells the peer about this error: PROTOCOL_ERROR for a bad client
     /// preface, ENHANCE_YOUR_CALM for flooding, INTERNAL_ERROR for the rest.
-    public var goAwayCode: HTTP2ErrorCode {
+    package var goAwayCode: HTTP2ErrorCode {
         if let errorCode { return errorCode }
         switch libraryCode {
         case NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue, NGHTTP2_ERR_PROTO.rawValue: return .protocolError
@@ -46,22 +46,22 @@ public struct HTTP2Error: Error, Sendable, CustomStringConvertible {
 
 /// The limits a session announces in SETTINGS and enforces on what it receives. Defaults match
 /// the HTTP/1.1 server's (`HTTP1Limits`): 64 KiB of header list, 100 fields, 4 MiB bodies.
-public struct HTTP2Limits: Sendable, Hashable {
+package struct HTTP2Limits: Sendable, Hashable {
     /// SETTINGS_MAX_CONCURRENT_STREAMS: streams the peer may open at once (more are refused).
-    public var maxConcurrentStreams: Int
+    package var maxConcurrentStreams: Int
     /// SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2 sizes: name + value + 32 per field).
     /// A larger request is answered 431 on its stream; a larger response fails its request.
-    public var maxHeaderListSize: Int
+    package var maxHeaderListSize: Int
     /// The most fields in one header block.
-    public var maxHeaderCount: Int
+    package var maxHeaderCount: Int
     /// The largest message body; a larger request is answered 413 on its stream.
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
     /// SETTINGS_INITIAL_WINDOW_SIZE: what the peer may send on one stream before we consume it.
-    public var initialStreamWindowSize: Int
+    package var initialStreamWindowSize: Int
     /// The connection-level receive window (raised with a WINDOW_UPDATE on stream 0).
-    public var connectionWindowSize: Int
+    package var connectionWindowSize: Int
 
-    public init(
+    package init(
         maxConcurrentStreams: Int = 100,
         maxHeaderListSize: Int = 64 * 1024,
         maxHeaderCount: Int = 100,
@@ -80,14 +80,14 @@ public struct HTTP2Limits: Sendable, Hashable {
 
 /// One complete message received on a stream: a request (server) or a final response (client),
 /// with its header fields as received (pseudo-header fields included) and the whole body.
-public struct HTTP2Message: Sendable {
-    public var streamID: Int32
-    public var fields: [(name: String, value: String)]
-    public var body: [UInt8]
+package struct HTTP2Message: Sendable {
+    package var streamID: Int32
+    package var fields: [(name: String, value: String)]
+    package var body: [UInt8]
 
     /// The request head: pseudo-header fields become method, scheme, authority and path (the
     /// authority falls back to a `host` field, which is then dropped as the HTTP/1.1 decoder does).
-    public func request() throws(HTTP2Error) -> HTTPRequest {
+    package func request() throws(HTTP2Error) -> HTTPRequest {
         var method: HTTPRequest.Method?
         var scheme: String?
         var authority: String?
@@ -112,7 +112,7 @@ public struct HTTP2Message: Sendable {
     }
 
     /// The response head: `:status` and the header fields.
-    public func response() throws(HTTP2Error) -> HTTPResponse {
+    package func response() throws(HTTP2Error) -> HTTPResponse {
         var status: Int?
         var headerFields = HTTPFields()
         for (name, value) in fields {

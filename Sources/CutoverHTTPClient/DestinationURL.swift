@@ -1,14 +1,14 @@
 /// An absolute http(s) URL split into what a connection needs: scheme, host, port, request target.
-public struct DestinationURL: Sendable, Hashable, CustomStringConvertible {
-    public enum Scheme: String, Sendable { case http, https }
+package struct DestinationURL: Sendable, Hashable, CustomStringConvertible {
+    package enum Scheme: String, Sendable { case http, https }
 
-    public var scheme: Scheme
-    public var host: String
-    public var port: UInt16
+    package var scheme: Scheme
+    package var host: String
+    package var port: UInt16
     /// Path and query, as sent on the request line.
-    public var target: String
+    package var target: String
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let lowered = text.lowercased()
         let rest: Substring
         if lowered.hasPrefix("http://") {
@@ -47,11 +47,11 @@ public struct DestinationURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The Host header value: the port only when it is not the scheme's default.
-    public var authority: String {
+    package var authority: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let defaultPort: UInt16 = scheme == .https ? 443 : 80
         return port == defaultPort ? hostPart : "\(hostPart):\(port)"
     }
 
-    public var description: String { "\(scheme.rawValue)://\(authority)\(target)" }
+    package var description: String { "\(scheme.rawValue)://\(authority)\(target)" }
 }

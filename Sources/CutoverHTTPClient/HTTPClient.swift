@@ -1,5 +1,5 @@
-public import CutoverHTTP
-public import CutoverSockets
+import CutoverHTTP
+import CutoverSockets
 import CutoverHTTP2
 import CutoverTLS
 import Dispatch
@@ -9,8 +9,8 @@ import Synchronization
 /// An HTTP client (http and https) over the socket layer. An https destination whose ALPN picks
 /// `h2` gets one multiplexed HTTP/2 connection (more only when the peer's concurrency limit is
 /// reached); everything else gets HTTP/1.1 with a keep-alive pool per destination.
-public final class HTTPClient: Sendable {
-    public let configuration: HTTPClientConfiguration
+package final class HTTPClient: Sendable {
+    package let configuration: HTTPClientConfiguration
     private let loops: [any EventLoop]
     private let pool = Mutex(Pool())
     /// The context for https requests without one of their own, built on first use.
@@ -74,7 +74,7 @@ public final class HTTPClient: Sendable {
         func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(context)) }
     }
 
-    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop]) {
+    package init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop]) {
         precondition(!loops.isEmpty, "an HTTP client needs at least one event loop")
         self.configuration = configuration
         self.loops = loops
@@ -83,7 +83,7 @@ public final class HTTPClient: Sendable {
 
     /// Sends `request` and calls `completion` once, from any thread, with the response or why
     /// there is none. Resolves host names on the calling thread: keep it off an event loop.
-    public func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<HTTP1Response, HTTPClientError>) -> Void) {
+    package func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<HTTP1Response, HTTPClientError>) -> Void) {
         var tls: TLSContext?
         if request.url.scheme == .https {
             switch request.tls.map({ .success($0) }) ?? defaultTLSContext() {
@@ -102,7 +102,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// Closes every pooled connection; later requests fail.
-    public func shutdown() {
+    package func shutdown() {
         let (idle, multiplexed) = pool.withLock { pool in
             pool.isShutDown = true
             defer {

@@ -1,20 +1,20 @@
-public import CutoverHTTP
-public import CutoverHTTP2
-public import CutoverSockets
-public import CutoverTLS
-public import HTTPTypes
+import CutoverHTTP
+import CutoverHTTP2
+import CutoverSockets
+import CutoverTLS
+import HTTPTypes
 
-public struct ClientRequest: Sendable {
-    public var url: DestinationURL
-    public var method: HTTPRequest.Method
-    public var headerFields: HTTPFields
-    public var body: [UInt8]
+package struct ClientRequest: Sendable {
+    package var url: DestinationURL
+    package var method: HTTPRequest.Method
+    package var headerFields: HTTPFields
+    package var body: [UInt8]
     /// For https: the TLS settings of this destination (custom CA, client certificate). Nil uses
     /// the client's own (`HTTPClientConfiguration.tls`, the system CA store by default). Make one
     /// context per destination and reuse it: connections are pooled per context.
-    public var tls: TLSContext?
+    package var tls: TLSContext?
 
-    public init(
+    package init(
         url: DestinationURL, method: HTTPRequest.Method = .post, headerFields: HTTPFields = [:], body: [UInt8] = [],
         tls: TLSContext? = nil
     ) {
@@ -27,7 +27,7 @@ public struct ClientRequest: Sendable {
 }
 
 /// Why a request got no response. Every case is retryable from a delivery's point of view.
-public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
+package enum HTTPClientError: Error, Sendable, CustomStringConvertible {
     case resolve(AddressError)
     case connect(SystemError)
     case io(SystemError)
@@ -40,7 +40,7 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
     /// The HTTP/2 connection or stream failed: reset by the server, a GOAWAY, or an nghttp2 error.
     case http2(HTTP2Error)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .resolve(let error): error.description
         case .connect(let error): error.description
@@ -54,21 +54,21 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-public struct HTTPClientConfiguration: Sendable {
-    public var connectTimeout: Duration
+package struct HTTPClientConfiguration: Sendable {
+    package var connectTimeout: Duration
     /// From the request being written to the whole response having arrived.
-    public var requestTimeout: Duration
+    package var requestTimeout: Duration
     /// Keep-alive connections kept per host and port.
-    public var maxIdleConnectionsPerHost: Int
+    package var maxIdleConnectionsPerHost: Int
     /// A pooled connection unused this long is closed.
-    public var idleTimeout: Duration
+    package var idleTimeout: Duration
     /// Longer response bodies fail the request: deliveries only keep an excerpt.
-    public var maxResponseBodyBytes: Int
+    package var maxResponseBodyBytes: Int
     /// TLS for https destinations whose request carries no context of its own. Offers `h2`
     /// first by default: a destination that picks it gets many requests over one connection.
-    public var tls: TLSClientConfiguration
+    package var tls: TLSClientConfiguration
 
-    public init(
+    package init(
         connectTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30),
         maxIdleConnectionsPerHost: Int = 32,

@@ -3,7 +3,7 @@ import Synchronization
 extension HTTPServer {
     /// Stops accepting, lets every open connection finish the request it is handling (idle ones
     /// close at once), and returns as soon as the last one closed, or when `gracePeriod` has passed.
-    public func shutdownGracefully(gracePeriod: Duration) async {
+    package func shutdownGracefully(gracePeriod: Duration) async {
         shutdown()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.drained.wait { self.openConnectionCount } }

@@ -1,7 +1,7 @@
 import CutoverHTTP
 import CutoverHTTP2
-public import CutoverSockets
-public import CutoverTLS
+import CutoverSockets
+import CutoverTLS
 import Dispatch
 import HTTPTypes
 import Synchronization
@@ -9,8 +9,8 @@ import Synchronization
 /// An HTTP/1.1 and HTTP/2 server: listeners (plain or TLS), connections spread over a fixed set
 /// of event loops. TLS connections speak what ALPN chose (`h2` or `http/1.1`); plain ones speak
 /// HTTP/1.1, or h2c when they open with the HTTP/2 client preface.
-public final class HTTPServer: Sendable {
-    public let configuration: HTTPServerConfiguration
+package final class HTTPServer: Sendable {
+    package let configuration: HTTPServerConfiguration
     private let handler: any HTTPServerHandler
     private let observer: any HTTPServerObserver
     private let loops: [any EventLoop]
@@ -27,7 +27,7 @@ public final class HTTPServer: Sendable {
         var isShuttingDown = false
     }
 
-    public init(
+    package init(
         configuration: HTTPServerConfiguration,
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
@@ -46,7 +46,7 @@ public final class HTTPServer: Sendable {
     /// client certificates, presents a valid one) before any byte reaches HTTP; reload the
     /// context to change certificates for new connections.
     @discardableResult
-    public func listen(on endpoint: HostAndPort, tls: TLSContext? = nil) throws -> SocketAddress {
+    package func listen(on endpoint: HostAndPort, tls: TLSContext? = nil) throws -> SocketAddress {
         if let tls {
             guard case .server(let configuration) = tls.role else {
                 throw HTTPServerSetupError("a TLS listener needs a server context, not a client one")
@@ -69,7 +69,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting; open connections finish their current request and close.
-    public func stopListening() {
+    package func stopListening() {
         let listeners = state.withLock { state in
             defer { state.listeners.removeAll() }
             return state.listeners
@@ -81,7 +81,7 @@ public final class HTTPServer: Sendable {
     static let servedProtocols: Set<String> = ["h2", "http/1.1"]
 
     /// Closes idle keep-alive connections and lets busy ones close after their response.
-    public func shutdown() {
+    package func shutdown() {
         // One lock for the flag and the snapshot: `track` then closes exactly those not in it.
         let connections = state.withLock { state in
             state.isShuttingDown = true
@@ -91,7 +91,7 @@ public final class HTTPServer: Sendable {
         for connection in connections { connection.closeWhenIdle() }
     }
 
-    public var openConnectionCount: Int { state.withLock { $0.openConnections } }
+    package var openConnectionCount: Int { state.withLock { $0.openConnections } }
 
     private func accept(_ socket: Socket, tls: TLSContext?) {
         socket.setNoDelay()
@@ -227,8 +227,8 @@ public final class HTTPServer: Sendable {
 }
 
 /// A listener the server cannot set up as asked.
-public struct HTTPServerSetupError: Error, Sendable, CustomStringConvertible {
-    public let description: String
+package struct HTTPServerSetupError: Error, Sendable, CustomStringConvertible {
+    package let description: String
 
     init(_ description: String) {
         self.description = description

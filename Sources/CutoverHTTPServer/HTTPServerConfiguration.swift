@@ -1,23 +1,23 @@
-public import CutoverHTTP
-public import CutoverHTTP2
+import CutoverHTTP
+import CutoverHTTP2
 
 /// Every limit of the HTTP server, each with a documented default.
-public struct HTTPServerConfiguration: Sendable {
+package struct HTTPServerConfiguration: Sendable {
     /// Request line, header section, header count and body size limits (body default 4 MiB).
-    public var limits: HTTP1Limits
+    package var limits: HTTP1Limits
     /// Connections open at once; one more is answered 503 and closed.
-    public var maxConnections: Int
+    package var maxConnections: Int
     /// How long a keep-alive connection may sit with no request before it is closed.
-    public var idleTimeout: Duration
+    package var idleTimeout: Duration
     /// How long a request may take to arrive in full once its first byte came (answered 408).
-    public var readTimeout: Duration
+    package var readTimeout: Duration
     /// Buffered, not yet handled pipelined bytes above which reading pauses.
-    public var maxPipelinedBytes: Int
+    package var maxPipelinedBytes: Int
     /// HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
     /// a stream over it is refused (RST_STREAM REFUSED_STREAM) and the connection carries on.
-    public var http2MaxConcurrentStreams: Int
+    package var http2MaxConcurrentStreams: Int
 
-    public init(
+    package init(
         limits: HTTP1Limits = HTTP1Limits(),
         maxConnections: Int = 10_000,
         idleTimeout: Duration = .seconds(60),
@@ -34,7 +34,7 @@ public struct HTTPServerConfiguration: Sendable {
     }
 
     /// The HTTP/2 limits, the same as HTTP/1.1's: header list size and count, body size.
-    public var http2Limits: HTTP2Limits {
+    package var http2Limits: HTTP2Limits {
         HTTP2Limits(
             maxConcurrentStreams: http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes,
             maxHeaderCount: limits.maxHeaderCount, maxBodyBytes: limits.maxBodyBytes

@@ -1,16 +1,16 @@
-public import CutoverTLS
-public import HTTPTypes
+import CutoverTLS
+import HTTPTypes
 
 /// A complete request: head and whole body (webhook signatures cover the exact body bytes).
-public struct ServerRequest: Sendable {
-    public var head: HTTPRequest
-    public var body: [UInt8]
-    public var remoteAddress: String
+package struct ServerRequest: Sendable {
+    package var head: HTTPRequest
+    package var body: [UInt8]
+    package var remoteAddress: String
     /// The TLS session the request came over (protocol, ALPN, verified client certificate
     /// subject); nil on a plain connection.
-    public var tls: TLSConnectionInfo?
+    package var tls: TLSConnectionInfo?
 
-    public init(head: HTTPRequest, body: [UInt8], remoteAddress: String, tls: TLSConnectionInfo? = nil) {
+    package init(head: HTTPRequest, body: [UInt8], remoteAddress: String, tls: TLSConnectionInfo? = nil) {
         self.head = head
         self.body = body
         self.remoteAddress = remoteAddress
@@ -18,19 +18,19 @@ public struct ServerRequest: Sendable {
     }
 }
 
-public struct ServerResponse: Sendable {
-    public var status: HTTPResponse.Status
-    public var headerFields: HTTPFields
-    public var body: [UInt8]
+package struct ServerResponse: Sendable {
+    package var status: HTTPResponse.Status
+    package var headerFields: HTTPFields
+    package var body: [UInt8]
 
-    public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
+    package init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status
         self.headerFields = headerFields
         self.body = body
     }
 
     /// A short plain-text response, the shape of every error Cutover answers.
-    public static func text(_ status: HTTPResponse.Status, _ text: String) -> ServerResponse {
+    package static func text(_ status: HTTPResponse.Status, _ text: String) -> ServerResponse {
         var fields = HTTPFields()
         fields[.contentType] = "text/plain; charset=utf-8"
         return ServerResponse(status: status, headerFields: fields, body: Array((text + "\n").utf8))
@@ -38,12 +38,12 @@ public struct ServerResponse: Sendable {
 }
 
 /// Answers requests. `respond` may be called from any thread, exactly once.
-public protocol HTTPServerHandler: Sendable {
+package protocol HTTPServerHandler: Sendable {
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void)
 }
 
 /// Protocol-level events the server itself answers, for logs and metrics.
-public protocol HTTPServerObserver: Sendable {
+package protocol HTTPServerObserver: Sendable {
     func connectionOpened()
     func connectionClosed()
     /// A request rejected before it reached the handler (malformed, too large, timed out, over capacity).
@@ -54,5 +54,5 @@ public protocol HTTPServerObserver: Sendable {
 }
 
 extension HTTPServerObserver {
-    public func tlsHandshakeFailed(reason: String, remoteAddress: String) {}
+    package func tlsHandshakeFailed(reason: String, remoteAddress: String) {}
 }

@@ -7,7 +7,7 @@
 /// kernel but has not returned yet (records decrypted ahead). Readiness reports neither, so the
 /// connection asks: it calls `flushPendingOutput()` after reading and before it considers its
 /// writes done, and it comes back to `read` by itself while `hasBufferedInput` holds.
-public protocol ByteStream: Sendable {
+package protocol ByteStream: Sendable {
     /// The descriptor whose readiness drives the stream.
     var descriptor: Int32 { get }
     /// Reads available bytes; `.wouldBlock` when none, `.endOfStream` at the peer's close.
@@ -26,8 +26,8 @@ public protocol ByteStream: Sendable {
 
 extension ByteStream {
     /// A stream without bytes of its own (a plain socket).
-    public func flushPendingOutput() throws -> Bool { true }
-    public var hasBufferedInput: Bool { false }
+    package func flushPendingOutput() throws -> Bool { true }
+    package var hasBufferedInput: Bool { false }
 }
 
 extension Socket: ByteStream {}

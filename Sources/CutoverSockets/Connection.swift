@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// What a connection reports to the protocol above it. Every call arrives on the connection's loop.
-public protocol ConnectionDelegate: AnyObject {
+package protocol ConnectionDelegate: AnyObject {
     /// Bytes arrived. They are only valid during the call: copy what you keep.
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer)
     /// The peer finished sending (EOF). Writes may still be possible.
@@ -19,12 +19,12 @@ public protocol ConnectionDelegate: AnyObject {
 
 /// One connection (TCP, or TLS over TCP) on one event loop: a read watch, a write watch used only under
 /// back-pressure, an outbound buffer and one deadline timer.
-public final class Connection: @unchecked Sendable {
+package final class Connection: @unchecked Sendable {
     // Invariant: every mutable property is read and written only on `loop`; the class is
     // Sendable only so loop handlers (which run on that loop) can capture it.
-    public let loop: any EventLoop
-    public let stream: any ByteStream
-    public let peer: String
+    package let loop: any EventLoop
+    package let stream: any ByteStream
+    package let peer: String
 
     private var delegate: (any ConnectionDelegate)?
     private var readWatch: (any IOWatch)?
@@ -42,19 +42,19 @@ public final class Connection: @unchecked Sendable {
     private var deadline: DispatchTime?
     private var timer: (any ScheduledWork)?
     private var timerFiresAt: DispatchTime?
-    public private(set) var isClosed = false
+    package private(set) var isClosed = false
 
     /// Bytes read per readiness event before yielding to other connections on the loop.
     private static let readBudgetPerEvent = 256 * 1024
 
-    public init(stream: any ByteStream, loop: any EventLoop, peer: String = "") {
+    package init(stream: any ByteStream, loop: any EventLoop, peer: String = "") {
         self.stream = stream
         self.loop = loop
         self.peer = peer
     }
 
     /// Starts reading. Call on the loop.
-    public func start(delegate: any ConnectionDelegate) {
+    package func start(delegate: any ConnectionDelegate) {
         loop.preconditionOnLoop()
         self.delegate = delegate
         let watch = loop.watch(stream.descriptor, for: .readable) { [self] in handleReadable() }
@@ -64,7 +64,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Queues bytes and writes as much as the kernel takes now; the rest waits for writability.
-    public func write(_ bytes: [UInt8]) {
+    package func write(_ bytes: [UInt8]) {
         loop.preconditionOnLoop()
         guard !isClosed, !bytes.isEmpty else { return }
         if outbound.isEmpty {
@@ -77,16 +77,16 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Bytes written but not yet taken by the kernel: the back-pressure signal.
-    public var pendingWriteCount: Int { outbound.count - outboundOffset }
+    package var pendingWriteCount: Int { outbound.count - outboundOffset }
 
-    public func pauseReading() {
+    package func pauseReading() {
         loop.preconditionOnLoop()
         guard !readingPaused, !isClosed else { return }
         readingPaused = true
         readWatch?.suspend()
     }
 
-    public func resumeReading() {
+    package func resumeReading() {
         loop.preconditionOnLoop()
         guard readingPaused, !isClosed else { return }
         readingPaused = false
@@ -96,7 +96,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Sets (or clears, with nil) the single deadline of this connection. Moving a deadline
     /// later costs nothing: the timer re-arms itself when it fires early.
-    public func setDeadline(_ deadline: DispatchTime?) {
+    package func setDeadline(_ deadline: DispatchTime?) {
         loop.preconditionOnLoop()
         self.deadline = deadline
         guard let deadline, !isClosed else { return }
@@ -105,7 +105,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Sets the deadline `duration` from now on the loop's clock.
-    public func setDeadline(after duration: Duration) {
+    package func setDeadline(after duration: Duration) {
         setDeadline(loop.deadline(after: duration))
     }
 
@@ -113,7 +113,7 @@ public final class Connection: @unchecked Sendable {
     /// the write side is shut after the flush and unread input is drained for up to
     /// `lingerTimeout` before the descriptor closes (RFC 9112 §9.6: closing with unread input
     /// makes the kernel reset the connection, and the peer may lose the response).
-    public func close(afterFlush: Bool = false, linger: Bool = false, lingerTimeout: Duration = .seconds(2)) {
+    package func close(afterFlush: Bool = false, linger: Bool = false, lingerTimeout: Duration = .seconds(2)) {
         loop.preconditionOnLoop()
         guard !isClosed else { return }
         if linger {

@@ -2,7 +2,7 @@ import Dispatch
 
 extension Duration {
     /// The same span for Dispatch timers and deadlines.
-    public var dispatchInterval: DispatchTimeInterval {
+    package var dispatchInterval: DispatchTimeInterval {
         let (seconds, attoseconds) = components
         return .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
     }

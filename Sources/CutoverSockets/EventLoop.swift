@@ -6,7 +6,7 @@ import Glibc
 /// What a connection needs from the thing that runs it: run work, watch a descriptor, set timers,
 /// tell the time. Kept small so an epoll thread can replace Dispatch sources later without
 /// touching HTTP code, and so a test loop can run all of it on one thread with a clock it moves.
-public protocol EventLoop: AnyObject, Sendable {
+package protocol EventLoop: AnyObject, Sendable {
     /// Runs `work` on the loop, after whatever is running now.
     func execute(_ work: @escaping @Sendable () -> Void)
     /// True when the caller runs on this loop.
@@ -25,42 +25,42 @@ public protocol EventLoop: AnyObject, Sendable {
 
 extension EventLoop {
     /// Crashes in debug builds when called off the loop: the guard of every confined state.
-    public func preconditionOnLoop() {
+    package func preconditionOnLoop() {
         assert(isCurrent, "called off its event loop")
     }
 
     /// The instant `duration` from now on the loop's clock.
-    public func deadline(after duration: Duration) -> DispatchTime {
+    package func deadline(after duration: Duration) -> DispatchTime {
         now + duration.dispatchInterval
     }
 }
 
-public enum IOInterest: Sendable {
+package enum IOInterest: Sendable {
     case readable
     case writable
 }
 
 /// A readiness watch on one descriptor. Every method is called on the loop that made it.
-public protocol IOWatch: AnyObject {
+package protocol IOWatch: AnyObject {
     func resume()
     func suspend()
     /// Stops the watch; `completion` runs on the loop once no handler can run any more.
     func cancel(completion: @escaping @Sendable () -> Void)
 }
 
-public protocol ScheduledWork: AnyObject {
+package protocol ScheduledWork: AnyObject {
     func cancel()
 }
 
 /// An event loop backed by one serial Dispatch queue and Dispatch sources.
-public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
+package final class DispatchEventLoop: EventLoop, @unchecked Sendable {
     // Invariant: `readBuffer` is only touched by code running on `queue`.
-    public let queue: DispatchQueue
+    package let queue: DispatchQueue
     private let key = DispatchSpecificKey<ObjectIdentifier>()
 
-    public let readBuffer: UnsafeMutableRawBufferPointer
+    package let readBuffer: UnsafeMutableRawBufferPointer
 
-    public init(label: String, readBufferSize: Int = 64 * 1024) {
+    package init(label: String, readBufferSize: Int = 64 * 1024) {
         queue = DispatchQueue(label: label)
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
         queue.setSpecific(key: key, value: ObjectIdentifier(self))
@@ -71,21 +71,21 @@ public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
     }
 
     /// A small fixed set of loops, about one per core.
-    public static func makeGroup(count: Int = max(1, System.coreCount), label: String = "cutover.loop") -> [DispatchEventLoop] {
+    package static func makeGroup(count: Int = max(1, System.coreCount), label: String = "cutover.loop") -> [DispatchEventLoop] {
         (0..<count).map { DispatchEventLoop(label: "\(label).\($0)") }
     }
 
-    public func execute(_ work: @escaping @Sendable () -> Void) {
+    package func execute(_ work: @escaping @Sendable () -> Void) {
         queue.async(execute: work)
     }
 
-    public var isCurrent: Bool {
+    package var isCurrent: Bool {
         DispatchQueue.getSpecific(key: key) == ObjectIdentifier(self)
     }
 
-    public var now: DispatchTime { .now() }
+    package var now: DispatchTime { .now() }
 
-    public func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch {
+    package func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch {
         let source: any DispatchSourceProtocol =
             switch interest {
             case .readable: DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
@@ -95,7 +95,7 @@ public final class DispatchEventLoop: EventLoop, @unchecked Sendable {
         return DispatchIOWatch(source: source)
     }
 
-    public func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork {
+    package func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: deadline, leeway: .milliseconds(10))
         timer.setEventHandler(handler: work)
@@ -145,8 +145,8 @@ private final class DispatchScheduledWork: ScheduledWork {
     }
 }
 
-public enum System {
-    public static var coreCount: Int {
+package enum System {
+    package static var coreCount: Int {
         #if canImport(Glibc)
         Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         #else

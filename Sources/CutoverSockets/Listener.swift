@@ -1,18 +1,18 @@
 import Dispatch
 
 /// A listening socket that hands each accepted connection to `onAccept` on the listener's loop.
-public final class Listener: @unchecked Sendable {
+package final class Listener: @unchecked Sendable {
     // Invariant: mutable state is touched only on `loop`.
-    public let loop: any EventLoop
-    public let socket: Socket
-    public let address: SocketAddress
+    package let loop: any EventLoop
+    package let socket: Socket
+    package let address: SocketAddress
     private var watch: (any IOWatch)?
     private var retry: (any ScheduledWork)?
     private let onAccept: @Sendable (Socket) -> Void
     private let onError: @Sendable (SystemError) -> Void
 
     /// Binds `host:port` (port 0 picks a free port; read it back from `address`).
-    public init(
+    package init(
         host: String,
         port: UInt16,
         loop: any EventLoop,
@@ -30,7 +30,7 @@ public final class Listener: @unchecked Sendable {
         self.onError = onError
     }
 
-    public func start() {
+    package func start() {
         loop.execute { [self] in
             let watch = loop.watch(socket.descriptor, for: .readable) { [self] in acceptPending() }
             self.watch = watch
@@ -39,7 +39,7 @@ public final class Listener: @unchecked Sendable {
     }
 
     /// Stops accepting and closes the listening socket; established connections are not touched.
-    public func stop(completion: @escaping @Sendable () -> Void = {}) {
+    package func stop(completion: @escaping @Sendable () -> Void = {}) {
         loop.execute { [self] in
             retry?.cancel()
             guard let watch else {

@@ -4,15 +4,15 @@ import Glibc
 
 /// A non-blocking stream socket. A value type over the descriptor: closing is explicit,
 /// because the connection that owns it decides when (after its watches are cancelled).
-public struct Socket: Sendable, Hashable {
-    public let descriptor: Int32
+package struct Socket: Sendable, Hashable {
+    package let descriptor: Int32
 
-    public init(descriptor: Int32) {
+    package init(descriptor: Int32) {
         self.descriptor = descriptor
     }
 
     /// Creates a listening socket bound to `address` (port 0 picks an ephemeral port).
-    public static func listening(on address: SocketAddress, backlog: Int32 = 1024) throws(SystemError) -> Socket {
+    package static func listening(on address: SocketAddress, backlog: Int32 = 1024) throws(SystemError) -> Socket {
         let fd = Sys.streamSocket(address.family)
         guard fd >= 0 else { throw .last("socket") }
         let socket = Socket(descriptor: fd)
@@ -32,7 +32,7 @@ public struct Socket: Sendable, Hashable {
     }
 
     /// Starts a non-blocking connect. `.inProgress` means: wait until writable, then `finishConnect()`.
-    public static func connecting(to address: SocketAddress) throws(SystemError) -> (Socket, connected: Bool) {
+    package static func connecting(to address: SocketAddress) throws(SystemError) -> (Socket, connected: Bool) {
         let fd = Sys.streamSocket(address.family)
         guard fd >= 0 else { throw .last("socket") }
         let socket = Socket(descriptor: fd)
@@ -47,13 +47,13 @@ public struct Socket: Sendable, Hashable {
     }
 
     /// The result of an asynchronous connect, read once the socket became writable.
-    public func finishConnect() throws(SystemError) {
+    package func finishConnect() throws(SystemError) {
         let error = Sys.pendingError(descriptor)
         guard error == 0 else { throw SystemError("connect", errno: error) }
     }
 
     /// Accepts one pending connection, already non-blocking; nil when none is waiting.
-    public func accept() throws(SystemError) -> Socket? {
+    package func accept() throws(SystemError) -> Socket? {
         while true {
             switch Self.nonBlocking({ Int(Sys.accept(descriptor)) }) {
             case .done(let fd): return Socket(descriptor: Int32(fd))
@@ -66,7 +66,7 @@ public struct Socket: Sendable, Hashable {
         }
     }
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult {
         switch Self.nonBlocking({ Sys.read(descriptor, buffer.baseAddress!, buffer.count) }) {
         case .done(0): return .endOfStream
         case .done(let count): return .processed(count)
@@ -76,7 +76,7 @@ public struct Socket: Sendable, Hashable {
         }
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult {
         guard !bytes.isEmpty else { return .processed(0) }
         switch Self.nonBlocking({ Sys.write(descriptor, bytes.baseAddress!, bytes.count) }) {
         case .done(let count): return .processed(count)
@@ -107,21 +107,21 @@ public struct Socket: Sendable, Hashable {
         }
     }
 
-    public func setNoDelay() {
+    package func setNoDelay() {
         // Latency matters more than segment count for small webhook responses; failure is harmless.
         _ = Sys.setOption(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
-    public func shutdownWrite() {
+    package func shutdownWrite() {
         _ = Sys.shutdownWrite(descriptor)
     }
 
-    public func close() {
+    package func close() {
         _ = Sys.close(descriptor)
     }
 
     /// The address the socket is bound to (to learn an ephemeral port).
-    public func localAddress() throws(SystemError) -> SocketAddress {
+    package func localAddress() throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) { pointer in
@@ -138,14 +138,14 @@ public struct Socket: Sendable, Hashable {
     }
 
     /// Broken pipes are reported per write (MSG_NOSIGNAL); this covers any other path to SIGPIPE.
-    public static func ignoreBrokenPipeSignal() {
+    package static func ignoreBrokenPipeSignal() {
         Sys.ignoreBrokenPipe()
     }
 }
 
 extension Socket {
     /// The address of the other end, for logs.
-    public func peerAddress() throws(SystemError) -> SocketAddress {
+    package func peerAddress() throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) { pointer in

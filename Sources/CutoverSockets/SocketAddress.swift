@@ -3,15 +3,15 @@ import Glibc
 #endif
 
 /// A resolved IPv4 or IPv6 address with its port, ready for bind or connect.
-public struct SocketAddress: Sendable, CustomStringConvertible {
+package struct SocketAddress: Sendable, CustomStringConvertible {
     private var storage = sockaddr_storage()
     private(set) var length: socklen_t = 0
 
-    public var family: Int32 { Int32(storage.ss_family) }
+    package var family: Int32 { Int32(storage.ss_family) }
 
     /// Resolves `host` (a name or a literal address) for a stream socket.
     /// `getaddrinfo` may block on DNS, so callers keep it off the event loop.
-    public static func resolve(host: String, port: UInt16) throws(AddressError) -> [SocketAddress] {
+    package static func resolve(host: String, port: UInt16) throws(AddressError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_socktype = Sys.streamSocketType
         hints.ai_family = AF_UNSPEC
@@ -53,7 +53,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    public var port: UInt16 {
+    package var port: UInt16 {
         withUnsafeBytes(of: storage) { bytes in
             switch family {
             case AF_INET: UInt16(bigEndian: bytes.load(as: sockaddr_in.self).sin_port)
@@ -63,7 +63,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         withUnsafeBytes(of: storage) { bytes in
             switch family {
@@ -83,23 +83,23 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 }
 
 /// A host name that did not resolve, with getaddrinfo's reason.
-public struct AddressError: Error, Sendable, CustomStringConvertible {
-    public let host: String
-    public let reason: String
-    public var description: String { "cannot resolve \(host): \(reason)" }
+package struct AddressError: Error, Sendable, CustomStringConvertible {
+    package let host: String
+    package let reason: String
+    package var description: String { "cannot resolve \(host): \(reason)" }
 }
 
 /// `HOST:PORT` or `[IPV6]:PORT` as given on a command line or in config.
-public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
+package struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: UInt16
 
-    public init(host: String, port: UInt16) {
+    package init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -107,5 +107,5 @@ public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
         self.init(host: host, port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -3,11 +3,11 @@ import Glibc
 #endif
 
 /// A failed system call: which call, and the errno it left, read right after the call.
-public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let call: String
-    public let errno: Int32
+package struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let call: String
+    package let errno: Int32
 
-    public init(_ call: String, errno: Int32) {
+    package init(_ call: String, errno: Int32) {
         self.call = call
         self.errno = errno
     }
@@ -20,13 +20,13 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         return SystemError(call(), errno: error)
     }
 
-    public var description: String {
+    package var description: String {
         "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))"
     }
 }
 
 /// The outcome of a non-blocking read or write: progress, "try again when ready", or end of stream.
-public enum IOResult: Equatable, Sendable {
+package enum IOResult: Equatable, Sendable {
     case processed(Int)
     case wouldBlock
     case endOfStream

@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// The lowest (or highest) protocol version a context accepts.
-public enum TLSVersion: Sendable, Equatable {
+package enum TLSVersion: Sendable, Equatable {
     case tls1_2
     case tls1_3
 
@@ -15,44 +15,44 @@ public enum TLSVersion: Sendable, Equatable {
 
 /// The TLS 1.2 cipher policy: forward-secret AEAD suites only (Mozilla "intermediate" without
 /// DHE). TLS 1.3 suites are OpenSSL's defaults, which are all AEAD.
-public let modernTLS12CipherList = [
+package let modernTLS12CipherList = [
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
     "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
     "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
 ].joined(separator: ":")
 
 /// A listener's TLS: its certificate, the protocols it offers, and optional client certificates.
-public struct TLSServerConfiguration: Sendable, Equatable {
+package struct TLSServerConfiguration: Sendable, Equatable {
     /// PEM file: the leaf certificate first, then the intermediates.
-    public var certificateChainFile: String
+    package var certificateChainFile: String
     /// PEM file with the private key of the leaf certificate.
-    public var privateKeyFile: String
+    package var privateKeyFile: String
     /// ALPN protocols in server preference order. Only `http/1.1` until the server speaks h2.
-    public var applicationProtocols: [String]
+    package var applicationProtocols: [String]
     /// When set, every client must present a certificate that passes these checks.
-    public var clientAuthentication: ClientAuthentication?
-    public var minimumVersion: TLSVersion
+    package var clientAuthentication: ClientAuthentication?
+    package var minimumVersion: TLSVersion
     /// TLS 1.2 cipher suites in OpenSSL syntax (TLS 1.3 suites keep OpenSSL's defaults).
-    public var tls12CipherList: String
+    package var tls12CipherList: String
     /// A client that has not finished its handshake by then is disconnected.
-    public var handshakeTimeout: Duration
+    package var handshakeTimeout: Duration
 
     /// Mutual TLS: the CA that issues client certificates and, optionally, the name the
     /// certificate must carry (Meta's is `client.webhooks.fbclientcerts.com`).
-    public struct ClientAuthentication: Sendable, Equatable {
+    package struct ClientAuthentication: Sendable, Equatable {
         /// PEM file with the CA certificate(s) client certificates must chain to.
-        public var trustedCAFile: String
+        package var trustedCAFile: String
         /// Checked like a host name (RFC 6125): against the certificate's DNS names, or its
         /// subject CN when it has none. A mismatch fails the handshake.
-        public var expectedSubjectName: String?
+        package var expectedSubjectName: String?
 
-        public init(trustedCAFile: String, expectedSubjectName: String? = nil) {
+        package init(trustedCAFile: String, expectedSubjectName: String? = nil) {
             self.trustedCAFile = trustedCAFile
             self.expectedSubjectName = expectedSubjectName
         }
     }
 
-    public init(
+    package init(
         certificateChainFile: String,
         privateKeyFile: String,
         applicationProtocols: [String] = ["http/1.1"],
@@ -72,25 +72,25 @@ public struct TLSServerConfiguration: Sendable, Equatable {
 }
 
 /// How outbound connections verify servers and present themselves.
-public struct TLSClientConfiguration: Sendable, Equatable {
-    public enum TrustRoots: Sendable, Equatable {
+package struct TLSClientConfiguration: Sendable, Equatable {
+    package enum TrustRoots: Sendable, Equatable {
         /// The operating system's CA store (OpenSSL's default paths).
         case system
         /// Only the CA certificate(s) in this PEM file.
         case file(String)
     }
 
-    public var trustRoots: TrustRoots
+    package var trustRoots: TrustRoots
     /// PEM chain and key of a client certificate, for destinations that require one.
-    public var certificateChainFile: String?
-    public var privateKeyFile: String?
+    package var certificateChainFile: String?
+    package var privateKeyFile: String?
     /// ALPN protocols offered, in preference order.
-    public var applicationProtocols: [String]
-    public var minimumVersion: TLSVersion
-    public var tls12CipherList: String
-    public var handshakeTimeout: Duration
+    package var applicationProtocols: [String]
+    package var minimumVersion: TLSVersion
+    package var tls12CipherList: String
+    package var handshakeTimeout: Duration
 
-    public init(
+    package init(
         trustRoots: TrustRoots = .system,
         certificateChainFile: String? = nil,
         privateKeyFile: String? = nil,
@@ -110,18 +110,18 @@ public struct TLSClientConfiguration: Sendable, Equatable {
 }
 
 /// What a finished handshake agreed on.
-public struct TLSConnectionInfo: Sendable, Equatable {
+package struct TLSConnectionInfo: Sendable, Equatable {
     /// `TLSv1.2` or `TLSv1.3`.
-    public var protocolVersion: String
-    public var cipher: String
+    package var protocolVersion: String
+    package var cipher: String
     /// The ALPN protocol both sides chose (`http/1.1`, `h2`), nil when none was negotiated.
-    public var applicationProtocol: String?
+    package var applicationProtocol: String?
     /// The verified peer certificate's subject in RFC 2253 form (`CN=...,O=...`), when one was presented.
-    public var peerSubject: String?
+    package var peerSubject: String?
     /// The SNI name the client asked for (server side), or sent (client side).
-    public var serverName: String?
+    package var serverName: String?
 
-    public init(protocolVersion: String, cipher: String, applicationProtocol: String?, peerSubject: String?, serverName: String?) {
+    package init(protocolVersion: String, cipher: String, applicationProtocol: String?, peerSubject: String?, serverName: String?) {
         self.protocolVersion = protocolVersion
         self.cipher = cipher
         self.applicationProtocol = applicationProtocol

@@ -1,27 +1,27 @@
 import COpenSSL
-public import CutoverSockets
+import CutoverSockets
 import Synchronization
 
 /// A server or client TLS configuration turned into an OpenSSL context, ready to make streams.
 ///
 /// Reloadable: `reload()` reads the files again into a new OpenSSL context. Connections made
 /// afterwards use the new one; established ones keep theirs (each stream holds its context).
-public final class TLSContext: Sendable {
-    public enum Role: Sendable, Equatable {
+package final class TLSContext: Sendable {
+    package enum Role: Sendable, Equatable {
         case server(TLSServerConfiguration)
         case client(TLSClientConfiguration)
     }
 
-    public let role: Role
+    package let role: Role
     private let current: Mutex<SSLContextHandle>
 
     /// Loads the certificate, key and trust settings; throws with OpenSSL's reason when a file
     /// is missing, unreadable or does not match.
-    public convenience init(server configuration: TLSServerConfiguration) throws(TLSError) {
+    package convenience init(server configuration: TLSServerConfiguration) throws(TLSError) {
         try self.init(role: .server(configuration))
     }
 
-    public convenience init(client configuration: TLSClientConfiguration = TLSClientConfiguration()) throws(TLSError) {
+    package convenience init(client configuration: TLSClientConfiguration = TLSClientConfiguration()) throws(TLSError) {
         try self.init(role: .client(configuration))
     }
 
@@ -32,7 +32,7 @@ public final class TLSContext: Sendable {
 
     /// Builds a new OpenSSL context from the same files (after a certificate renewal, on SIGHUP).
     /// On failure the current context stays in use.
-    public func reload() throws(TLSError) {
+    package func reload() throws(TLSError) {
         let role = role
         try current.withLock { (handle: inout SSLContextHandle) throws(TLSError) in
             handle = try SSLContextHandle(role)
@@ -40,7 +40,7 @@ public final class TLSContext: Sendable {
     }
 
     /// How long a peer gets to finish its handshake.
-    public var handshakeTimeout: Duration {
+    package var handshakeTimeout: Duration {
         switch role {
         case .server(let configuration): configuration.handshakeTimeout
         case .client(let configuration): configuration.handshakeTimeout
@@ -48,7 +48,7 @@ public final class TLSContext: Sendable {
     }
 
     /// A server-side stream over an accepted socket; the handshake is still to be driven.
-    public func makeServerStream(socket: Socket) throws(TLSError) -> TLSStream {
+    package func makeServerStream(socket: Socket) throws(TLSError) -> TLSStream {
         guard case .server = role else { preconditionFailure("a client context cannot accept connections") }
         return try current.withLock { (handle: inout SSLContextHandle) throws(TLSError) -> TLSStream in
             try TLSStream(socket: socket, context: handle, isServer: true, serverName: nil)
@@ -57,7 +57,7 @@ public final class TLSContext: Sendable {
 
     /// A client-side stream over a connected socket for `host`: SNI (for names) and host name or
     /// IP address verification against the server's certificate.
-    public func makeClientStream(socket: Socket, host: String) throws(TLSError) -> TLSStream {
+    package func makeClientStream(socket: Socket, host: String) throws(TLSError) -> TLSStream {
         guard case .client = role else { preconditionFailure("a server context cannot connect") }
         return try current.withLock { (handle: inout SSLContextHandle) throws(TLSError) -> TLSStream in
             try TLSStream(socket: socket, context: handle, isServer: false, serverName: host)

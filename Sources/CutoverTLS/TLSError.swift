@@ -2,16 +2,16 @@ import COpenSSL
 
 /// A TLS failure: what was being done, and why, in OpenSSL's words (its error queue, plus the
 /// certificate verification result when that is what failed).
-public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let operation: String
-    public let reason: String
+package struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let operation: String
+    package let reason: String
 
-    public init(_ operation: String, reason: String) {
+    package init(_ operation: String, reason: String) {
         self.operation = operation
         self.reason = reason
     }
 
-    public var description: String { "TLS \(operation) failed: \(reason)" }
+    package var description: String { "TLS \(operation) failed: \(reason)" }
 
     /// Drains OpenSSL's error queue (per thread) into an error. Call right after the failing call.
     static func openSSL(_ operation: String, fallback: String = "unknown OpenSSL error") -> TLSError {

@@ -1,13 +1,13 @@
-public import CutoverSockets
+import CutoverSockets
 import Dispatch
 
 /// Drives one stream's handshake on its loop from the descriptor's readiness, bounded by a
 /// timeout. Only the readiness the handshake waits for is watched (a readable socket during a
 /// write wait would otherwise fire again and again). The completion runs on the loop once both
 /// watches are cancelled, so the connection that takes the stream over owns the descriptor alone.
-public final class TLSHandshake: @unchecked Sendable {
+package final class TLSHandshake: @unchecked Sendable {
     // Invariant: every mutable property is touched only on `loop`.
-    public typealias Completion = @Sendable (Result<TLSConnectionInfo, TLSError>) -> Void
+    package typealias Completion = @Sendable (Result<TLSConnectionInfo, TLSError>) -> Void
 
     private let stream: TLSStream
     private let loop: any EventLoop
@@ -31,7 +31,7 @@ public final class TLSHandshake: @unchecked Sendable {
 
     /// Starts the handshake of `stream` on `loop`. `completion` runs exactly once, on the loop:
     /// with what was agreed, or with why not (the caller then closes the stream).
-    public static func start(
+    package static func start(
         _ stream: TLSStream, on loop: any EventLoop, timeout: Duration, completion: @escaping Completion
     ) {
         let handshake = TLSHandshake(stream: stream, loop: loop, completion: completion)

@@ -1,12 +1,12 @@
 import COpenSSL
-public import CutoverSockets
+import CutoverSockets
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// How far a handshake step got: done, or the readiness it waits for.
-public enum TLSHandshakeProgress: Sendable, Equatable {
+package enum TLSHandshakeProgress: Sendable, Equatable {
     case complete
     case needsReadable
     case needsWritable
@@ -19,10 +19,10 @@ public enum TLSHandshakeProgress: Sendable, Equatable {
 /// Ciphertext moves between the socket and the pair's two fixed rings without extra copies
 /// (`BIO_nwrite0` / `BIO_nread0` hand out pointers into them). The outgoing ring is the
 /// stream's only write buffer, so back-pressure stays one ring deep.
-public final class TLSStream: ByteStream, @unchecked Sendable {
+package final class TLSStream: ByteStream, @unchecked Sendable {
     // Invariant: used by one event loop at a time (the handshake's, then the connection's, which are the same).
-    public let socket: Socket
-    public let isServer: Bool
+    package let socket: Socket
+    package let isServer: Bool
     /// Keeps the OpenSSL context, and what its callbacks read, alive as long as this stream.
     private let context: SSLContextHandle
     private let ssl: OpaquePointer
@@ -35,7 +35,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
     /// A read stopped because the outgoing ring was full; it goes on once the ring drains.
     private var readWaitsForOutput = false
     /// What the handshake agreed on; nil until it completes.
-    public private(set) var info: TLSConnectionInfo?
+    package private(set) var info: TLSConnectionInfo?
 
     init(socket: Socket, context: SSLContextHandle, isServer: Bool, serverName: String?) throws(TLSError) {
         self.socket = socket
@@ -75,13 +75,13 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         guard cutover_ssl_set_server_name(ssl, host) == 1 else { throw .openSSL("setting SNI to \(host)") }
     }
 
-    public var descriptor: Int32 { socket.descriptor }
+    package var descriptor: Int32 { socket.descriptor }
 
     // MARK: Handshake
 
     /// Advances the handshake as far as the socket allows. Once it reports `.complete`, `info`
     /// is set and everything the handshake wrote has reached the kernel.
-    public func handshake() throws(TLSError) -> TLSHandshakeProgress {
+    package func handshake() throws(TLSError) -> TLSHandshakeProgress {
         while true {
             ERR_clear_error()
             let result = SSL_do_handshake(ssl)
@@ -123,7 +123,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
 
     // MARK: ByteStream
 
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
         readWaitsForOutput = false
         var total = 0
         // After a short read from the kernel, asking it again would only return EAGAIN.
@@ -165,7 +165,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         return .processed(total)
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
         guard !bytes.isEmpty else { return .processed(0) }
         // Records already made leave first: the ring is the stream's whole write buffer.
         guard try flushRing() else { return .wouldBlock }
@@ -193,22 +193,22 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
     }
 
-    public func flushPendingOutput() throws -> Bool {
+    package func flushPendingOutput() throws -> Bool {
         try flushRing()
     }
 
-    public var hasBufferedInput: Bool {
+    package var hasBufferedInput: Bool {
         readWaitsForOutput || SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0
     }
 
     /// Sends close_notify, then shuts the socket's write side.
-    public func shutdownWrite() {
+    package func shutdownWrite() {
         sendCloseNotify()
         socket.shutdownWrite()
     }
 
     /// Sends close_notify when the session is healthy (best effort), then closes the socket.
-    public func close() {
+    package func close() {
         sendCloseNotify()
         socket.close()
     }

@@ -110,7 +110,7 @@ package enum JSONValue: Sendable, Equatable {
 /// Lookups are linear: webhook objects are small.
 package struct JSONObject: Sendable, Equatable, Sequence {
     package typealias Member = (key: String, value: JSONValue)
-    public private(set) var members: [Member]
+    package private(set) var members: [Member]
 
     package init() { members = [] }
     package init(_ members: [Member]) { self.members = members }

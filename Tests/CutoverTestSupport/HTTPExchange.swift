@@ -10,7 +10,7 @@ import Synchronization
 
 /// Sends `request` with the client and waits for the outcome; throws when none comes within
 /// `timeout` seconds instead of hanging the run.
-public func send(
+package func send(
     _ client: HTTPClient, _ request: ClientRequest, timeout: TimeInterval = 60
 ) throws -> Result<HTTP1Response, HTTPClientError> {
     try sendConcurrently(client, count: 1, timeout: timeout) { _ in request }[0]
@@ -18,7 +18,7 @@ public func send(
 
 /// Sends `count` requests at once and waits for all of them, in order; throws when they are not
 /// all answered within `timeout` seconds.
-public func sendConcurrently(
+package func sendConcurrently(
     _ client: HTTPClient, count: Int, timeout: TimeInterval = 60, make: (Int) -> ClientRequest
 ) throws -> [Result<HTTP1Response, HTTPClientError>] {
     let results = Mutex<[Int: Result<HTTP1Response, HTTPClientError>]>([:])
@@ -39,12 +39,12 @@ public func sendConcurrently(
 
 /// Answers every request with 200 and the body back (with the TLS version and client subject in
 /// headers), and counts what reached it.
-public final class CountingHandler: HTTPServerHandler {
-    public let requests = Mutex<[ServerRequest]>([])
+package final class CountingHandler: HTTPServerHandler {
+    package let requests = Mutex<[ServerRequest]>([])
 
-    public init() {}
+    package init() {}
 
-    public func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
+    package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
         requests.withLock { $0.append(request) }
         var fields = HTTPFields()
         fields[HTTPField.Name("X-TLS-Version")!] = request.tls?.protocolVersion ?? "none"
@@ -52,42 +52,42 @@ public final class CountingHandler: HTTPServerHandler {
         respond(ServerResponse(status: .ok, headerFields: fields, body: request.body))
     }
 
-    public var count: Int { requests.withLock { $0.count } }
+    package var count: Int { requests.withLock { $0.count } }
 }
 
 /// Records TLS handshake failures and lets a test wait for the next one.
-public final class HandshakeObserver: HTTPServerObserver {
+package final class HandshakeObserver: HTTPServerObserver {
     private let failures = Mutex<[String]>([])
     private let failed = DispatchSemaphore(value: 0)
 
-    public init() {}
+    package init() {}
 
-    public func connectionOpened() {}
-    public func connectionClosed() {}
-    public func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {}
-    public func tlsHandshakeFailed(reason: String, remoteAddress: String) {
+    package func connectionOpened() {}
+    package func connectionClosed() {}
+    package func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {}
+    package func tlsHandshakeFailed(reason: String, remoteAddress: String) {
         failures.withLock { $0.append(reason) }
         failed.signal()
     }
 
     /// The reason of the next handshake failure, or nil when none comes within `timeout` seconds.
-    public func nextFailure(timeout: Double = 10) -> String? {
+    package func nextFailure(timeout: Double = 10) -> String? {
         guard failed.wait(timeout: .now() + timeout) == .success else { return nil }
         return failures.withLock { $0.removeFirst() }
     }
 
-    public var failureCount: Int { failures.withLock { $0.count } }
+    package var failureCount: Int { failures.withLock { $0.count } }
 }
 
 /// A TLS server on an ephemeral port of 127.0.0.1 with the test certificates.
-public struct TLSServerFixture {
-    public let server: HTTPServer
-    public let handler = CountingHandler()
-    public let observer = HandshakeObserver()
-    public let context: TLSContext
-    public let port: UInt16
+package struct TLSServerFixture {
+    package let server: HTTPServer
+    package let handler = CountingHandler()
+    package let observer = HandshakeObserver()
+    package let context: TLSContext
+    package let port: UInt16
 
-    public init(
+    package init(
         loops: [DispatchEventLoop],
         configure: (inout TLSServerConfiguration) -> Void = { _ in },
         certificates: TestCertificates = .shared

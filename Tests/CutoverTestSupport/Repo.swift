@@ -2,8 +2,8 @@ import Foundation
 
 /// The checkout the tests run from: the directory holding `Package.swift`, found from this file's
 /// path, and what lives under it.
-public enum Repo {
-    public static let root: URL = {
+package enum Repo {
+    package static let root: URL = {
         var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while directory.path != "/" {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) { return directory }
@@ -13,21 +13,21 @@ public enum Repo {
     }()
 
     /// `root/relative` as a URL.
-    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+    package static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// `root/relative` as a path.
-    public static func path(_ relative: String) -> String { url(relative).path }
+    package static func path(_ relative: String) -> String { url(relative).path }
 
     /// The committed webhook samples (`fixtures/`).
-    public static let fixtures: URL = url("fixtures")
+    package static let fixtures: URL = url("fixtures")
 
     /// The bytes of `fixtures/<relative>`.
-    public static func fixture(_ relative: String) throws -> Data {
+    package static func fixture(_ relative: String) throws -> Data {
         try Data(contentsOf: fixtures.appendingPathComponent(relative))
     }
 
     /// `python3` from PATH.
-    public static let systemPython: String = {
+    package static let systemPython: String = {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
             let candidate = "\(directory)/python3"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -38,7 +38,7 @@ public enum Repo {
     /// The consumers venv's python (pywa, cloudevents, standardwebhooks, prometheus_client), made once
     /// per `.build` by `scripts/consumers/setup-venv.sh`, which serializes concurrent callers with
     /// `flock`. A failure carries the script's output.
-    public static let consumersPython: Result<String, TestFailure> = {
+    package static let consumersPython: Result<String, TestFailure> = {
         do {
             let result = try runCommand("/bin/bash", [path("scripts/consumers/setup-venv.sh"), root.path], timeout: 900)
             let python = result.output.split(separator: "\n").last.map(String.init) ?? ""

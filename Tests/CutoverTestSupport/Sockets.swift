@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A blocking TCP socket listening on an ephemeral port of 127.0.0.1, and that port.
-public func listenOnLoopback(backlog: Int32 = 128) throws -> (descriptor: Int32, port: UInt16) {
+package func listenOnLoopback(backlog: Int32 = 128) throws -> (descriptor: Int32, port: UInt16) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestFailure("socket: errno \(errno)") }
     var address = loopback(port: 0)
@@ -23,7 +23,7 @@ public func listenOnLoopback(backlog: Int32 = 128) throws -> (descriptor: Int32,
 
 /// A loopback port the kernel just handed out (listened on, read back, released), for a peer
 /// that must be told its port before it starts.
-public func freePort() throws -> UInt16 {
+package func freePort() throws -> UInt16 {
     let (descriptor, port) = try listenOnLoopback()
     close(descriptor)
     return port
@@ -31,7 +31,7 @@ public func freePort() throws -> UInt16 {
 
 /// A blocking TCP connection to 127.0.0.1:`port`. Its reads give up after `receiveTimeout`
 /// seconds: a safety net against a hung test, not a synchronization.
-public func connectToLoopback(port: UInt16, receiveTimeout: Int = 10) throws -> Int32 {
+package func connectToLoopback(port: UInt16, receiveTimeout: Int = 10) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw TestFailure("socket: errno \(errno)") }
     var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)

@@ -6,19 +6,19 @@ import Glibc
 #endif
 
 /// How a child process ended.
-public enum Termination: Equatable, Sendable, CustomStringConvertible {
+package enum Termination: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case signalled(Int32)
 
     /// The exit code, or 128 + the signal number as a shell reports it.
-    public var status: Int32 {
+    package var status: Int32 {
         switch self {
         case .exited(let code): code
         case .signalled(let signal): 128 + signal
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .exited(let code): "exit \(code)"
         case .signalled(let signal): "signal \(signal)"
@@ -27,19 +27,19 @@ public enum Termination: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// What a command that ran to completion left: how it ended, its standard output and error.
-public struct CommandResult: Sendable {
-    public let termination: Termination
-    public let output: String
-    public let error: String
+package struct CommandResult: Sendable {
+    package let termination: Termination
+    package let output: String
+    package let error: String
 
     /// The exit code (128 + signal for a signalled command).
-    public var status: Int32 { termination.status }
+    package var status: Int32 { termination.status }
 }
 
 /// Runs a command to completion: both pipes are drained on threads of their own (a chatty child
 /// cannot block on a full pipe), `stdin` is written on another, and a command still running after
 /// `timeout` seconds is killed, with what it printed so far in the error thrown.
-public func runCommand(
+package func runCommand(
     _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
     timeout: TimeInterval = 120
 ) throws -> CommandResult {
@@ -63,26 +63,26 @@ public func runCommand(
 /// A long-running child (a Python downstream, `cutover serve`, nginx, a load client): its
 /// standard output and error are collected line by line, and it is killed, with its process group,
 /// when the test lets go of it (or calls `kill()` or `terminate()`), on a failing path too.
-public final class PeerProcess: Sendable {
-    public enum Stream: Sendable { case stdout, stderr }
+package final class PeerProcess: Sendable {
+    package enum Stream: Sendable { case stdout, stderr }
 
-    public let stdout = OutputCollector()
-    public let stderr = OutputCollector()
+    package let stdout = OutputCollector()
+    package let stderr = OutputCollector()
     private let child: ChildProcess
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    package init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         child = try ChildProcess(executable, arguments, environment: environment, stdin: false)
         child.drain(into: stdout, error: stderr)
     }
 
-    public var pid: pid_t { child.pid }
+    package var pid: pid_t { child.pid }
 
     /// How it ended, once it has.
-    public var termination: Termination? { child.wait(until: Date()) }
+    package var termination: Termination? { child.wait(until: Date()) }
 
     /// The first line on `stream` that `matches` holds for, waiting up to `timeout` seconds; throws
     /// with everything the peer printed when none comes or the peer exits first.
-    public func waitForLine(
+    package func waitForLine(
         _ stream: Stream = .stdout, timeout: TimeInterval = 30, where matches: (String) -> Bool
     ) throws -> String {
         let collector = stream == .stdout ? stdout : stderr
@@ -96,19 +96,19 @@ public final class PeerProcess: Sendable {
     }
 
     /// How it ended, waiting up to `timeout` seconds; nil while it is still running then.
-    public func waitForExit(timeout: TimeInterval) -> Termination? {
+    package func waitForExit(timeout: TimeInterval) -> Termination? {
         child.wait(until: Date().addingTimeInterval(timeout))
     }
 
     /// Sends `signal` to the peer (not its process group).
-    public func signal(_ signal: Int32) { child.signal(signal, group: false) }
+    package func signal(_ signal: Int32) { child.signal(signal, group: false) }
 
     /// SIGKILL to the peer and its process group, as in a crash; returns once it is reaped.
-    public func kill() { child.kill() }
+    package func kill() { child.kill() }
 
     /// SIGTERM, then SIGKILL when it has not exited within `grace` seconds; returns how it ended.
     @discardableResult
-    public func terminate(grace: TimeInterval = 30) -> Termination {
+    package func terminate(grace: TimeInterval = 30) -> Termination {
         child.signal(SIGTERM, group: true)
         if let ended = child.wait(until: Date().addingTimeInterval(grace)) { return ended }
         child.kill()
@@ -120,7 +120,7 @@ public final class PeerProcess: Sendable {
 
 /// Output of a child, kept whole and as lines, that a test can wait on (woken by each chunk read,
 /// not by polling), with a time limit.
-public final class OutputCollector: @unchecked Sendable {
+package final class OutputCollector: @unchecked Sendable {
     // Invariant: `bytes`, `lines`, `partial` and `closed` are only touched while holding `condition`.
     private let condition = NSCondition()
     private var bytes: [UInt8] = []
@@ -156,14 +156,14 @@ public final class OutputCollector: @unchecked Sendable {
     }
 
     /// The complete lines so far.
-    public var lines: [String] {
+    package var lines: [String] {
         condition.lock()
         defer { condition.unlock() }
         return completeLines
     }
 
     /// Everything so far, as text.
-    public var text: String {
+    package var text: String {
         condition.lock()
         defer { condition.unlock() }
         return String(decoding: bytes, as: UTF8.self)
@@ -171,7 +171,7 @@ public final class OutputCollector: @unchecked Sendable {
 
     /// Waits until `predicate` holds for the lines so far and returns them; nil after `timeout`
     /// seconds or once the stream ended without it holding.
-    public func wait(timeout: TimeInterval = 30, until predicate: ([String]) -> Bool) -> [String]? {
+    package func wait(timeout: TimeInterval = 30, until predicate: ([String]) -> Bool) -> [String]? {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
@@ -183,7 +183,7 @@ public final class OutputCollector: @unchecked Sendable {
 
     /// Waits up to `timeout` seconds for the end of the stream (every writer gone); false if it
     /// has not ended by then.
-    public func waitForEnd(timeout: TimeInterval) -> Bool { waitForEnd(until: Date().addingTimeInterval(timeout)) }
+    package func waitForEnd(timeout: TimeInterval) -> Bool { waitForEnd(until: Date().addingTimeInterval(timeout)) }
 
     func waitForEnd(until deadline: Date) -> Bool {
         condition.lock()
@@ -197,17 +197,17 @@ public final class OutputCollector: @unchecked Sendable {
 
 /// Every child the support target starts, while it runs: killed, and reported, if a test process
 /// exits with any still running.
-public enum TestPeers {
+package enum TestPeers {
     /// Set on every child (and so inherited by its descendants): `scripts/check-no-leftover-peers.sh`
     /// finds survivors by it. Its value is $CUTOVER_TEST_RUN (`make test` sets it) or the checkout.
-    public static let markerName = "CUTOVER_TEST_PEER"
-    public static let marker: String = {
+    package static let markerName = "CUTOVER_TEST_PEER"
+    package static let marker: String = {
         let run = ProcessInfo.processInfo.environment["CUTOVER_TEST_RUN"] ?? ""
         return run.isEmpty ? Repo.root.path : run
     }()
 
     /// The children running now: pid and command line.
-    public static var running: [pid_t: String] { registry.withLock { $0 } }
+    package static var running: [pid_t: String] { registry.withLock { $0 } }
 
     static let registry = Mutex<[pid_t: String]>([:])
 

@@ -1,18 +1,18 @@
 import Foundation
 
 /// A fresh directory under the system temporary directory, removed when the value is released.
-public final class TemporaryDirectory: Sendable {
-    public let url: URL
+package final class TemporaryDirectory: Sendable {
+    package let url: URL
 
-    public init(prefix: String = "cutover-test") throws {
+    package init(prefix: String = "cutover-test") throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    public var path: String { url.path }
+    package var path: String { url.path }
 
     /// `path/name`.
-    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    package func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
     deinit {
         try? FileManager.default.removeItem(at: url)
@@ -20,7 +20,7 @@ public final class TemporaryDirectory: Sendable {
 }
 
 /// A fresh temporary directory, removed after `body`.
-public func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+package func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
     let directory = try TemporaryDirectory()
     return try withExtendedLifetime(directory) { try body(directory.path) }
 }

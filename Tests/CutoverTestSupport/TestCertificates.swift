@@ -3,34 +3,34 @@ import Foundation
 /// Certificates made with the openssl CLI for this test run (never committed): a CA with a
 /// server certificate for 127.0.0.1 and localhost, one for another name, and two client certificates, and a second CA
 /// with a client certificate carrying the right name and a server certificate of its own.
-public struct TestCertificates: Sendable {
-    public let directory: String
-    public var caCertificate: String { path("ca.pem") }
-    public var serverCertificate: String { path("server.pem") }
-    public var serverKey: String { path("server.key") }
+package struct TestCertificates: Sendable {
+    package let directory: String
+    package var caCertificate: String { path("ca.pem") }
+    package var serverCertificate: String { path("server.pem") }
+    package var serverKey: String { path("server.key") }
     /// CN=client.webhooks.fbclientcerts.com (no SAN: the name is matched through the CN), from the CA.
-    public var clientCertificate: String { path("client.pem") }
-    public var clientKey: String { path("client.key") }
+    package var clientCertificate: String { path("client.pem") }
+    package var clientKey: String { path("client.key") }
     /// CN=someone.else.example, from the CA.
-    public var strangerCertificate: String { path("stranger.pem") }
-    public var strangerKey: String { path("stranger.key") }
-    public var otherCACertificate: String { path("other-ca.pem") }
+    package var strangerCertificate: String { path("stranger.pem") }
+    package var strangerKey: String { path("stranger.key") }
+    package var otherCACertificate: String { path("other-ca.pem") }
     /// CN=client.webhooks.fbclientcerts.com, from the other CA.
-    public var otherClientCertificate: String { path("other-client.pem") }
-    public var otherClientKey: String { path("other-client.key") }
+    package var otherClientCertificate: String { path("other-client.pem") }
+    package var otherClientKey: String { path("other-client.key") }
     /// 127.0.0.1 and localhost, from the other CA.
-    public var otherServerCertificate: String { path("other-server.pem") }
-    public var otherServerKey: String { path("other-server.key") }
+    package var otherServerCertificate: String { path("other-server.pem") }
+    package var otherServerKey: String { path("other-server.key") }
     /// A server certificate from the CA for elsewhere.example only.
-    public var misnamedServerCertificate: String { path("misnamed-server.pem") }
-    public var misnamedServerKey: String { path("misnamed-server.key") }
+    package var misnamedServerCertificate: String { path("misnamed-server.pem") }
+    package var misnamedServerKey: String { path("misnamed-server.key") }
 
-    public static let metaClientName = "client.webhooks.fbclientcerts.com"
+    package static let metaClientName = "client.webhooks.fbclientcerts.com"
 
-    public func path(_ name: String) -> String { directory + "/" + name }
+    package func path(_ name: String) -> String { directory + "/" + name }
 
     /// Made once per test process; the directory is removed at exit.
-    public static let shared: TestCertificates = {
+    package static let shared: TestCertificates = {
         do {
             let certificates = try generate()
             atexit { try? FileManager.default.removeItem(atPath: TestCertificates.shared.directory) }
