@@ -70,6 +70,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CutoverLogging.bootstrap(format: logFormat, level: logLevel)
+        // Log lines are written by a queue of their own: let it finish before the process exits.
+        defer { StandardErrorWriter.shared.flush() }
         let settings = try loadSettings()
         if config == nil {
             logger.notice("no --config given: running the embedded default (see `cutover serve --help`)")

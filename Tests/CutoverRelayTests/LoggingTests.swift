@@ -1,6 +1,7 @@
 @testable import CutoverConfiguration
 @testable import CutoverDelivery
 @testable import CutoverOperations
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -97,5 +98,56 @@ struct LoggingTests {
             #expect(RequestID.isSane(resolved))
         }
         #expect(RequestID.resolve(incoming: nil) != RequestID.resolve(incoming: nil), "generated ids are unique")
+    }
+}
+
+/// A stderr pipe nobody reads must not stall the threads that log (loops, the spool writer).
+struct StandardErrorWriterTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aFullPipeNeitherBlocksTheCallerNorLosesLinesSilently() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        let writer = StandardErrorWriter(descriptor: writeEnd, maxBacklogBytes: 4096)
+        // 1 MiB into a 64 KiB pipe that nobody reads: every call returns, past the backlog lines drop.
+        for index in 0..<1024 {
+            writer.write(Array("\(index) \(String(repeating: "x", count: 1000))\n".utf8))
+        }
+        #expect(writer.droppedLines > 0)
+
+        let collected = Mutex<[UInt8]>([])
+        let readerDone = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            defer { readerDone.signal() }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = read(readEnd, &buffer, buffer.count)
+                if count <= 0 { break }
+                collected.withLock { $0.append(contentsOf: buffer[0..<count]) }
+            }
+        }
+        reader.start()
+        writer.write(Array("last\n".utf8))
+        writer.flush()
+        close(writeEnd)
+        // The reader ends at end of file, which closing the only write end gives it.
+        #expect(readerDone.wait(timeout: .now() + 30) == .success)
+        close(readEnd)
+
+        let lines = collected.withLock { String(decoding: $0, as: UTF8.self) }.split(separator: "\n")
+        #expect(lines.last == "last")
+        let numbered = lines.compactMap { line in line.split(separator: " ").first.flatMap { Int($0) } }
+        #expect(numbered.first == 0)
+        #expect(numbered == numbered.sorted(), "lines stay in order")
+        #expect(lines.allSatisfy { $0 == "last" || $0.contains("log lines dropped") || $0.hasSuffix(String(repeating: "x", count: 1000)) }, "lines stay whole")
+        let reports = lines.filter { $0.contains("log lines dropped") }
+        #expect(!reports.isEmpty, "the drop is reported as a line of its own")
+        #expect(numbered.count + reports.count + 1 == lines.count)
+        // Every line is written or counted: what the reports add up to is exactly what is missing.
+        let reportedCount = reports.compactMap { report in
+            report.split(separator: "\"").first { $0.hasSuffix(" log lines dropped: standard error was not keeping up") }
+                .flatMap { Int($0.prefix { $0.isNumber }) }
+        }.reduce(0, +)
+        #expect(reportedCount == 1024 - numbered.count)
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -135,8 +136,8 @@ package struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go: standard error, written whole by one `write` per line under a lock, so lines
-/// from several threads never interleave; or, for tests, a collector.
+/// Where log lines go: standard error (through `StandardErrorWriter`, so no request thread waits
+/// on the pipe), or, for tests, a collector.
 package struct LogOutput: Sendable {
     private let sink: @Sendable ([UInt8]) -> Void
 
@@ -146,21 +147,5 @@ package struct LogOutput: Sendable {
 
     func write(_ bytes: [UInt8]) { sink(bytes) }
 
-    private static let standardErrorLock = Mutex(())
-
-    package static let standardError = LogOutput { bytes in
-        standardErrorLock.withLock { _ in
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = Foundation.write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    offset += written
-                }
-            }
-        }
-    }
+    package static let standardError = LogOutput { bytes in StandardErrorWriter.shared.write(bytes) }
 }
