@@ -39,6 +39,8 @@ package final class Spool: Sendable {
     private let faultState = Mutex<FaultState>(FaultState())
     /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
     private let batchStartedAt = Atomic<UInt64>(0)
+    /// Test hook: called on the writer as each batch starts, before it takes the connection.
+    private let batchStartObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     private struct Submission: Sendable {
         let request: IncomingRequest
@@ -196,6 +198,7 @@ package final class Spool: Sendable {
 
             let requests = live.map(\.request)
             batchStartedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
+            batchStartObserver.withLock { $0 }?()
             let result = Result { () throws(SpoolError) -> [IngestReceipt] in
                 try withDatabase("ingest") { database throws(SpoolError) in
                     // Before: do not write into a file nobody will open again. After: the file may
@@ -478,6 +481,9 @@ package final class Spool: Sendable {
             }
         }
     }
+
+    /// Test hook: `observer` runs on the writer as each batch starts (nil: none).
+    func _onBatchStart(_ observer: (@Sendable () -> Void)?) { batchStartObserver.withLock { $0 = observer } }
 
     /// Test hook: holds the writer so submissions pile up (deterministic batching); pair with `_resumeWriter`.
     func _suspendWriter() { writerQueue.suspend() }
