@@ -482,6 +482,27 @@ package final class Spool: Sendable {
         }
     }
 
+    /// Test hook: another thread holds the writer connection inside an open write transaction (as a
+    /// commit stalled in its fsync would) from when this returns until the returned function is called;
+    /// that function returns once the transaction committed and the connection is free.
+    func _stallWriterConnection() -> @Sendable () -> Void {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "cutover.spool.test-stall").async {
+            try? self._insideWriteTransaction {
+                entered.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        entered.wait()
+        return {
+            release.signal()
+            done.wait()
+        }
+    }
+
     /// Test hook: `observer` runs on the writer as each batch starts (nil: none).
     func _onBatchStart(_ observer: (@Sendable () -> Void)?) { batchStartObserver.withLock { $0 = observer } }
 

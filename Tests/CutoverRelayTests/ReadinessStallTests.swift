@@ -65,17 +65,7 @@ struct ReadinessStallTests {
             defer { spool.close() }
             let readiness = Readiness(spool: spool)
             readiness.listenersUp()
-            let entered = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            let holderDone = DispatchSemaphore(value: 0)
-            Thread.detachNewThread {
-                try? spool._insideWriteTransaction {
-                    entered.signal()
-                    release.wait()
-                }
-                holderDone.signal()
-            }
-            entered.wait()
+            let release = spool._stallWriterConnection()
             let committed = DispatchSemaphore(value: 0)
             let batchStarted = DispatchSemaphore(value: 0)
             spool._onBatchStart { batchStarted.signal() }
@@ -87,8 +77,7 @@ struct ReadinessStallTests {
             let later = readiness.checkNow(now: .now() + .seconds(6))
             #expect(!later.ready)
             #expect(later.reason.contains("a commit has been running"), "\(later.reason)")
-            release.signal()
-            holderDone.wait()
+            release()
             #expect(committed.wait(timeout: .now() + 30) == .success)
         }
     }

@@ -115,26 +115,14 @@ struct SpoolCommitTimeoutTests {
         try withSpool(options: SpoolOptions(commitTimeout: .milliseconds(100))) { spool, _ in
             let calls = Atomic<Int>(0)
             let timedOut = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            let holderDone = DispatchSemaphore(value: 0)
-            let holderEntered = DispatchSemaphore(value: 0)
-            // Another thread holds the writer connection inside a transaction, as a stalled fsync would.
-            Thread.detachNewThread {
-                try? spool._insideWriteTransaction {
-                    holderEntered.signal()
-                    release.wait()
-                }
-                holderDone.signal()
-            }
-            holderEntered.wait()
+            let release = spool._stallWriterConnection()
             spool.submit(request([event("late")])) { outcome in
                 calls.add(1, ordering: .relaxed)
                 if case .failure(let error) = outcome, error.kind == .timeout { timedOut.signal() }
             }
             #expect(timedOut.wait(timeout: .now() + 30) == .success, "the timeout answers while the commit hangs")
             #expect(spool.writerBusyFor() != nil, "the writer is inside the stalled batch")
-            release.signal()
-            holderDone.wait()
+            release()
             // The writer finishes the late batch before this one: its late completion is dropped.
             #expect(succeeded(submitOne(spool, request([event("after")]))))
             #expect(calls.load(ordering: .relaxed) == 1, "exactly one completion")
