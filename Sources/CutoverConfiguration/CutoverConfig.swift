@@ -11,6 +11,10 @@ package struct CutoverConfig: ConfigSection {
     package var spool = "./.cutover"
     package var spoolMaxBatch = 64
     package var spoolRetention = Retention()
+    package var spoolCommitTimeoutSeconds = 5.0
+    package var spoolCheck = SpoolCheck.quick
+    package var spoolCheckTimeoutSeconds = 60.0
+    package var readyzTimeoutSeconds = 1.0
     package var sink: String?
     package var tls: TLSListener?
     package var capture: Capture?
@@ -32,6 +36,10 @@ package struct CutoverConfig: ConfigSection {
         .value("spool", \.spool, .nonEmpty, flag: "--spool", reload: .restart, doc: "SQLite spool directory: raw requests, events, deliveries"),
         .value("spool_max_batch", \.spoolMaxBatch, .atLeast(1), reload: .restart, doc: "requests per spool transaction (group commit); 1 = one fsync each"),
         .section("spool_retention", \.spoolRetention, reload: .restart, doc: "how long finished work is kept; pending deliveries and dead letters never pruned"),
+        .value("spool_commit_timeout_seconds", \.spoolCommitTimeoutSeconds, .positive, reload: .restart, doc: "a request not committed by then gets 503 (the sender retries; dedup absorbs a late commit)"),
+        .value("spool_check", \.spoolCheck, flag: "--spool-check", reload: .restart, doc: "quick: PRAGMA quick_check at start, refusing a damaged spool | off"),
+        .value("spool_check_timeout_seconds", \.spoolCheckTimeoutSeconds, .positive, reload: .restart, doc: "a longer start-up check is interrupted and the spool opens unverified (logged)"),
+        .value("readyz_timeout_seconds", \.readyzTimeoutSeconds, .positive, reload: .restart, doc: "/readyz answers 503 \"spool not answering\" if its checks take longer"),
         .optional("sink", \.sink, .nonEmpty, defaultText: "<spool>/events.jsonl", reload: .sighup, doc: "canonical events as JSON lines, used only with no destinations"),
         .optionalSection("tls", \.tls, reload: .restart, doc: "an HTTPS listener (Meta only calls HTTPS callback URLs); SIGHUP re-reads its files"),
         .optionalSection("capture", \.capture, reload: .restart, doc: "record every authenticated request as JSON lines for `cutover replay`"),
@@ -54,6 +62,12 @@ package struct CutoverConfig: ConfigSection {
         let before = Dictionary(previous.entries.filter { $0.reload == .restart }.map { ($0.path, $0.text) }) { first, _ in first }
         let after = Dictionary(entries.filter { $0.reload == .restart }.map { ($0.path, $0.text) }) { first, _ in first }
         return Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+    }
+
+    /// `spool_check`: what the spool verifies before it opens an existing database.
+    package enum SpoolCheck: String, Sendable, Equatable, ConfigEnumeration {
+        case quick
+        case off
     }
 
     /// `capture:`: where received requests are recorded, and how the file is rotated.

@@ -14,6 +14,10 @@ package struct RelaySettings: Sendable {
     package var spoolDirectory: String
     package var spoolMaxBatch: Int
     package var spoolRetention: CutoverConfig.Retention
+    package var spoolCommitTimeout: Duration
+    package var spoolCheck: CutoverConfig.SpoolCheck
+    package var spoolCheckTimeout: Duration
+    package var readyzTimeout: Duration
     package var server: HTTPServerConfiguration
     package var verifyToken: String?
     package var appSecrets: [String]
@@ -87,6 +91,10 @@ package struct RelaySettings: Sendable {
         spoolDirectory = config.spool
         spoolMaxBatch = config.spoolMaxBatch
         spoolRetention = config.spoolRetention
+        spoolCommitTimeout = .milliseconds(Int(config.spoolCommitTimeoutSeconds * 1000))
+        spoolCheck = config.spoolCheck
+        spoolCheckTimeout = .milliseconds(Int(config.spoolCheckTimeoutSeconds * 1000))
+        readyzTimeout = .milliseconds(Int(config.readyzTimeoutSeconds * 1000))
         var limits = HTTP1Limits()
         limits.maxBodyBytes = config.limits.maxBodyBytes
         limits.maxHeaderBytes = config.limits.maxHeaderBytes

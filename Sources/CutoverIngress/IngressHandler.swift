@@ -28,6 +28,7 @@ package final class IngressHandler: HTTPServerHandler {
     private let metrics: RelayMetrics
     private let readiness: Readiness
     private let logger: Logger
+    private let spoolFailures: SpoolFailureLog
     /// Where `received_at` comes from.
     private let wallClock: WallClock
     /// Called after each commit that created deliveries, so idle delivery workers wake up.
@@ -48,6 +49,7 @@ package final class IngressHandler: HTTPServerHandler {
         self.metrics = metrics
         self.readiness = readiness
         self.logger = logger
+        spoolFailures = SpoolFailureLog(metrics: metrics, logger: logger)
         self.wallClock = wallClock
         self.onAccepted = onAccepted
         capture = settings.capture.map { CaptureWriter(settings: $0, metrics: metrics, logger: logger) }
@@ -254,15 +256,17 @@ package final class IngressHandler: HTTPServerHandler {
             readiness.recordCommit(succeeded: (try? result.get()) != nil)
             switch result {
             case .success(let receipt):
+                spoolFailures.recordSuccess()
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
                 count(request, route: routeLabel, status: .ok)
                 respond(.text(.ok, "ok"))
             case .failure(let error):
-                // Not durable, so not acknowledged: the sender retries and nothing is lost.
-                logger.error("spool write failed", metadata: ["route": "\(route)", "error": "\(error)", "request_id": "\(requestID)"])
+                // Not durable (or not known to be), so not acknowledged: the sender retries and
+                // nothing is lost; a commit that lands after a timeout makes the retry a dedup hit.
+                spoolFailures.report(error, route: route, requestID: requestID)
                 count(request, route: routeLabel, status: .serviceUnavailable)
-                respond(.text(.serviceUnavailable, "spool unavailable"))
+                respond(.text(.serviceUnavailable, error.kind == .timeout ? "spool commit timed out" : "spool unavailable"))
             }
         }
     }

@@ -94,12 +94,35 @@ package final class Relay: Sendable {
         }
     }
 
+    private static func report(_ report: SpoolOpenReport, path: String, logger: Logger) {
+        let metadata: Logger.Metadata = ["spool_id": "\(report.spoolID)", "path": "\(path)"]
+        switch report.check {
+        case .newSpool: logger.info("spool created", metadata: metadata)
+        case .skipped: logger.warning("spool opened without an integrity check (spool_check: off)", metadata: metadata)
+        case .passed(let elapsed): logger.info("spool passed quick_check in \(elapsed)", metadata: metadata)
+        case .timedOut(let limit):
+            logger.warning(
+                "spool quick_check interrupted after \(limit) (spool_check_timeout_seconds); opened unverified",
+                metadata: metadata)
+        }
+        if report.wroteMarker { logger.info("spool marker spool.id written", metadata: metadata) }
+    }
+
     /// Opens the spool, starts delivery of anything left from a previous run, then listens.
     /// - Parameter metrics: where the relay's metrics go; `cutover serve` passes `.processWide`.
     package init(settings: RelaySettings, logger: Logger, metrics: RelayMetrics = RelayMetrics()) throws {
         self.logger = logger
         self.metrics = metrics
-        let spool = try Spool.open(directory: settings.spoolDirectory, options: SpoolOptions(maxBatch: settings.spoolMaxBatch))
+        let spool = try Spool.open(
+            directory: settings.spoolDirectory,
+            options: SpoolOptions(
+                maxBatch: settings.spoolMaxBatch, commitTimeout: settings.spoolCommitTimeout,
+                check: settings.spoolCheck == .off ? .off : .quick, checkTimeout: settings.spoolCheckTimeout))
+        Self.report(spool.openReport, path: spool.path, logger: logger)
+        spool.onFault { fault, first in
+            metrics.countSpoolFault(kind: fault.kind.rawValue)
+            if first { logger.critical("spool fault: \(fault.reason)", metadata: ["kind": "\(fault.kind.rawValue)"]) }
+        }
         self.spool = spool
         let loops = DispatchEventLoop.makeGroup()
         client = HTTPClient(
@@ -107,7 +130,7 @@ package final class Relay: Sendable {
             loops: loops
         )
         let workers = workers
-        let readiness = Readiness(spool: spool)
+        let readiness = Readiness(spool: spool, answerTimeout: settings.readyzTimeout)
         self.readiness = readiness
         let ingress = IngressHandler(settings: settings, spool: spool, metrics: metrics, readiness: readiness, logger: logger) {
             workers.pokeAll()

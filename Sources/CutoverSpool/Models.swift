@@ -264,6 +264,8 @@ package struct SpoolCounters: Sendable, Hashable {
     package var failedRequests = 0
     /// Largest number of requests committed in one transaction.
     package var largestBatch = 0
+    /// Requests completed with `.timeout` because their commit took longer than `commitTimeout`.
+    package var timedOutRequests = 0
 
     package init() {}
 }
@@ -277,11 +279,34 @@ package struct SpoolOptions: Sendable, Hashable {
     /// runs delivery workers should do this; an inspection tool opening the same file should not.
     package var recoverInflight: Bool
 
-    package init(maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true) {
+    /// A submitted request whose commit has not finished this long after `submit` completes with a
+    /// `.timeout` error (the ingress answers 503 and the sender retries); nil waits for ever. A late
+    /// commit is not reported again.
+    package var commitTimeout: Duration?
+    /// What `open` verifies before using an existing database.
+    package var check: SpoolCheck
+    /// The longest `check` may run; past it the spool opens unverified and says so in `openReport`.
+    package var checkTimeout: Duration
+
+    package init(
+        maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true,
+        commitTimeout: Duration? = nil, check: SpoolCheck = .quick, checkTimeout: Duration = .seconds(60)
+    ) {
         self.maxBatch = max(1, maxBatch)
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.recoverInflight = recoverInflight
+        self.commitTimeout = commitTimeout
+        self.check = check
+        self.checkTimeout = checkTimeout
     }
+}
+
+/// The integrity check `Spool.open` runs on an existing database.
+package enum SpoolCheck: String, Sendable, Hashable, CaseIterable {
+    /// `PRAGMA quick_check`: every page and record is well formed (O(size), no index cross-check).
+    case quick
+    /// No check: for starting on purpose on a spool known to be damaged, to get what can be read out.
+    case off
 }
 
 /// What one delivery attempt came to, for `Spool.record(_:)`.

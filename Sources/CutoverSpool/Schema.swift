@@ -11,6 +11,7 @@ enum Schema {
         Migration(version: 2, sql: v2),
         Migration(version: 3, sql: v3),
         Migration(version: 4, sql: v4),
+        Migration(version: 5, sql: v5),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -182,6 +183,20 @@ extension Schema {
         CREATE TRIGGER events_count_delete AFTER DELETE ON events BEGIN
             UPDATE row_counts SET count = count - 1 WHERE name = 'events';
         END;
+        """
+}
+
+extension Schema {
+    /// v5: the spool's identity, one row made when the schema is created (or upgraded to v5) and
+    /// never changed. `spool.id` beside the database records the same id: a database without it
+    /// under that marker is one that lost its data (see `SpoolIntegrity`).
+    static let v5 = """
+        CREATE TABLE spool_identity (
+            id         TEXT NOT NULL,
+            created_at REAL NOT NULL
+        ) STRICT;
+        INSERT INTO spool_identity (id, created_at)
+            VALUES (lower(hex(randomblob(16))), (julianday('now') - 2440587.5) * 86400.0);
         """
 }
 

@@ -1,6 +1,12 @@
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The durable spool on SQLite: raw requests, canonical events (deduplicated by id) and deliveries.
 ///
 /// Threading: every method may be called from any thread. There are two connections, each in a `Mutex`
@@ -16,6 +22,11 @@ package final class Spool: Sendable {
     /// The database file, `<directory>/spool.sqlite3`.
     package let path: String
     package let options: SpoolOptions
+    /// What the start-up checks found.
+    package let openReport: SpoolOpenReport
+    /// The database file's device and inode when it was opened: before and after every ingest commit
+    /// the path must still name it, or nothing is acknowledged.
+    package let databaseIdentity: FileIdentity
 
     /// nil once closed.
     private let database: Mutex<SQLiteDatabase?>
@@ -23,10 +34,22 @@ package final class Spool: Sendable {
     private let reader: Mutex<SQLiteDatabase?>
     private let batch: Mutex<BatchState>
     private let writerQueue = DispatchQueue(label: "cutover.spool.writer", qos: .userInitiated)
+    /// Fires commit timeouts; a fired timeout only completes a submission that is still waiting.
+    private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
+    private let faultState = Mutex<FaultState>(FaultState())
+    /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
+    private let batchStartedAt = Atomic<UInt64>(0)
+    /// Test hook: called on the writer as each batch starts, before it takes the connection.
+    private let batchStartObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     private struct Submission: Sendable {
         let request: IncomingRequest
-        let completion: @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+        let completion: PendingCompletion
+    }
+
+    private struct FaultState {
+        var fault: SpoolFault?
+        var observer: (@Sendable (SpoolFault, _ first: Bool) -> Void)?
     }
 
     private struct BatchState {
@@ -38,30 +61,49 @@ package final class Spool: Sendable {
     }
 
     private init(
-        directory: String, path: String, options: SpoolOptions, database: consuming sending SQLiteDatabase,
-        reader: consuming sending SQLiteDatabase
+        directory: String, path: String, options: SpoolOptions, openReport: SpoolOpenReport, identity: FileIdentity,
+        database: consuming sending SQLiteDatabase, reader: consuming sending SQLiteDatabase
     ) {
         self.directory = directory
         self.path = path
         self.options = options
+        self.openReport = openReport
+        databaseIdentity = identity
         self.database = Mutex(Optional(database))
         self.reader = Mutex(Optional(reader))
         self.batch = Mutex(BatchState())
     }
 
     /// Opens (creating if needed) `<directory>/spool.sqlite3`: WAL, synchronous=FULL, foreign keys,
-    /// busy timeout, schema migrated to the latest version; then the read-only connection. With
-    /// `options.recoverInflight` (the default), deliveries left inflight by a crash go back to pending.
+    /// busy timeout; the start-up checks (`SpoolIntegrity`: the `spool.id` marker, then
+    /// `options.check`), which refuse with `.refused` naming the fix; schema migrated to the latest
+    /// version; then the read-only connection. With `options.recoverInflight` (the default),
+    /// deliveries left inflight by a crash go back to pending.
     package static func open(directory: String, options: SpoolOptions = SpoolOptions()) throws(SpoolError) -> Spool {
         try FileSystem.createDirectory(directory)
         let path = directory.hasSuffix("/") ? directory + "spool.sqlite3" : directory + "/spool.sqlite3"
-        let database = try SQLiteDatabase(
-            path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds))
+        let database: SQLiteDatabase
+        do throws(SpoolError) {
+            database = try SQLiteDatabase(
+                path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds))
+        } catch where error.isFault {
+            // Page 1 is unreadable: even the journal-mode pragma fails.
+            throw SpoolIntegrity.refusal(path: path, "\(path) is damaged: \(error)", code: error.code)
+        }
+        let check = try SpoolIntegrity.verify(database, directory: directory, options: options)
         try database.migrate()
+        guard let spoolID = try database.storedSpoolID() else {
+            throw SpoolError(kind: .invalidState, message: "schema v5 left no spool id", operation: "open \(path)")
+        }
+        let wroteMarker = try SpoolIntegrity.writeMarkerIfMissing(directory: directory, spoolID: spoolID)
         if options.recoverInflight { try database.resetInflight(now: Clock.now()) }
         let reader = try SQLiteDatabase(
             path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds, readOnly: true))
-        return Spool(directory: directory, path: path, options: options, database: database, reader: reader)
+        let identity = try FileIdentity.of(path: path).get()
+        return Spool(
+            directory: directory, path: path, options: options,
+            openReport: SpoolOpenReport(spoolID: spoolID, check: check, wroteMarker: wroteMarker), identity: identity,
+            database: database, reader: reader)
     }
 
     /// Wall-clock unix seconds, the time base of every `Double` time the spool stores.
@@ -69,34 +111,60 @@ package final class Spool: Sendable {
 
     // MARK: Ingest
 
-    /// Queues `request` for the next group commit. `completion` gets the receipt only after the
-    /// transaction holding the request committed (fsynced), or the error that rolled the whole batch
-    /// back. After `close()`, completes at once, on the caller's thread, with a `.closed` error.
+    /// Queues `request` for the next group commit. `completion` is called exactly once: with the
+    /// receipt only after the transaction holding the request committed (fsynced) into the database
+    /// the spool's path still names; or with the error that rolled the whole batch back; or, once
+    /// `options.commitTimeout` passed, with `.timeout` (on the timeout queue; a commit finishing later
+    /// is not reported, and a request still queued then is not written at all). After `close()`, or
+    /// once the spool is lost, completes at once, on the caller's thread, with that error.
     package func submit(
         _ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {
+        if let fault = fault, fault.kind == .lost {
+            batch.withLock { $0.counters.failedRequests += 1 }
+            note(fault)
+            completion(.failure(lostError(fault)))
+            return
+        }
+        let pending = PendingCompletion(completion)
         let (accepted, startWriter) = batch.withLock { state -> (Bool, Bool) in
             if state.closed {
                 state.counters.failedRequests += 1
                 return (false, false)
             }
-            state.queue.append(Submission(request: request, completion: completion))
+            state.queue.append(Submission(request: request, completion: pending))
             if state.writerScheduled { return (true, false) }
             state.writerScheduled = true
             return (true, true)
         }
         guard accepted else {
-            completion(.failure(.closed("submit request")))
+            pending.complete(.failure(.closed("submit request")))
             return
+        }
+        if let timeout = options.commitTimeout {
+            // Weak: a completed submission is freed at once, not when its timer fires.
+            timeoutQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak pending, weak self] in
+                guard let pending, let self else { return }
+                let error = SpoolError(
+                    kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)",
+                    operation: "submit request")
+                if pending.complete(.failure(error)) { self.batch.withLock { $0.counters.timedOutRequests += 1 } }
+            }
         }
         if startWriter { writerQueue.async { self.drain() } }
     }
 
-    /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher.
+    /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher; like a
+    /// group commit, only into the database the path still names.
     package func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
         guard !requests.isEmpty else { return [] }
         do throws(SpoolError) {
-            let receipts = try withDatabase("ingest") { database throws(SpoolError) in try database.ingest(requests) }
+            let receipts = try withDatabase("ingest") { database throws(SpoolError) in
+                try verifyIdentityOrThrow()
+                let receipts = try database.ingest(requests)
+                try verifyIdentityOrThrow()
+                return receipts
+            }
             batch.withLock { $0.counters.recordCommit(requests.count) }
             return receipts
         } catch {
@@ -124,20 +192,92 @@ package final class Spool: Sendable {
                 return Array(state.queue.prefix(maxBatch))
             }
             if submissions.isEmpty { return }
+            // Already answered (timed out while queued): writing them now would only surprise.
+            let live = submissions.filter { !$0.completion.isDone }
+            if live.isEmpty { continue }
 
-            let requests = submissions.map(\.request)
+            let requests = live.map(\.request)
+            batchStartedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
+            batchStartObserver.withLock { $0 }?()
             let result = Result { () throws(SpoolError) -> [IngestReceipt] in
-                try withDatabase("ingest") { database throws(SpoolError) in try database.ingest(requests) }
+                try withDatabase("ingest") { database throws(SpoolError) in
+                    // Before: do not write into a file nobody will open again. After: the file may
+                    // have gone during the commit; a 200 now would acknowledge what is not stored.
+                    try verifyIdentityOrThrow()
+                    let receipts = try database.ingest(requests)
+                    try verifyIdentityOrThrow()
+                    return receipts
+                }
             }
+            batchStartedAt.store(0, ordering: .relaxed)
             switch result {
             case .success(let receipts):
-                batch.withLock { $0.counters.recordCommit(submissions.count) }
-                for (submission, receipt) in zip(submissions, receipts) { submission.completion(.success(receipt)) }
+                batch.withLock { $0.counters.recordCommit(live.count) }
+                for (submission, receipt) in zip(live, receipts) { submission.completion.complete(.success(receipt)) }
             case .failure(let error):
-                batch.withLock { $0.counters.recordFailure(submissions.count) }
-                for submission in submissions { submission.completion(.failure(error)) }
+                batch.withLock { $0.counters.recordFailure(live.count) }
+                for submission in live { submission.completion.complete(.failure(error)) }
             }
         }
+    }
+
+    /// How long the batch being written has been at it, nil while the writer is idle: a commit that
+    /// runs for long means a stalled disk.
+    package func writerBusyFor(now: DispatchTime = .now()) -> Duration? {
+        let started = batchStartedAt.load(ordering: .relaxed)
+        guard started != 0 else { return nil }
+        return .nanoseconds(Int64(clamping: now.uptimeNanoseconds &- started))
+    }
+
+    // MARK: Faults
+
+    /// The fault that makes this spool untrustworthy until a restart, if one was seen.
+    package var fault: SpoolFault? { faultState.withLock { $0.fault } }
+
+    /// `observer` is told about every error that shows a fault (`first` for the one that set it):
+    /// log the first, count them all. Called on whichever thread met the error; keep it short.
+    package func onFault(_ observer: @escaping @Sendable (SpoolFault, _ first: Bool) -> Void) {
+        faultState.withLock { $0.observer = observer }
+    }
+
+    /// Whether `path` still names the database the spool has open; when it does not, the spool is
+    /// lost from now on (every later submit fails at once) and the fault is returned.
+    @discardableResult
+    package func verifyIdentity() -> SpoolFault? {
+        let reason: String
+        switch FileIdentity.of(path: path) {
+        case .success(let current) where current == databaseIdentity: return nil
+        case .success: reason = "spool database \(path) was replaced by another file"
+        case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
+            reason = "spool database \(path) was removed"
+        case .failure(let error): reason = "spool database \(path) cannot be verified: \(error)"
+        }
+        let fault = SpoolFault(kind: .lost, reason: reason + "; nothing more is acknowledged until cutover restarts")
+        note(fault)
+        return fault
+    }
+
+    private func verifyIdentityOrThrow() throws(SpoolError) {
+        if let fault = verifyIdentity() { throw lostError(fault) }
+    }
+
+    private func lostError(_ fault: SpoolFault) -> SpoolError {
+        SpoolError(kind: .lost, message: fault.reason, operation: "ingest")
+    }
+
+    private func note(_ fault: SpoolFault) {
+        let (observer, first) = faultState.withLock { state in
+            // A lost spool stays lost; corruption found later does not hide that.
+            let first = state.fault == nil || (state.fault?.kind == .corrupt && fault.kind == .lost)
+            if first { state.fault = fault }
+            return (state.observer, first)
+        }
+        observer?(fault, first)
+    }
+
+    private func noteIfFault(_ error: SpoolError) {
+        // Lost errors were noted where the identity check failed.
+        if error.kind != .lost, let fault = SpoolFault.of(error) { note(fault) }
     }
 
     /// Ingest counters of this process.
@@ -294,14 +434,24 @@ package final class Spool: Sendable {
     func withDatabase<T: Sendable>(
         _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
-        try Self.with(database, operation(), body)
+        do throws(SpoolError) {
+            return try Self.with(database, operation(), body)
+        } catch {
+            noteIfFault(error)
+            throw error
+        }
     }
 
     /// The read-only connection: waits for other readers only, never for the writer's commit.
     func withReader<T: Sendable>(
         _ operation: @autoclosure () -> String, _ body: (SQLiteDatabase) throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
-        try Self.with(reader, operation(), body)
+        do throws(SpoolError) {
+            return try Self.with(reader, operation(), body)
+        } catch {
+            noteIfFault(error)
+            throw error
+        }
     }
 
     private static func with<T: Sendable>(
@@ -332,6 +482,30 @@ package final class Spool: Sendable {
         }
     }
 
+    /// Test hook: another thread holds the writer connection inside an open write transaction (as a
+    /// commit stalled in its fsync would) from when this returns until the returned function is called;
+    /// that function returns once the transaction committed and the connection is free.
+    func _stallWriterConnection() -> @Sendable () -> Void {
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "cutover.spool.test-stall").async {
+            try? self._insideWriteTransaction {
+                entered.signal()
+                release.wait()
+            }
+            done.signal()
+        }
+        entered.wait()
+        return {
+            release.signal()
+            done.wait()
+        }
+    }
+
+    /// Test hook: `observer` runs on the writer as each batch starts (nil: none).
+    func _onBatchStart(_ observer: (@Sendable () -> Void)?) { batchStartObserver.withLock { $0 = observer } }
+
     /// Test hook: holds the writer so submissions pile up (deterministic batching); pair with `_resumeWriter`.
     func _suspendWriter() { writerQueue.suspend() }
     func _resumeWriter() { writerQueue.resume() }
@@ -348,4 +522,32 @@ extension SpoolCounters {
         failedIngestBatches += 1
         failedRequests += requests
     }
+}
+
+/// A submission's completion, called at most once: by the commit or by the timeout, whichever comes first.
+final class PendingCompletion: Sendable {
+    private let completion: Mutex<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
+
+    init(_ completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
+        self.completion = Mutex(completion)
+    }
+
+    var isDone: Bool { completion.withLock { $0 == nil } }
+
+    /// Calls the completion unless it was called already; whether it did.
+    @discardableResult
+    func complete(_ result: Result<IngestReceipt, SpoolError>) -> Bool {
+        guard let completion = completion.withLock({ $0.take() }) else { return false }
+        completion(result)
+        return true
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000
+    }
+
+    var dispatchInterval: DispatchTimeInterval { .nanoseconds(Int(clamping: nanoseconds)) }
 }

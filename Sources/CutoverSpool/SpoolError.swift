@@ -14,10 +14,19 @@ package struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
         case corrupt
         /// The database was written by a newer schema version than this build knows.
         case unsupportedSchema
+        /// The database file at the spool's path is no longer the one the spool has open (deleted,
+        /// moved or replaced); nothing more is acknowledged until a restart.
+        case lost
+        /// A submitted request's commit did not finish within `SpoolOptions.commitTimeout`; it may
+        /// still commit later (the sender's retry is then deduplicated).
+        case timeout
+        /// Opening refused: the start-up checks found the database empty where it held data, or damaged.
+        case refused
     }
 
     package let kind: Kind
-    /// SQLite extended result code for `.sqlite`, `errno` for `.io`, 0 otherwise.
+    /// SQLite extended result code for `.sqlite` (and for `.refused` when SQLite showed the damage),
+    /// `errno` for `.io`, 0 otherwise.
     package let code: Int32
     /// `sqlite3_errmsg` / `strerror` text, or a description of the problem.
     package let message: String

@@ -84,6 +84,73 @@ enum FileSystem {
         }
     }
 
+    /// The whole file if it exists (nil for ENOENT), refusing one larger than `limit` bytes.
+    static func readSmallFile(path: String, limit: Int, operation: @autoclosure () -> String) throws(SpoolError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw SpoolError(kind: .io, code: code, message: errorText(code), operation: operation())
+        }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n == 0 { break }
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw SpoolError(kind: .io, code: code, message: errorText(code), operation: operation())
+            }
+            count += n
+        }
+        guard count <= limit else {
+            throw SpoolError(kind: .io, code: EFBIG, message: "larger than \(limit) bytes", operation: operation())
+        }
+        return Array(bytes.prefix(count))
+    }
+
+    /// Writes `contents` to `path` so that it is whole after a crash: a temporary file, fsync, rename,
+    /// fsync of the directory.
+    static func writeDurably(path: String, contents: [UInt8], operation: @autoclosure () -> String) throws(SpoolError) {
+        func failure(_ code: Int32) -> SpoolError {
+            SpoolError(kind: .io, code: code, message: errorText(code), operation: operation())
+        }
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure(errno) }
+        var written = 0
+        while written < contents.count {
+            let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                close(fd)
+                unlink(temporary)
+                throw failure(code)
+            }
+            written += n
+        }
+        if fsync(fd) != 0 {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw failure(code)
+        }
+        close(fd)
+        if rename(temporary, path) != 0 {
+            let code = errno
+            unlink(temporary)
+            throw failure(code)
+        }
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directoryFD = open(directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw failure(errno) }
+        defer { close(directoryFD) }
+        if fsync(directoryFD) != 0 { throw failure(errno) }
+    }
+
     static func errorText(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
         return String(cString: text)

@@ -42,6 +42,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Spool directory (SQLite database and default sink).")
     var spool: String?
 
+    @Option(
+        name: .customLong("spool-check"),
+        help: "quick (default): PRAGMA quick_check at start, refusing a damaged spool; off: start on it anyway.")
+    var spoolCheck: String?
+
     @Option(help: "Deliver every event to this URL (replaces configured destinations).")
     var forward: String?
 
@@ -116,7 +121,7 @@ struct Serve: AsyncParsableCommand {
     private var declaredFlags: [String: [String]] {
         let values: [String: [String]?] = [
             "--listen": listen.map { [$0] }, "--listen-tls": listenTLS.map { [$0] }, "--tls-cert": tlsCertificate.map { [$0] },
-            "--tls-key": tlsKey.map { [$0] }, "--client-ca": clientCA.map { [$0] }, "--spool": spool.map { [$0] },
+            "--tls-key": tlsKey.map { [$0] }, "--client-ca": clientCA.map { [$0] }, "--spool": spool.map { [$0] }, "--spool-check": spoolCheck.map { [$0] },
             "--capture": capture.map { [$0] }, "--app-secret": appSecrets.isEmpty ? nil : appSecrets,
             "--verify-token": verifyToken.map { [$0] },
         ]

@@ -344,9 +344,9 @@ struct SpoolSchemaTests {
             try FileManager.default.createDirectory(atPath: bogus, withIntermediateDirectories: true)
             #expect(FileManager.default.createFile(atPath: bogus + "/spool.sqlite3", contents: Data(repeating: 0x41, count: 4096)))
             let notADatabase = #expect(throws: SpoolError.self) { try Spool.open(directory: bogus) }
-            #expect(notADatabase?.kind == .sqlite)
+            #expect(notADatabase?.kind == .refused, "damage refuses the start, naming the fix")
             #expect(notADatabase?.primaryCode == 26)  // SQLITE_NOTADB
-            #expect(notADatabase?.message.isEmpty == false)
+            #expect(notADatabase?.message.contains("Fix:") == true)
         }
     }
 

@@ -5,10 +5,13 @@ import Synchronization
 
 /// What `/readyz` answers: whether this instance should get traffic now.
 ///
-/// Ready means: the listeners are up and not shutting down; the spool answers a query; the spool
-/// directory takes a small synced write (a read-only remount, a full disk or a deleted directory
-/// all fail it); the database file is still the one the spool opened; and the last ingest commit did
-/// not fail recently with no success since. Each check is cheap; the probe runs off the event loops.
+/// Ready means: the listeners are up and not shutting down; the spool has no fault (lost or
+/// corrupt); the database file is still the one the spool opened; the spool answers a query; the
+/// spool directory takes a small synced write (a read-only remount, a full disk or a deleted directory
+/// all fail it); no commit has been running for longer than the commit timeout; and the last ingest
+/// commit did not fail recently with no success since. Each check is cheap and runs off the event
+/// loops; a frozen file system can still block one, so an answer never waits more than
+/// `answerTimeout` for them.
 package final class Readiness: Sendable {
     package struct Verdict: Sendable, Equatable {
         package var ready: Bool
@@ -21,17 +24,32 @@ package final class Readiness: Sendable {
     /// Uptime nanoseconds of the last successful and the last failed ingest commit (0: never).
     private let lastCommitSuccess = Atomic<UInt64>(0)
     private let lastCommitFailure = Atomic<UInt64>(0)
-    /// The database file's identity when the spool was opened (device, inode).
-    private let databaseIdentity: FileIdentity?
     /// A failed commit makes the instance unready for this long unless a commit succeeds meanwhile
     /// (then traffic is let back in to find out, instead of staying out forever).
     let commitFailureWindow: Duration
+    /// The longest `/readyz` waits for the checks before answering "spool not answering".
+    let answerTimeout: Duration
+    /// A commit running longer than this is a stall (the spool's commit timeout, 5 s without one).
+    let stallThreshold: Duration
     private let queue = DispatchQueue(label: "cutover.readiness", qos: .utility)
+    private let timers = DispatchQueue(label: "cutover.readiness.timeouts", qos: .utility)
+    /// Callers waiting for the check in progress; one check runs at a time, so a check stuck on a
+    /// frozen disk does not pile up more stuck checks behind it.
+    private let waiting = Mutex<Waiters>(Waiters())
 
-    package init(spool: Spool, commitFailureWindow: Duration = .seconds(30)) {
+    private struct Waiters {
+        var running = false
+        var nextID = 0
+        var completions: [Int: @Sendable (Verdict) -> Void] = [:]
+        /// When the check in progress started (uptime nanoseconds).
+        var startedAt: UInt64 = 0
+    }
+
+    package init(spool: Spool, commitFailureWindow: Duration = .seconds(30), answerTimeout: Duration = .seconds(1)) {
         self.spool = spool
         self.commitFailureWindow = commitFailureWindow
-        databaseIdentity = FileIdentity(path: spool.path)
+        self.answerTimeout = answerTimeout
+        stallThreshold = spool.options.commitTimeout ?? .seconds(5)
     }
 
     package func listenersUp() { listening.store(true, ordering: .releasing) }
@@ -47,22 +65,55 @@ package final class Readiness: Sendable {
         }
     }
 
-    /// Runs the checks on the readiness queue and hands the verdict to `completion` there.
+    /// Runs the checks on the readiness queue and hands the verdict to `completion` there; if they
+    /// have not finished within `answerTimeout`, hands it "spool not answering" instead (on a timer
+    /// queue), and nothing later.
     package func check(completion: @escaping @Sendable (Verdict) -> Void) {
-        queue.async { [self] in completion(checkNow()) }
+        let (id, start) = waiting.withLock { state -> (Int, Bool) in
+            let id = state.nextID
+            state.nextID += 1
+            state.completions[id] = completion
+            if state.running { return (id, false) }
+            state.running = true
+            state.startedAt = DispatchTime.now().uptimeNanoseconds
+            return (id, true)
+        }
+        if start {
+            queue.async { [self] in
+                let verdict = checkNow()
+                let completions = waiting.withLock { state in
+                    state.running = false
+                    defer { state.completions = [:] }
+                    return Array(state.completions.values)
+                }
+                for completion in completions { completion(verdict) }
+            }
+        }
+        let nanoseconds = Int(clamping: answerTimeout.components.seconds * 1_000_000_000 + answerTimeout.components.attoseconds / 1_000_000_000)
+        timers.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            let (late, startedAt) = waiting.withLock { state in (state.completions.removeValue(forKey: id), state.startedAt) }
+            guard let late else { return }
+            let running = Duration.nanoseconds(Int64(clamping: DispatchTime.now().uptimeNanoseconds &- startedAt))
+            late(Verdict(ready: false, reason: "spool not answering: the readiness check has been running for \(running.roundedMilliseconds) ms (stalled disk?)"))
+        }
     }
 
     /// The checks, on the caller's thread.
     func checkNow(now: DispatchTime = .now()) -> Verdict {
         if shuttingDown.load(ordering: .acquiring) { return Verdict(ready: false, reason: "shutting down") }
         guard listening.load(ordering: .acquiring) else { return Verdict(ready: false, reason: "listeners not up") }
+        // Checked first: sticky, and the most useful reason to show.
+        if let fault = spool.verifyIdentity() ?? spool.fault {
+            return Verdict(ready: false, reason: Self.reason(fault))
+        }
         do {
             _ = try spool.delivery(id: 0)
         } catch {
+            if let fault = spool.fault { return Verdict(ready: false, reason: Self.reason(fault)) }
             return Verdict(ready: false, reason: "spool unavailable: \(error)")
         }
-        if let databaseIdentity, FileIdentity(path: spool.path) != databaseIdentity {
-            return Verdict(ready: false, reason: "spool database \(spool.path) was removed or replaced")
+        if let busy = spool.writerBusyFor(now: now), busy > stallThreshold {
+            return Verdict(ready: false, reason: "spool not answering: a commit has been running for \(busy.roundedMilliseconds) ms (stalled disk?)")
         }
         if let problem = Self.probeWrite(directory: spool.directory) {
             return Verdict(ready: false, reason: "spool directory not writable: \(problem)")
@@ -76,6 +127,13 @@ package final class Readiness: Sendable {
             }
         }
         return Verdict(ready: true, reason: "ready")
+    }
+
+    private static func reason(_ fault: SpoolFault) -> String {
+        switch fault.kind {
+        case .lost: "spool database removed or replaced: \(fault.reason)"
+        case .corrupt: "spool corrupt: \(fault.reason)"
+        }
     }
 
     /// Creates, writes, syncs and removes a small file in `directory`; the error text, or nil.
@@ -94,15 +152,8 @@ package final class Readiness: Sendable {
     }
 }
 
-/// A file's device and inode: whether a path still names the file that was opened.
-struct FileIdentity: Equatable, Sendable {
-    var device: UInt64
-    var inode: UInt64
-
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
+extension Duration {
+    fileprivate var roundedMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -30,6 +30,8 @@ package final class RelayMetrics: Sendable {
     let dedupHits: CoreMetrics.Counter
     let spoolCommitSeconds: CoreMetrics.Timer
     let spoolCommitFailures: CoreMetrics.Counter
+    let spoolCommitTimeouts: CoreMetrics.Counter
+    let spoolFaultErrors: MetricFamily<CoreMetrics.Counter>
     // Connections
     let connectionsOpened: CoreMetrics.Counter
     let connectionsClosed: CoreMetrics.Counter
@@ -111,6 +113,8 @@ package final class RelayMetrics: Sendable {
         dedupHits = counter("cutover_dedup_hits_total")
         spoolCommitSeconds = CoreMetrics.Timer(label: "cutover_spool_commit_seconds", factory: factory)
         spoolCommitFailures = counter("cutover_spool_commit_failures_total")
+        spoolCommitTimeouts = counter("cutover_spool_commit_timeouts_total")
+        spoolFaultErrors = counters("cutover_spool_fault_errors_total", ["kind"])
         connectionsOpened = counter("cutover_connections_opened_total")
         connectionsClosed = counter("cutover_connections_closed_total")
         connectionsOpen = Meter(label: "cutover_connections_open", factory: factory)
@@ -182,6 +186,12 @@ package final class RelayMetrics: Sendable {
         spoolCommitSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds))
         if !succeeded { spoolCommitFailures.increment() }
     }
+
+    /// A request answered 503 because its commit outlasted `spool_commit_timeout_seconds`.
+    package func countSpoolCommitTimeout() { spoolCommitTimeouts.increment() }
+
+    /// An error showing a spool fault (`lost`: database removed or replaced; `corrupt`).
+    package func countSpoolFault(kind: String) { spoolFaultErrors(kind).increment() }
 
     func connectionOpened() {
         connectionsOpened.increment()
