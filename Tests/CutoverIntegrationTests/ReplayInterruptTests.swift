@@ -25,15 +25,21 @@ struct ReplayInterruptTests {
         return Int(match.1)! + Int(match.2)!
     }
 
+    /// A replay of the capture with two requests in flight: they reached the downstream, which
+    /// holds their answers.
+    private func replayHoldingTwo(in directory: TemporaryDirectory, downstream: Downstream) throws -> PeerProcess {
+        let replay = try PeerProcess(
+            cutoverBinary, ["replay", try capture(in: directory), "--to", downstream.url, "--format", "raw", "--concurrency", "2"]
+        )
+        guard downstream.waitForRequests(2) != nil else { throw TestFailure("no two requests in flight: \(replay.stderr.text)") }
+        return replay
+    }
+
     @Test func ctrlCWaitsForTheRequestsInFlightAndPrintsTheSummary() throws {
         let downstream = try Downstream(arguments: ["--hold"])
         defer { downstream.stop() }
         let directory = try TemporaryDirectory()
-        let replay = try PeerProcess(
-            cutoverBinary, ["replay", try capture(in: directory), "--to", downstream.url, "--format", "raw", "--concurrency", "2"]
-        )
-        // Two requests reached the downstream, which holds their answers: both are in flight.
-        #expect(downstream.waitForRequests(2) != nil)
+        let replay = try replayHoldingTwo(in: directory, downstream: downstream)
         replay.signal(SIGINT)
         _ = try replay.waitForLine(.stderr) { $0.contains("interrupted by SIGINT: sending nothing more") }
         #expect(replay.termination == nil, "the replay waits for its requests in flight")
@@ -52,10 +58,7 @@ struct ReplayInterruptTests {
         let downstream = try Downstream(arguments: ["--hold"])
         defer { downstream.stop() }
         let directory = try TemporaryDirectory()
-        let replay = try PeerProcess(
-            cutoverBinary, ["replay", try capture(in: directory), "--to", downstream.url, "--format", "raw", "--concurrency", "2"]
-        )
-        #expect(downstream.waitForRequests(2) != nil)
+        let replay = try replayHoldingTwo(in: directory, downstream: downstream)
         replay.signal(SIGTERM)
         _ = try replay.waitForLine(.stderr) { $0.contains("interrupted by SIGTERM") }
         replay.signal(SIGTERM)
