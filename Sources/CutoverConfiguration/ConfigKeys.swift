@@ -178,6 +178,7 @@ extension Constraint where Value == [Int] {
 
 extension Constraint where Value == Double {
     package static let positive = Self(text: "greater than 0") { $0 > 0 }
+    package static let nonNegative = Self(text: "0 or more") { $0 >= 0 }
 }
 
 extension Constraint where Value == String {

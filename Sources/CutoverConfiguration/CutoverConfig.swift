@@ -88,10 +88,12 @@ package struct CutoverConfig: ConfigSection {
         ]
     }
 
-    /// `admin: {listen: HOST:PORT, token: {env: NAME}}`: every request needs `Authorization: Bearer <token>`.
+    /// `admin: {listen: HOST:PORT, token: {env: NAME}, tls: {...}}`: every request needs
+    /// `Authorization: Bearer <token>`; with `tls`, over HTTPS only.
     package struct Admin: ConfigSection, Equatable {
         package var listen: HostAndPort
         package var token: Secret
+        package var tls: AdminTLS?
 
         package init(listen: HostAndPort, token: Secret) {
             self.listen = listen
@@ -101,8 +103,31 @@ package struct CutoverConfig: ConfigSection {
         package static var defaults: Self { Self(listen: HostAndPort(host: "", port: 0), token: Secret(.literal(""))) }
 
         package static let fields: [Field<Self>] = [
-            .required("listen", \.listen, doc: "plain HTTP: keep it on loopback or a private network"),
+            .required("listen", \.listen, doc: "plain HTTP unless tls is set: then keep it on loopback or a private network"),
             .requiredSecret("token", \.token, reload: .sighup, doc: "16+ characters; every request sends Authorization: Bearer <token>"),
+            .optionalSection("tls", \.tls, doc: "HTTPS on the admin listener, as tls: is for ingress; SIGHUP re-reads its files"),
+        ]
+    }
+
+    /// `admin.tls`: the certificate the admin listener presents, and optionally the CA its
+    /// clients' certificates must come from. The shape of `tls:` without its listener.
+    package struct AdminTLS: ConfigSection, Equatable {
+        package var certificate: String
+        package var privateKey: String
+        package var clientCA: String?
+
+        package init(certificate: String, privateKey: String, clientCA: String? = nil) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.clientCA = clientCA
+        }
+
+        package static var defaults: Self { Self(certificate: "", privateKey: "") }
+
+        package static let fields: [Field<Self>] = [
+            .required("certificate", \.certificate, .nonEmpty, doc: "PEM certificate chain, leaf first"),
+            .required("private_key", \.privateKey, .nonEmpty, doc: "PEM private key of the leaf certificate"),
+            .optional("client_ca", \.clientCA, .nonEmpty, doc: "require client certificates from this CA as well as the token"),
         ]
     }
 
@@ -307,6 +332,9 @@ package struct CutoverConfig: ConfigSection {
         package var breakerFailureThreshold = 5
         package var breakerOpenSeconds = 5.0
         package var breakerMaxOpenSeconds = 300.0
+        package var dnsTimeoutSeconds = 5.0
+        package var dnsCacheSeconds = 60.0
+        package var dnsMaxLookups = 8
 
         package enum Ordering: String, Sendable, Equatable, ConfigEnumeration {
             case perContact = "per_contact"
@@ -326,6 +354,9 @@ package struct CutoverConfig: ConfigSection {
             .value("breaker_failure_threshold", \.breakerFailureThreshold, .atLeast(1), doc: "consecutive failures that pause a destination"),
             .value("breaker_open_seconds", \.breakerOpenSeconds, .positive, doc: "first pause, then one probe; doubles per failed probe"),
             .value("breaker_max_open_seconds", \.breakerMaxOpenSeconds, .positive, doc: "the longest pause"),
+            .value("dns_timeout_seconds", \.dnsTimeoutSeconds, .positive, reload: .restart, doc: "a name lookup taking longer fails the attempt (retried as usual)"),
+            .value("dns_cache_seconds", \.dnsCacheSeconds, .nonNegative, reload: .restart, doc: "an answer is reused this long, in place of its TTL (getaddrinfo gives none); 0: never"),
+            .value("dns_max_lookups", \.dnsMaxLookups, .atLeast(1), reload: .restart, doc: "name lookups running at once (one per host however many wait)"),
         ]
     }
 

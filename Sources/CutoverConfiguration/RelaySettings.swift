@@ -35,6 +35,8 @@ package struct RelaySettings: Sendable {
     package struct AdminSettings: Sendable, Equatable {
         package var listen: HostAndPort
         package var token: String
+        /// HTTPS on the admin listener; nil: plain HTTP.
+        package var tls: TLSServerConfiguration?
     }
 
     package struct TLSListenerSettings: Sendable {
@@ -157,7 +159,10 @@ package struct RelaySettings: Sendable {
         delivery = config.delivery
         capture = config.capture.map { CaptureSettings(path: $0.path, maxBytes: $0.maxBytes, keep: $0.keep, routes: $0.routes) }
         if let configured = config.admin {
-            admin = AdminSettings(listen: configured.listen, token: try configured.token.resolve(environment: environment))
+            admin = AdminSettings(
+                listen: configured.listen, token: try configured.token.resolve(environment: environment),
+                tls: configured.tls.map(Self.adminTLS)
+            )
         }
         if let listener = config.tls {
             var server = TLSServerConfiguration(certificateChainFile: listener.certificate, privateKeyFile: listener.privateKey)
@@ -168,6 +173,14 @@ package struct RelaySettings: Sendable {
             }
             tls = TLSListenerSettings(listen: listener.listen, configuration: server)
         }
+    }
+
+    /// HTTP/1.1 only: the admin API's clients are curl and scripts.
+    private static func adminTLS(_ tls: CutoverConfig.AdminTLS) -> TLSServerConfiguration {
+        var server = TLSServerConfiguration(certificateChainFile: tls.certificate, privateKeyFile: tls.privateKey)
+        server.applicationProtocols = ["http/1.1"]
+        if let ca = tls.clientCA { server.clientAuthentication = .init(trustedCAFile: ca, expectedSubjectName: nil) }
+        return server
     }
 
     private static func clientTLS(for destination: CutoverConfig.Destination) -> TLSClientConfiguration? {
@@ -199,6 +212,16 @@ package struct RelaySettings: Sendable {
                 _ = try TLSContext(server: tls.configuration)
             } catch {
                 throw ConfigError("\(config.located("tls")): cannot load \(listener.certificate) with \(listener.privateKey): \(error)")
+            }
+        }
+        if let listener = config.admin?.tls, let configuration = admin?.tls {
+            let files = [("admin.tls.certificate", listener.certificate), ("admin.tls.private_key", listener.privateKey)]
+                + (listener.clientCA.map { [("admin.tls.client_ca", $0)] } ?? [])
+            try Self.checkReadable(files, in: config)
+            do {
+                _ = try TLSContext(server: configuration)
+            } catch {
+                throw ConfigError("\(config.located("admin.tls")): cannot load \(listener.certificate) with \(listener.privateKey): \(error)")
             }
         }
         for (index, destination) in config.destinations.enumerated() {

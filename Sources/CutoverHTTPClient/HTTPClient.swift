@@ -12,6 +12,7 @@ import Synchronization
 package final class HTTPClient: Sendable {
     package let configuration: HTTPClientConfiguration
     private let loops: [any EventLoop]
+    private let resolver: HostResolver
     private let pool = Mutex(Pool())
     /// The context for https requests without one of their own, built on first use.
     private let defaultTLS = Mutex<TLSContext?>(nil)
@@ -74,15 +75,17 @@ package final class HTTPClient: Sendable {
         func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(context)) }
     }
 
-    package init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop]) {
+    /// `resolver`: nil resolves with getaddrinfo as `configuration.dns` says; tests give their own.
+    package init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), loops: [any EventLoop], resolver: HostResolver? = nil) {
         precondition(!loops.isEmpty, "an HTTP client needs at least one event loop")
         self.configuration = configuration
         self.loops = loops
+        self.resolver = resolver ?? HostResolver(configuration: configuration.dns)
         Socket.ignoreBrokenPipeSignal()
     }
 
     /// Sends `request` and calls `completion` once, from any thread, with the response or why
-    /// there is none. Resolves host names on the calling thread: keep it off an event loop.
+    /// there is none. Never blocks the caller: names are resolved by the `HostResolver`.
     package func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<HTTP1Response, HTTPClientError>) -> Void) {
         var tls: TLSContext?
         if request.url.scheme == .https {
@@ -165,14 +168,18 @@ package final class HTTPClient: Sendable {
     }
 
     private func connect(_ request: Request, key: PoolKey, mayNegotiateH2: Bool) {
-        let address: SocketAddress
-        do {
-            // resolve() throws rather than return an empty list.
-            address = try SocketAddress.resolve(host: key.host, port: key.port)[0]
-        } catch {
-            connectFailed(request, key: key, mayNegotiateH2: mayNegotiateH2, error: .resolve(error))
-            return
+        resolver.resolve(host: key.host, port: key.port) { [self] result in
+            switch result {
+            case .success(let addresses):
+                // A lookup throws rather than answer an empty list.
+                connect(request, to: addresses[0], key: key, mayNegotiateH2: mayNegotiateH2)
+            case .failure(let error):
+                connectFailed(request, key: key, mayNegotiateH2: mayNegotiateH2, error: error)
+            }
         }
+    }
+
+    private func connect(_ request: Request, to address: SocketAddress, key: PoolKey, mayNegotiateH2: Bool) {
         let loop = pool.withLock { pool in
             pool.nextLoop = (pool.nextLoop + 1) % loops.count
             return loops[pool.nextLoop]

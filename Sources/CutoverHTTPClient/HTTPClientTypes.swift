@@ -67,6 +67,8 @@ package struct HTTPClientConfiguration: Sendable {
     /// TLS for https destinations whose request carries no context of its own. Offers `h2`
     /// first by default: a destination that picks it gets many requests over one connection.
     package var tls: TLSClientConfiguration
+    /// Name lookups: their timeout, how long an answer is reused, how many run at once.
+    package var dns: HostResolver.Configuration
 
     package init(
         connectTimeout: Duration = .seconds(10),
@@ -74,7 +76,8 @@ package struct HTTPClientConfiguration: Sendable {
         maxIdleConnectionsPerHost: Int = 32,
         idleTimeout: Duration = .seconds(30),
         maxResponseBodyBytes: Int = 1 << 20,
-        tls: TLSClientConfiguration = TLSClientConfiguration(applicationProtocols: ["h2", "http/1.1"])
+        tls: TLSClientConfiguration = TLSClientConfiguration(applicationProtocols: ["h2", "http/1.1"]),
+        dns: HostResolver.Configuration = HostResolver.Configuration()
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -82,5 +85,6 @@ package struct HTTPClientConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.maxResponseBodyBytes = maxResponseBodyBytes
         self.tls = tls
+        self.dns = dns
     }
 }

@@ -37,6 +37,8 @@ package final class Relay: Sendable {
     private let adminHandler: AdminHandler?
     /// The admin listener's address (with the real port when 0 was asked for).
     package let boundAdminAddress: SocketAddress?
+    /// The admin listener's certificate, when `admin.tls` is set: re-read on SIGHUP like the ingress one.
+    private let adminTLSContext: TLSContext?
 
     /// The running delivery workers, by destination name; the ingress wakes them after each commit.
     /// Workers a reload replaced finish their deliveries in flight in the background; shutdown waits
@@ -126,7 +128,14 @@ package final class Relay: Sendable {
         self.spool = spool
         let loops = DispatchEventLoop.makeGroup()
         client = HTTPClient(
-            configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000))),
+            configuration: HTTPClientConfiguration(
+                requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)),
+                dns: HostResolver.Configuration(
+                    timeout: .milliseconds(Int(settings.delivery.dnsTimeoutSeconds * 1000)),
+                    cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
+                    maxConcurrentLookups: settings.delivery.dnsMaxLookups
+                )
+            ),
             loops: loops
         )
         let workers = workers
@@ -168,13 +177,16 @@ package final class Relay: Sendable {
                 configuration: configuration, handler: handler, observer: AdminLogObserver(logger: logger), loops: loops)
             adminHandler = handler
             self.adminServer = adminServer
-            let address = try adminServer.listen(on: admin.listen)
+            let context = try admin.tls.map { try TLSContext(server: $0) }
+            adminTLSContext = context
+            let address = try adminServer.listen(on: admin.listen, tls: context)
             boundAdminAddress = address
-            logger.notice("admin API at http://\(address)/admin (bearer token required)")
+            logger.notice("admin API at \(context == nil ? "http" : "https")://\(address)/admin (bearer token required)")
         } else {
             adminHandler = nil
             adminServer = nil
             boundAdminAddress = nil
+            adminTLSContext = nil
         }
         readiness.listenersUp()
     }
@@ -228,6 +240,7 @@ package final class Relay: Sendable {
         }
         workersToStop += current.filter { fresh.destinations.map(\.name).contains($0.key) == false }.map(\.value)
         try tlsContext?.reload()
+        try adminTLSContext?.reload()
         ingress.reload(fresh)
         if let token = fresh.admin?.token { adminHandler?.reload(token: token) }
         spoolGauges.setDestinations(fresh.destinations.map(\.name))

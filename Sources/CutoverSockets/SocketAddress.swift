@@ -87,6 +87,11 @@ package struct AddressError: Error, Sendable, CustomStringConvertible {
     package let host: String
     package let reason: String
     package var description: String { "cannot resolve \(host): \(reason)" }
+
+    package init(host: String, reason: String) {
+        self.host = host
+        self.reason = reason
+    }
 }
 
 /// `HOST:PORT` or `[IPV6]:PORT` as given on a command line or in config.

@@ -34,6 +34,13 @@ struct Replay: AsyncParsableCommand {
             Progress goes to standard error: a bar on a terminal, plain lines otherwise. The summary \
             goes to standard output; a dry run prints the rendered requests there instead, and its \
             summary to standard error. Exits 1 when anything failed.
+
+            Files are read a line at a time: a capture of any size replays in about the memory of its \
+            longest line. A line longer than --max-record-bytes is a failed record, not read.
+
+            Ctrl-C (SIGINT) or SIGTERM stops sending, waits for the requests in flight (each at most \
+            --timeout; a second Ctrl-C stops waiting), prints the summary with what was not sent, and \
+            exits 130 (SIGINT) or 143 (SIGTERM).
             """
     )
 
@@ -82,6 +89,11 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each response.")
     var timeout = 30.0
 
+    @Option(
+        name: .customLong("max-record-bytes"),
+        help: "Longest capture line or body file read, in bytes (default: twice limits.max_body_bytes of --config, else \(JSONLinesSource.defaultMaxRecordBytes)).")
+    var maxRecordBytes: Int?
+
     @Flag(name: .customLong("dry-run"), help: "Print the rendered requests; send nothing.")
     var dryRun = false
 
@@ -114,6 +126,7 @@ struct Replay: AsyncParsableCommand {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number") }
         guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let maxRecordBytes, maxRecordBytes < 1 { throw ValidationError("--max-record-bytes must be at least 1") }
         if sources.isEmpty, spool == nil, config == nil {
             throw ValidationError("name a SOURCE (spool:DIR, a directory, a file or -), or --spool DIR / --config FILE")
         }
@@ -200,6 +213,7 @@ struct Replay: AsyncParsableCommand {
             return try SpoolSource(spool: opened, since: filter.since, until: filter.until, status: status, destination: destination)
         }
         let defaultSpool = spool ?? loadedConfig?.spool ?? CutoverConfig().spool
+        let recordLimit = maxRecordBytes ?? loadedConfig.map { 2 * $0.limits.maxBodyBytes } ?? JSONLinesSource.defaultMaxRecordBytes
         var parts: [any ReplaySource] = []
         for name in sources.isEmpty ? ["spool"] : sources {
             var isDirectory: ObjCBool = false
@@ -208,34 +222,45 @@ struct Replay: AsyncParsableCommand {
             } else if name.hasPrefix("spool:") {
                 parts.append(try openSpool(String(name.dropFirst("spool:".count))))
             } else if name != "-", FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory), isDirectory.boolValue {
-                parts.append(try ChainedSource.directory(name))
+                parts.append(try ChainedSource.directory(name, maxRecordBytes: recordLimit))
             } else {
-                parts.append(try JSONLinesSource(path: name))
+                parts.append(try JSONLinesSource(path: name, maxRecordBytes: recordLimit))
             }
         }
         let source: any ReplaySource = parts.count == 1 ? parts[0] : ChainedSource(parts)
         let runner = ReplayRunner(plan: plan, rate: rate, concurrency: concurrency)
 
+        let interruption = ReplayInterruption()
+        let signals = ReplaySignals(interruption: interruption)
+        defer { signals.cancel() }
+
         if dryRun {
             let target = to ?? "(no --to)"
             let output = FileHandle.standardOutput
-            let summary = try runner.dryRun(source: source) { request in
+            let summary = try runner.dryRun(source: source, interruption: interruption) { request in
                 var text = "# \(request.label)\(request.eventIDs.isEmpty ? "" : "  " + request.eventIDs.joined(separator: ","))\n"
                 text += "POST \(target)\n"
                 for header in request.headers { text += "\(header.name): \(header.value)\n" }
                 output.write(Data((text + "\n").utf8) + Data(request.body) + Data("\n\n".utf8))
             }
             report(summary, dryRun: true)
-            if summary.anyFailed { throw ExitCode(1) }
+            try exit(for: summary, signals: signals)
             return
         }
 
         let transport = try HTTPReplayTransport(url: to!, timeoutSeconds: timeout)
         defer { transport.shutdown() }
         let progress = ProgressPrinter(terminal: isatty(STDERR_FILENO) == 1)
-        let summary = try await runner.run(source: source, transport: transport) { progress.update($0) }
+        let summary = try await runner.run(source: source, transport: transport, interruption: interruption) { progress.update($0) }
         progress.finish(summary.progress)
         report(summary, dryRun: false)
+        try exit(for: summary, signals: signals)
+    }
+
+    /// 128 + the signal when interrupted (as a shell reports a signalled command), else 1 when
+    /// anything failed.
+    private func exit(for summary: ReplaySummary, signals: ReplaySignals) throws {
+        if summary.interrupted != nil, let signal = signals.received { throw ExitCode(128 + signal) }
         if summary.anyFailed { throw ExitCode(1) }
     }
 
@@ -248,7 +273,9 @@ struct Replay: AsyncParsableCommand {
         if dryRun {
             let p = summary.progress
             standardError.write(
-                Data("dry run: \(p.sent) request\(p.sent == 1 ? "" : "s") rendered, nothing sent; failed \(p.failed), skipped \(p.skipped) (\(p.read) read, \(p.matched) matched)\n".utf8))
+                Data(("dry run: \(p.sent) request\(p.sent == 1 ? "" : "s") rendered, nothing sent; failed \(p.failed), skipped \(p.skipped) (\(p.read) read, \(p.matched) matched)"
+                    + (summary.interrupted.map { "; interrupted by \($0)" + (summary.unread.map { ", \($0) records unread" } ?? "") } ?? "")
+                    + "\n").utf8))
         } else {
             print("replay to \(to ?? ""): " + ReplayDisplay.summary(summary))
         }

@@ -23,6 +23,7 @@ struct CheckConfigCommandTests {
         ("cloud:\n  verify_token: {env: CUTOVER_TEST_UNSET_TOKEN}\n", "2:17: cloud.verify_token: secret environment variable CUTOVER_TEST_UNSET_TOKEN is not set"),
         ("tls:\n  listen: 127.0.0.1:8443\n  certificate: /nonexistent/cert.pem\n  private_key: /nonexistent/key.pem\n", "3:16: tls.certificate: /nonexistent/cert.pem does not exist"),
         ("destinations:\n  - name: a\n    url: https://x.example/\n    ca_file: /nonexistent/ca.pem\n", "4:14: destinations[0].ca_file: /nonexistent/ca.pem does not exist"),
+        ("admin:\n  listen: 127.0.0.1:9091\n  token: literal-admin-token-0123456789\n  tls:\n    certificate: /nonexistent/admin.pem\n    private_key: /nonexistent/admin.key\n", "5:18: admin.tls.certificate: /nonexistent/admin.pem does not exist"),
     ])
     func aBadValueFailsNamingFileLineAndKey(yaml: String, expected: String) throws {
         let result = try check(yaml)

@@ -7,6 +7,7 @@ import CutoverWebhooks
 import Dispatch
 import Foundation
 import HTTPTypes
+import Synchronization
 
 /// The time a replay paces itself by; tests give it a fake one.
 package protocol ReplayClock: Sendable {
@@ -62,22 +63,58 @@ package final class HTTPReplayTransport: ReplayTransport {
         )
     }
 
+    /// Answers at once with an error when the task is cancelled (a second Ctrl-C): the request may
+    /// still reach the endpoint, but the replay stops waiting for it.
     package func send(_ request: ReplayRequest) async -> ReplayResponse {
         let clientRequest = ClientRequest(url: destination, method: .post, headerFields: request.fields, body: request.body)
-        let client = client
-        return await withCheckedContinuation { continuation in
-            // The client resolves names on the calling thread: not on the caller's executor.
-            DispatchQueue.global().async {
+        let answer = Answer()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard answer.wait(continuation) else { return }
+                // The client resolves names off the calling thread and never blocks it.
                 client.execute(clientRequest) { result in
                     switch result {
                     case .success(let response):
                         let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
-                        continuation.resume(returning: .status(response.head.status.code, excerpt: excerpt))
+                        answer.resume(.status(response.head.status.code, excerpt: excerpt))
                     case .failure(let error):
-                        continuation.resume(returning: .error(error.description))
+                        answer.resume(.error(error.description))
                     }
                 }
             }
+        } onCancel: {
+            answer.resume(.error("interrupted before an answer arrived"))
+        }
+    }
+
+    /// One response, resumed once: by the client or by cancellation, whichever comes first.
+    private final class Answer: Sendable {
+        private enum State {
+            case idle
+            case waiting(CheckedContinuation<ReplayResponse, Never>)
+            case done
+        }
+
+        private let state = Mutex(State.idle)
+
+        /// False when cancellation came first (the continuation is resumed at once).
+        func wait(_ continuation: CheckedContinuation<ReplayResponse, Never>) -> Bool {
+            let cancelled = state.withLock { state -> Bool in
+                guard case .idle = state else { return true }
+                state = .waiting(continuation)
+                return false
+            }
+            if cancelled { continuation.resume(returning: .error("interrupted before an answer arrived")) }
+            return !cancelled
+        }
+
+        func resume(_ response: ReplayResponse) {
+            let continuation = state.withLock { state -> CheckedContinuation<ReplayResponse, Never>? in
+                defer { state = .done }
+                if case .waiting(let continuation) = state { return continuation }
+                return nil
+            }
+            continuation?.resume(returning: response)
         }
     }
 
@@ -122,8 +159,15 @@ package struct ReplaySummary: Sendable {
     /// The first failures, `label event: reason` (at most `ReplayRunner.keptFailures`).
     package var failures: [String] = []
     package var skipped: [String] = []
+    /// Why the replay stopped before the end of its source (`SIGINT`); nil when it ran to the end.
+    package var interrupted: String?
+    /// Requests prepared but never sent because the replay was interrupted.
+    package var notSent = 0
 
     package var anyFailed: Bool { progress.failed > 0 }
+
+    /// Records the source still held when the replay stopped, when its size is known.
+    package var unread: Int? { progress.total.map { max(0, $0 - progress.read) } }
 }
 
 /// Reads a source, prepares each record with a plan, and sends the requests at the rate and
@@ -150,8 +194,12 @@ package struct ReplayRunner: Sendable {
     }
 
     /// Sends everything `source` yields; `onProgress` is called after each record and each answer.
+    /// Once `interruption` is set, nothing more is read or sent and the requests in flight are
+    /// waited for (each bounded by the transport's timeout; cancelling the task makes the
+    /// transport give up on them).
     package func run(
-        source: any ReplaySource, transport: any ReplayTransport, onProgress: (ReplayProgress) -> Void = { _ in }
+        source: any ReplaySource, transport: any ReplayTransport, interruption: ReplayInterruption? = nil,
+        onProgress: (ReplayProgress) -> Void = { _ in }
     ) async throws -> ReplaySummary {
         let started = clock.now()
         var summary = ReplaySummary(progress: ReplayProgress(total: source.estimatedCount))
@@ -175,39 +223,73 @@ package struct ReplayRunner: Sendable {
         func note(_ failure: String) {
             if summary.failures.count < Self.keptFailures { summary.failures.append(failure) }
         }
+        func pause(until slot: Double) async {
+            guard let interruption, slot > clock.now() else { return await clock.sleep(until: slot) }
+            await withTaskGroup(of: Void.self) { pacing in
+                pacing.addTask { await clock.sleep(until: slot) }
+                pacing.addTask { await interruption.wait() }
+                await pacing.next()
+                pacing.cancelAll()
+            }
+        }
         try await withThrowingTaskGroup(of: Outcome.self) { group in
             var inFlight = 0
-            while let record = try source.next() {
+            while interruption?.reason == nil, let record = try source.next() {
                 summary.progress.read += 1
                 let prepared = plan.prepare(record, now: clock.now())
                 account(prepared, in: &summary)
                 for failure in prepared.failures { note(failure) }
                 for request in prepared.requests {
-                    if inFlight >= concurrency, let outcome = try await group.next() {
+                    if interruption?.reason == nil, inFlight >= concurrency, let outcome = try await group.next() {
                         inFlight -= 1
                         handle(outcome)
                     }
-                    let slot = pacer.reserve(now: clock.now())
-                    await clock.sleep(until: slot)
+                    if interruption?.reason == nil {
+                        await pause(until: pacer.reserve(now: clock.now()))
+                    }
+                    guard interruption?.reason == nil else {
+                        summary.notSent += 1
+                        continue
+                    }
                     var request = request
                     request.releasedAt = clock.now()
                     summary.progress.sent += 1
                     inFlight += 1
-                    group.addTask { Outcome(request: request, response: await transport.send(request)) }
+                    group.addTask { Outcome(request: request, response: await Self.send(request, over: transport, until: interruption)) }
                 }
                 summary.progress.elapsed = clock.now() - started
                 onProgress(summary.progress)
             }
             while let outcome = try await group.next() { handle(outcome) }
         }
+        summary.interrupted = interruption?.reason
         summary.progress.elapsed = clock.now() - started
         return summary
     }
 
+    /// The transport's answer, or an error once the replay is abandoned (the send is cancelled).
+    private static func send(
+        _ request: ReplayRequest, over transport: any ReplayTransport, until interruption: ReplayInterruption?
+    ) async -> ReplayResponse {
+        guard let interruption else { return await transport.send(request) }
+        return await withTaskGroup(of: ReplayResponse?.self) { race in
+            race.addTask { await transport.send(request) }
+            race.addTask {
+                await interruption.wait(abandonOnly: true)
+                return nil
+            }
+            let first = await race.next() ?? nil
+            race.cancelAll()
+            return first ?? .error("interrupted before an answer arrived")
+        }
+    }
+
     /// Prepares everything and hands each request to `output` instead of sending it.
-    package func dryRun(source: any ReplaySource, output: (ReplayRequest) -> Void) throws -> ReplaySummary {
+    package func dryRun(
+        source: any ReplaySource, interruption: ReplayInterruption? = nil, output: (ReplayRequest) -> Void
+    ) throws -> ReplaySummary {
         var summary = ReplaySummary(progress: ReplayProgress(total: source.estimatedCount))
-        while let record = try source.next() {
+        while interruption?.reason == nil, let record = try source.next() {
             summary.progress.read += 1
             let prepared = plan.prepare(record, now: clock.now())
             account(prepared, in: &summary)
@@ -217,6 +299,7 @@ package struct ReplayRunner: Sendable {
                 output(request)
             }
         }
+        summary.interrupted = interruption?.reason
         return summary
     }
 
@@ -265,8 +348,13 @@ package enum ReplayDisplay {
     /// `sent 12, 2xx 11, failed 1, skipped 0 (14 read, 12 matched, 3.1s, 3.9/s)`
     package static func summary(_ summary: ReplaySummary) -> String {
         let p = summary.progress
-        return "sent \(p.sent), 2xx \(p.succeeded), failed \(p.failed), skipped \(p.skipped) "
+        var text = "sent \(p.sent), 2xx \(p.succeeded), failed \(p.failed), skipped \(p.skipped) "
             + "(\(p.read) read, \(p.matched) matched, " + String(format: "%.1fs, %.1f/s", p.elapsed, p.rate) + ")"
+        if let reason = summary.interrupted {
+            text += "; interrupted by \(reason): not sent \(summary.notSent) prepared"
+            text += summary.unread.map { ", \($0) records unread" } ?? ", the rest of the source unread"
+        }
+        return text
     }
 
     static func clock(_ seconds: Double) -> String {

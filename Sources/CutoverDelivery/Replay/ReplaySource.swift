@@ -37,65 +37,96 @@ package struct ReplaySourceError: Error, CustomStringConvertible, Sendable {
 
 // MARK: Files
 
-/// A file of one webhook body, or JSON lines of bodies or capture envelopes.
+/// A file of one webhook body, or JSON lines of bodies or capture envelopes, read a line at a
+/// time (`LineReader`): memory stays at about the longest line, whatever the file's size. A line
+/// longer than `maxRecordBytes` is a failed record, skipped without being read whole.
 package final class JSONLinesSource: ReplaySource {
     private let name: String
-    private let data: [UInt8]
     private let modified: Double?
-    private var offset = 0
+    private let maxRecordBytes: Int
+    /// Opens the input: on the first `next()` for a file (a directory's files are not all open
+    /// at once), at once for standard input.
+    private let open: () throws -> LineReader
+    private var reader: LineReader?
+    /// Whether the input is one JSON document (a pretty-printed body spans lines); nil until known.
+    private var single: Bool?
     private var lineNumber = 0
-    private var single: Bool
     package let estimatedCount: Int?
 
-    /// `path` `-` reads standard input.
-    package convenience init(path: String) throws {
+    /// The default longest record: twice the default body limit, room for a capture line's
+    /// escaping of the largest body the relay accepts.
+    package static let defaultMaxRecordBytes = 2 * CutoverConfig.Limits().maxBodyBytes
+
+    /// `path` `-` reads standard input. Files are read once here to count their records (for
+    /// the progress bar's ETA), a chunk at a time.
+    package convenience init(path: String, maxRecordBytes: Int = defaultMaxRecordBytes) throws {
         if path == "-" {
-            self.init(name: "stdin", bytes: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), modified: nil)
+            let reader = LineReader(descriptor: STDIN_FILENO, name: "stdin", maxLineBytes: maxRecordBytes)
+            self.init(name: "stdin", modified: nil, maxRecordBytes: maxRecordBytes, estimatedCount: nil) { reader }
             return
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ReplaySourceError("cannot read \(path)") }
+        let surveyed = try LineReader(path: path, maxLineBytes: maxRecordBytes)
+        let single = try Self.isSingleDocument(surveyed, maxRecordBytes: maxRecordBytes)
+        let count = single ? 1 : try surveyed.countNonBlankLines()
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970
-        self.init(name: path, bytes: [UInt8](data), modified: modified)
+        self.init(name: path, modified: modified, maxRecordBytes: maxRecordBytes, estimatedCount: count) {
+            try LineReader(path: path, maxLineBytes: maxRecordBytes)
+        }
+        self.single = single
     }
 
-    package init(name: String, bytes: [UInt8], modified: Double? = nil) {
-        self.name = name
-        data = bytes
-        self.modified = modified
-        // A pretty-printed body spans lines: a file that is one JSON document is one record.
-        single = (try? JSONValue.parse(bytes)) != nil
-        if single {
-            estimatedCount = 1
-        } else {
-            var lines = 0
-            var blank = true
-            for byte in bytes {
-                if byte == UInt8(ascii: "\n") {
-                    if !blank { lines += 1 }
-                    blank = true
-                } else if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\r") && byte != UInt8(ascii: "\t") {
-                    blank = false
-                }
-            }
-            estimatedCount = lines + (blank ? 0 : 1)
+    package convenience init(name: String, bytes: [UInt8], modified: Double? = nil, maxRecordBytes: Int = defaultMaxRecordBytes) {
+        let count = { () -> Int in
+            let reader = LineReader(bytes: bytes, name: name, maxLineBytes: maxRecordBytes)
+            // In memory, neither can fail.
+            if (try? Self.isSingleDocument(reader, maxRecordBytes: maxRecordBytes)) == true { return 1 }
+            return (try? reader.countNonBlankLines()) ?? 0
+        }()
+        self.init(name: name, modified: modified, maxRecordBytes: maxRecordBytes, estimatedCount: count) {
+            LineReader(bytes: bytes, name: name, maxLineBytes: maxRecordBytes)
         }
+    }
+
+    private init(name: String, modified: Double?, maxRecordBytes: Int, estimatedCount: Int?, open: @escaping () throws -> LineReader) {
+        self.name = name
+        self.modified = modified
+        self.maxRecordBytes = maxRecordBytes
+        self.estimatedCount = estimatedCount
+        self.open = open
+    }
+
+    /// A file that parses whole is one record; one that does not, or is longer than a record may
+    /// be, is JSON lines. Leaves the reader where it was.
+    private static func isSingleDocument(_ reader: LineReader, maxRecordBytes: Int) throws -> Bool {
+        guard let whole = try reader.peekRest(limit: maxRecordBytes) else { return false }
+        return (try? JSONValue.parse(whole)) != nil
     }
 
     package func next() throws -> ReplayRecord? {
-        if single {
+        if reader == nil { reader = try open() }
+        let reader = reader!
+        if single == nil { single = try Self.isSingleDocument(reader, maxRecordBytes: maxRecordBytes) }
+        if single == true {
             single = false
-            offset = data.count
-            return record(data, label: name, fileTime: modified)
+            // Known to fit: the whole input was at most a record's size.
+            guard let whole = try reader.peekRest(limit: maxRecordBytes) else { return nil }
+            while try reader.next() != nil {}
+            return record(whole, label: name, fileTime: modified)
         }
-        while offset < data.count {
-            let end = data[offset...].firstIndex(of: UInt8(ascii: "\n")) ?? data.count
-            let line = Array(data[offset..<end])
-            offset = end + 1
+        while let line = try reader.next() {
             lineNumber += 1
-            guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else {
-                continue
+            switch line {
+            case .tooLong(let bytes):
+                return ReplayRecord(
+                    label: "\(name):\(lineNumber)", request: CapturedRequest(receivedAt: nil, route: nil, headers: [], body: []),
+                    problem: "a line of \(bytes) bytes, longer than the largest record (\(maxRecordBytes) bytes, --max-record-bytes): not read"
+                )
+            case .text(let text):
+                guard text.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }) else {
+                    continue
+                }
+                return record(text, label: "\(name):\(lineNumber)", fileTime: nil)
             }
-            return record(line, label: "\(name):\(lineNumber)", fileTime: nil)
         }
         return nil
     }
@@ -128,7 +159,7 @@ package final class ChainedSource: ReplaySource {
     }
 
     /// The `.json` and `.jsonl` files of `directory` (not recursive), in name order.
-    package static func directory(_ directory: String) throws -> ChainedSource {
+    package static func directory(_ directory: String, maxRecordBytes: Int = JSONLinesSource.defaultMaxRecordBytes) throws -> ChainedSource {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -136,7 +167,7 @@ package final class ChainedSource: ReplaySource {
             throw ReplaySourceError("cannot list \(directory): \(error.localizedDescription)")
         }
         let files = names.filter { $0.hasSuffix(".json") || $0.hasSuffix(".jsonl") }.sorted()
-        return ChainedSource(try files.map { try JSONLinesSource(path: (directory as NSString).appendingPathComponent($0)) })
+        return ChainedSource(try files.map { try JSONLinesSource(path: (directory as NSString).appendingPathComponent($0), maxRecordBytes: maxRecordBytes) })
     }
 
     package func next() throws -> ReplayRecord? {
@@ -175,7 +206,9 @@ package final class SpoolSource: ReplaySource {
     private var lastID: Int64 = 0
     private var exhausted = false
     package let estimatedCount: Int?
-    private static let pageSize = 100
+    /// Requests read per query: what the source holds at once is this many bodies (each at most
+    /// `limits.max_body_bytes`), whatever the spool's size.
+    private static let pageSize = 16
 
     /// `until` is exclusive. `destination` narrows `status` delivered/dead to that destination's deliveries.
     package init(spool: Spool, since: Double? = nil, until: Double? = nil, status: Status? = nil, destination: String? = nil) throws {

@@ -1,0 +1,41 @@
+import CutoverTestSupport
+import Foundation
+import Testing
+
+/// `admin.tls`: the admin API over HTTPS with curl, the bearer token still required, and plain
+/// HTTP refused on the TLS port.
+@Suite(.serialized)
+struct AdminTLSTests {
+    @Test func theAdminAPIAnswersOverHTTPSOnly() throws {
+        let directory = try TemporaryDirectory()
+        let certificates = TestCertificates.shared
+        let token = "admin-token-for-the-tls-test-0123"
+        let config = directory.path("cutover.yml")
+        try """
+        admin:
+          listen: 127.0.0.1:0
+          token: {env: CUTOVER_TEST_ADMIN_TOKEN}
+          tls:
+            certificate: \(certificates.serverCertificate)
+            private_key: \(certificates.serverKey)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let cutover = try CutoverServer(
+            spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
+        defer { cutover.kill() }
+        let marker = "admin API at https://127.0.0.1:"
+        let line = try cutover.process.waitForLine(.stderr) { $0.contains(marker) }
+        let port = try #require(Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }))
+        let admin = "https://127.0.0.1:\(port)/admin/stats"
+        let trust = ["--cacert", certificates.caCertificate]
+
+        #expect(try curl(trust + [admin]).status == 401, "the token is still required over TLS")
+        let authorized = try curl(trust + [admin, "-H", "Authorization: Bearer \(token)"])
+        #expect(authorized.status == 200)
+        #expect(authorized.body.contains("\"dead_letters\""), "\(authorized.body)")
+        // Unverified, curl refuses the certificate (60); plain HTTP gets no HTTP answer at all.
+        #expect(try runCommand("/usr/bin/curl", ["-sS", "-o", "/dev/null", admin]).status == 60)
+        let plain = try runCommand(
+            "/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(port)/admin/stats"])
+        #expect(plain.status != 0 && plain.output == "000", "plain HTTP to the TLS port: \(plain.output) \(plain.error)")
+    }
+}
