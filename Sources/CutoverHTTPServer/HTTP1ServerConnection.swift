@@ -208,8 +208,9 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         if stayOpen, http10 { head.headerFields[.connection] = "keep-alive" }
         var bytes: [UInt8] = []
         HTTP1ResponseEncoder.encode(head, body: response.body, closeConnection: !stayOpen, into: &bytes)
-        transport.write(bytes)
+        // Given back before the peer can see the answer: what it observes next has the memory free.
         releaseBody()
+        transport.write(bytes)
         if stayOpen {
             phase = .idle
             // A peer that pipelines but does not read its responses gets no more work done for it
