@@ -181,6 +181,10 @@ package struct CutoverConfig: ConfigSection {
         package var maxConnections = 10_000
         package var idleTimeoutSeconds = 60.0
         package var readTimeoutSeconds = 30.0
+        package var writeTimeoutSeconds = 30.0
+        package var maxInflightBodyBytes = 256 * 1024 * 1024
+        package var maxConnectionBodyBytes = 16 * 1024 * 1024
+        package var maxHeaderRejections = 8
 
         package init() {}
         package static var defaults: Self { Self() }
@@ -193,6 +197,10 @@ package struct CutoverConfig: ConfigSection {
             .value("max_connections", \.maxConnections, .atLeast(1), doc: "one more connection gets 503 and is closed"),
             .value("idle_timeout_seconds", \.idleTimeoutSeconds, .positive, doc: "a keep-alive connection with no request is closed"),
             .value("read_timeout_seconds", \.readTimeoutSeconds, .positive, doc: "a started request must arrive in full within this (else 408)"),
+            .value("write_timeout_seconds", \.writeTimeoutSeconds, .positive, doc: "a response left unread this long (zero HTTP/2 window, peer not reading) closes the connection"),
+            .value("max_inflight_body_bytes", \.maxInflightBodyBytes, .atLeast(1), doc: "request bodies held at once by all connections; one that does not fit gets 503 before it is read"),
+            .value("max_connection_body_bytes", \.maxConnectionBodyBytes, .atLeast(1), doc: "request bodies one HTTP/2 connection holds at once over its streams; past it a stream gets 503"),
+            .value("max_header_rejections", \.maxHeaderRejections, .atLeast(0), doc: "HTTP/2 header blocks over the limits (431) per connection; the next gets GOAWAY ENHANCE_YOUR_CALM"),
         ]
     }
 

@@ -106,7 +106,11 @@ package struct RelaySettings: Sendable {
             limits: limits,
             maxConnections: config.limits.maxConnections,
             idleTimeout: .milliseconds(Int(config.limits.idleTimeoutSeconds * 1000)),
-            readTimeout: .milliseconds(Int(config.limits.readTimeoutSeconds * 1000))
+            readTimeout: .milliseconds(Int(config.limits.readTimeoutSeconds * 1000)),
+            maxInflightBodyBytes: config.limits.maxInflightBodyBytes,
+            maxConnectionBodyBytes: config.limits.maxConnectionBodyBytes,
+            writeTimeout: .milliseconds(Int(config.limits.writeTimeoutSeconds * 1000)),
+            maxHeaderRejections: config.limits.maxHeaderRejections
         )
         verifyToken = try config.cloud.verifyToken?.resolve(environment: environment)
         appSecrets = try config.cloud.appSecrets.map { secret throws(ConfigError) in try secret.resolve(environment: environment) }

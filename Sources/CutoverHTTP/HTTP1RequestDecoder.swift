@@ -83,6 +83,32 @@ package struct HTTP1RequestDecoder: Sendable {
         return false
     }
 
+    /// The head of the request whose body is being read, from the end of its header section
+    /// until the request comes out of `next()`: a server decides here, before the body is
+    /// buffered, whether it wants it at all and whether memory for it is available.
+    package var pendingHead: HTTPRequest? {
+        switch state {
+        case .fixedBody, .chunkedBody: request
+        case .requestLine, .headers: nil
+        }
+    }
+
+    /// The Content-Length of the request whose body is being read; nil when chunked or idle.
+    package var pendingBodyLength: Int? {
+        guard pendingHead != nil, !head.chunkedIsFinal else { return nil }
+        return head.contentLength
+    }
+
+    /// Body bytes of the pending request taken so far (chunked framing removed).
+    package var pendingBodyCount: Int { body.count }
+
+    /// Sizes the pending body's storage once, after the server reserved memory for all of it:
+    /// growing it by doubling would copy it several times and leave up to twice its size allocated.
+    package mutating func reservePendingBody(capacity: Int) {
+        guard pendingHead != nil, capacity > body.capacity else { return }
+        body.reserveCapacity(min(capacity, limits.maxBodyBytes))
+    }
+
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
         buffer.append(bytes)

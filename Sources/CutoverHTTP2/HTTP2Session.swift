@@ -33,11 +33,20 @@ package final class HTTP2Session: @unchecked Sendable {
     package let role: Role
     package let limits: HTTP2Limits
     package weak var delegate: (any HTTP2SessionDelegate)?
+    /// Server: who admits request bodies and lends the memory they are kept in; nil keeps every
+    /// body within `limits.maxBodyBytes`.
+    package weak var admission: (any HTTP2StreamAdmission)?
     private var session: OpaquePointer!
     private var streams: [Int32: StreamState] = [:]
     private var events: [Event] = []
     /// Server: request streams open and not refused, against `limits.maxConcurrentStreams`.
     private var openRequestCount = 0
+    /// Header blocks answered 431 on this connection, against `limits.maxHeaderRejections`.
+    private var headerRejections = 0
+    /// Set by a callback that ends the connection; `receive` throws it.
+    private var abort: HTTP2Error?
+    /// Body memory is borrowed in steps of this when the size was not declared.
+    private static let reservationStep = 64 * 1024
 
     /// A class, so callbacks update a stream in place: a struct copied out of the dictionary and
     /// written back made every DATA frame copy the body received so far (quadratic in its size).
@@ -57,6 +66,8 @@ package final class HTTP2Session: @unchecked Sendable {
         var discarded = 0
         /// Refused over the concurrency limit: never counted as open.
         var refused = false
+        /// Body memory lent by `admission` and not yet given back.
+        var reserved = 0
         var outgoing: [UInt8] = []
         var outgoingOffset = 0
     }
@@ -121,7 +132,7 @@ package final class HTTP2Session: @unchecked Sendable {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         defer { deliverEvents() }
-        if result < 0 { throw HTTP2Error("receiving", libraryCode: Int32(result)) }
+        if result < 0 { throw abort ?? HTTP2Error("receiving", libraryCode: Int32(result)) }
     }
 
     /// Appends frames nghttp2 has ready (SETTINGS, WINDOW_UPDATE, HEADERS, DATA...) to `output`
@@ -139,6 +150,11 @@ package final class HTTP2Session: @unchecked Sendable {
     }
 
     package var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
+    /// The response on `streamID` is all serialized (or the stream is gone): nothing of it waits
+    /// for the peer's flow-control window any more.
+    package func responseIsSent(streamID: Int32) -> Bool {
+        nghttp2_session_get_stream_local_close(session, streamID) != 0
+    }
     /// Neither side has anything left to say: after a GOAWAY both ways, or a fatal error.
     package var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
     /// Streams open now (requests in progress on a server, requests in flight on a client).
@@ -269,6 +285,7 @@ package final class HTTP2Session: @unchecked Sendable {
         stream.discarding = true
         stream.body = []
         stream.fields = []
+        release(stream, id)
         if now {
             events.append(.reject(id, status, reason))
         } else {
@@ -301,20 +318,32 @@ package final class HTTP2Session: @unchecked Sendable {
         }
     }
 
-    fileprivate func header(_ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+    /// False ends the connection (`abort` says why): too many header blocks over the limits.
+    fileprivate func header(_ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
         let id = cutover_h2_frame_stream_id(frame)
-        guard let stream = streams[id], !stream.discarding else { return }
+        guard let stream = streams[id], !stream.discarding else { return true }
         stream.headerListSize += name.count + value.count + 32
         stream.headerCount += 1
         if stream.headerListSize > limits.maxHeaderListSize || stream.headerCount > limits.maxHeaderCount {
             let what = stream.headerListSize > limits.maxHeaderListSize ? "header list over \(limits.maxHeaderListSize) bytes" : "more than \(limits.maxHeaderCount) header fields"
             reject(id, .requestHeaderFieldsTooLarge, what, now: false)
-            return
+            if role == .server {
+                headerRejections += 1
+                if headerRejections > limits.maxHeaderRejections {
+                    abort = HTTP2Error(
+                        "receiving", errorCode: .enhanceYourCalm,
+                        reason: "\(headerRejections) header blocks over the limits on one connection (\(what))"
+                    )
+                    return false
+                }
+            }
+            return true
         }
         // Trailers are counted against the limits but not kept.
         if !stream.headersComplete {
             stream.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
+        return true
     }
 
     fileprivate func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
@@ -334,12 +363,12 @@ package final class HTTP2Session: @unchecked Sendable {
                     return  // interim response: the final head follows
                 }
                 stream.headersComplete = true
-                if !endStream, let length = stream.fields.first(where: { $0.name == "content-length" }).flatMap({ Int($0.value) }),
-                    length > limits.maxBodyBytes
-                {
+                let length = stream.fields.first(where: { $0.name == "content-length" }).flatMap({ Int($0.value) })
+                if !endStream, let length, length > limits.maxBodyBytes {
                     reject(id, .contentTooLarge, "body of \(length) bytes over the limit of \(limits.maxBodyBytes)", now: true)
                     return
                 }
+                if !endStream, role == .server, !admitBody(of: stream, id, contentLength: length) { return }
             }
             if endStream { complete(id) }
         case NGHTTP2_DATA.rawValue:
@@ -361,6 +390,41 @@ package final class HTTP2Session: @unchecked Sendable {
         events.append(.message(message))
     }
 
+    /// Asks `admission` whether a request body may come, and lends its declared size up front.
+    private func admitBody(of stream: StreamState, _ id: Int32, contentLength: Int?) -> Bool {
+        guard let admission else { return true }
+        let head = HTTP2Message(streamID: id, fields: stream.fields, body: [])
+        if let refusal = admission.http2Session(self, admit: head, contentLength: contentLength) {
+            reject(id, refusal.status, refusal.reason, now: true)
+            return false
+        }
+        guard let contentLength, contentLength > 0 else { return true }
+        guard admission.http2Session(self, reserveBody: contentLength, on: id) else {
+            reject(id, .serviceUnavailable, "no memory for a body of \(contentLength) bytes now; retry later", now: true)
+            return false
+        }
+        stream.reserved = contentLength
+        // Sized once: growing by doubling would copy it and hold up to twice its size.
+        stream.body.reserveCapacity(contentLength)
+        return true
+    }
+
+    /// Lends what a body that outgrew its reservation needs next, a step at a time.
+    private func reserveMore(for stream: StreamState, _ id: Int32, total: Int) -> Bool {
+        guard let admission, total > stream.reserved else { return true }
+        let wanted = min(max(total, stream.reserved + Self.reservationStep), limits.maxBodyBytes)
+        guard admission.http2Session(self, reserveBody: wanted - stream.reserved, on: id) else { return false }
+        stream.reserved = wanted
+        return true
+    }
+
+    private func release(_ stream: StreamState, _ id: Int32) {
+        guard stream.reserved > 0 else { return }
+        let bytes = stream.reserved
+        stream.reserved = 0
+        admission?.http2Session(self, releaseBody: bytes, on: id)
+    }
+
     /// Bytes of a rejected request read and dropped before its stream is reset.
     private var discardAllowance: Int { max(limits.maxBodyBytes, 1 << 20) }
 
@@ -380,11 +444,16 @@ package final class HTTP2Session: @unchecked Sendable {
             reject(id, .contentTooLarge, "body over the limit of \(limits.maxBodyBytes) bytes", now: true)
             return
         }
+        if role == .server, !reserveMore(for: stream, id, total: stream.body.count + data.count) {
+            reject(id, .serviceUnavailable, "no memory for more request body now; retry later", now: true)
+            return
+        }
         stream.body.append(contentsOf: data)
     }
 
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        release(stream, id)
         if role == .server, !stream.refused { openRequestCount -= 1 }
         if stream.refused { return }
         events.append(.closed(id, HTTP2ErrorCode(rawValue: errorCode)))
@@ -441,10 +510,10 @@ package final class HTTP2Session: @unchecked Sendable {
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, context in
             guard let frame, let context else { return 0 }
-            HTTP2Session.from(context).header(
+            let proceed = HTTP2Session.from(context).header(
                 frame, name: UnsafeBufferPointer(start: name, count: nameLength), value: UnsafeBufferPointer(start: value, count: valueLength)
             )
-            return 0
+            return proceed ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, context in
             guard let frame, let context else { return 0 }

@@ -60,6 +60,9 @@ package struct HTTP2Limits: Sendable, Hashable {
     package var initialStreamWindowSize: Int
     /// The connection-level receive window (raised with a WINDOW_UPDATE on stream 0).
     package var connectionWindowSize: Int
+    /// Header blocks over the limits (431s) one connection may send; the next ends it with
+    /// GOAWAY ENHANCE_YOUR_CALM. An HPACK bomb makes us decode its whole block every time.
+    package var maxHeaderRejections: Int
 
     package init(
         maxConcurrentStreams: Int = 100,
@@ -67,8 +70,10 @@ package struct HTTP2Limits: Sendable, Hashable {
         maxHeaderCount: Int = 100,
         maxBodyBytes: Int = 4 * 1024 * 1024,
         initialStreamWindowSize: Int = 256 * 1024,
-        connectionWindowSize: Int = 1024 * 1024
+        connectionWindowSize: Int = 1024 * 1024,
+        maxHeaderRejections: Int = 8
     ) {
+        self.maxHeaderRejections = max(0, maxHeaderRejections)
         self.maxConcurrentStreams = max(1, maxConcurrentStreams)
         self.maxHeaderListSize = max(256, maxHeaderListSize)
         self.maxHeaderCount = max(4, maxHeaderCount)

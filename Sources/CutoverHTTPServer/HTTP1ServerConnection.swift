@@ -15,6 +15,11 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     /// What the TLS handshake agreed on; nil on a plain connection.
     private let tls: TLSConnectionInfo?
     private let onClose: @Sendable () -> Void
+    private let budget: BodyMemoryBudget
+    /// What the request being read or handled holds of `budget`.
+    private var reservation = BodyReservation()
+    /// The pending head went through `handler.admit` and had its declared body reserved.
+    private var headAdmitted = false
     private var decoder: HTTP1RequestDecoder
     private var phase = Phase.idle
     private var inputEnded = false
@@ -24,6 +29,8 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     private var requestStartedAt: DispatchTime?
     /// Responses the peer has not read yet, above which no further pipelined request is decoded.
     private static let maxUnreadResponseBytes = 256 * 1024
+    /// A chunked body borrows memory in steps of this as it arrives.
+    private static let reservationStep = 64 * 1024
     private var waitingForDrain = false
 
     private enum Phase {
@@ -41,9 +48,11 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         handler: any HTTPServerHandler,
         observer: any HTTPServerObserver,
         tls: TLSConnectionInfo?,
+        budget: BodyMemoryBudget,
         onClose: @escaping @Sendable () -> Void
     ) {
         self.transport = transport
+        self.budget = budget
         self.configuration = configuration
         self.handler = handler
         self.observer = observer
@@ -95,10 +104,14 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     }
 
     func connectionDeadlineDidPass(_ connection: Connection) {
+        if case .closing = phase {
+            // The last response was not read within the write timeout.
+            abortUnread()
+            return
+        }
         guard case .idle = phase else { return }
         if waitingForDrain {
-            // The peer stopped reading its responses for a whole idle timeout.
-            transport.close()
+            abortUnread()
         } else if !decoder.isIdle {
             reject(.requestTimeout, reason: "request not received in full within \(configuration.readTimeout)")
         } else {
@@ -107,6 +120,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     }
 
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
+        releaseBody()
         onClose()
     }
 
@@ -121,6 +135,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
                 reject(error.status, reason: error.reason)
                 return
             }
+            if case .request = output {} else if !admitPendingBody() { return }
             switch output {
             case nil:
                 if inputEnded || (closeRequested && decoder.isIdle) {
@@ -138,7 +153,42 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         }
     }
 
+    /// Before a body is buffered (and before `100 Continue`): the handler may refuse the head, and
+    /// the body must fit the server's memory budget, declared length up front, chunked step by
+    /// step. False when the request was answered and the connection is closing.
+    private func admitPendingBody() -> Bool {
+        guard let head = decoder.pendingHead else { return true }
+        if !headAdmitted {
+            headAdmitted = true
+            if let refusal = handler.admit(head, remoteAddress: transport.peer) {
+                refuseUnread(refusal)
+                return false
+            }
+            if let length = decoder.pendingBodyLength {
+                guard reservation.grow(to: length, in: budget) else {
+                    refuseOverBudget(length)
+                    return false
+                }
+                noteBudget()
+                decoder.reservePendingBody(capacity: length)
+                return true
+            }
+        }
+        let received = decoder.pendingBodyCount
+        guard decoder.pendingBodyLength == nil, received >= reservation.bytes else { return true }
+        guard reservation.grow(to: min(received + Self.reservationStep, max(received, configuration.limits.maxBodyBytes)), in: budget) else {
+            refuseOverBudget(received)
+            return false
+        }
+        noteBudget()
+        return true
+    }
+
     private func dispatch(_ request: HTTP1Request) {
+        headAdmitted = false
+        // A body that arrived whole with its head was never reserved; it counts while handled.
+        reservation.cover(request.body.count, in: budget)
+        noteBudget()
         let keepAlive = request.keepAlive && !closeRequested
         phase = .handling(keepAlive: keepAlive, http10: request.version == .http1_0)
         requestStartedAt = nil
@@ -158,6 +208,8 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         if stayOpen, http10 { head.headerFields[.connection] = "keep-alive" }
         var bytes: [UInt8] = []
         HTTP1ResponseEncoder.encode(head, body: response.body, closeConnection: !stayOpen, into: &bytes)
+        // Given back before the peer can see the answer: what it observes next has the memory free.
+        releaseBody()
         transport.write(bytes)
         if stayOpen {
             phase = .idle
@@ -166,14 +218,59 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
             if transport.pendingWriteCount > Self.maxUnreadResponseBytes {
                 waitingForDrain = true
                 transport.pauseReading()
-                transport.setDeadline(after: configuration.idleTimeout)
+                transport.setDeadline(after: configuration.writeTimeout)
             } else {
                 decodeNext()
             }
         } else {
             phase = .closing
+            transport.setDeadline(after: configuration.writeTimeout)
             transport.close(afterFlush: true)
         }
+    }
+
+    /// The handler refused the head: its answer, then close, since the body was never read.
+    private func refuseUnread(_ response: ServerResponse) {
+        var bytes: [UInt8] = []
+        HTTP1ResponseEncoder.encode(
+            HTTPResponse(status: response.status, headerFields: response.headerFields), body: response.body, closeConnection: true,
+            into: &bytes
+        )
+        closeUnread(bytes)
+    }
+
+    /// No memory for this body now: 503 before buffering it, with a hint to retry soon.
+    private func refuseOverBudget(_ bytes: Int) {
+        let reason = "no memory for a request body of \(bytes) bytes now (\(budget.limit) bytes of bodies in flight at most); retry later"
+        observer.requestRejected(status: .serviceUnavailable, reason: reason, remoteAddress: transport.peer)
+        var response = ServerResponse.text(.serviceUnavailable, "server busy, retry later")
+        response.headerFields[.retryAfter] = "1"
+        refuseUnread(response)
+    }
+
+    private func closeUnread(_ bytes: [UInt8]) {
+        phase = .closing
+        releaseBody()
+        transport.write(bytes)
+        transport.close(afterFlush: true, linger: true)
+    }
+
+    /// A peer that leaves its responses unread for the write timeout holds a slot for nothing.
+    private func abortUnread() {
+        observer.connectionAborted(
+            limit: "write_timeout", reason: "responses not read within \(configuration.writeTimeout)", remoteAddress: transport.peer
+        )
+        transport.close()
+    }
+
+    private func releaseBody() {
+        guard reservation.bytes > 0 else { return }
+        reservation.release(to: budget)
+        noteBudget()
+    }
+
+    private func noteBudget() {
+        observer.bodyBytesInFlight(budget.reservedBytes)
     }
 
     /// Answers a request the server refuses by itself, then closes: after a framing error the
@@ -182,9 +279,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         observer.requestRejected(status: status, reason: reason, remoteAddress: transport.peer)
         var bytes: [UInt8] = []
         HTTP1ResponseEncoder.encodeError(status: status, reason: reason, into: &bytes)
-        phase = .closing
-        transport.write(bytes)
-        transport.close(afterFlush: true, linger: true)
+        closeUnread(bytes)
     }
 
     private func armDeadline() {

@@ -8,7 +8,7 @@ import HTTPTypes
 /// Drives one HTTP/2 connection (h2 over TLS, or h2c with prior knowledge): an nghttp2 session
 /// fed from the transport on its loop, one `ServerRequest` per stream handed to the same handler
 /// as HTTP/1.1, responses written as HEADERS + DATA as they come back, in any order.
-final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2SessionDelegate, @unchecked Sendable {
+final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2SessionDelegate, HTTP2StreamAdmission, @unchecked Sendable {
     // Invariant: all mutable state (and the session) is touched only on `transport.loop`.
     private let transport: Connection
     private let configuration: HTTPServerConfiguration
@@ -17,8 +17,16 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     private let tls: TLSConnectionInfo?
     private let onClose: @Sendable () -> Void
     private let session: HTTP2Session
+    private let budget: BodyMemoryBudget
+    /// What this connection's streams hold of `budget`, against `maxConnectionBodyBytes`.
+    private var reservedBodyBytes = 0
     /// Streams whose request is with the handler: whether each was a HEAD request.
     private var inFlight: [Int32: Bool] = [:]
+    /// Streams whose response is submitted but not yet all handed to the transport, and since
+    /// when: the write timeout runs from the oldest (a zero window never lets it finish).
+    private var responding: [Int32: DispatchTime] = [:]
+    /// The handler's answers to heads it refused, sent in place of a generic text.
+    private var refusals: [Int32: ServerResponse] = [:]
     /// GOAWAY sent for an idle timeout or a shutdown; a second deadline closes regardless.
     private var goingAway = false
     private var closed = false
@@ -30,9 +38,10 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
 
     init(
         transport: Connection, configuration: HTTPServerConfiguration, handler: any HTTPServerHandler,
-        observer: any HTTPServerObserver, tls: TLSConnectionInfo?, onClose: @escaping @Sendable () -> Void
+        observer: any HTTPServerObserver, tls: TLSConnectionInfo?, budget: BodyMemoryBudget, onClose: @escaping @Sendable () -> Void
     ) throws(HTTP2Error) {
         self.transport = transport
+        self.budget = budget
         self.configuration = configuration
         self.handler = handler
         self.observer = observer
@@ -40,6 +49,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         self.onClose = onClose
         session = try HTTP2Session(role: .server, limits: configuration.http2Limits)
         session.delegate = self
+        session.admission = self
     }
 
     /// Starts reading from the transport (a TLS connection that negotiated h2).
@@ -82,6 +92,17 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     }
 
     func connectionDeadlineDidPass(_ connection: Connection) {
+        if let oldest = responding.values.min(), transport.loop.now >= oldest + configuration.writeTimeout.dispatchInterval {
+            // The peer keeps its window shut or stopped reading: its streams would hold their
+            // slots and memory forever. Nothing can be answered to it any more.
+            observer.connectionAborted(
+                limit: "write_timeout", reason: "HTTP/2 responses not read within \(configuration.writeTimeout)",
+                remoteAddress: transport.peer
+            )
+            closed = true
+            transport.close()
+            return
+        }
         if goingAway || !inFlight.isEmpty {
             transport.close()
         } else {
@@ -92,6 +113,11 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
         closed = true
         inFlight.removeAll()
+        responding.removeAll()
+        refusals.removeAll()
+        budget.release(reservedBodyBytes)
+        reservedBodyBytes = 0
+        observer.bodyBytesInFlight(budget.reservedBytes)
         onClose()
     }
 
@@ -109,6 +135,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         let id = message.streamID
         inFlight[id] = head.method == .head
         transport.setDeadline(nil)
+        armWriteDeadline()
         let request = ServerRequest(head: head, body: message.body, remoteAddress: transport.peer, tls: tls)
         let loop = transport.loop
         handler.handle(request) { [self] response in
@@ -117,20 +144,55 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     }
 
     func http2Session(_ session: HTTP2Session, didReject streamID: Int32, status: HTTPResponse.Status, reason: String) {
-        observer.requestRejected(status: status, reason: reason, remoteAddress: transport.peer)
-        let response = ServerResponse.text(status, reason)
-        submit(streamID, response, head: false)
+        // The handler counted and logged its own refusals.
+        if let response = refusals.removeValue(forKey: streamID) {
+            submit(streamID, response, head: false)
+        } else {
+            observer.requestRejected(status: status, reason: reason, remoteAddress: transport.peer)
+            submit(streamID, ServerResponse.text(status, reason), head: false)
+        }
     }
 
     func http2Session(_ session: HTTP2Session, streamDidClose streamID: Int32, errorCode: HTTP2ErrorCode) {
         // A stream the peer reset while its handler runs: the response is dropped when it comes.
         inFlight[streamID] = nil
-        if inFlight.isEmpty { armIdleDeadline() }
+        responding[streamID] = nil
+        refusals[streamID] = nil
+        if !responding.isEmpty {
+            armWriteDeadline()
+        } else if inFlight.isEmpty {
+            armIdleDeadline()
+        }
     }
 
     func http2Session(_ session: HTTP2Session, didReceiveGoAway lastStreamID: Int32, errorCode: HTTP2ErrorCode) {}
 
     func http2SessionDidReceiveSettings(_ session: HTTP2Session) {}
+
+    // MARK: HTTP2StreamAdmission
+
+    func http2Session(_ session: HTTP2Session, admit head: HTTP2Message, contentLength: Int?) -> HTTP2Refusal? {
+        // A malformed head is reset once complete, as for a request without a body.
+        guard let request = try? head.request(), let response = handler.admit(request, remoteAddress: transport.peer) else { return nil }
+        refusals[head.streamID] = response
+        return HTTP2Refusal(status: response.status, reason: "refused before its body")
+    }
+
+    func http2Session(_ session: HTTP2Session, reserveBody bytes: Int, on streamID: Int32) -> Bool {
+        guard !closed, reservedBodyBytes + bytes <= configuration.maxConnectionBodyBytes, budget.reserve(bytes) else { return false }
+        reservedBodyBytes += bytes
+        observer.bodyBytesInFlight(budget.reservedBytes)
+        return true
+    }
+
+    func http2Session(_ session: HTTP2Session, releaseBody bytes: Int, on streamID: Int32) {
+        // After the close everything this connection held was given back at once.
+        let amount = min(bytes, reservedBodyBytes)
+        guard amount > 0 else { return }
+        reservedBodyBytes -= amount
+        budget.release(amount)
+        observer.bodyBytesInFlight(budget.reservedBytes)
+    }
 
     // MARK: Writing
 
@@ -141,6 +203,10 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     }
 
     private func submit(_ id: Int32, _ response: ServerResponse, head: Bool) {
+        if responding[id] == nil {
+            responding[id] = transport.loop.now
+            armWriteDeadline()
+        }
         do {
             try session.submitResponse(
                 streamID: id, HTTPResponse(status: response.status, headerFields: response.headerFields), body: response.body,
@@ -168,6 +234,12 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
             transport.write(output)
             if transport.isClosed { return }
         }
+        if !responding.isEmpty {
+            responding = responding.filter { !session.responseIsSent(streamID: $0.key) }
+            if responding.isEmpty {
+                if inFlight.isEmpty { armIdleDeadline() } else if !goingAway { transport.setDeadline(nil) }
+            }
+        }
         if transport.pendingWriteCount >= Self.maxPendingOutput {
             transport.pauseReading()
         } else {
@@ -193,13 +265,23 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         guard !closed else { return }
         closed = true
         let code = error.goAwayCode
-        observer.requestRejected(status: .badRequest, reason: error.description, remoteAddress: transport.peer)
+        if error.errorCode == .enhanceYourCalm {
+            observer.connectionAborted(limit: "header_rejections", reason: error.reason, remoteAddress: transport.peer)
+        } else {
+            observer.requestRejected(status: .badRequest, reason: error.description, remoteAddress: transport.peer)
+        }
         transport.write(HTTP2Session.goAwayFrame(errorCode: code, debug: error.reason))
         transport.close(afterFlush: true, linger: true)
     }
 
     /// With no request at the handler: the idle timeout when no stream is open, the read timeout
     /// while some are still receiving (a peer that stalls mid-request gets GOAWAY, then is closed).
+    /// While a response waits for the peer: the write timeout, from the oldest one submitted.
+    private func armWriteDeadline() {
+        guard !goingAway, let oldest = responding.values.min() else { return }
+        transport.setDeadline(oldest + configuration.writeTimeout.dispatchInterval)
+    }
+
     private func armIdleDeadline() {
         guard !goingAway else { return }
         let timeout = session.activeStreamCount == 0 ? configuration.idleTimeout : configuration.readTimeout

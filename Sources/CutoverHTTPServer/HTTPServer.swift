@@ -15,6 +15,8 @@ package final class HTTPServer: Sendable {
     private let observer: any HTTPServerObserver
     private let loops: [any EventLoop]
     private let state = Mutex(State())
+    /// Request bodies held by every connection of this server, against `maxInflightBodyBytes`.
+    package let bodyBudget: BodyMemoryBudget
     /// Where `shutdownGracefully` waits for the last connection to close.
     let drained = ConnectionDrain()
 
@@ -38,6 +40,7 @@ package final class HTTPServer: Sendable {
         self.handler = handler
         self.observer = observer
         self.loops = loops
+        bodyBudget = BodyMemoryBudget(limit: configuration.maxInflightBodyBytes)
         Socket.ignoreBrokenPipeSignal()
     }
 
@@ -148,13 +151,15 @@ package final class HTTPServer: Sendable {
         let onClose: @Sendable () -> Void = { [self] in connectionDidClose(id) }
         let makeHTTP1: @Sendable () -> HTTP1ServerConnection = { [self] in
             HTTP1ServerConnection(
-                transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, onClose: onClose
+                transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, budget: bodyBudget,
+                onClose: onClose
             )
         }
         let makeHTTP2: @Sendable () -> HTTP2ServerConnection? = { [self] in
             do throws(HTTP2Error) {
                 return try HTTP2ServerConnection(
-                    transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, onClose: onClose
+                    transport: transport, configuration: configuration, handler: handler, observer: observer, tls: tls, budget: bodyBudget,
+                    onClose: onClose
                 )
             } catch {
                 observer.requestRejected(status: .internalServerError, reason: error.description, remoteAddress: peer)

@@ -40,6 +40,15 @@ package struct ServerResponse: Sendable {
 /// Answers requests. `respond` may be called from any thread, exactly once.
 package protocol HTTPServerHandler: Sendable {
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void)
+    /// Looks at a head whose body has not arrived yet (before `100 Continue` is sent, before the
+    /// body is buffered): a response refuses the request at once, unread; nil lets the body come.
+    /// Runs on the connection's event loop, so it only decides from the head (route, credential
+    /// present), never waits. The default admits everything.
+    func admit(_ head: HTTPRequest, remoteAddress: String) -> ServerResponse?
+}
+
+extension HTTPServerHandler {
+    package func admit(_ head: HTTPRequest, remoteAddress: String) -> ServerResponse? { nil }
 }
 
 /// Protocol-level events the server itself answers, for logs and metrics.
@@ -51,8 +60,16 @@ package protocol HTTPServerObserver: Sendable {
     /// A TLS connection closed before HTTP: its handshake failed or timed out (no valid client
     /// certificate, an old protocol version, a client that does not trust our certificate).
     func tlsHandshakeFailed(reason: String, remoteAddress: String)
+    /// A connection the server ended for abuse with no status to answer: an HTTP/2 peer past the
+    /// header rejections allowed (GOAWAY ENHANCE_YOUR_CALM), or one that left responses unread
+    /// for the write timeout. `limit` names the limit, for a metric label.
+    func connectionAborted(limit: String, reason: String, remoteAddress: String)
+    /// The bytes of request bodies the server holds now changed (see `BodyMemoryBudget`).
+    func bodyBytesInFlight(_ bytes: Int)
 }
 
 extension HTTPServerObserver {
     package func tlsHandshakeFailed(reason: String, remoteAddress: String) {}
+    package func connectionAborted(limit: String, reason: String, remoteAddress: String) {}
+    package func bodyBytesInFlight(_ bytes: Int) {}
 }

@@ -130,6 +130,49 @@ package final class IngressHandler: HTTPServerHandler {
         }
     }
 
+    // MARK: Admission
+
+    /// Before a body is read (and before `100 Continue`): an unknown route, or a webhook route
+    /// whose signature or credential is absent or wrong where the head alone can tell, is
+    /// answered now, so an unauthenticated sender cannot make us receive and buffer its body.
+    package func admit(_ head: HTTPRequest, remoteAddress: String) -> ServerResponse? {
+        let current = snapshot.withLock { $0 }
+        let (path, query) = QueryString.split(head.path ?? "/")
+        let refusal: ServerResponse
+        if path == "/cloud" || path.hasPrefix("/onprem/"), head.method != .post {
+            return nil  // answered 405 by `route`
+        } else if path == "/cloud" {
+            guard current.verifier != nil, head.headerFields[.xHubSignature256] == nil else { return nil }
+            metrics.countSignatureFailure(reason: "missing")
+            logger.warning("POST /cloud refused before its body: missing X-Hub-Signature-256", metadata: ["remote": "\(remoteAddress)"])
+            refusal = .text(.unauthorized, "missing X-Hub-Signature-256")
+        } else if path.hasPrefix("/onprem/") {
+            let name = String(path.dropFirst("/onprem/".count))
+            guard let route = current.settings.onpremRoutes[name] else {
+                refusal = .text(.notFound, "no On-Prem route named \(name)")
+                return refused(refusal, head, path: path, settings: current.settings)
+            }
+            guard let token = route.token else { return nil }
+            if let offered = Self.offeredCredential(head.headerFields, query: query), ConstantTime.equals(offered, token) { return nil }
+            metrics.countAuthFailure(route: "/onprem/\(name)")
+            logger.warning("POST /onprem/\(name) refused before its body: missing or wrong credential", metadata: ["remote": "\(remoteAddress)"])
+            refusal = .text(.unauthorized, "missing or wrong credential")
+        } else {
+            guard !Self.servedPaths.contains(path) else { return nil }
+            refusal = .text(.notFound, "no route for \(path)")
+        }
+        return refused(refusal, head, path: path, settings: current.settings)
+    }
+
+    private static let servedPaths: Set<Substring> = ["/healthz", "/readyz", "/metrics"]
+
+    private func refused(_ response: ServerResponse, _ head: HTTPRequest, path: Substring, settings: RelaySettings) -> ServerResponse {
+        metrics.countRequest(route: Self.routeLabel(path, settings: settings), status: response.status.code)
+        var response = response
+        response.headerFields[Self.requestIDField] = RequestID.resolve(incoming: head.headerFields[Self.requestIDField])
+        return response
+    }
+
     // MARK: Cloud
 
     /// Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` matches.

@@ -22,6 +22,10 @@ final class H2Observer: HTTPServerObserver {
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
         rejections.withLock { $0.append((status.code, reason)) }
     }
+    let aborts = Mutex<[String]>([])
+    func connectionAborted(limit: String, reason: String, remoteAddress: String) {
+        aborts.withLock { $0.append(limit) }
+    }
     var connectionCount: Int { opened.load(ordering: .relaxed) }
     var rejectionStatuses: [Int] { rejections.withLock { $0.map(\.status) } }
 }

@@ -29,6 +29,15 @@ package struct ServerLogObserver: HTTPServerObserver {
         metrics.countTLSHandshakeFailure()
         logger.warning("TLS handshake failed", metadata: ["reason": "\(reason)", "remote": "\(remoteAddress)"])
     }
+
+    package func connectionAborted(limit: String, reason: String, remoteAddress: String) {
+        metrics.countConnectionAborted(limit: limit)
+        logger.warning("connection aborted", metadata: ["limit": "\(limit)", "reason": "\(reason)", "remote": "\(remoteAddress)"])
+    }
+
+    package func bodyBytesInFlight(_ bytes: Int) {
+        metrics.recordBodyBytesInFlight(bytes)
+    }
 }
 
 /// Logs what the admin listener rejects on its own (its connections are not webhook traffic, so

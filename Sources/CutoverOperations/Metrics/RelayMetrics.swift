@@ -37,6 +37,8 @@ package final class RelayMetrics: Sendable {
     let connectionsClosed: CoreMetrics.Counter
     let connectionsOpen: Meter
     let tlsHandshakeFailures: CoreMetrics.Counter
+    let connectionsAborted: MetricFamily<CoreMetrics.Counter>
+    let bodyBytesInFlight: CoreMetrics.Gauge
     // Delivery
     let deliveries: MetricFamily<CoreMetrics.Counter>
     let deliveryAttempts: MetricFamily<Recorder>
@@ -119,6 +121,8 @@ package final class RelayMetrics: Sendable {
         connectionsClosed = counter("cutover_connections_closed_total")
         connectionsOpen = Meter(label: "cutover_connections_open", factory: factory)
         tlsHandshakeFailures = counter("cutover_tls_handshake_failures_total")
+        connectionsAborted = counters("cutover_connections_aborted_total", ["limit"])
+        bodyBytesInFlight = CoreMetrics.Gauge(label: "cutover_body_bytes_in_flight", factory: factory)
         deliveries = counters("cutover_deliveries_total", ["destination", "role", "outcome"])
         deliveryAttempts = histograms("cutover_delivery_attempts", ["destination"])
         deliveryResponses = counters("cutover_delivery_responses_total", ["destination", "class"])
@@ -204,6 +208,10 @@ package final class RelayMetrics: Sendable {
     }
 
     func countTLSHandshakeFailure() { tlsHandshakeFailures.increment() }
+
+    func countConnectionAborted(limit: String) { connectionsAborted(limit).increment() }
+
+    func recordBodyBytesInFlight(_ bytes: Int) { bodyBytesInFlight.record(bytes) }
 
     func countPruned(events: Int, requests: Int) {
         prunedEvents.increment(by: events)
