@@ -40,8 +40,10 @@ for target in "${targets[@]}"; do
     artifacts="$build/artifacts/$target"
     log="$build/logs/$target.log"
     mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+    # -timeout: one input runs in milliseconds; a much longer one is a hang, but a loaded shared
+    # machine can stall a niced process for seconds, so the limit is generous.
     started=$(date +%s)
-    "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$binary" -max_total_time="$seconds" -timeout=120 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "${dictionary[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1
     result=$?
     elapsed=$(( $(date +%s) - started ))
