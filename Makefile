@@ -7,23 +7,45 @@ APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl
 BENCH_PACKAGES := wrk
 ARGS         ?=
 
-.PHONY: run test build release bench deps bench-deps clean
+.PHONY: run test test-asan test-tsan fuzz build release bench deps bench-deps clean
 
 run: deps release
 	./.build/release/cutover serve $(ARGS)
 
 # Every process the tests start carries CUTOVER_TEST_PEER=$(CURDIR); after the suite (passed or
 # not) the leftover check fails the run if any of them, or any the test process had to kill at
-# exit, is still around.
-LEFTOVERS    := $(CURDIR)/.build/test-leftover-peers
+# exit, is still around. $(1): the build folder, $(2): extra `swift test` flags.
+define run_suite
+	@: >"$(CURDIR)/$(1)/test-leftover-peers"
+	CUTOVER_BINARY="$(CURDIR)/$(1)/debug/cutover" CUTOVER_TEST_RUN="$(CURDIR)" CUTOVER_TEST_LEFTOVERS="$(CURDIR)/$(1)/test-leftover-peers" \
+		$(SWIFT) test --skip-build --scratch-path "$(CURDIR)/$(1)" $(2); status=$$?; \
+		./scripts/check-no-leftover-peers.sh "$(CURDIR)" "$(CURDIR)/$(1)/test-leftover-peers" || status=1; \
+		$(3) \
+		exit $$status
+endef
 
+# Seconds per fuzz harness: `make fuzz` explores, `make test` only catches a regression early.
+FUZZ_SECONDS      ?= 300
+FUZZ_TEST_SECONDS ?= 20
+
+# The suite, then each libFuzzer harness briefly (scripts/fuzz.sh builds them into .build-fuzz).
 test: deps
 	$(SWIFT) build --build-tests
-	@: >"$(LEFTOVERS)"
-	CUTOVER_BINARY="$(CURDIR)/.build/debug/cutover" CUTOVER_TEST_RUN="$(CURDIR)" CUTOVER_TEST_LEFTOVERS="$(LEFTOVERS)" \
-		$(SWIFT) test --skip-build; status=$$?; \
-		./scripts/check-no-leftover-peers.sh "$(CURDIR)" "$(LEFTOVERS)" || status=1; \
-		exit $$status
+	$(call run_suite,.build,,FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) ./scripts/fuzz.sh || status=1;)
+
+# The suite under AddressSanitizer and ThreadSanitizer, each in its own build folder (and the
+# cutover binary the integration tests start is built the same way). Not part of `make test`.
+test-asan: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path "$(CURDIR)/.build-asan"
+	$(call run_suite,.build-asan,--sanitize=address,)
+
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path "$(CURDIR)/.build-tsan"
+	$(call run_suite,.build-tsan,--sanitize=thread,)
+
+# Each libFuzzer harness for FUZZ_SECONDS (FUZZ_TARGETS: a subset); fails on a crash.
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 build: deps
 	$(SWIFT) build
@@ -42,4 +64,4 @@ bench-deps:
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-asan .build-tsan

@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cutover", targets: ["cutover"]),
+        // For the libFuzzer package in Fuzz/ only (it links libFuzzer, this package never does).
+        .library(name: "CutoverFuzzing", targets: ["CutoverFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -151,6 +153,17 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // The fuzz harnesses: each parser's invariants over arbitrary bytes. Fuzz/ drives them with
+        // libFuzzer; CutoverFuzzingTests replays the seeds and every input that once failed.
+        .target(
+            name: "CutoverFuzzing",
+            dependencies: [
+                "CutoverHTTP", "CutoverHTTP2", "CutoverWebhooks", "CutoverConfiguration",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // What the test targets share: paths, temporary directories, ports, the one process runner and
         // peer type, the Python downstream, TLS material, the client send wrappers. Not shipped.
         .target(
@@ -210,6 +223,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .testTarget(name: "CutoverFuzzingTests", dependencies: ["CutoverFuzzing", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverIntegrationTests",
             dependencies: ["CutoverRelay", "CutoverConfiguration", "CutoverWebhooks", "CutoverTestSupport"],

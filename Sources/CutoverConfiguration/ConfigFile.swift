@@ -10,21 +10,31 @@ package enum ConfigFile {
     package static func load(
         path: String?, environment: [String: String] = ProcessInfo.processInfo.environment, flags: [String: [String]] = [:]
     ) throws -> CutoverConfig {
-        var root: Node?
-        if let path {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigError("cannot read config file \(path)")
-            }
-            do {
-                root = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
-            } catch let error as YamlError {
-                throw ConfigError("\(path): \(error)")
-            }
-            if let root, root.null == nil, root.mapping == nil {
-                throw ConfigError("\(path): the top level must be a mapping of keys")
-            }
+        guard let path else { return try load(root: nil, file: nil, environment: environment, flags: flags) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read config file \(path)")
         }
-        let reader = ConfigReader(file: path ?? "environment", environment: environment, flags: flags)
+        return try load(yaml: String(decoding: data, as: UTF8.self), file: path, environment: environment, flags: flags)
+    }
+
+    /// Loads YAML text as if read from `file` (the name errors carry), e.g. a fuzzer's input.
+    package static func load(
+        yaml: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment, flags: [String: [String]] = [:]
+    ) throws -> CutoverConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigError("\(file): \(error)")
+        }
+        if let root, root.null == nil, root.mapping == nil {
+            throw ConfigError("\(file): the top level must be a mapping of keys")
+        }
+        return try load(root: root, file: file, environment: environment, flags: flags)
+    }
+
+    private static func load(root: Node?, file: String?, environment: [String: String], flags: [String: [String]]) throws -> CutoverConfig {
+        let reader = ConfigReader(file: file ?? "environment", environment: environment, flags: flags)
         try checkEnvironment(environment, root: root, reader: reader)
         var config = try CutoverConfig.read(root, Scope(path: "", environmentName: prefix, location: reader.file), reader)
         config.origins = reader.origins
