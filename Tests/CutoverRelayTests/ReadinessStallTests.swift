@@ -50,7 +50,13 @@ struct ReadinessStallTests {
             // A second probe while the first check still hangs gets the same bounded answer.
             let second = try answer(readiness)
             #expect(second.verdict.reason.hasPrefix("spool not answering"))
-            readiness.check { _ in calls.add(1, ordering: .relaxed) }
+            let answered = DispatchSemaphore(value: 0)
+            readiness.check { _ in
+                calls.add(1, ordering: .relaxed)
+                answered.signal()
+            }
+            // Answered by its timeout while the check still hangs (the callback runs on another queue).
+            #expect(answered.wait(timeout: .now() + 30) == .success)
             release.signal()
             holderDone.wait()
             let recovered = try answer(readiness)
