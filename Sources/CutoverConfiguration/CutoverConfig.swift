@@ -142,6 +142,9 @@ package struct CutoverConfig: ConfigSection {
         package var maxConnections = 10_000
         package var idleTimeoutSeconds = 60.0
         package var readTimeoutSeconds = 30.0
+        package var maxEventsPerRequest = WebhookDecoder.defaultMaxEvents
+        package var maxPendingDecodes = 256
+        package var decodeWorkers = 0
 
         package init() {}
         package static var defaults: Self { Self() }
@@ -154,6 +157,9 @@ package struct CutoverConfig: ConfigSection {
             .value("max_connections", \.maxConnections, .atLeast(1), doc: "one more connection gets 503 and is closed"),
             .value("idle_timeout_seconds", \.idleTimeoutSeconds, .positive, doc: "a keep-alive connection with no request is closed"),
             .value("read_timeout_seconds", \.readTimeoutSeconds, .positive, doc: "a started request must arrive in full within this (else 408)"),
+            .value("max_events_per_request", \.maxEventsPerRequest, .atLeast(1), doc: "a body that would make more events is quarantined (Meta's batches are far smaller)"),
+            .value("max_pending_decodes", \.maxPendingDecodes, .atLeast(1), doc: "bodies waiting for a decode worker; one more gets 503"),
+            .value("decode_workers", \.decodeWorkers, .atLeast(0), doc: "threads that normalize bodies off the I/O loops; 0: one per core"),
         ]
     }
 
