@@ -185,6 +185,9 @@ package struct CutoverConfig: ConfigSection {
         package var maxInflightBodyBytes = 256 * 1024 * 1024
         package var maxConnectionBodyBytes = 16 * 1024 * 1024
         package var maxHeaderRejections = 8
+        package var maxEventsPerRequest = WebhookDecoder.defaultMaxEvents
+        package var maxPendingDecodes = 256
+        package var decodeWorkers = 0
 
         package init() {}
         package static var defaults: Self { Self() }
@@ -201,6 +204,9 @@ package struct CutoverConfig: ConfigSection {
             .value("max_inflight_body_bytes", \.maxInflightBodyBytes, .atLeast(1), doc: "request bodies held at once by all connections; one that does not fit gets 503 before it is read"),
             .value("max_connection_body_bytes", \.maxConnectionBodyBytes, .atLeast(1), doc: "request bodies one HTTP/2 connection holds at once over its streams; past it a stream gets 503"),
             .value("max_header_rejections", \.maxHeaderRejections, .atLeast(0), doc: "HTTP/2 header blocks over the limits (431) per connection; the next gets GOAWAY ENHANCE_YOUR_CALM"),
+            .value("max_events_per_request", \.maxEventsPerRequest, .atLeast(1), doc: "a body that would make more events is quarantined (Meta's batches are far smaller)"),
+            .value("max_pending_decodes", \.maxPendingDecodes, .atLeast(1), doc: "bodies waiting for a decode worker; one more gets 503"),
+            .value("decode_workers", \.decodeWorkers, .atLeast(0), doc: "threads that normalize bodies off the I/O loops; 0: one per core"),
         ]
     }
 

@@ -16,10 +16,12 @@ package final class IngressHandler: HTTPServerHandler {
     struct Snapshot: Sendable {
         var settings: RelaySettings
         var verifier: WebhookSignatureVerifier?
+        var decoder: WebhookDecoder
 
         init(_ settings: RelaySettings) {
             self.settings = settings
             verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
+            decoder = WebhookDecoder(maxEvents: settings.config.limits.maxEventsPerRequest)
         }
     }
 
@@ -33,7 +35,8 @@ package final class IngressHandler: HTTPServerHandler {
     private let wallClock: WallClock
     /// Called after each commit that created deliveries, so idle delivery workers wake up.
     private let onAccepted: @Sendable () -> Void
-    private let decoder = WebhookDecoder()
+    /// Where bodies are normalized: never on the loop that read them.
+    private let decodePool: DecodePool
     /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
     private let loggedShapes = Mutex<Set<String>>([])
     private static let maxLoggedShapes = 1_000
@@ -42,9 +45,12 @@ package final class IngressHandler: HTTPServerHandler {
 
     package init(
         settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
-        wallClock: WallClock = .system, onAccepted: @escaping @Sendable () -> Void
+        wallClock: WallClock = .system, decodePool: DecodePool? = nil, onAccepted: @escaping @Sendable () -> Void
     ) {
         snapshot = Mutex(Snapshot(settings))
+        self.decodePool =
+            decodePool
+            ?? DecodePool(workers: settings.config.limits.decodeWorkers, maxPending: settings.config.limits.maxPendingDecodes)
         self.spool = spool
         self.metrics = metrics
         self.readiness = readiness
@@ -118,7 +124,7 @@ package final class IngressHandler: HTTPServerHandler {
                 let routeName = String(path.dropFirst("/onprem/".count))
                 response =
                     method == .post
-                    ? acceptOnPrem(request, route: routeName, query: query, settings: current.settings, respond: respond)
+                    ? acceptOnPrem(request, route: routeName, query: query, snapshot: current, respond: respond)
                     : methodNotAllowed(allow: "POST")
             } else {
                 response = .text(.notFound, "no route for \(path)")
@@ -204,17 +210,17 @@ package final class IngressHandler: HTTPServerHandler {
                 return .text(.unauthorized, "invalid X-Hub-Signature-256")
             }
         }
-        spoolRequest(request, route: "cloud", api: .cloud, business: nil, settings: snapshot.settings, respond: respond)
+        spoolRequest(request, route: "cloud", api: .cloud, business: nil, snapshot: snapshot, respond: respond)
         return nil
     }
 
     // MARK: On-Prem
 
     private func acceptOnPrem(
-        _ request: ServerRequest, route name: String, query: [String: String], settings: RelaySettings,
+        _ request: ServerRequest, route name: String, query: [String: String], snapshot: Snapshot,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> ServerResponse? {
-        guard let route = settings.onpremRoutes[name] else {
+        guard let route = snapshot.settings.onpremRoutes[name] else {
             return .text(.notFound, "no On-Prem route named \(name)")
         }
         if let token = route.token {
@@ -224,7 +230,7 @@ package final class IngressHandler: HTTPServerHandler {
                 return .text(.unauthorized, "missing or wrong credential")
             }
         }
-        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, settings: settings, respond: respond)
+        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, snapshot: snapshot, respond: respond)
         return nil
     }
 
@@ -245,13 +251,42 @@ package final class IngressHandler: HTTPServerHandler {
 
     // MARK: Spooling
 
+    /// Hands the request to the decode pool; only a full backlog is answered here, on the loop.
     private func spoolRequest(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, settings: RelaySettings,
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, snapshot: Snapshot,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
+        let requestID = RequestContext.requestID
+        // The request (and its body's storage) moves to the worker as is: no copy.
+        let queued = decodePool.submit { [self] in
+            RequestContext.$requestID.withValue(requestID) {
+                normalizeAndSpool(
+                    request, route: route, api: api, business: business, receivedAt: receivedAt, snapshot: snapshot,
+                    respond: respond)
+            }
+        }
+        guard !queued else { return }
+        let routeLabel = "/" + route
+        metrics.countDecodeRejected(route: routeLabel)
+        logger.warning(
+            "decode backlog full: answered 503",
+            metadata: ["route": "\(route)", "bytes": "\(request.body.count)", "max_pending_decodes": "\(decodePool.maxPending)"])
+        count(request, route: routeLabel, status: .serviceUnavailable)
+        var busy = ServerResponse.text(.serviceUnavailable, "too many bodies waiting to be normalized")
+        busy.headerFields[.retryAfter] = "1"
+        respond(busy)
+    }
+
+    /// On a decode worker: normalize, then submit to the spool; the spool's completion answers.
+    private func normalizeAndSpool(
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, receivedAt: Double,
+        snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+    ) {
+        let settings = snapshot.settings
         let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
+        let started = DispatchTime.now()
         var incoming = IncomingRequest(
             receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
             body: request.body, events: [], quarantineReason: nil
@@ -259,7 +294,7 @@ package final class IngressHandler: HTTPServerHandler {
         do throws(WebhookDecodeError) {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
-            let events = try decoder.decode(request.body, api: WebhookInputFormat(api), business: business, route: routeName)
+            let events = try snapshot.decoder.decode(request.body, api: WebhookInputFormat(api), business: business, route: routeName)
             incoming.events = events.map { event in
                 metrics.countEvent(type: event.type, api: api.rawValue)
                 if event.isUnrecognized { noteUnrecognized(event, route: route) }
@@ -285,12 +320,15 @@ package final class IngressHandler: HTTPServerHandler {
             respond(.text(.serviceUnavailable, "cannot compute event ids"))
             return
         } catch {
-            // Authenticated but unparseable: keep it (replayable after a fix) and acknowledge, so
-            // the sender does not retry a body that will never parse.
+            // Authenticated but unparseable or ambiguous: keep it (replayable after a fix) and
+            // acknowledge, so the sender does not retry a body that will never be accepted.
             incoming.quarantineReason = "\(error)"
-            metrics.countQuarantined(route: routeLabel)
-            logger.warning("body quarantined", metadata: ["route": "\(route)", "reason": "\(error)", "bytes": "\(request.body.count)"])
+            metrics.countQuarantined(route: routeLabel, reason: error.reasonLabel)
+            logger.warning(
+                "body quarantined",
+                metadata: ["route": "\(route)", "reason": "\(error)", "reason_code": "\(error.reasonLabel)", "bytes": "\(request.body.count)"])
         }
+        metrics.recordDecode(startedAt: started)
         metrics.recordBody(route: routeLabel, bytes: request.body.count)
         let requestID = RequestContext.requestID ?? ""
         let submitted = DispatchTime.now()

@@ -13,6 +13,13 @@ package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertib
         case invalidUTF8
         case tooDeep(limit: Int)
         case trailingData
+        /// Strict mode: an object repeats this key. RFC 8259 leaves the meaning to the reader, and
+        /// readers disagree (first wins here, last wins in most JSON libraries).
+        case duplicateKey(String)
+        /// Strict mode: a number a 64-bit float cannot hold (`1e999999`, `1e-999999` with a nonzero
+        /// mantissa) or with more mantissa digits than the parser allows; carries the number's
+        /// first characters.
+        case unreadableNumber(String)
     }
 
     package var offset: Int
@@ -35,14 +42,33 @@ package protocol JSONDecoding: Sendable {
 /// Strict RFC 8259 recursive-descent parser. Never traps: every malformed input, including invalid
 /// UTF-8, lone surrogates, raw control characters in strings and nesting deeper than `maxDepth`,
 /// yields a `JSONParseError`.
+///
+/// `rejectsAmbiguity` also refuses what RFC 8259 allows but consumers read differently: repeated
+/// object keys, and numbers outside a double's range or longer than `maxNumberDigits` (webhook
+/// bodies are relayed to consumers in several languages, so Cutover must not accept what they
+/// would read another way or not at all).
 package struct JSONParser: JSONDecoding {
     package static let defaultMaxDepth = 512
+    /// Far beyond any id or amount (a 64-bit integer has 20 digits, a double 17 significant ones).
+    package static let defaultMaxNumberDigits = 100
     package var maxDepth: Int
+    package var rejectsAmbiguity: Bool
+    package var maxNumberDigits: Int
 
-    package init(maxDepth: Int = JSONParser.defaultMaxDepth) { self.maxDepth = maxDepth }
+    package init(
+        maxDepth: Int = JSONParser.defaultMaxDepth, rejectsAmbiguity: Bool = false,
+        maxNumberDigits: Int = JSONParser.defaultMaxNumberDigits
+    ) {
+        self.maxDepth = maxDepth
+        self.rejectsAmbiguity = rejectsAmbiguity
+        self.maxNumberDigits = maxNumberDigits
+    }
+
+    /// The parser webhook bodies are read with.
+    package static let webhook = JSONParser(rejectsAmbiguity: true)
 
     package func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
-        var state = ParserState(bytes: bytes, maxDepth: maxDepth)
+        var state = ParserState(bytes: bytes, maxDepth: maxDepth, strict: rejectsAmbiguity, maxNumberDigits: maxNumberDigits)
         state.skipWhitespace()
         guard state.pos < state.end else {
             throw JSONParseError(offset: state.pos, reason: bytes.isEmpty ? .emptyInput : .unexpectedEnd)
@@ -79,12 +105,16 @@ private struct ParserState {
     let end: Int
     var pos: Int = 0
     let maxDepth: Int
+    let strict: Bool
+    let maxNumberDigits: Int
     var scratch: [UInt8] = []
 
-    init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    init(bytes: UnsafeRawBufferPointer, maxDepth: Int, strict: Bool, maxNumberDigits: Int) {
         base = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) }
         end = bytes.count
         self.maxDepth = maxDepth
+        self.strict = strict
+        self.maxNumberDigits = maxNumberDigits
     }
 
     /// Byte at `i`; callers check `i < end` first.
@@ -130,6 +160,8 @@ private struct ParserState {
         guard depth <= maxDepth else { throw fail(.tooDeep(limit: maxDepth)) }
         pos += 1  // {
         var object = JSONObject(minimumCapacity: 4)
+        // Strict mode: past a few members a linear scan per key would make a wide object quadratic.
+        var seen: Set<String>? = nil
         skipWhitespace()
         guard pos < end else { throw fail(.unexpectedEnd) }
         if at(pos) == UInt8(ascii: "}") {
@@ -140,7 +172,9 @@ private struct ParserState {
             skipWhitespace()
             guard pos < end else { throw fail(.unexpectedEnd) }
             guard at(pos) == UInt8(ascii: "\"") else { throw fail(.unexpectedByte(at(pos))) }
+            let keyStart = pos
             let key = try parseString()
+            if strict { try checkUnique(key, in: object, seen: &seen, at: keyStart) }
             skipWhitespace()
             guard pos < end else { throw fail(.unexpectedEnd) }
             guard at(pos) == UInt8(ascii: ":") else { throw fail(.unexpectedByte(at(pos))) }
@@ -156,6 +190,18 @@ private struct ParserState {
             if b == UInt8(ascii: "}") { return .object(object) }
             throw fail(.unexpectedByte(b), at: pos - 1)
         }
+    }
+
+    /// Linear for the small objects webhooks are made of, a set once an object grows past them.
+    func checkUnique(_ key: String, in object: JSONObject, seen: inout Set<String>?, at offset: Int) throws(JSONParseError) {
+        if seen == nil {
+            if object.count < 16 {
+                for member in object.members where member.key == key { throw fail(.duplicateKey(key), at: offset) }
+                return
+            }
+            seen = Set(object.keys)
+        }
+        guard seen!.insert(key).inserted else { throw fail(.duplicateKey(key), at: offset) }
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -186,6 +232,7 @@ private struct ParserState {
         if at(pos) == UInt8(ascii: "-") { pos += 1 }
         guard pos < end else { throw fail(.unexpectedEnd) }
         let first = at(pos)
+        let digitsStart = pos
         if first == UInt8(ascii: "0") {
             pos += 1
         } else if first >= UInt8(ascii: "1") && first <= UInt8(ascii: "9") {
@@ -194,23 +241,50 @@ private struct ParserState {
         } else {
             throw fail(.invalidNumber, at: start)
         }
+        var digits = pos - digitsStart
         if pos < end, at(pos) == UInt8(ascii: ".") {
             pos += 1
             guard pos < end else { throw fail(.unexpectedEnd) }
             guard isDigit(at(pos)) else { throw fail(.invalidNumber, at: start) }
+            let fractionStart = pos
             while pos < end, isDigit(at(pos)) { pos += 1 }
+            digits += pos - fractionStart
         }
+        var exponentStart: Int? = nil
         if pos < end, at(pos) == UInt8(ascii: "e") || at(pos) == UInt8(ascii: "E") {
             pos += 1
             guard pos < end else { throw fail(.unexpectedEnd) }
             if at(pos) == UInt8(ascii: "+") || at(pos) == UInt8(ascii: "-") { pos += 1 }
             guard pos < end else { throw fail(.unexpectedEnd) }
             guard isDigit(at(pos)) else { throw fail(.invalidNumber, at: start) }
+            exponentStart = pos
             while pos < end, isDigit(at(pos)) { pos += 1 }
         }
         // A number directly followed by a letter or digit (e.g. `01`, `1x`) is malformed; the caller's
         // structural check catches other bytes.
-        return String(decoding: UnsafeBufferPointer(start: base.unsafelyUnwrapped + start, count: pos - start), as: UTF8.self)
+        let text = String(decoding: UnsafeBufferPointer(start: base.unsafelyUnwrapped + start, count: pos - start), as: UTF8.self)
+        if strict {
+            // Without an exponent, 300 digits stay inside a double's range, so only numbers with one
+            // (rare in webhooks) pay for a conversion.
+            if digits > maxNumberDigits || ((exponentStart != nil || digits > 300) && !fitsDouble(text, exponentStart: exponentStart)) {
+                throw fail(.unreadableNumber(text.utf8.count > 24 ? String(text.prefix(24)) + "..." : text), at: start)
+            }
+        }
+        return text
+    }
+
+    /// Whether a double holds the number: finite, and not a nonzero mantissa rounded to zero.
+    func fitsDouble(_ text: String, exponentStart: Int?) -> Bool {
+        let mantissa = text.utf8.prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+        guard mantissa.contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) else { return true }
+        if let exponentStart {
+            var i = exponentStart
+            while i < pos, at(i) == UInt8(ascii: "0") { i += 1 }
+            // Five exponent digits are out of range whatever a mantissa of bounded length says.
+            guard pos - i <= 4 else { return false }
+        }
+        guard let value = Double(text) else { return false }
+        return value.isFinite && value != 0
     }
 
     @inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }

@@ -1,17 +1,22 @@
 /// Compact JSON serializer into `[UInt8]`.
 ///
-/// Strings: `"` `\` and control characters are escaped (`\n`, `\t`... or `\u00XX`); `/` is not escaped;
-/// non-ASCII is written as UTF-8. Runs that need no escaping are appended in bulk.
+/// Strings: `"` `\` and control characters are escaped (`\n`, `\t`... or `\u00XX`), and so are
+/// U+2028 and U+2029 (`\u2028`, `\u2029`): JSON allows them raw, but JavaScript before ES2019 and
+/// line-splitting readers of JSON lines treat them as line ends. `/` is not escaped; other non-ASCII
+/// is written as UTF-8. Runs that need no escaping are appended in bulk.
 /// Numbers are written from their raw text.
 package struct JSONWriter: Sendable {
     package var bytes: [UInt8]
     /// Write object members sorted by key (byte order): the stable form used for hashing.
     package var sortedKeys: Bool
+    /// Off only for bytes nobody reads as text: event ids hash the form earlier versions wrote.
+    package var escapesLineSeparators: Bool
 
-    package init(capacity: Int = 1024, sortedKeys: Bool = false) {
+    package init(capacity: Int = 1024, sortedKeys: Bool = false, escapesLineSeparators: Bool = true) {
         bytes = []
         bytes.reserveCapacity(capacity)
         self.sortedKeys = sortedKeys
+        self.escapesLineSeparators = escapesLineSeparators
     }
 
     package mutating func write(_ value: JSONValue) {
@@ -70,8 +75,20 @@ package struct JSONWriter: Sendable {
             let n = buffer.count
             while i < n {
                 let b = buffer[i]
-                if b >= 0x20 && b != 0x22 && b != 0x5C {
+                if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 {
                     i += 1
+                    continue
+                }
+                if b == 0xE2 {
+                    // U+2028 is E2 80 A8, U+2029 E2 80 A9; every other E2 sequence is copied as is.
+                    guard escapesLineSeparators, i + 2 < n, buffer[i + 1] == 0x80, buffer[i + 2] & 0xFE == 0xA8 else {
+                        i += 1
+                        continue
+                    }
+                    if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<i])) }
+                    bytes.append(contentsOf: [0x5C, 0x75, 0x32, 0x30, 0x32, buffer[i + 2] == 0xA8 ? 0x38 : 0x39])
+                    i += 3
+                    runStart = i
                     continue
                 }
                 if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<i])) }
@@ -98,8 +115,8 @@ package struct JSONWriter: Sendable {
 
 extension JSONValue {
     /// Compact UTF-8 JSON text.
-    package func serialized(sortedKeys: Bool = false) -> [UInt8] {
-        var w = JSONWriter(sortedKeys: sortedKeys)
+    package func serialized(sortedKeys: Bool = false, escapesLineSeparators: Bool = true) -> [UInt8] {
+        var w = JSONWriter(sortedKeys: sortedKeys, escapesLineSeparators: escapesLineSeparators)
         w.write(self)
         return w.bytes
     }

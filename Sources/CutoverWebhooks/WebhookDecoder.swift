@@ -16,6 +16,15 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
     /// OpenSSL could not hash an item for its id. The body is not decoded rather than given
     /// an id computed another way: ids are dedup keys.
     case digestFailed(WebhookCryptoError)
+    /// An object repeats a key (Meta never sends one; consumers disagree on which value counts,
+    /// and the event id would take the first).
+    case duplicateKey(String, offset: Int)
+    /// A number a 64-bit float cannot hold, or absurdly long (strict consumers fail on it).
+    case unreadableNumber(String, offset: Int)
+    /// A Cloud body whose `object` is not `whatsapp_business_account` (nil: absent or not a string).
+    case wrongObject(String?)
+    /// More events than one request may make: an amplification body, not a Meta batch.
+    case tooManyEvents(limit: Int)
 
     package var description: String {
         switch self {
@@ -24,6 +33,26 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
         case .unrecognizedShape(let keys): return "not a Cloud or On-Prem webhook body (keys: \(keys.joined(separator: ", ")))"
         case .malformedEnvelope(let why): return "malformed Cloud envelope: \(why)"
         case .digestFailed(let error): return "cannot compute an event id: \(error)"
+        case .duplicateKey(let key, let offset): return "duplicate key \"\(key)\" at byte \(offset)"
+        case .unreadableNumber(let text, let offset): return "number no consumer can read at byte \(offset): \(text)"
+        case .wrongObject(let object?): return "Cloud body with object \"\(object)\", expected whatsapp_business_account"
+        case .wrongObject(nil): return "Cloud body without object: whatsapp_business_account"
+        case .tooManyEvents(let limit): return "more than \(limit) events in one request"
+        }
+    }
+
+    /// The `reason` label of the quarantine metric: a fixed set, whatever the body says.
+    package var reasonLabel: String {
+        switch self {
+        case .invalidJSON: return "invalid_json"
+        case .notAnObject: return "not_an_object"
+        case .unrecognizedShape: return "unrecognized_shape"
+        case .malformedEnvelope: return "malformed_envelope"
+        case .digestFailed: return "digest_failed"
+        case .duplicateKey: return "duplicate_key"
+        case .unreadableNumber: return "unreadable_number"
+        case .wrongObject: return "wrong_object"
+        case .tooManyEvents: return "too_many_events"
         }
     }
 }
@@ -43,16 +72,29 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
 /// - Both: `contact_index` (position of the matched contact in `contacts[]`) and, on the first event of
 ///   a value/body only, `other_contacts: [{index, contact}]` for contacts no item matched.
 package struct WebhookDecoder: Sendable {
-    package var parser: any JSONDecoding
+    /// Well above Meta's batches (tens of items per change), far below what 3 MB of tiny items make.
+    package static let defaultMaxEvents = 1_000
 
-    package init(parser: any JSONDecoding = JSONParser()) { self.parser = parser }
+    package var parser: any JSONDecoding
+    package var maxEvents: Int
+
+    package init(parser: any JSONDecoding = JSONParser.webhook, maxEvents: Int = WebhookDecoder.defaultMaxEvents) {
+        self.parser = parser
+        self.maxEvents = maxEvents
+    }
 
     package func decode(
         _ body: UnsafeRawBufferPointer, api: WebhookInputFormat = .auto, business: BusinessIdentity? = nil,
         route: String? = nil
     ) throws(WebhookDecodeError) -> [CanonicalEvent] {
         let root: JSONValue
-        do { root = try parser.parse(body) } catch { throw .invalidJSON(error) }
+        do { root = try parser.parse(body) } catch {
+            switch error.reason {
+            case .duplicateKey(let key): throw .duplicateKey(key, offset: error.offset)
+            case .unreadableNumber(let text): throw .unreadableNumber(text, offset: error.offset)
+            default: throw .invalidJSON(error)
+            }
+        }
         return try decode(json: root, api: api, business: business, route: route)
     }
 
@@ -87,8 +129,11 @@ package struct WebhookDecoder: Sendable {
             resolved = detected
         }
         switch resolved {
-        case .cloud: return try CloudDecoding(route: route, fallback: business).decode(object)
-        case .onprem: return try OnPremDecoding(route: route, business: business ?? BusinessIdentity()).decode(object)
+        case .cloud:
+            guard case .string("whatsapp_business_account")? = object["object"] else { throw .wrongObject(object["object"]?.stringValue) }
+            return try CloudDecoding(route: route, fallback: business, maxEvents: maxEvents).decode(object)
+        case .onprem:
+            return try OnPremDecoding(route: route, business: business ?? BusinessIdentity(), maxEvents: maxEvents).decode(object)
         }
     }
 }
@@ -136,7 +181,8 @@ func hashedID(
         bytes.append(contentsOf: p.utf8)
         bytes.append(0x0A)
     }
-    bytes.append(contentsOf: item.serialized(sortedKeys: true))
+    // Raw U+2028/U+2029, as before they were escaped: an id must not change across an upgrade.
+    bytes.append(contentsOf: item.serialized(sortedKeys: true, escapesLineSeparators: false))
     do { return prefix + (try SHA256Digest.hex(bytes)) } catch { throw .digestFailed(error) }
 }
 
@@ -206,6 +252,7 @@ func otherContactsJSON(_ contacts: [JSONObject], used: [Bool]) -> JSONValue? {
 private struct CloudDecoding {
     let route: String?
     let fallback: BusinessIdentity?
+    let maxEvents: Int
 
     func decode(_ root: JSONObject) throws(WebhookDecodeError) -> [CanonicalEvent] {
         let bodySkeleton = root.removing("entry")
@@ -229,6 +276,7 @@ private struct CloudDecoding {
                 batch.append("change", .object(change.removing("value")))
                 let field = change["field"]?.stringValue ?? ""
                 let before = events.count
+                guard before < maxEvents else { throw .tooManyEvents(limit: maxEvents) }
                 if field == "messages", case .object(let value)? = change["value"] {
                     try decodeMessagesValue(value, entry: entry, batch: batch, into: &events)
                 }
@@ -280,6 +328,8 @@ private struct CloudDecoding {
             }
         }
         guard !arrays.isEmpty else { return }
+        // Checked before any event is built, so an amplification body costs its parse and no more.
+        guard events.count + arrays.reduce(0, { $0 + $1.items.count }) <= maxEvents else { throw .tooManyEvents(limit: maxEvents) }
         var batch = batch
         batch.append("value", .object(value.removing(consumed)))
         var used = [Bool](repeating: false, count: contacts.count)
@@ -338,6 +388,7 @@ extension JSONObject {
 private struct OnPremDecoding {
     let route: String?
     let business: BusinessIdentity
+    let maxEvents: Int
 
     func decode(_ root: JSONObject) throws(WebhookDecodeError) -> [CanonicalEvent] {
         let contacts = objectArray(root["contacts"]) ?? []
@@ -354,6 +405,7 @@ private struct OnPremDecoding {
             // Only contacts, or empty arrays: nothing to notify. Keep it visible as an unknown shape.
             throw .unrecognizedShape(keys: root.keys)
         }
+        guard arrays.reduce(0, { $0 + $1.items.count }) <= maxEvents else { throw .tooManyEvents(limit: maxEvents) }
         var base = JSONObject(minimumCapacity: 6)
         base.append("body", .object(root.removing(consumed)))
         let source = eventSource(business, route: route, api: .onprem)

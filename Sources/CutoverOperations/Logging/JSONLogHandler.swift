@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Metadata (the logger's, the metadata provider's, then the call's, later ones winning) is an object
 /// of strings, arrays and objects; `metadata` is left out when empty. Strings are escaped per RFC 8259
-/// (quote, backslash, control characters; everything else, `/` included, as UTF-8), so any line parses.
+/// (quote, backslash, control characters) plus U+2028 and U+2029; everything else, `/` included, is
+/// UTF-8, so any line parses and no reader splits one.
 package struct JSONLogHandler: LogHandler {
     package var metadata: Logger.Metadata = [:]
     package var metadataProvider: Logger.MetadataProvider?
@@ -85,7 +86,11 @@ package struct JSONLogHandler: LogHandler {
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        let utf8 = text.utf8
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            index = utf8.index(after: index)
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
@@ -96,6 +101,15 @@ package struct JSONLogHandler: LogHandler {
                 out.append(contentsOf: #"\u00"#.utf8)
                 out.append(hexDigits[Int(byte >> 4)])
                 out.append(hexDigits[Int(byte & 0x0f)])
+            case 0xE2:
+                // U+2028 and U+2029 (E2 80 A8/A9) end lines for JavaScript and some line splitters.
+                let rest = utf8[index...].prefix(2)
+                if rest.count == 2, rest.first == 0x80, let last = rest.last, last & 0xFE == 0xA8 {
+                    out.append(contentsOf: (last == 0xA8 ? #"\u2028"# : #"\u2029"#).utf8)
+                    index = utf8.index(index, offsetBy: 2)
+                } else {
+                    out.append(byte)
+                }
             default: out.append(byte)  // Swift strings are valid UTF-8
             }
         }

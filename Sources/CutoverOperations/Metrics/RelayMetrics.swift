@@ -27,6 +27,8 @@ package final class RelayMetrics: Sendable {
     let unroutable: MetricFamily<CoreMetrics.Counter>
     let unrecognized: MetricFamily<CoreMetrics.Counter>
     let quarantined: MetricFamily<CoreMetrics.Counter>
+    let decodeRejected: MetricFamily<CoreMetrics.Counter>
+    let decodeSeconds: CoreMetrics.Timer
     let dedupHits: CoreMetrics.Counter
     let spoolCommitSeconds: CoreMetrics.Timer
     let spoolCommitFailures: CoreMetrics.Counter
@@ -72,6 +74,11 @@ package final class RelayMetrics: Sendable {
             .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
             .seconds(5),
         ]
+        // A Meta batch normalizes in well under a millisecond; 3 MB of tiny objects in tens of ms.
+        configured.durationHistogramBuckets["cutover_decode_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
         configured.durationHistogramBuckets["cutover_delivery_seconds"] = [
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
@@ -111,7 +118,9 @@ package final class RelayMetrics: Sendable {
         events = counters("cutover_events_total", ["type", "api"])
         unroutable = counters("cutover_unroutable_events_total", ["type"])
         unrecognized = counters("cutover_unrecognized_total", ["type"])
-        quarantined = counters("cutover_quarantined_total", ["route"])
+        quarantined = counters("cutover_quarantined_total", ["route", "reason"])
+        decodeRejected = counters("cutover_decode_rejected_total", ["route"])
+        decodeSeconds = CoreMetrics.Timer(label: "cutover_decode_seconds", factory: factory)
         dedupHits = counter("cutover_dedup_hits_total")
         spoolCommitSeconds = CoreMetrics.Timer(label: "cutover_spool_commit_seconds", factory: factory)
         spoolCommitFailures = counter("cutover_spool_commit_failures_total")
@@ -181,7 +190,15 @@ package final class RelayMetrics: Sendable {
 
     package func countUnrecognized(type: String) { unrecognized(type).increment() }
 
-    package func countQuarantined(route: String) { quarantined(route).increment() }
+    /// `reason` is one of a fixed set (`WebhookDecodeError.reasonLabel`), never text from the body.
+    package func countQuarantined(route: String, reason: String) { quarantined(route, reason).increment() }
+
+    package func countDecodeRejected(route: String) { decodeRejected(route).increment() }
+
+    /// Normalizing one body on a decode worker (parse, split into events, serialize each).
+    package func recordDecode(startedAt started: DispatchTime) {
+        decodeSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds))
+    }
 
     package func countDedupHits(_ count: Int) { dedupHits.increment(by: count) }
 

@@ -1,0 +1,231 @@
+@testable import CutoverConfiguration
+import CutoverHTTPServer
+@testable import CutoverIngress
+@testable import CutoverOperations
+import CutoverSpool
+import CutoverTestSupport
+import Dispatch
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+import Testing
+
+/// A latch a test waits on with a deadline: synchronization, not a sleep.
+final class Latch: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    func open() { semaphore.signal() }
+    func wait(seconds: Double = 10) -> Bool { semaphore.wait(timeout: .now() + seconds) == .success }
+}
+
+/// Responses a handler gave, in order, with a latch per arrival.
+final class Responses: Sendable {
+    private let received = Mutex<[ServerResponse]>([])
+    private let arrived = DispatchSemaphore(value: 0)
+
+    var respond: @Sendable (ServerResponse) -> Void {
+        { response in
+            self.received.withLock { $0.append(response) }
+            self.arrived.signal()
+        }
+    }
+
+    var all: [ServerResponse] { received.withLock { $0 } }
+
+    func next(seconds: Double = 10) -> Bool { arrived.wait(timeout: .now() + seconds) == .success }
+}
+
+@Suite struct DecodePoolTests {
+    @Test func jobsRunOnTheWorkersNeverOnTheCaller() throws {
+        let pool = DecodePool(workers: 2, maxPending: 8)
+        let caller = pthread_self()
+        let threads = Mutex<[pthread_t]>([])
+        let done = DispatchGroup()
+        for _ in 0..<6 {
+            done.enter()
+            #expect(pool.submit {
+                threads.withLock { $0.append(pthread_self()) }
+                done.leave()
+            })
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(threads.withLock { $0.count } == 6)
+        #expect(threads.withLock { $0.allSatisfy { pthread_equal($0, caller) == 0 } })
+    }
+
+    @Test func busyWorkersQueueJobsInOrderUpToTheLimitThenRefuse() throws {
+        let pool = DecodePool(workers: 1, maxPending: 2)
+        let started = Latch()
+        let gate = Latch()
+        #expect(pool.submit {
+            started.open()
+            _ = gate.wait()
+        })
+        #expect(started.wait())
+        let order = Mutex<[Int]>([])
+        let done = DispatchGroup()
+        for n in 1...2 {
+            done.enter()
+            #expect(pool.submit {
+                order.withLock { $0.append(n) }
+                done.leave()
+            })
+        }
+        #expect(pool.pending == 2)
+        #expect(!pool.submit { Issue.record("a refused job ran") }, "a third waiting job is refused")
+        gate.open()
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(order.withLock { $0 } == [1, 2], "first come, first served")
+        #expect(pool.pending == 0)
+        let again = Latch()
+        #expect(pool.submit { again.open() }, "the worker is idle again")
+        #expect(again.wait())
+    }
+
+    @Test func aLongBacklogDrainsCompletely() throws {
+        let pool = DecodePool(workers: 3, maxPending: 10_000)
+        let count = Atomic(0)
+        let done = DispatchGroup()
+        for _ in 0..<5_000 {
+            done.enter()
+            #expect(pool.submit {
+                count.add(1, ordering: .relaxed)
+                done.leave()
+            })
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(count.load(ordering: .relaxed) == 5_000)
+        #expect(pool.pending == 0)
+    }
+
+    @Test func zeroWorkersMeansOnePerCore() {
+        #expect(DecodePool(workers: 0, maxPending: 1).workers == max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
+}
+
+@Suite struct IngressDecodeTests {
+    struct Harness {
+        let directory: TemporaryDirectory
+        let spool: Spool
+        let metrics = RelayMetrics()
+        let pool: DecodePool
+        let handler: IngressHandler
+
+        init(workers: Int = 1, maxPending: Int = 1) throws {
+            directory = try TemporaryDirectory()
+            var config = CutoverConfig()
+            config.spool = directory.path
+            let settings = try RelaySettings(config: config, environment: [:])
+            spool = try Spool.open(directory: directory.path)
+            pool = DecodePool(workers: workers, maxPending: maxPending)
+            handler = IngressHandler(
+                settings: settings, spool: spool, metrics: metrics, readiness: Readiness(spool: spool),
+                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, decodePool: pool, onAccepted: {})
+        }
+
+        func post(_ path: String, _ body: [UInt8], _ responses: Responses) {
+            let head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: path)
+            handler.handle(ServerRequest(head: head, body: body, remoteAddress: "127.0.0.1"), respond: responses.respond)
+        }
+
+        func get(_ path: String, _ responses: Responses) {
+            let head = HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: path)
+            handler.handle(ServerRequest(head: head, body: [], remoteAddress: "127.0.0.1"), respond: responses.respond)
+        }
+
+        var exposition: String { String(decoding: metrics.exposition(), as: UTF8.self) }
+    }
+
+    static let onpremBody = Array(#"{"messages":[{"from":"1650","id":"m1","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}"#.utf8)
+
+    /// With the only decode worker busy, a webhook waits in the backlog while /healthz on the same
+    /// thread is answered at once; the next webhook finds the backlog full and gets 503.
+    @Test func aBusyDecoderNeitherStallsTheLoopNorQueuesWithoutBound() throws {
+        let harness = try Harness(workers: 1, maxPending: 1)
+        let started = Latch()
+        let gate = Latch()
+        #expect(harness.pool.submit {
+            started.open()
+            _ = gate.wait()
+        })
+        #expect(started.wait())
+
+        let webhook = Responses()
+        harness.post("/onprem/default", Self.onpremBody, webhook)
+        #expect(harness.pool.pending == 1, "the body waits for a decode worker instead of being decoded here")
+        #expect(webhook.all.isEmpty)
+
+        let health = Responses()
+        harness.get("/healthz", health)
+        #expect(health.all.map(\.status) == [.ok], "answered synchronously, behind no decode")
+
+        let refused = Responses()
+        harness.post("/onprem/default", Self.onpremBody, refused)
+        #expect(refused.all.map(\.status) == [.serviceUnavailable], "the full backlog answers on the spot")
+        #expect(refused.all.first?.headerFields[.retryAfter] == "1")
+        #expect(harness.exposition.contains(#"cutover_decode_rejected_total{route="/onprem/default"} 1"#))
+        #expect(harness.exposition.contains(#"cutover_requests_total{route="/onprem/default",status="503"} 1"#))
+
+        gate.open()
+        #expect(webhook.next())
+        #expect(webhook.all.map(\.status) == [.ok])
+        #expect(try harness.spool.requestSummaries().count == 1, "the refused body was not stored")
+        #expect(harness.exposition.contains("cutover_decode_seconds_count 1"))
+    }
+
+    @Test func quarantinedBodiesAreCountedByReason() throws {
+        let harness = try Harness(workers: 2, maxPending: 16)
+        let bodies: [(String, String)] = [
+            (#"{"messages":[{"from":"1","id":"a","id":"b","type":"text"}]}"#, "duplicate_key"),
+            (#"{"messages":[{"from":"1","id":"a","timestamp":1e999999,"type":"text"}]}"#, "unreadable_number"),
+            ("not json", "invalid_json"),
+        ]
+        for (body, _) in bodies {
+            let responses = Responses()
+            harness.post("/onprem/default", Array(body.utf8), responses)
+            #expect(responses.next())
+            #expect(responses.all.map(\.status) == [.ok], "quarantined bodies are acknowledged: \(body)")
+        }
+        let stored = try harness.spool.requestSummaries(status: .quarantined)
+        #expect(stored.count == 3)
+        #expect(stored.contains { $0.quarantineReason == #"duplicate key "id" at byte 34"# })
+        #expect(stored.contains { $0.quarantineReason?.hasPrefix("number no consumer can read") == true })
+        for (_, reason) in bodies {
+            #expect(harness.exposition.contains(#"cutover_quarantined_total{route="/onprem/default",reason="\#(reason)"} 1"#))
+        }
+    }
+
+    @Test func theEventLimitComesFromTheConfiguration() throws {
+        let directory = try TemporaryDirectory()
+        var config = CutoverConfig()
+        config.spool = directory.path
+        config.limits.maxEventsPerRequest = 2
+        let settings = try RelaySettings(config: config, environment: [:])
+        let spool = try Spool.open(directory: directory.path)
+        let metrics = RelayMetrics()
+        let handler = IngressHandler(
+            settings: settings, spool: spool, metrics: metrics, readiness: Readiness(spool: spool),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, onAccepted: {})
+        let body = #"{"statuses":[{"id":"1","status":"sent"},{"id":"2","status":"sent"},{"id":"3","status":"sent"}]}"#
+        let responses = Responses()
+        let head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/onprem/default")
+        handler.handle(ServerRequest(head: head, body: Array(body.utf8), remoteAddress: "127.0.0.1"), respond: responses.respond)
+        #expect(responses.next())
+        #expect(try spool.requestSummaries(status: .quarantined).first?.quarantineReason == "more than 2 events in one request")
+        #expect(String(decoding: metrics.exposition(), as: UTF8.self).contains(#"reason="too_many_events"} 1"#))
+    }
+}
+
+@Suite struct LogLineSeparatorTests {
+    @Test func logLinesEscapeU2028AndU2029() throws {
+        let line = JSONLogHandler.line(
+            timestamp: Date(timeIntervalSince1970: 0), level: .info, label: "cutover", message: "a\u{2028}b",
+            metadata: ["k": "c\u{2029}d \u{2013}"])
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(#""message":"a\u2028b""#))
+        #expect(text.contains(#""k":"c\u2029d \#u{2013}""#), "other E2 sequences stay raw")
+        #expect(!text.unicodeScalars.contains { $0 == "\u{2028}" || $0 == "\u{2029}" })
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        #expect(parsed["message"] as? String == "a\u{2028}b")
+    }
+}
