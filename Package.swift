@@ -136,7 +136,7 @@ let package = Package(
             name: "cutover",
             dependencies: [
                 "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CutoverSockets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import CutoverConfiguration
 import CutoverOperations
 import CutoverRelay
+import CutoverSockets
 import CutoverWebhooks
 import Foundation
 import Logging
@@ -90,6 +91,11 @@ struct Serve: AsyncParsableCommand {
             logger.warning("On-Prem route /onprem/\(route.name) has no credential: anyone who can reach it can post")
         }
 
+        do {
+            try HeapPolicy.returnLargeBuffersToTheSystem()
+        } catch {
+            logger.warning("large request buffers may stay in the heap after use", metadata: ["error": "\(error)"])
+        }
         let relay = try Relay(settings: settings, logger: logger, metrics: .processWide)
         if let address = relay.boundAddress { logger.notice("listening on http://\(address)") }
         if let address = relay.boundTLSAddress { logger.notice("listening on https://\(address)") }

@@ -5,4 +5,7 @@
 
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC: the accepted descriptor is ready for the event loop.
 int cutover_accept_nonblocking(int listener, struct sockaddr *address, socklen_t *length);
+
+/// mallopt(M_MMAP_THRESHOLD, bytes) (malloc.h is not in the Glibc module): 1 on success, 0 if refused.
+int cutover_set_mmap_threshold(int bytes);
 #endif
