@@ -296,6 +296,7 @@ package struct CutoverConfig: ConfigSection {
         package var concurrency: Int?
         package var deadLetterStatuses = [410]
         package var unsupported = UnsupportedPolicy.defaultPolicy
+        package var phoneless = PhonelessPolicy.defaultPolicy
         package var caFile: String?
         package var clientCertificate: String?
         package var clientKey: String?
@@ -330,6 +331,7 @@ package struct CutoverConfig: ConfigSection {
             .optional("concurrency", \.concurrency, .atLeast(1), defaultText: "delivery.concurrency", doc: "deliveries in flight at once"),
             .value("dead_letter_statuses", \.deadLetterStatuses, .statuses, doc: "responses that dead-letter at once instead of retrying"),
             .value("unsupported", \.unsupported, doc: "what this API cannot express: unknownMessage | drop | passThrough"),
+            .value("phoneless", \.phoneless, doc: "onprem: a user with no phone number (BSUID only): dead_letter | user_id (BSUID as wa_id)"),
             .optional("ca_file", \.caFile, .nonEmpty, doc: "https: trust this CA instead of the system store"),
             .optional("client_certificate", \.clientCertificate, .nonEmpty, doc: "https: present this client certificate"),
             .optional("client_key", \.clientKey, .nonEmpty, doc: "https: the client certificate's key"),

@@ -69,6 +69,7 @@ package struct RelaySettings: Sendable {
         package var concurrency: Int
         package var deadLetterStatuses: Set<Int>
         package var unsupported: UnsupportedPolicy
+        package var phoneless: PhonelessPolicy
         /// Client TLS for https destinations (nil: system CAs, no client certificate).
         package var tls: TLSClientConfiguration?
 
@@ -142,7 +143,7 @@ package struct RelaySettings: Sendable {
                     headers: destination.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
                     concurrency: destination.concurrency ?? config.delivery.concurrency,
                     deadLetterStatuses: Set(destination.deadLetterStatuses),
-                    unsupported: destination.unsupported,
+                    unsupported: destination.unsupported, phoneless: destination.phoneless,
                     tls: Self.clientTLS(for: destination)
                 )
             )
@@ -155,7 +156,7 @@ package struct RelaySettings: Sendable {
                     match: CutoverConfig.Match(), appSecret: nil, signingKey: nil, headers: [],
                     // A file takes a whole batch per fsync: claim many at once.
                     concurrency: max(config.delivery.concurrency, Self.sinkBatch), deadLetterStatuses: [],
-                    unsupported: .defaultPolicy, tls: nil
+                    unsupported: .defaultPolicy, phoneless: .defaultPolicy, tls: nil
                 )
             )
         }

@@ -171,6 +171,9 @@ package final class DeliveryWorker: @unchecked Sendable {
             case .filtered(let reason):
                 finish(delivery, outcome: .filtered(reason))
                 return
+            case .deadLetter(let reason):
+                finish(delivery, outcome: .permanentFailure(reason, status: nil))
+                return
             }
         } catch .signing(let error) {
             // OpenSSL's failure, not the event's: another attempt may well succeed.
@@ -219,7 +222,7 @@ package final class DeliveryWorker: @unchecked Sendable {
             if let name = HTTPField.Name(header.name) { headers[name] = header.value }
         }
         return OutboundRequestBuilder(
-            format: destination.format, unsupported: destination.unsupported,
+            format: destination.format, unsupported: destination.unsupported, phoneless: destination.phoneless,
             appSecret: destination.appSecret.map(HMACSHA256Key.init(secret:)), standardWebhooksKey: destination.signingKey,
             headers: headers
         )

@@ -34,6 +34,8 @@ extension HTTPField.Name {
     package static let cutoverEventID = HTTPField.Name("X-Cutover-Event-Id")!
     /// Marks a request sent by `cutover replay`.
     package static let cutoverReplay = HTTPField.Name("X-Cutover-Replay")!
+    /// `user_id`: the body's phone fields hold a business-scoped user id (`PhonelessPolicy.userID`).
+    package static let cutoverPhoneless = HTTPField.Name("X-Cutover-Phoneless")!
     package static let xHubSignature256 = HTTPField.Name(WebhookSignature.headerName)!
     package static let webhookID = HTTPField.Name("webhook-id")!
     package static let webhookTimestamp = HTTPField.Name("webhook-timestamp")!
@@ -51,6 +53,8 @@ package enum OutboundOutcome: Sendable, Equatable {
     case send(OutboundRequest)
     /// The destination's API has no such notification and its `unsupported` policy leaves it out.
     case filtered(reason: String)
+    /// The event must not be sent nor left out quietly: the delivery becomes a dead letter.
+    case deadLetter(reason: String)
 }
 
 /// Why no request could be built.
@@ -77,6 +81,7 @@ package enum OutboundError: Error, Sendable, Equatable, CustomStringConvertible 
 package struct OutboundRequestBuilder: Sendable {
     package let format: DeliveryFormat
     package let unsupported: UnsupportedPolicy
+    package let phoneless: PhonelessPolicy
     /// Overrides the business identity field by field in Cloud output (`entry[].id`, `metadata`).
     package let business: BusinessIdentity?
     /// Signs `X-Hub-Signature-256`: cloud bodies, and raw bodies (re-signed).
@@ -89,11 +94,13 @@ package struct OutboundRequestBuilder: Sendable {
     /// `headers` come after Content-Type and User-Agent and replace them when named the same; the
     /// event id and signature headers replace any of `headers` named like them.
     package init(
-        format: DeliveryFormat, unsupported: UnsupportedPolicy = .defaultPolicy, business: BusinessIdentity? = nil,
+        format: DeliveryFormat, unsupported: UnsupportedPolicy = .defaultPolicy, phoneless: PhonelessPolicy = .defaultPolicy,
+        business: BusinessIdentity? = nil,
         appSecret: HMACSHA256Key? = nil, standardWebhooksKey: StandardWebhooksKey? = nil, headers: HTTPFields = [:]
     ) {
         self.format = format
         self.unsupported = unsupported
+        self.phoneless = phoneless
         self.business = business
         self.appSecret = appSecret
         self.standardWebhooksKey = standardWebhooksKey
@@ -125,11 +132,14 @@ package struct OutboundRequestBuilder: Sendable {
     /// For a decoded event. `raw` cannot be built from one: it needs the bytes as received.
     package func request(event: CanonicalEvent, now: Double) throws(OutboundError) -> OutboundOutcome {
         guard let output = format.rendered else { throw .missingRawBody }
-        let outcome = WebhookRenderer.render(events: [event], as: output, business: business, unsupported: unsupported)
+        let outcome = WebhookRenderer.render(events: [event], as: output, business: business, unsupported: unsupported, phoneless: phoneless)
+        if let refused = outcome.dropped.first(where: \.deadLetter) { return .deadLetter(reason: refused.reason) }
         guard let body = outcome.body else {
             return .filtered(reason: outcome.dropped.first?.reason ?? "not representable in \(format.rawValue)")
         }
-        return .send(try signed(body: body, eventIDs: [event.id], now: now))
+        var request = try signed(body: body, eventIDs: [event.id], now: now)
+        if !outcome.userIDForPhone.isEmpty { request.headers[.cutoverPhoneless] = PhonelessPolicy.userID.rawValue }
+        return .send(request)
     }
 
     /// For the exact bytes of a received request (`raw`): re-signed when there is an app secret,

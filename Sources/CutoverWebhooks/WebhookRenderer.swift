@@ -30,6 +30,15 @@ package enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
 package struct DroppedEvent: Sendable, Equatable {
     package var eventID: String
     package var reason: String
+    /// The event must not be left out quietly: a delivery of it becomes a dead letter with
+    /// `reason` (e.g. a phone-less message for an On-Prem destination under `.deadLetter`).
+    package var deadLetter: Bool
+
+    package init(eventID: String, reason: String, deadLetter: Bool = false) {
+        self.eventID = eventID
+        self.reason = reason
+        self.deadLetter = deadLetter
+    }
 }
 
 /// A rendered body plus what did not make it into it. Never silent: every event is either rendered,
@@ -42,6 +51,9 @@ package struct RenderOutcome: Sendable {
     /// Ids of events rendered as the target's unknown/unsupported message.
     package var substituted: [String]
     package var dropped: [DroppedEvent]
+    /// Ids of events whose business-scoped user id stood in for the missing phone number
+    /// (`PhonelessPolicy.userID`); the delivery says so in a header.
+    package var userIDForPhone: [String] = []
 
     package var droppedCount: Int { dropped.count }
 }
@@ -59,7 +71,7 @@ package struct RenderOutcome: Sendable {
 package enum WebhookRenderer {
     package static func render(
         events: [CanonicalEvent], as format: WebhookOutputFormat, business: BusinessIdentity? = nil,
-        unsupported policy: UnsupportedPolicy = .defaultPolicy
+        unsupported policy: UnsupportedPolicy = .defaultPolicy, phoneless: PhonelessPolicy = .defaultPolicy
     ) -> RenderOutcome {
         let document: JSONValue?
         var substituted: [String] = []

@@ -118,6 +118,9 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Notifications the target API has no concept for: unknownMessage, drop or passThrough.")
     var unsupported: UnsupportedPolicy = .defaultPolicy
 
+    @Option(help: "onprem: a user with no phone number (business-scoped user id only): dead_letter (counted as failed) or user_id (BSUID as wa_id).")
+    var phoneless: PhonelessPolicy = .defaultPolicy
+
     @Option(name: .customLong("header"), help: "Extra header, 'Name: value' (repeatable).")
     var headers: [String] = []
 
@@ -185,6 +188,7 @@ struct Replay: AsyncParsableCommand {
         var plan = ReplayPlan(format: format)
         plan.filter = filter
         plan.unsupported = unsupported
+        plan.phoneless = phoneless
         let business = BusinessIdentity(phoneNumberID: phoneNumberID, displayPhoneNumber: displayPhoneNumber, wabaID: wabaID)
         plan.business = business.isEmpty ? nil : business
         for route in loadedConfig?.onprem.routes ?? [] {

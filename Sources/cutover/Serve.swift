@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Shape of forwarded events: onprem, cloud, canonical or raw.")
     var format: DeliveryFormat?
 
+    @Option(help: "onprem destinations: a user with no phone number (BSUID only): dead_letter or user_id (overrides each destination's phoneless).")
+    var phoneless: PhonelessPolicy?
+
     @Option(name: .customLong("app-secret"), help: "Cloud app secret checking X-Hub-Signature-256 (repeatable; the first also re-signs cloud deliveries).")
     var appSecrets: [String] = []
 
@@ -155,6 +158,9 @@ struct Serve: AsyncParsableCommand {
             ]
         } else if let format {
             for index in config.destinations.indices { config.destinations[index].format = format }
+        }
+        if let phoneless {
+            for index in config.destinations.indices { config.destinations[index].phoneless = phoneless }
         }
     }
 

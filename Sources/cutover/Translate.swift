@@ -31,6 +31,9 @@ struct Translate: ParsableCommand {
     @Option(help: "What to do with notifications the target API has no concept for: unknownMessage, drop or passThrough.")
     var unsupported: UnsupportedPolicy = .defaultPolicy
 
+    @Option(help: "onprem: a user with no phone number (business-scoped user id only): dead_letter (report, exit 1) or user_id (BSUID as wa_id).")
+    var phoneless: PhonelessPolicy = .defaultPolicy
+
     @Argument(help: "Webhook body files; - or nothing reads standard input.")
     var files: [String] = []
 
@@ -49,10 +52,14 @@ struct Translate: ParsableCommand {
                     if to == .canonical {
                         documents = events.map { $0.serialized() }
                     } else {
-                        let outcome = WebhookRenderer.render(events: events, as: to, business: override, unsupported: unsupported)
+                        let outcome = WebhookRenderer.render(
+                            events: events, as: to, business: override, unsupported: unsupported, phoneless: phoneless
+                        )
                         for dropped in outcome.dropped {
-                            FileHandle.standardError.write(Data("\(label): dropped \(dropped.eventID): \(dropped.reason)\n".utf8))
+                            FileHandle.standardError.write(Data("\(label): not rendered \(dropped.eventID): \(dropped.reason)\n".utf8))
                         }
+                        // A notification that must reach the endpoint and cannot is a failure, not a filter.
+                        failures += outcome.dropped.filter(\.deadLetter).count
                         documents = outcome.body.map { [$0] } ?? []
                     }
                     for document in documents { output.write(Data(document + [UInt8(ascii: "\n")])) }
@@ -88,3 +95,4 @@ struct Translate: ParsableCommand {
 extension WebhookOutputFormat: ExpressibleByArgument {}
 extension WebhookInputFormat: ExpressibleByArgument {}
 extension UnsupportedPolicy: ExpressibleByArgument {}
+extension PhonelessPolicy: ExpressibleByArgument {}

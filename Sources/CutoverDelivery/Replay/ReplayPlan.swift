@@ -83,6 +83,7 @@ package struct ReplayPlan: Sendable {
     /// The identity of each On-Prem route by name (from a config file), for bodies captured on it.
     package var routeIdentities: [String: BusinessIdentity] = [:]
     package var unsupported: UnsupportedPolicy = .defaultPolicy { didSet { rebuild() } }
+    package var phoneless: PhonelessPolicy = .defaultPolicy { didSet { rebuild() } }
     /// Re-signs `X-Hub-Signature-256` (cloud, and raw bodies) with this app secret.
     package var appSecret: String? { didSet { rebuild() } }
     /// Signs canonical requests per Standard Webhooks with this key.
@@ -94,17 +95,20 @@ package struct ReplayPlan: Sendable {
 
     package init(format: DeliveryFormat) {
         self.format = format
-        outbound = Self.builder(format: format, business: nil, unsupported: .defaultPolicy, appSecret: nil, signingKey: nil, headers: [])
+        outbound = Self.builder(
+            format: format, business: nil, unsupported: .defaultPolicy, phoneless: .defaultPolicy, appSecret: nil, signingKey: nil, headers: []
+        )
     }
 
     private mutating func rebuild() {
         outbound = Self.builder(
-            format: format, business: business, unsupported: unsupported, appSecret: appSecret, signingKey: signingKey, headers: headers
+            format: format, business: business, unsupported: unsupported, phoneless: phoneless, appSecret: appSecret,
+            signingKey: signingKey, headers: headers
         )
     }
 
     private static func builder(
-        format: DeliveryFormat, business: BusinessIdentity?, unsupported: UnsupportedPolicy, appSecret: String?,
+        format: DeliveryFormat, business: BusinessIdentity?, unsupported: UnsupportedPolicy, phoneless: PhonelessPolicy, appSecret: String?,
         signingKey: StandardWebhooksKey?, headers: [(name: String, value: String)]
     ) -> OutboundRequestBuilder {
         var fields: HTTPFields = [.cutoverReplay: "1"]
@@ -112,7 +116,8 @@ package struct ReplayPlan: Sendable {
             if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
         }
         return OutboundRequestBuilder(
-            format: format, unsupported: unsupported, business: business, appSecret: appSecret.map(HMACSHA256Key.init(secret:)),
+            format: format, unsupported: unsupported, phoneless: phoneless, business: business,
+            appSecret: appSecret.map(HMACSHA256Key.init(secret:)),
             standardWebhooksKey: signingKey, headers: fields
         )
     }
@@ -170,6 +175,9 @@ package struct ReplayPlan: Sendable {
                     prepared.requests.append(ReplayRequest(label: record.label, eventIDs: [event.id], request))
                 case .filtered(let reason):
                     prepared.skipped.append("\(record.label) \(event.id): \(reason)")
+                case .deadLetter(let reason):
+                    // Not sendable to this destination as configured: a failure, not a quiet skip.
+                    prepared.failures.append("\(record.label) \(event.id): \(reason)")
                 }
             } catch {
                 prepared.failures.append("\(record.label) \(event.id): \(error)")
