@@ -10,7 +10,7 @@
 #   unauth  1000 connections at once, each POST /cloud of 4 MiB - 1 with a wrong signature
 #   h2      3 h2c connections x 100 streams x (4 MiB - 1), interleaved, wrong signature
 #   signed  48 senders x 5 rounds of a 3 MB correctly signed Cloud body
-#   tiny    item 5 (engineer C): a signed 3 MB body of 110k tiny objects, 1-4 senders in a loop
+#   tiny    a signed 3 MB body of 110k tiny objects, 1 and 4 senders in a loop (stress-heavy-bodies.sh)
 # Loopback only; everything started here is stopped on exit.
 set -euo pipefail
 
@@ -92,14 +92,11 @@ run_phase() {
     stop_server
 }
 
-# ---- Item 5 (engineer C): decode off the I/O loops ---------------------------------------------
-# Hook: a signed 3 MB Cloud body of ~110k tiny objects, sent in a loop by 1-4 senders while the
-# prober measures /healthz p99. Replace the body of this function with
-#   run_phase tiny <stress_client.py command> <its arguments after PORT>   (add the command there)
+# Item 5: decode off the I/O loops. Its own script starts its own servers (one per sender count)
+# and prints /healthz p50/p99 per sender count; STRESS_SECONDS bounds each.
 phase_tiny() {
-    echo "tiny    (item 5: not implemented here; engineer C adds it in phase_tiny of scripts/stress.sh)"
+    STRESS_SECONDS="${STRESS_SECONDS:-10}" "$here/stress-heavy-bodies.sh" "$binary"
 }
-# -------------------------------------------------------------------------------------------------
 
 echo "cutover stress: $binary on loopback (attacks bounded at ${attack_seconds} s, settle ${settle_seconds} s)"
 for phase in $phases; do

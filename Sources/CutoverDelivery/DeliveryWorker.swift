@@ -168,10 +168,12 @@ package final class DeliveryWorker: @unchecked Sendable {
             ) {
             case .send(let request):
                 rendered = request
+                if request.headers[.cutoverPhoneless] != nil { metrics.recordPhoneless(.userID) }
             case .filtered(let reason):
                 finish(delivery, outcome: .filtered(reason))
                 return
             case .deadLetter(let reason):
+                if reason == PhonelessPolicy.reason { metrics.recordPhoneless(.deadLetter) }
                 finish(delivery, outcome: .permanentFailure(reason, status: nil))
                 return
             }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import CutoverWebhooks
 import Dispatch
 import Metrics
 import Prometheus
@@ -47,6 +48,7 @@ package final class RelayMetrics: Sendable {
     let deliveryResponses: MetricFamily<CoreMetrics.Counter>
     let deliverySeconds: MetricFamily<CoreMetrics.Timer>
     let circuitOpened: MetricFamily<CoreMetrics.Counter>
+    let phoneless: MetricFamily<CoreMetrics.Counter>
     // Spool state (refreshed periodically by `SpoolGauges`)
     let queueDepth: MetricFamily<CoreMetrics.Gauge>
     let deadLetters: MetricFamily<CoreMetrics.Gauge>
@@ -139,6 +141,7 @@ package final class RelayMetrics: Sendable {
             CoreMetrics.Timer(label: name, dimensions: dimensions, factory: factory)
         }
         circuitOpened = counters("cutover_circuit_opened_total", ["destination"])
+        phoneless = counters("cutover_phoneless_deliveries_total", ["destination", "policy"])
         queueDepth = gauges("cutover_queue_depth", ["destination", "state"])
         deadLetters = gauges("cutover_dead_letters", ["destination"])
         oldestPendingAge = gauges("cutover_oldest_pending_age_seconds", ["destination"])
@@ -271,6 +274,8 @@ package struct DestinationMetrics: Sendable {
     private let attempts: Recorder
     private let latency: CoreMetrics.Timer
     private let circuitOpened: CoreMetrics.Counter
+    private let phonelessDeadLetters: CoreMetrics.Counter
+    private let phonelessAsUserID: CoreMetrics.Counter
     private let responseClasses: [CoreMetrics.Counter]  // 1xx...5xx, then error
     private let responses: MetricFamily<CoreMetrics.Counter>
 
@@ -283,6 +288,8 @@ package struct DestinationMetrics: Sendable {
         attempts = metrics.deliveryAttempts(name)
         latency = metrics.deliverySeconds(name)
         circuitOpened = metrics.circuitOpened(name)
+        phonelessDeadLetters = metrics.phoneless(name, PhonelessPolicy.deadLetter.rawValue)
+        phonelessAsUserID = metrics.phoneless(name, PhonelessPolicy.userID.rawValue)
         responses = metrics.deliveryResponses
         responseClasses = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"].map { metrics.deliveryResponses(name, $0) }
     }
@@ -318,4 +325,13 @@ package struct DestinationMetrics: Sendable {
     package func recordRetry() { retry.increment() }
 
     package func recordCircuitOpened() { circuitOpened.increment() }
+
+    /// A delivery of an item from a user with no phone number (On-Prem destinations): dead-lettered,
+    /// or sent with the business-scoped user id in the phone's place.
+    package func recordPhoneless(_ policy: PhonelessPolicy) {
+        switch policy {
+        case .deadLetter: phonelessDeadLetters.increment()
+        case .userID: phonelessAsUserID.increment()
+        }
+    }
 }
