@@ -158,7 +158,8 @@ enum OnPremMapping {
 
     // MARK: cross (Cloud -> On-Prem)
 
-    /// Cloud error -> On-Prem `{code, title, details, href}` (+ unknown keys).
+    /// Cloud error -> On-Prem `{code, title, details, href}` (+ unknown keys), with the On-Prem code
+    /// of the same condition and the Cloud code in `cloud_code` (`ErrorCodeMapping`).
     static func errorToOnPrem(_ e: JSONObject) -> JSONObject {
         var out = JSONObject(minimumCapacity: e.count)
         let details = e["error_data"]?["details"] ?? e["details"]
@@ -174,7 +175,7 @@ enum OnPremMapping {
             }
         }
         if !e.contains("title"), !out.contains("details") { out.appendIfPresent("details", details) }
-        return out
+        return ErrorCodeMapping.codeToOnPrem(out)
     }
 
     static func errorsToOnPrem(_ item: JSONObject) -> JSONObject {
@@ -325,13 +326,17 @@ enum OnPremMapping {
         }
     }
 
-    /// Errors left in On-Prem shape on decode (mixed shapes) converted one by one where possible.
+    /// The item's errors as a Cloud endpoint receives them (`errorRenderedToCloud`, one by one).
     static func errorsCloudShaped(_ item: JSONObject) -> JSONObject {
         guard case .array(let errors)? = item["errors"] else { return item }
-        return item.setting("errors", .array(errors.map { e in
-            guard case .object(let o) = e, let c = errorToCloud(o) else { return e }
-            return .object(c)
-        }))
+        return item.setting("errors", .array(errors.map { e in e.objectValue.map { .object(errorRenderedToCloud($0)) } ?? e }))
+    }
+
+    /// On-Prem-origin error -> Cloud: the Cloud shape where it is still On-Prem-shaped (mixed shapes
+    /// stay as decoded), and the Cloud code of the same condition with the On-Prem code in
+    /// `onprem_code` (`ErrorCodeMapping`).
+    static func errorRenderedToCloud(_ e: JSONObject) -> JSONObject {
+        ErrorCodeMapping.codeToCloud(errorToCloud(e) ?? e)
     }
 
     /// On-Prem-origin canonical status -> Cloud status; a `deleted` status becomes (under

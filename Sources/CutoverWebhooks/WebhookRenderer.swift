@@ -270,7 +270,7 @@ private struct CloudRendering {
                     continue
                 }
                 itemKey = "errors"
-                item = fromCloud ? e : (OnPremMapping.errorToCloud(e) ?? e)
+                item = fromCloud ? e : OnPremMapping.errorRenderedToCloud(e)
             }
 
             var valueSkeleton: JSONObject

@@ -156,7 +156,7 @@ private func cloudItem(_ body: JSONValue?, _ key: String = "messages") -> JSONVa
 
     @Test func legacyCloudErrorShapesReachOnPrem() throws {
         let (onprem, _) = try render(decode(.cloud, "status_failed_legacy_code_title.json"), .onprem)
-        #expect(onprem?.at("statuses", 0, "errors", 0) == ["code": 131047, "title": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."])
+        #expect(onprem?.at("statuses", 0, "errors", 0) == ["code": 470, "cloud_code": 131047, "title": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."])
         let (unknown, _) = try render(decode(.cloud, "legacy_msg_unknown_130501.json"), .onprem)
         #expect(unknown?.at("messages", 0, "type") == "unknown")
         // Relay bodies with Cloud-shaped errors inside the On-Prem envelope stay Cloud-shaped.
