@@ -25,8 +25,12 @@ enum PhonelessRendering {
         case phone(item: JSONObject, contact: JSONObject?)
         /// `.userID`: the BSUID stands in for the phone (`from`/`recipient_id`, the contact's `wa_id`).
         case userIDStandsIn(item: JSONObject, contact: JSONObject?)
-        /// `.deadLetter`, or nothing to stand in: the delivery must become a dead letter.
+        /// `.deadLetter`: the delivery must become a dead letter.
         case deadLetter
+        /// Neither a phone nor a BSUID: not a phone-less user but an item that names no one (a
+        /// sample with its optional fields left out, a legacy payment status). Left out and counted,
+        /// as before BSUIDs existed; no policy makes a body of it.
+        case noUser(reason: String)
     }
 
     /// A message: `from`, else the contact's `wa_id`, else (under `.userID`) the BSUID.
@@ -45,7 +49,8 @@ enum PhonelessRendering {
         _ item: JSONObject, key: String, user: UserIdentity, contact: JSONObject?, policy: PhonelessPolicy
     ) -> Outcome {
         if let phone = user.phone { return .phone(item: item.setting(key, .string(phone)), contact: contact) }
-        guard policy == .userID, let userID = user.userID else { return .deadLetter }
+        guard let userID = user.userID else { return .noUser(reason: "no \(key) and no user id: the item names no user") }
+        guard policy == .userID else { return .deadLetter }
         var standIn = contact
         if standIn != nil, standIn?["wa_id"] == nil { standIn?.append("wa_id", .string(userID)) }
         return .userIDStandsIn(item: item.setting(key, .string(userID)), contact: standIn)

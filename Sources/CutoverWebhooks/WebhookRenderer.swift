@@ -426,6 +426,7 @@ private struct OnPremRendering {
                     let addressed: JSONObject
                     switch PhonelessRendering.message(m, contact: contact, policy: phoneless) {
                     case .deadLetter: dropped.append(phonelessDeadLetter(event)); continue
+                    case .noUser(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
                     case .phone(let i, let c): addressed = i; contact = c
                     case .userIDStandsIn(let i, let c): addressed = i; contact = c; standsIn = true
                     }
@@ -452,6 +453,7 @@ private struct OnPremRendering {
                     let addressed: JSONObject
                     switch PhonelessRendering.status(s, contact: contact, policy: phoneless) {
                     case .deadLetter: dropped.append(phonelessDeadLetter(event)); continue
+                    case .noUser(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
                     case .phone(let i, let c): addressed = i; contact = c
                     case .userIDStandsIn(let i, let c): addressed = i; contact = c; standsIn = true
                     }
@@ -502,6 +504,9 @@ private struct OnPremRendering {
             switch PhonelessRendering.message(m, contact: c, policy: phoneless) {
             case .deadLetter:
                 dropped.append(phonelessDeadLetter(event))
+                return false
+            case .noUser(let reason):
+                dropped.append(DroppedEvent(eventID: event.id, reason: reason))
                 return false
             case .phone(let i, let c): addressed.append((i, c))
             case .userIDStandsIn(let i, let c): addressed.append((i, c)); standsIn = true

@@ -106,3 +106,18 @@ import Testing
         #expect(cloud.headers[.cutoverPhoneless] == nil)
     }
 }
+
+@Suite struct IdentityNoUserTests {
+    /// Neither a phone nor a BSUID: nobody to address, so no policy sends it, and it is no phone-less user.
+    @Test func anItemThatNamesNoUserIsDroppedNotDeadLettered() throws {
+        let events = try decode(.cloud, "cutover_missing_optionals.json").filter { $0.kind == .status }
+        for phoneless in PhonelessPolicy.allCases {
+            for policy in UnsupportedPolicy.allCases {
+                let out = WebhookRenderer.render(events: events, as: .onprem, unsupported: policy, phoneless: phoneless)
+                #expect(out.body == nil)
+                #expect(out.dropped.map(\.deadLetter) == [false], "\(phoneless) \(policy)")
+                #expect(out.dropped.first?.reason.contains("names no user") == true)
+            }
+        }
+    }
+}
