@@ -72,6 +72,16 @@ package struct CanonicalEventError: Error, Sendable, Equatable, CustomStringConv
 ///
 /// `data` holds `business`, `contact` (when one matches), exactly one of `message` / `status` /
 /// `error` / `value`, and `batch` (what rebuilding the original envelope needs; see `WebhookDecoder`).
+///
+/// `subject` is the user the event is about, as `UserIdentity.key` gives it: the business-scoped
+/// user id when the item or its contact carries one (`from_user_id`, `recipient_user_id`,
+/// `contacts[].user_id`, `system.user_id`), else the phone (`from`, `recipient_id`); none for
+/// errors and management fields. So a user Meta sends with a phone one day and without it the
+/// next stays one subject and one ordering stream (`contactKey`). Events decoded before BSUIDs
+/// took precedence (Cutover before issue 11) keep the subject and ordering key they were stored
+/// with: the spool keeps both and nothing recomputes them, so at the upgrade a user with a BSUID
+/// may have deliveries pending under the phone while new ones queue under the BSUID; those two
+/// streams are not ordered against each other until the old one drains.
 package struct CanonicalEvent: Sendable, Equatable {
     package static let specVersion = "1.0"
     package static let extensionName = "whatsappapi"
@@ -132,7 +142,8 @@ package struct CanonicalEvent: Sendable, Equatable {
     package var batch: JSONObject? { data["batch"]?.objectValue }
 
     /// Per-contact ordering key: business number (phone number id, else display number, else WABA
-    /// id, else source) + `|` + contact (subject, empty for business-level events).
+    /// id, else source) + `|` + contact (`subject`: the BSUID, else the phone; empty for
+    /// business-level events). The spool stores it with each delivery at ingest.
     package var contactKey: String {
         let b = business
         let number = b.phoneNumberID ?? b.displayPhoneNumber ?? b.wabaID ?? source

@@ -13,6 +13,8 @@
 ///   + `customer`                                                          (undo `system`: the original object)
 /// - `referral` with an `image`/`video` object and no `media_type` gains Cloud's `media_type`
 ///                                                                         (undo `referral`: the original object)
+/// - a status's one-element `contacts` (a Cloud status contact Cutover carried there) becomes the
+///   event's contact                                                       (undo `contacts: true`)
 enum OnPremMapping {
     // MARK: decode (On-Prem -> canonical)
 
@@ -123,7 +125,8 @@ enum OnPremMapping {
 
     // MARK: render back to origin (canonical -> On-Prem, exact inverse)
 
-    static func undoItem(_ item: JSONObject, undo: JSONObject?, isError: Bool) -> JSONObject {
+    /// `contact` is the event's contact, which undo `contacts` puts back inside a status.
+    static func undoItem(_ item: JSONObject, undo: JSONObject?, isError: Bool, contact: JSONObject? = nil) -> JSONObject {
         guard let undo else { return item }
         if isError { return undo["errors"]?.boolValue == true ? errorFromCloudExact(item) : item }
         var out = item
@@ -139,6 +142,7 @@ enum OnPremMapping {
         if undo["recipient_id"]?.boolValue == true { out["recipient_id"] = nil }
         if let system = undo["system"], out.contains("system") { out["system"] = system }
         if let referral = undo["referral"], out.contains("referral") { out["referral"] = referral }
+        if undo["contacts"]?.boolValue == true, let contact { out.append("contacts", [.object(contact)]) }
         return out
     }
 
@@ -211,13 +215,17 @@ enum OnPremMapping {
         case unsupported(reason: String)
     }
 
-    /// Cloud (canonical) message -> On-Prem message.
+    /// Cloud (canonical) message -> On-Prem message. A message without `from` has been through
+    /// `PhonelessRendering` already (the renderer's first step).
     static func cloudMessageToOnPrem(_ m: JSONObject, policy: UnsupportedPolicy) -> Cross {
         let type = m["type"]?.stringValue ?? ""
         var out = m
-        if m["from"] == nil, policy != .passThrough {
-            // A username user whose phone Meta withholds: On-Prem identifies users by wa_id only.
-            return .unsupported(reason: "message without a phone number (business-scoped user id only)")
+        if sharedTypes.contains(type), !hasTypeBody(m, type: type) {
+            // Meta's "unsupported payload" case (`type: interactive`, no `interactive`, a 131000
+            // error beside it): the bare type is no On-Prem message and a strict consumer rejects
+            // the whole POST with it, errors included. Passing it through would do just that.
+            if policy == .drop { return .unsupported(reason: "message type \(type) without its \(type) body") }
+            return .substituted(onPremUnknown(from: m))
         }
         switch type {
         case "system":
@@ -250,6 +258,15 @@ enum OnPremMapping {
         }
     }
 
+    /// Whether the message carries the body its type names: an object (`contacts`: an array).
+    static func hasTypeBody(_ m: JSONObject, type: String) -> Bool {
+        switch m[type] {
+        case .object?: return type != "contacts"
+        case .array?: return type == "contacts"
+        default: return false
+        }
+    }
+
     static func onPremUnknown(from m: JSONObject) -> JSONObject {
         var out = JSONObject(minimumCapacity: 6)
         out.appendIfPresent("from", m["from"])
@@ -272,19 +289,29 @@ enum OnPremMapping {
     static let onPremStatuses: Set<String> = ["sent", "delivered", "read", "failed"]
 
     /// Cloud (canonical) status -> On-Prem status (`recipient_id`, `message.recipient_id`, `type: "message"`).
-    static func cloudStatusToOnPrem(_ s: JSONObject, policy: UnsupportedPolicy) -> Cross {
+    /// A status without `recipient_id` has been through `PhonelessRendering` already. The status's
+    /// Cloud contact (name, username, BSUIDs) rides along inside it as `contacts: [contact]`: On-Prem
+    /// bodies with statuses have no contacts, and a top-level one would read as a message's sender.
+    static func cloudStatusToOnPrem(_ s: JSONObject, contact: JSONObject?, policy: UnsupportedPolicy) -> Cross {
         let status = s["status"]?.stringValue ?? ""
         let type = s["type"]?.stringValue
-        if s["recipient_id"] == nil, policy != .passThrough {
-            return .unsupported(reason: "status without a phone number (business-scoped user id only)")
-        }
         if (!onPremStatuses.contains(status) || (type != nil && type != "message")) && policy != .passThrough {
             return .unsupported(reason: "status \(type.map { $0 + "/" } ?? "")\(status) has no On-Prem equivalent")
         }
         var out = errorsToOnPrem(s)
         if type == nil { out.append("type", "message") }
         if !out.contains("message"), let r = s["recipient_id"] { out.append("message", ["recipient_id": r]) }
+        if let contact, !out.contains("contacts") { out.append("contacts", [.object(contact)]) }
         return .mapped(out)
+    }
+
+    /// Inverse of the contact `cloudStatusToOnPrem` carries: takes a status's one-element
+    /// `contacts` out of it (undo `contacts`) so it is the event's contact again.
+    static func liftStatusContact(_ s: inout JSONObject, undo: inout JSONObject) -> JSONObject? {
+        guard let contacts = objectArray(s["contacts"]), contacts.count == 1 else { return nil }
+        s["contacts"] = nil
+        undo.append("contacts", true)
+        return contacts[0]
     }
 
     // MARK: cross (On-Prem canonical -> Cloud)
@@ -316,6 +343,11 @@ enum OnPremMapping {
             // Cloud flags every audio message: `voice: false` for a plain audio file.
             if type == "audio", case .object(let audio)? = out["audio"], !audio.contains("voice") {
                 out["audio"] = .object(audio.setting("voice", false))
+            }
+            // A template button without a payload: On-Prem sends `payload: null` (or, from some
+            // clients, no key); Cloud consumers read the key unconditionally.
+            if type == "button", case .object(let button)? = out["button"], !button.contains("payload") {
+                out["button"] = .object(JSONObject([("payload", .null)] + button.members))
             }
             return .mapped(out)
         }

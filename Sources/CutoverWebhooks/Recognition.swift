@@ -14,7 +14,7 @@ package enum WebhookVocabulary {
     /// `system.type` values of both APIs and eras (plus legacy On-Prem `group_*` types).
     package static let systemTypes: Set<String> = [
         "user_changed_number", "customer_changed_number", "user_identity_changed", "customer_identity_changed",
-        "user_changed_user_id",
+        "user_changed_user_id", "user_preference_changed",
     ]
     /// Status values of both APIs (On-Prem `deleted`/`warning`, Cloud `played`, legacy payment statuses).
     package static let statuses: Set<String> = [

@@ -67,7 +67,7 @@ package enum WebhookDecodeError: Error, Sendable, Equatable, CustomStringConvert
 ///   `value` (the `messages` value minus the item arrays: `messaging_product`, `metadata`, unknown keys).
 /// - On-Prem: `item`, `item_index`, `body` (top-level keys other than the item arrays), and `undo`
 ///   (`type: "voice"`, `errors: true`, `recipient_id: true`, `system: <original>`, `referral:
-///   <original>`: which On-Prem -> Cloud vocabulary changes were applied to this item; see
+///   <original>`, `contacts: true`: which On-Prem -> Cloud vocabulary changes were applied to this item; see
 ///   `OnPremMapping` and docs/mapping.md).
 /// - Both: `contact_index` (position of the matched contact in `contacts[]`) and, on the first event of
 ///   a value/body only, `other_contacts: [{index, contact}]` for contacts no item matched.
@@ -198,8 +198,9 @@ func statusEventID(_ s: JSONObject, business: BusinessIdentity, route: String?) 
     return try hashedID(prefix: "status:sha256:", business: business, route: route, parts: ["status"], item: .object(s))
 }
 
-/// Finds the contact for an item: `wa_id` equal to `waID`, else `user_id` equal to `userID` (the
-/// first such contact). Linear for the usual one or two contacts; indexed for large batches.
+/// Finds the contact for an item: `user_id` equal to `userID` (the BSUID, which stays when Meta
+/// withholds the phone), else `wa_id` equal to `waID` (the first such contact). Linear for the
+/// usual one or two contacts; indexed for large batches.
 struct ContactIndex {
     let contacts: [JSONObject]
     private var byWaID: [String: Int] = [:]
@@ -218,12 +219,12 @@ struct ContactIndex {
 
     func match(waID: String?, userID: String?) -> Int? {
         if indexed {
-            if let waID, let i = byWaID[waID] { return i }
             if let userID, let i = byUserID[userID] { return i }
+            if let waID, let i = byWaID[waID] { return i }
             return nil
         }
-        if let waID, let i = contacts.firstIndex(where: { $0["wa_id"]?.scalarText == waID }) { return i }
         if let userID, let i = contacts.firstIndex(where: { $0["user_id"]?.scalarText == userID }) { return i }
+        if let waID, let i = contacts.firstIndex(where: { $0["wa_id"]?.scalarText == waID }) { return i }
         return nil
     }
 }
@@ -345,7 +346,7 @@ private struct CloudDecoding {
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
                         id: try messageEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageReceived,
-                        source: source, subject: item["from"]?.scalarText ?? item["from_user_id"]?.scalarText,
+                        source: source, subject: UserIdentity(message: item, contact: ci.map { contacts[$0] }).key,
                         time: eventTime(item["timestamp"]), api: .cloud,
                         data: makeData(business: biz, contact: ci.map { contacts[$0] }, itemKey: "message", item: .object(item), batch: b)
                     ))
@@ -355,7 +356,7 @@ private struct CloudDecoding {
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     events.append(CanonicalEvent(
                         id: try statusEventID(item, business: biz, route: nil), type: CanonicalEvent.EventType.messageStatus,
-                        source: source, subject: item["recipient_id"]?.scalarText ?? item["recipient_user_id"]?.scalarText,
+                        source: source, subject: UserIdentity(status: item, contact: ci.map { contacts[$0] }).key,
                         time: eventTime(item["timestamp"]), api: .cloud,
                         data: makeData(business: biz, contact: ci.map { contacts[$0] }, itemKey: "status", item: .object(item), batch: b)
                     ))
@@ -419,27 +420,31 @@ private struct OnPremDecoding {
                 var undo = JSONObject()
                 switch key {
                 case "messages":
-                    let ci = contactIndex.match(waID: item["from"]?.scalarText, userID: nil)
+                    // BSUIDs only reach an On-Prem body as extra keys Cutover rendered (`phoneless: user_id`).
+                    let ci = contactIndex.match(waID: item["from"]?.scalarText, userID: item["from_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
                     let message = OnPremMapping.messageToCanonical(item, undo: &undo)
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
                     events.append(CanonicalEvent(
                         id: try messageEventID(item, business: business, route: route),
-                        type: CanonicalEvent.EventType.messageReceived, source: source, subject: item["from"]?.scalarText,
+                        type: CanonicalEvent.EventType.messageReceived, source: source,
+                        subject: UserIdentity(message: item, contact: ci.map { contacts[$0] }).key,
                         time: eventTime(item["timestamp"]), api: .onprem,
                         data: makeData(business: business, contact: ci.map { contacts[$0] }, itemKey: "message", item: .object(message), batch: b)
                     ))
                 case "statuses":
-                    let status = OnPremMapping.statusToCanonical(item, undo: &undo)
-                    let recipient = status["recipient_id"]?.scalarText
-                    let ci = contactIndex.match(waID: recipient, userID: nil)
+                    var status = OnPremMapping.statusToCanonical(item, undo: &undo)
+                    let ci = contactIndex.match(waID: status["recipient_id"]?.scalarText, userID: status["recipient_user_id"]?.scalarText)
                     if let ci { used[ci] = true; b.append("contact_index", .int(ci)) }
+                    // A Cloud status contact Cutover carried inside the status (On-Prem statuses have none).
+                    let contact = ci.map { contacts[$0] } ?? OnPremMapping.liftStatusContact(&status, undo: &undo)
                     if !undo.isEmpty { b.append("undo", .object(undo)) }
                     events.append(CanonicalEvent(
                         id: try statusEventID(item, business: business, route: route),
-                        type: CanonicalEvent.EventType.messageStatus, source: source, subject: recipient,
+                        type: CanonicalEvent.EventType.messageStatus, source: source,
+                        subject: UserIdentity(status: status, contact: contact).key,
                         time: eventTime(item["timestamp"]), api: .onprem,
-                        data: makeData(business: business, contact: ci.map { contacts[$0] }, itemKey: "status", item: .object(status), batch: b)
+                        data: makeData(business: business, contact: contact, itemKey: "status", item: .object(status), batch: b)
                     ))
                 default:
                     var error = item

@@ -7,8 +7,8 @@ package enum WebhookOutputFormat: String, Sendable, Equatable, CaseIterable {
 
 /// What to do with a notification the target API has no concept for (a reaction to an On-Prem
 /// endpoint, a `deleted` status to a Cloud endpoint, a management field to an On-Prem endpoint, a
-/// message from a user known only by a business-scoped user id to an On-Prem endpoint).
-/// The default (`WebhookRenderer.render`'s `unsupported:` argument) is `.unknownMessage`; the full
+/// message whose type body is missing). Items with no phone number for an On-Prem endpoint follow
+/// `PhonelessPolicy` instead. The default (`WebhookRenderer.render`'s `unsupported:` argument) is `.unknownMessage`; the full
 /// per-field table is docs/mapping.md.
 package enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
     /// The default policy.
@@ -16,13 +16,14 @@ package enum UnsupportedPolicy: String, Sendable, Equatable, CaseIterable {
 
     /// Messages: On-Prem `type: "unknown"` with error 501 / Cloud `type: "unsupported"` with error
     /// 131051 (a `deleted` status becomes Cloud's inbound `unsupported` message, as Cloud itself once
-    /// reported deletions). Statuses and management fields with no equivalent, and items with no
-    /// phone number (BSUID only) for On-Prem, are dropped and counted.
+    /// reported deletions). Statuses and management fields with no equivalent are dropped and counted.
     case unknownMessage
     /// Leave the item out and count it.
     case drop
     /// Render the item as it is (in the target's envelope) even though the target does not know it.
-    /// Management fields still cannot go to On-Prem (no envelope for them) and are dropped and counted.
+    /// Management fields still cannot go to On-Prem (no envelope for them) and are dropped and
+    /// counted; a Cloud message without its type body still becomes On-Prem `unknown` (as is, a
+    /// consumer rejects the whole POST).
     case passThrough
 }
 
@@ -67,7 +68,8 @@ package struct RenderOutcome: Sendable {
 ///   CloudEvents (the CloudEvents JSON batch format, `application/cloudevents-batch+json`).
 ///
 /// `business` overrides, field by field, the business identity the events carry (Cloud output only:
-/// `entry[].id` and `metadata`).
+/// `entry[].id` and `metadata`). `phoneless` decides what an On-Prem body gets for a Cloud message
+/// or status that names no phone number (`PhonelessRendering`), whatever `unsupported` says.
 package enum WebhookRenderer {
     package static func render(
         events: [CanonicalEvent], as format: WebhookOutputFormat, business: BusinessIdentity? = nil,
@@ -76,6 +78,7 @@ package enum WebhookRenderer {
         let document: JSONValue?
         var substituted: [String] = []
         var dropped: [DroppedEvent] = []
+        var userIDForPhone: [String] = []
         switch format {
         case .canonical:
             if events.isEmpty { document = nil } else if events.count == 1 { document = events[0].json } else {
@@ -84,9 +87,12 @@ package enum WebhookRenderer {
         case .cloud:
             document = CloudRendering(override: business, policy: policy).render(events, substituted: &substituted, dropped: &dropped)
         case .onprem:
-            document = OnPremRendering(policy: policy).render(events, substituted: &substituted, dropped: &dropped)
+            document = OnPremRendering(policy: policy, phoneless: phoneless)
+                .render(events, substituted: &substituted, dropped: &dropped, userIDForPhone: &userIDForPhone)
         }
-        return RenderOutcome(body: document?.serialized(), document: document, substituted: substituted, dropped: dropped)
+        return RenderOutcome(
+            body: document?.serialized(), document: document, substituted: substituted, dropped: dropped, userIDForPhone: userIDForPhone
+        )
     }
 }
 
@@ -241,6 +247,10 @@ private struct CloudRendering {
                 }
                 itemKey = "messages"
                 item = m
+                if !fromCloud, MarketingPreferenceMapping.isPreferenceChange(m) {
+                    addPreferenceChange(m, event: event, business: biz, entryKey: entryKey, entrySkeleton: entrySkeleton, to: &entries)
+                    continue
+                }
                 if !fromCloud {
                     switch OnPremMapping.onPremMessageToCloud(m, policy: policy) {
                     case .mapped(let o): item = o
@@ -276,17 +286,13 @@ private struct CloudRendering {
             var valueSkeleton: JSONObject
             if fromCloud, let v = batch?["value"]?.objectValue {
                 valueSkeleton = v
+                if let override, case .object(var metadata)? = valueSkeleton["metadata"] {
+                    if let p = override.phoneNumberID { metadata["phone_number_id"] = .string(p) }
+                    if let d = override.displayPhoneNumber { metadata["display_phone_number"] = .string(d) }
+                    valueSkeleton["metadata"] = .object(metadata)
+                }
             } else {
-                valueSkeleton = ["messaging_product": "whatsapp"]
-                var metadata = JSONObject(minimumCapacity: 2)
-                metadata.append("display_phone_number", .string(biz.displayPhoneNumber ?? ""))
-                metadata.append("phone_number_id", .string(biz.phoneNumberID ?? ""))
-                valueSkeleton.append("metadata", .object(metadata))
-            }
-            if let override, case .object(var metadata)? = valueSkeleton["metadata"] {
-                if let p = override.phoneNumberID { metadata["phone_number_id"] = .string(p) }
-                if let d = override.displayPhoneNumber { metadata["display_phone_number"] = .string(d) }
-                valueSkeleton["metadata"] = .object(metadata)
+                valueSkeleton = crossValueSkeleton(biz)
             }
 
             let e = entryIndex(&entries, key: entryKey, skeleton: entrySkeleton)
@@ -334,6 +340,35 @@ private struct CloudRendering {
         return .object(body)
     }
 
+    /// `messaging_product` and `metadata` of a value built for an On-Prem-origin event (`biz`
+    /// already carries the override).
+    func crossValueSkeleton(_ biz: BusinessIdentity) -> JSONObject {
+        var value: JSONObject = ["messaging_product": "whatsapp"]
+        var metadata = JSONObject(minimumCapacity: 2)
+        metadata.append("display_phone_number", .string(biz.displayPhoneNumber ?? ""))
+        metadata.append("phone_number_id", .string(biz.phoneNumberID ?? ""))
+        value.append("metadata", .object(metadata))
+        return value
+    }
+
+    /// An On-Prem marketing-preference system message as (one more element of) the business's
+    /// Cloud `user_preferences` change (`MarketingPreferenceMapping`).
+    func addPreferenceChange(
+        _ m: JSONObject, event: CanonicalEvent, business biz: BusinessIdentity, entryKey: String, entrySkeleton: JSONObject,
+        to entries: inout [EntryAcc]
+    ) {
+        let field = MarketingPreferenceMapping.cloudField
+        let e = entryIndex(&entries, key: entryKey, skeleton: entrySkeleton)
+        let key = "x" + (biz.phoneNumberID ?? "") + "|" + field
+        let preference = MarketingPreferenceMapping.cloudPreference(fromOnPrem: m)
+        if let c = entries[e].changes.firstIndex(where: { $0.key == key }), case .value(.object(let value)?) = entries[e].changes[c].content {
+            entries[e].changes[c].content = .value(.object(MarketingPreferenceMapping.appending(preference, contact: event.contact, to: value)))
+        } else {
+            let value = MarketingPreferenceMapping.appending(preference, contact: event.contact, to: crossValueSkeleton(biz))
+            entries[e].changes.append(ChangeAcc(key: key, skeleton: ["field": .string(field)], content: .value(.object(value))))
+        }
+    }
+
     func entryIndex(_ entries: inout [EntryAcc], key: String, skeleton: JSONObject) -> Int {
         if let i = entries.firstIndex(where: { $0.key == key }) { return i }
         entries.append(EntryAcc(key: key, skeleton: skeleton, changes: []))
@@ -352,8 +387,11 @@ extension CanonicalEventKind {
 
 private struct OnPremRendering {
     let policy: UnsupportedPolicy
+    let phoneless: PhonelessPolicy
 
-    func render(_ events: [CanonicalEvent], substituted: inout [String], dropped: inout [DroppedEvent]) -> JSONValue? {
+    func render(
+        _ events: [CanonicalEvent], substituted: inout [String], dropped: inout [DroppedEvent], userIDForPhone: inout [String]
+    ) -> JSONValue? {
         var bodySkeleton: JSONObject?
         var acc = ValueAccumulator(skeleton: JSONObject())
         var rendered = 0
@@ -364,9 +402,15 @@ private struct OnPremRendering {
             let position = fromOnPrem ? batchInt(batch, "item_index") : nil
             let undo = batch?["undo"]?.objectValue
             var withContact = true
+            var contact = event.contact
+            var standsIn = false
             let key: String
             let item: JSONObject
             switch event.kind {
+            case .field(MarketingPreferenceMapping.cloudField):
+                guard renderPreferences(event, into: &acc, dropped: &dropped, userIDForPhone: &userIDForPhone) else { continue }
+                rendered += 1
+                continue
             case .field(let f):
                 dropped.append(DroppedEvent(eventID: event.id, reason: "webhook field \(f) has no On-Prem equivalent"))
                 continue
@@ -379,7 +423,14 @@ private struct OnPremRendering {
                 if fromOnPrem {
                     item = OnPremMapping.undoItem(m, undo: undo, isError: false)
                 } else {
-                    switch OnPremMapping.cloudMessageToOnPrem(m, policy: policy) {
+                    let addressed: JSONObject
+                    switch PhonelessRendering.message(m, contact: contact, policy: phoneless) {
+                    case .deadLetter: dropped.append(phonelessDeadLetter(event)); continue
+                    case .noUser(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
+                    case .phone(let i, let c): addressed = i; contact = c
+                    case .userIDStandsIn(let i, let c): addressed = i; contact = c; standsIn = true
+                    }
+                    switch OnPremMapping.cloudMessageToOnPrem(addressed, policy: policy) {
                     case .mapped(let o): item = o
                     case .substituted(let o): item = o; substituted.append(event.id)
                     case .unsupported(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
@@ -393,10 +444,20 @@ private struct OnPremRendering {
                 }
                 key = "statuses"
                 if fromOnPrem {
-                    item = OnPremMapping.undoItem(s, undo: undo, isError: false)
+                    // A contact Cutover carried inside the status goes back there, not to `contacts[]`.
+                    let inside = undo?["contacts"]?.boolValue == true
+                    withContact = !inside
+                    item = OnPremMapping.undoItem(s, undo: undo, isError: false, contact: inside ? contact : nil)
                 } else {
                     withContact = false
-                    switch OnPremMapping.cloudStatusToOnPrem(s, policy: policy) {
+                    let addressed: JSONObject
+                    switch PhonelessRendering.status(s, contact: contact, policy: phoneless) {
+                    case .deadLetter: dropped.append(phonelessDeadLetter(event)); continue
+                    case .noUser(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
+                    case .phone(let i, let c): addressed = i; contact = c
+                    case .userIDStandsIn(let i, let c): addressed = i; contact = c; standsIn = true
+                    }
+                    switch OnPremMapping.cloudStatusToOnPrem(addressed, contact: contact, policy: policy) {
                     case .mapped(let o): item = o
                     case .substituted(let o): item = o; substituted.append(event.id)
                     case .unsupported(let reason): dropped.append(DroppedEvent(eventID: event.id, reason: reason)); continue
@@ -411,8 +472,9 @@ private struct OnPremRendering {
                 item = fromOnPrem ? OnPremMapping.undoItem(e, undo: undo, isError: true) : OnPremMapping.errorToOnPrem(e)
             }
             rendered += 1
+            if standsIn { userIDForPhone.append(event.id) }
             acc.add(key, .object(item), at: position)
-            if withContact, let contact = event.contact {
+            if withContact, let contact {
                 acc.addContact(contact, at: fromOnPrem ? batchInt(batch, "contact_index") : nil)
             }
             if fromOnPrem { acc.addOtherContacts(batch) }
@@ -420,5 +482,41 @@ private struct OnPremRendering {
         guard rendered > 0 else { return nil }
         acc.skeleton = bodySkeleton ?? JSONObject()
         return .object(acc.build())
+    }
+
+    func phonelessDeadLetter(_ event: CanonicalEvent) -> DroppedEvent {
+        DroppedEvent(eventID: event.id, reason: PhonelessPolicy.reason, deadLetter: true)
+    }
+
+    /// A Cloud `user_preferences` change as On-Prem `user_preference_changed` system messages with
+    /// their contacts; false when nothing was rendered (the reason is in `dropped`).
+    func renderPreferences(
+        _ event: CanonicalEvent, into acc: inout ValueAccumulator, dropped: inout [DroppedEvent], userIDForPhone: inout [String]
+    ) -> Bool {
+        guard let value = event.value?.objectValue,
+              let messages = MarketingPreferenceMapping.onPremMessages(fromCloudValue: value, eventID: event.id) else {
+            dropped.append(DroppedEvent(eventID: event.id, reason: "user_preferences without marketing preferences to render"))
+            return false
+        }
+        var addressed: [(message: JSONObject, contact: JSONObject?)] = []
+        var standsIn = false
+        for (m, c) in messages {
+            switch PhonelessRendering.message(m, contact: c, policy: phoneless) {
+            case .deadLetter:
+                dropped.append(phonelessDeadLetter(event))
+                return false
+            case .noUser(let reason):
+                dropped.append(DroppedEvent(eventID: event.id, reason: reason))
+                return false
+            case .phone(let i, let c): addressed.append((i, c))
+            case .userIDStandsIn(let i, let c): addressed.append((i, c)); standsIn = true
+            }
+        }
+        for (m, c) in addressed {
+            acc.add("messages", .object(m), at: nil)
+            if let c { acc.addContact(c, at: nil) }
+        }
+        if standsIn { userIDForPhone.append(event.id) }
+        return true
     }
 }

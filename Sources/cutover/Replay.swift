@@ -71,7 +71,7 @@ struct Replay: AsyncParsableCommand {
     @Option(name: .customLong("type"), help: "Only events of this canonical type; a trailing * matches a prefix (repeatable).")
     var eventTypes: [String] = []
 
-    @Option(name: .customLong("contact"), help: "Only events of this contact, by wa_id (repeatable).")
+    @Option(name: .customLong("contact"), help: "Only events of this contact, by wa_id or business-scoped user id (repeatable).")
     var contacts: [String] = []
 
     @Option(help: "Spool only: delivered or dead (events with such a delivery) or quarantined (requests).")

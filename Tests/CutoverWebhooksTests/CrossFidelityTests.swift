@@ -49,10 +49,16 @@ private func cloudItem(_ body: JSONValue?, _ key: String = "messages") -> JSONVa
         #expect(identity?.at("messages", 0, "system", "type") == "user_identity_changed")
         #expect(identity?.at("messages", 0, "system", "user") == "16505551234")
         #expect(identity?.at("messages", 0, "system", "customer") == nil)
-        // A BSUID change has no On-Prem concept: policy (and no phone number at all).
+        // A BSUID change has no On-Prem concept, and this one names no phone number at all: a dead
+        // letter by default under every unsupported policy (issue 11), On-Prem `unknown` when the
+        // BSUID may stand in.
         let events = try decode(.cloud, "msg_system_user_changed_user_id.json")
-        #expect(WebhookRenderer.render(events: events, as: .onprem).droppedCount == 1)
-        #expect(WebhookRenderer.render(events: events, as: .onprem, unsupported: .passThrough).body != nil)
+        for policy in UnsupportedPolicy.allCases {
+            let out = WebhookRenderer.render(events: events, as: .onprem, unsupported: policy)
+            #expect(out.body == nil && out.dropped.map(\.deadLetter) == [true])
+        }
+        let standIn = WebhookRenderer.render(events: events, as: .onprem, phoneless: .userID)
+        #expect(standIn.document?.at("messages", 0, "type") == "unknown")
     }
 
     @Test func legacyGroupSystemMessageFollowsThePolicyToCloud() throws {
@@ -101,15 +107,17 @@ private func cloudItem(_ body: JSONValue?, _ key: String = "messages") -> JSONVa
         #expect(cloudItem(text, "contacts")?.at("profile", "name") != "")
     }
 
-    @Test func bsuidOnlyItemsCannotReachOnPremUnlessPassedThrough() throws {
+    /// Issue 11 changed this: no policy sends a body without `from`/`recipient_id` any more
+    /// (passThrough did); by default the delivery is a dead letter (`IdentityPhonelessTests`).
+    @Test func bsuidOnlyItemsCannotReachOnPremByDefault() throws {
         for name in ["msg_text_bsuid_username_no_phone.json", "status_delivered_bsuid_no_phone.json"] {
             let events = try decode(.cloud, name)
-            for policy in [UnsupportedPolicy.unknownMessage, .drop] {
+            for policy in UnsupportedPolicy.allCases {
                 let out = WebhookRenderer.render(events: events, as: .onprem, unsupported: policy)
                 #expect(out.body == nil && out.droppedCount == 1, "\(name) \(policy)")
-                #expect(out.dropped[0].reason.contains("business-scoped"))
+                #expect(out.dropped[0].reason == PhonelessPolicy.reason && out.dropped[0].deadLetter)
             }
-            #expect(WebhookRenderer.render(events: events, as: .onprem, unsupported: .passThrough).body != nil)
+            #expect(WebhookRenderer.render(events: events, as: .onprem, phoneless: .userID).body != nil)
         }
         // With a phone number, the BSUID fields are carried.
         let (onprem, _) = try render(decode(.cloud, "msg_text_bsuid_with_phone.json"), .onprem)

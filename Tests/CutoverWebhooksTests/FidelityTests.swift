@@ -16,9 +16,11 @@ func allCanonicalEvents() throws -> [(name: String, event: CanonicalEvent)] {
         if api == .onprem { out += try decode(api, name, route: "bare").map { ("\(api.rawValue)/\(name) (no identity)", $0) } }
         let other: WebhookOutputFormat = api == .cloud ? .onprem : .cloud
         for policy in UnsupportedPolicy.allCases {
-            guard let body = WebhookRenderer.render(events: events, as: other, unsupported: policy).body else { continue }
-            let back = try WebhookDecoder().decode(body, api: .auto, business: routeBusiness, route: "default")
-            out += back.map { ("\(api.rawValue)/\(name) -> \(other.rawValue) (\(policy.rawValue))", $0) }
+            for phoneless in PhonelessPolicy.allCases {
+                guard let body = WebhookRenderer.render(events: events, as: other, unsupported: policy, phoneless: phoneless).body else { continue }
+                let back = try WebhookDecoder().decode(body, api: .auto, business: routeBusiness, route: "default")
+                out += back.map { ("\(api.rawValue)/\(name) -> \(other.rawValue) (\(policy.rawValue), \(phoneless.rawValue))", $0) }
+            }
         }
     }
     return out
@@ -27,11 +29,10 @@ func allCanonicalEvents() throws -> [(name: String, event: CanonicalEvent)] {
 @Suite struct FixtureSetTests {
     @Test func enoughFixturesEachWithProvenance() throws {
         #expect(Fixtures.all.count >= 100)
-        for api in WebhookAPI.allCases {
-            let sources = try String(contentsOf: Fixtures.root.appendingPathComponent("\(api.rawValue)/SOURCES.md"), encoding: .utf8)
-            for name in Fixtures.names(api) {
-                #expect(sources.contains(name), "\(api.rawValue)/\(name) has no provenance in SOURCES.md")
-            }
+        for (api, name) in Fixtures.all {
+            let sources = try String(contentsOf: Fixtures.sources(api, name), encoding: .utf8)
+            let file = Fixtures.url(api, name).lastPathComponent
+            #expect(sources.contains(file), "\(api.rawValue)/\(name) has no provenance in SOURCES.md")
         }
     }
 
@@ -182,6 +183,8 @@ func allCanonicalEvents() throws -> [(name: String, event: CanonicalEvent)] {
                 if type == "audio" { attrs["audio.voice"] = .bool(m["audio"]?["voice"]?.boolValue ?? false) }
                 if type == "text" { attrs["text"] = m["text"]?["body"] }
             }
+        } else if value?["user_preferences"] != nil {
+            handler = "UserMarketingPreferencesHandler"  // an On-Prem `user_preference_changed` message
         } else if let s = value?["statuses"]?.at(0) {
             handler = "MessageStatusHandler"
             attrs["id"] = s["id"]

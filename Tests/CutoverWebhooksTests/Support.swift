@@ -2,18 +2,37 @@ import CutoverTestSupport
 import Foundation
 @testable import CutoverWebhooks
 
-/// The committed fixtures, by API and name.
+/// The committed fixtures, by API and name. A name is a file of `fixtures/<api>/`, or, for the
+/// later sets of that API's bodies (`fixtures/cloud-2026/`), `<set>/<file>`.
 enum Fixtures {
     static let root: URL = Repo.fixtures
 
+    /// Directories of bodies beside `fixtures/<api>/`.
+    static let laterSets: [WebhookAPI: [String]] = [.cloud: ["cloud-2026"], .onprem: []]
+
+    /// Only bodies the API sent: `onprem_expected_*` files are what an endpoint should receive.
+    static func isBody(_ file: String) -> Bool { file.hasSuffix(".json") && !file.hasPrefix("onprem_expected_") }
+
+    static func files(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(directory).path)) ?? []
+        return names.filter(isBody).sorted()
+    }
+
     static func names(_ api: WebhookAPI) -> [String] {
-        let dir = root.appendingPathComponent(api.rawValue)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasSuffix(".json") }.sorted()
+        files(in: api.rawValue) + (laterSets[api] ?? []).flatMap { set in files(in: set).map { "\(set)/\($0)" } }
+    }
+
+    static func url(_ api: WebhookAPI, _ name: String) -> URL {
+        name.contains("/") ? root.appendingPathComponent(name) : root.appendingPathComponent(api.rawValue).appendingPathComponent(name)
+    }
+
+    /// The SOURCES.md that gives the fixture's provenance.
+    static func sources(_ api: WebhookAPI, _ name: String) -> URL {
+        url(api, name).deletingLastPathComponent().appendingPathComponent("SOURCES.md")
     }
 
     static func bytes(_ api: WebhookAPI, _ name: String) -> [UInt8] {
-        let url = root.appendingPathComponent(api.rawValue).appendingPathComponent(name)
+        let url = url(api, name)
         guard let data = try? Data(contentsOf: url) else { fatalError("cannot read \(url.path)") }
         return [UInt8](data)
     }

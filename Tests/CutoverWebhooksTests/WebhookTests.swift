@@ -6,8 +6,8 @@ import Testing
     /// order aside), both straight from the decoded events and through the canonical bytes the spool stores.
     @Test(arguments: Fixtures.all.map { "\($0.0.rawValue)/\($0.1)" })
     func originRoundTrip(_ path: String) throws {
-        let api = WebhookAPI(rawValue: String(path.split(separator: "/")[0]))!
-        let name = String(path.split(separator: "/")[1])
+        let api = WebhookAPI(rawValue: String(path.split(separator: "/", maxSplits: 1)[0]))!
+        let name = String(path.split(separator: "/", maxSplits: 1)[1])
         let original = try Fixtures.json(api, name)
         let events = try decode(api, name, as: .auto, route: api == .onprem ? "default" : nil)
         #expect(!events.isEmpty)
@@ -35,8 +35,8 @@ import Testing
     /// Every fixture also cross-renders to the other API into a body the decoder accepts, and to canonical.
     @Test(arguments: Fixtures.all.map { "\($0.0.rawValue)/\($0.1)" })
     func crossRenderIsDecodable(_ path: String) throws {
-        let api = WebhookAPI(rawValue: String(path.split(separator: "/")[0]))!
-        let name = String(path.split(separator: "/")[1])
+        let api = WebhookAPI(rawValue: String(path.split(separator: "/", maxSplits: 1)[0]))!
+        let name = String(path.split(separator: "/", maxSplits: 1)[1])
         let events = try decode(api, name, business: BusinessIdentity(phoneNumberID: "1", displayPhoneNumber: "2", wabaID: "3"))
         let other: WebhookOutputFormat = api == .cloud ? .onprem : .cloud
         for policy in UnsupportedPolicy.allCases {

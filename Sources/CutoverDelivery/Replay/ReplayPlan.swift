@@ -45,7 +45,9 @@ package struct ReplayFilter: Sendable {
             }
         }
         if !contacts.isEmpty {
-            guard let subject = event.subject, contacts.contains(subject) else { return false }
+            // The subject is the BSUID when there is one; the phone still names the same user.
+            let names = [event.subject, event.user?.phone, event.user?.userID].compactMap { $0 }
+            guard names.contains(where: contacts.contains) else { return false }
         }
         return true
     }
