@@ -32,7 +32,7 @@ for target in "${targets[@]}"; do
     case "$target" in
         http1-request | http1-response) seeds=("Fuzz/Corpus/$target"); dictionary=(-dict=Fuzz/Dictionaries/http1.dict) ;;
         http2-server) seeds=("Fuzz/Corpus/$target") ;;
-        json | webhook) seeds=(fixtures/cloud fixtures/onprem); dictionary=(-dict=Fuzz/Dictionaries/json.dict) ;;
+        json | webhook) seeds=(fixtures/cloud fixtures/cloud-2026 fixtures/onprem); dictionary=(-dict=Fuzz/Dictionaries/json.dict) ;;
         config) seeds=("Fuzz/Corpus/$target" deploy) ;;
     esac
     [[ -d "Fuzz/Regressions/$target" ]] && seeds+=("Fuzz/Regressions/$target")

@@ -42,12 +42,24 @@ enum MarketingPreferenceMapping {
             system.appendIfPresent("marketing", p["value"])
             system.append("type", .string(onPremSystemType))
             m.append("system", .object(system))
-            m.appendIfPresent("timestamp", p["timestamp"])
+            m.appendIfPresent("timestamp", p["timestamp"].map(onPremTimestamp))
             m.append("type", "system")
             let ci = contacts.match(waID: p["wa_id"]?.scalarText, userID: p["user_id"]?.scalarText)
             out.append((m, ci.map { contacts.contacts[$0] }))
         }
         return out
+    }
+
+    /// On-Prem writes every timestamp as a string of Unix seconds; Cloud's `user_preferences[]`
+    /// writes a number. Only the JSON type changes, so either trip back gives the original.
+    static func onPremTimestamp(_ t: JSONValue) -> JSONValue {
+        if case .number(let digits) = t { return .string(digits) }
+        return t
+    }
+
+    static func cloudTimestamp(_ t: JSONValue) -> JSONValue {
+        if case .string(let text) = t, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return .number(text) }
+        return t
     }
 
     // MARK: On-Prem -> Cloud
@@ -62,7 +74,7 @@ enum MarketingPreferenceMapping {
         p.appendIfPresent("detail", system?["body"])
         p.append("category", .string(marketingCategory))
         p.appendIfPresent("value", system?["marketing"])
-        p.appendIfPresent("timestamp", m["timestamp"])
+        p.appendIfPresent("timestamp", m["timestamp"].map(cloudTimestamp))
         p.appendIfPresent("id", m["id"])
         return p
     }

@@ -314,6 +314,10 @@ private struct CloudRendering {
             } else if !fromCloud, itemKey == "messages", item["type"]?.stringValue != "system", let from = item["from"] {
                 // On-Prem omits contacts[] for media; Cloud always sends the sender's contact (name unknown here).
                 acc.addContact(["profile": ["name": ""], "wa_id": from], at: nil)
+            } else if !fromCloud, itemKey == "statuses", let recipient = item["recipient_id"] {
+                // Cloud names a status's recipient in contacts[] since 2026 (pywa 4.x needs it). On-Prem
+                // knows only the phone: no user id or name is made up.
+                acc.addContact(["wa_id": recipient], at: nil)
             }
             if fromCloud { acc.addOtherContacts(batch) }
             entries[e].changes[c].content = .messages(acc)

@@ -11,7 +11,7 @@ import Testing
     static func inputDirectories(_ target: FuzzTarget) -> [String] {
         let seeds: [String] = switch target {
         case .http1Request, .http1Response, .http2Server: ["Fuzz/Corpus/\(target.rawValue)"]
-        case .json, .webhook: ["fixtures/cloud", "fixtures/onprem"]
+        case .json, .webhook: ["fixtures/cloud", "fixtures/cloud-2026", "fixtures/onprem"]
         case .config: ["Fuzz/Corpus/config", "deploy"]
         }
         return seeds + ["Fuzz/Regressions/\(target.rawValue)"]

@@ -38,16 +38,22 @@ package enum Repo {
     /// The consumers venv's python (pywa, cloudevents, standardwebhooks, prometheus_client), made once
     /// per `.build` by `scripts/consumers/setup-venv.sh`, which serializes concurrent callers with
     /// `flock`. A failure carries the script's output.
-    package static let consumersPython: Result<String, TestFailure> = {
+    package static let consumersPython: Result<String, TestFailure> = venvPython(set: "consumers")
+
+    /// The venv with pywa's current major (4.x), which cannot share a venv with the 3.9 above; made
+    /// the same way (`setup-venv.sh ROOT pywa4`).
+    package static let pywa4Python: Result<String, TestFailure> = venvPython(set: "pywa4")
+
+    private static func venvPython(set: String) -> Result<String, TestFailure> {
         do {
-            let result = try runCommand("/bin/bash", [path("scripts/consumers/setup-venv.sh"), root.path], timeout: 900)
+            let result = try runCommand("/bin/bash", [path("scripts/consumers/setup-venv.sh"), root.path, set], timeout: 900)
             let python = result.output.split(separator: "\n").last.map(String.init) ?? ""
             guard result.status == 0, FileManager.default.isExecutableFile(atPath: python) else {
-                return .failure(TestFailure("setup-venv.sh failed (status \(result.status)):\n\(result.output)\(result.error)"))
+                return .failure(TestFailure("setup-venv.sh \(set) failed (status \(result.status)):\n\(result.output)\(result.error)"))
             }
             return .success(python)
         } catch {
-            return .failure(TestFailure("cannot run setup-venv.sh: \(error)"))
+            return .failure(TestFailure("cannot run setup-venv.sh \(set): \(error)"))
         }
-    }()
+    }
 }

@@ -70,3 +70,45 @@ enum FieldPaths {
         }
     }
 }
+
+/// fixtures/cloud-2026: the 2026-shaped Cloud bodies (`p*.json`) and the On-Prem bodies Cutover
+/// should send for some of them (`onprem_expected_*.json`), with provenance in its SOURCES.md.
+enum Cloud2026Fixtures {
+    static let directory = Repo.fixtures.appendingPathComponent("cloud-2026")
+
+    static func names(prefix: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }.sorted()
+    }
+
+    /// The Cloud bodies.
+    static var cloudNames: [String] { names(prefix: "p") }
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+    }
+}
+
+/// What one destination is sent for one event, as delivery builds it (`OutboundRequestBuilder`,
+/// one event per request), or why nothing is sent.
+enum DeliveredBody {
+    case body(JSONValue)
+    /// The delivery becomes a dead letter (e.g. a phone-less item for On-Prem by default).
+    case deadLetter(reason: String)
+    /// A webhook field (template, account, ... updates) the target API has no body for.
+    case managementField(String)
+    /// Left out by the `unsupported` policy (a status or message the target has no equivalent of).
+    case filtered(reason: String)
+
+    static func of(_ event: CanonicalEvent, as format: DeliveryFormat, phoneless: PhonelessPolicy = .defaultPolicy,
+                   business: BusinessIdentity? = nil) throws -> DeliveredBody {
+        let builder = OutboundRequestBuilder(format: format, phoneless: phoneless, business: business)
+        switch try builder.request(event: event, now: 0) {
+        case .send(let request): return .body(try JSONValue.parse(request.body))
+        case .deadLetter(let reason): return .deadLetter(reason: reason)
+        case .filtered(let reason):
+            if case .field(let field) = event.kind { return .managementField(field) }
+            return .filtered(reason: reason)
+        }
+    }
+}

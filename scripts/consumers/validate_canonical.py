@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Validates canonical events (one JSON document per stdin line: {"name": ..., "event": {...}})
-against docs/canonical.schema.json (JSON Schema 2020-12, format assertions on).
+"""Validates JSON documents (one per stdin line: {"name": ..., "event": {...}}) against a JSON Schema
+2020-12 file, format assertions on: canonical events against docs/canonical.schema.json, On-Prem
+webhook bodies against docs/schema/onprem-webhook.schema.json.
 
 Usage: validate_canonical.py SCHEMA < events.jsonl
 Prints one line per invalid event and exits 1 when any is invalid; prints "ok N" otherwise.
