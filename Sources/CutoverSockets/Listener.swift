@@ -32,9 +32,13 @@ package final class Listener: @unchecked Sendable {
 
     package func start() {
         loop.execute { [self] in
-            let watch = loop.watch(socket.descriptor, for: .readable) { [self] in acceptPending() }
-            self.watch = watch
-            watch.resume()
+            do throws(SystemError) {
+                let watch = try loop.watch(socket.descriptor, for: .readable) { [self] in acceptPending() }
+                self.watch = watch
+                watch.resume()
+            } catch {
+                onError(error)
+            }
         }
     }
 
