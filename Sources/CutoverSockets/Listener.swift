@@ -77,5 +77,9 @@ package final class Listener: @unchecked Sendable {
                 return
             }
         }
+        // The rest waits a turn: an edge-triggered loop does not report the backlog again.
+        loop.execute { [self] in
+            if watch != nil, retry == nil { acceptPending() }
+        }
     }
 }

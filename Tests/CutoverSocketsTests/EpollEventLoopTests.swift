@@ -293,6 +293,30 @@ private final class WatchBox: @unchecked Sendable {
         #expect(delegate.closed.wait(timeout: .now() + 10) == .success)
     }
 
+    @Test func aBacklogLongerThanOneTurnOfAcceptsIsAcceptedWhole() throws {
+        let count = 300  // more than the 256 accepts of one turn, all reported by one edge
+        let accepted = Mutex<[Socket]>([])
+        let all = DispatchSemaphore(value: 0)
+        let listener = try Listener(
+            host: "127.0.0.1", port: 0, loop: loop,
+            onAccept: { socket in
+                if accepted.withLock({ $0.append(socket); return $0.count }) == count { all.signal() }
+            },
+            onError: { Issue.record("accept failed: \($0)") }
+        )
+        // Queued in the kernel's backlog before the listener is watched.
+        let clients = try (0..<count).map { _ in try Socket.connecting(to: listener.address).0 }
+        defer {
+            for socket in clients + accepted.withLock({ $0 }) { socket.close() }
+        }
+        listener.start()
+        #expect(all.wait(timeout: .now() + 10) == .success)
+        #expect(accepted.withLock { $0.count } == count)
+        let stopped = DispatchSemaphore(value: 0)
+        listener.stop { stopped.signal() }
+        #expect(stopped.wait(timeout: .now() + 10) == .success)
+    }
+
     /// The descriptor is replaced under its watch (dup2 closes the old file atomically, as a close
     /// followed by a reuse of the number would): the kernel drops the old entry, and the stale
     /// watch must neither fire for the new file nor take the number's new registration with it.
