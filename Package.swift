@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "CSystemShims"),
 
-        // Socket layer: non-blocking POSIX sockets driven by Dispatch sources. No HTTP knowledge.
+        // Socket layer: non-blocking POSIX sockets, each loop an epoll set under one Dispatch source. No HTTP knowledge.
         .target(name: "CutoverSockets", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
         // TLS over the socket layer: OpenSSL on memory BIOs, driven by the same readiness events.
         .target(name: "CutoverTLS", dependencies: ["CutoverSockets", "COpenSSL"], swiftSettings: strictSwift),

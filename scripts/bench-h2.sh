@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# BENCH_EVENT_LOOP=dispatch runs the server on Dispatch sources instead of the epoll loop.
 # h2load against Cutover's HTTPServer (the cutover-h2-bench target: `return 200` through the real
 # server, HTTP/2 session and handler path) and, in the same run, nginx `return 200`: h2c with
 # prior knowledge and h2 over TLS, 1 and 10 streams per connection, POST of a 1.5 KB JSON body.
@@ -30,7 +31,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$w
 python3 -c 'import json; print(json.dumps({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"padding":"x"*1300}}]}]}))' > "$work/body.json"
 
 # Cutover: one event loop, pinned like nginx's single worker.
-taskset -c 0 "$bench_binary" --loops 1 --port 0 --tls-port 0 --cert "$work/cert.pem" --key "$work/key.pem" > "$work/cutover.out" &
+taskset -c 0 "$bench_binary" --loops 1 ${BENCH_EVENT_LOOP:+--event-loop "$BENCH_EVENT_LOOP"} --port 0 --tls-port 0 --cert "$work/cert.pem" --key "$work/key.pem" > "$work/cutover.out" &
 pids+=($!)
 disown
 for _ in $(seq 1 100); do grep -q plain= "$work/cutover.out" 2>/dev/null && break; sleep 0.1; done

@@ -136,6 +136,7 @@ extension ConfigEnumeration {
 extension DeliveryFormat: ConfigEnumeration {}
 extension UnsupportedPolicy: ConfigEnumeration {}
 extension PhonelessPolicy: ConfigEnumeration {}
+extension EventLoopKind: ConfigEnumeration {}
 
 /// Lists: a YAML sequence, or comma-separated text from the environment.
 extension Array: ConfigValue where Element: ConfigValue {

@@ -15,6 +15,7 @@ package struct CutoverConfig: ConfigSection {
     package var spoolCheck = SpoolCheck.quick
     package var spoolCheckTimeoutSeconds = 60.0
     package var readyzTimeoutSeconds = 1.0
+    package var eventLoop = EventLoopKind.platformDefault
     package var sink: String?
     package var tls: TLSListener?
     package var capture: Capture?
@@ -40,6 +41,7 @@ package struct CutoverConfig: ConfigSection {
         .value("spool_check", \.spoolCheck, flag: "--spool-check", reload: .restart, doc: "quick: PRAGMA quick_check at start, refusing a damaged spool | off"),
         .value("spool_check_timeout_seconds", \.spoolCheckTimeoutSeconds, .positive, reload: .restart, doc: "a longer start-up check is interrupted and the spool opens unverified (logged)"),
         .value("readyz_timeout_seconds", \.readyzTimeoutSeconds, .positive, reload: .restart, doc: "/readyz answers 503 \"spool not answering\" if its checks take longer"),
+        .value("event_loop", \.eventLoop, reload: .restart, doc: "epoll: one edge-triggered epoll set per loop under one Dispatch source (Linux) | dispatch: a Dispatch source per socket"),
         .optional("sink", \.sink, .nonEmpty, defaultText: "<spool>/events.jsonl", reload: .sighup, doc: "canonical events as JSON lines, used only with no destinations"),
         .optionalSection("tls", \.tls, reload: .restart, doc: "an HTTPS listener (Meta only calls HTTPS callback URLs); SIGHUP re-reads its files"),
         .optionalSection("capture", \.capture, reload: .restart, doc: "record every authenticated request as JSON lines for `cutover replay`"),

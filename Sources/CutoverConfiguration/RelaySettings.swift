@@ -18,6 +18,8 @@ package struct RelaySettings: Sendable {
     package var spoolCheck: CutoverConfig.SpoolCheck
     package var spoolCheckTimeout: Duration
     package var readyzTimeout: Duration
+    /// What drives the sockets' event loops (`event_loop`).
+    package var eventLoop: EventLoopKind
     package var server: HTTPServerConfiguration
     package var verifyToken: String?
     package var appSecrets: [String]
@@ -98,6 +100,7 @@ package struct RelaySettings: Sendable {
         spoolCheck = config.spoolCheck
         spoolCheckTimeout = .milliseconds(Int(config.spoolCheckTimeoutSeconds * 1000))
         readyzTimeout = .milliseconds(Int(config.readyzTimeoutSeconds * 1000))
+        eventLoop = config.eventLoop
         var limits = HTTP1Limits()
         limits.maxBodyBytes = config.limits.maxBodyBytes
         limits.maxHeaderBytes = config.limits.maxHeaderBytes

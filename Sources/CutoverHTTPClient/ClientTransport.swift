@@ -50,18 +50,25 @@ enum ClientTransport {
         }
         loop.execute {
             let attempt = ConnectAttempt()
-            let watch = loop.watch(socket.descriptor, for: .writable) {
-                guard attempt.finish() else { return }
-                attempt.cancelTimer()
-                attempt.watch?.cancel {
-                    do throws(SystemError) {
-                        try socket.finishConnect()
-                        make()
-                    } catch {
-                        socket.close()
-                        completion(.failure(.connect(error)))
+            let watch: any IOWatch
+            do throws(SystemError) {
+                watch = try loop.watch(socket.descriptor, for: .writable) {
+                    guard attempt.finish() else { return }
+                    attempt.cancelTimer()
+                    attempt.watch?.cancel {
+                        do throws(SystemError) {
+                            try socket.finishConnect()
+                            make()
+                        } catch {
+                            socket.close()
+                            completion(.failure(.connect(error)))
+                        }
                     }
                 }
+            } catch {
+                socket.close()
+                completion(.failure(.connect(error)))
+                return
             }
             attempt.watch = watch
             attempt.timer = loop.schedule(at: loop.deadline(after: configuration.connectTimeout)) {

@@ -126,7 +126,7 @@ package final class Relay: Sendable {
             if first { logger.critical("spool fault: \(fault.reason)", metadata: ["kind": "\(fault.kind.rawValue)"]) }
         }
         self.spool = spool
-        let loops = DispatchEventLoop.makeGroup()
+        let loops = try settings.eventLoop.makeGroup()
         client = HTTPClient(
             configuration: HTTPClientConfiguration(
                 requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)),

@@ -44,8 +44,9 @@ package final class Connection: @unchecked Sendable {
     private var timerFiresAt: DispatchTime?
     package private(set) var isClosed = false
 
-    /// Bytes read per readiness event before yielding to other connections on the loop.
-    private static let readBudgetPerEvent = 256 * 1024
+    /// Read buffers filled per readiness event before yielding to other connections on the loop
+    /// (256 KiB with the loops' 64 KiB buffers).
+    private static let readBuffersPerEvent = 4
 
     package init(stream: any ByteStream, loop: any EventLoop, peer: String = "") {
         self.stream = stream
@@ -57,7 +58,13 @@ package final class Connection: @unchecked Sendable {
     package func start(delegate: any ConnectionDelegate) {
         loop.preconditionOnLoop()
         self.delegate = delegate
-        let watch = loop.watch(stream.descriptor, for: .readable) { [self] in handleReadable() }
+        let watch: any IOWatch
+        do {
+            watch = try loop.watch(stream.descriptor, for: .readable) { [self] in handleReadable() }
+        } catch {
+            finish(error: error)
+            return
+        }
         readWatch = watch
         watch.resume()
         comeBackForBufferedInput()
@@ -145,10 +152,11 @@ package final class Connection: @unchecked Sendable {
     private func handleReadable() {
         guard !isClosed, !readingPaused else { return }
         let buffer = loop.readBuffer
-        var budget = Self.readBudgetPerEvent
+        var budget = Self.readBuffersPerEvent * buffer.count
         reading: while !isClosed, !readingPaused {
             guard budget > 0 else {
-                comeBackForBufferedInput()
+                // The kernel may hold more, and an edge-triggered loop will not say so again.
+                loop.execute { [self] in handleReadable() }
                 break
             }
             let result: IOResult
@@ -243,12 +251,17 @@ package final class Connection: @unchecked Sendable {
     private func waitForWritable() {
         guard !isClosed else { return }
         if writeWatch == nil {
-            writeWatch = loop.watch(stream.descriptor, for: .writable) { [self] in
-                guard !isClosed else { return }
-                flush()
-                // A read that waited for the stream's own output to leave (a TLS reply that
-                // found its ring full) can go on now.
-                if !isClosed, !readingPaused, stream.hasBufferedInput { handleReadable() }
+            do {
+                writeWatch = try loop.watch(stream.descriptor, for: .writable) { [self] in
+                    guard !isClosed else { return }
+                    flush()
+                    // A read that waited for the stream's own output to leave (a TLS reply that
+                    // found its ring full) can go on now.
+                    if !isClosed, !readingPaused, stream.hasBufferedInput { handleReadable() }
+                }
+            } catch {
+                finish(error: error)
+                return
             }
         }
         if !writeWatchActive {

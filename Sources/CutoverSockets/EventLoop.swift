@@ -1,11 +1,13 @@
+import CSystemShims
 import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What a connection needs from the thing that runs it: run work, watch a descriptor, set timers,
-/// tell the time. Kept small so an epoll thread can replace Dispatch sources later without
-/// touching HTTP code, and so a test loop can run all of it on one thread with a clock it moves.
+/// tell the time. Kept small so the loop's mechanism (`EpollEventLoop`, `DispatchEventLoop`) can
+/// change without touching HTTP code, and so a test loop can run all of it on one thread with a
+/// clock it moves.
 package protocol EventLoop: AnyObject, Sendable {
     /// Runs `work` on the loop, after whatever is running now.
     func execute(_ work: @escaping @Sendable () -> Void)
@@ -15,7 +17,8 @@ package protocol EventLoop: AnyObject, Sendable {
     /// `DispatchTime.now()`, so a loop with manual time decides when a timeout has passed.
     var now: DispatchTime { get }
     /// Watches `descriptor`; the handler runs on the loop each time it is ready. Starts suspended.
-    func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) -> any IOWatch
+    /// Call on the loop. Fails when the descriptor cannot be watched (the kernel refused it).
+    func watch(_ descriptor: Int32, for interest: IOInterest, handler: @escaping @Sendable () -> Void) throws(SystemError) -> any IOWatch
     /// Runs `work` on the loop at `deadline` unless cancelled first.
     func schedule(at deadline: DispatchTime, _ work: @escaping @Sendable () -> Void) -> any ScheduledWork
     /// One read buffer per loop, shared by its connections: reads copy out what they keep. Only
@@ -40,7 +43,10 @@ package enum IOInterest: Sendable {
     case writable
 }
 
-/// A readiness watch on one descriptor. Every method is called on the loop that made it.
+/// A readiness watch on one descriptor. Every method is called on the loop that made it. A handler
+/// may be called when the descriptor is not ready after all (it then meets `EAGAIN`), and must
+/// read or write until `EAGAIN` or come back by itself (`execute`): a loop may report readiness
+/// only when it changes.
 package protocol IOWatch: AnyObject {
     func resume()
     func suspend()
@@ -48,6 +54,7 @@ package protocol IOWatch: AnyObject {
     func cancel(completion: @escaping @Sendable () -> Void)
 }
 
+/// A timer. `cancel` is called on the loop that made it; after it the work does not run.
 package protocol ScheduledWork: AnyObject {
     func cancel()
 }
@@ -70,7 +77,7 @@ package final class DispatchEventLoop: EventLoop, @unchecked Sendable {
         readBuffer.deallocate()
     }
 
-    /// A small fixed set of loops, about one per core.
+    /// A small fixed set of loops, about one per core the process may run on.
     package static func makeGroup(count: Int = max(1, System.coreCount), label: String = "cutover.loop") -> [DispatchEventLoop] {
         (0..<count).map { DispatchEventLoop(label: "\(label).\($0)") }
     }
@@ -146,11 +153,24 @@ private final class DispatchScheduledWork: ScheduledWork {
 }
 
 package enum System {
+    /// The cores this process may run on: its CPU affinity mask (`taskset`, cgroup cpusets), not
+    /// the machine's online count, so a server pinned to one core runs one loop. Falls back to the
+    /// online count if the mask cannot be read.
     package static var coreCount: Int {
-        #if canImport(Glibc)
-        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #if os(Linux)
+        if let count = try? affinityCoreCount() { return count }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
         1
         #endif
     }
+
+    #if os(Linux)
+    /// CPU_COUNT of `sched_getaffinity(0)`.
+    package static func affinityCoreCount() throws(SystemError) -> Int {
+        let count = cutover_affinity_core_count()
+        guard count > 0 else { throw .last("sched_getaffinity") }
+        return Int(count)
+    }
+    #endif
 }

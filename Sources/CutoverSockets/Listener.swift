@@ -32,9 +32,13 @@ package final class Listener: @unchecked Sendable {
 
     package func start() {
         loop.execute { [self] in
-            let watch = loop.watch(socket.descriptor, for: .readable) { [self] in acceptPending() }
-            self.watch = watch
-            watch.resume()
+            do throws(SystemError) {
+                let watch = try loop.watch(socket.descriptor, for: .readable) { [self] in acceptPending() }
+                self.watch = watch
+                watch.resume()
+            } catch {
+                onError(error)
+            }
         }
     }
 
@@ -72,6 +76,10 @@ package final class Listener: @unchecked Sendable {
                 }
                 return
             }
+        }
+        // The rest waits a turn: an edge-triggered loop does not report the backlog again.
+        loop.execute { [self] in
+            if watch != nil, retry == nil { acceptPending() }
         }
     }
 }

@@ -67,18 +67,22 @@ package final class TLSHandshake: @unchecked Sendable {
     private func wait(for progress: TLSHandshakeProgress) {
         guard waitingFor != progress else { return }
         waitingFor = progress
-        if progress == .needsReadable {
-            writeWatch?.suspend()
-            if readWatch == nil {
-                readWatch = loop.watch(stream.descriptor, for: .readable) { [self] in step() }
+        do throws(SystemError) {
+            if progress == .needsReadable {
+                writeWatch?.suspend()
+                if readWatch == nil {
+                    readWatch = try loop.watch(stream.descriptor, for: .readable) { [self] in step() }
+                }
+                readWatch?.resume()
+            } else {
+                readWatch?.suspend()
+                if writeWatch == nil {
+                    writeWatch = try loop.watch(stream.descriptor, for: .writable) { [self] in step() }
+                }
+                writeWatch?.resume()
             }
-            readWatch?.resume()
-        } else {
-            readWatch?.suspend()
-            if writeWatch == nil {
-                writeWatch = loop.watch(stream.descriptor, for: .writable) { [self] in step() }
-            }
-            writeWatch?.resume()
+        } catch {
+            finish(.failure(TLSError("handshake", reason: "cannot watch the socket: \(error)")))
         }
     }
 

@@ -2,7 +2,7 @@
 // (nginx's `return 200`), on a plain port (HTTP/1.1 and h2c) and optionally a TLS port (h2 and
 // http/1.1 via ALPN). Used by scripts/bench-h2.sh; not part of the product.
 //
-// Usage: cutover-h2-bench [--loops N] [--port P] [--tls-port P --cert FILE --key FILE]
+// Usage: cutover-h2-bench [--loops N] [--event-loop epoll|dispatch] [--port P] [--tls-port P --cert FILE --key FILE]
 // Prints `plain=PORT tls=PORT` once listening, then serves until killed.
 import CutoverHTTPServer
 import CutoverSockets
@@ -36,13 +36,16 @@ var options: [String: String] = [:]
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard flag.hasPrefix("--"), let value = arguments.popFirst() else {
-        fail("usage: cutover-h2-bench [--loops N] [--port P] [--tls-port P --cert FILE --key FILE]", status: 2)
+        fail("usage: cutover-h2-bench [--loops N] [--event-loop epoll|dispatch] [--port P] [--tls-port P --cert FILE --key FILE]", status: 2)
     }
     options[String(flag.dropFirst(2))] = value
 }
 
 do {
-    let loops = DispatchEventLoop.makeGroup(count: Int(options["loops"] ?? "1") ?? 1, label: "bench")
+    guard let kind = options["event-loop"].map(EventLoopKind.init(rawValue:)) ?? .platformDefault else {
+        fail("cutover-h2-bench: --event-loop is epoll or dispatch", status: 2)
+    }
+    let loops = try kind.makeGroup(count: Int(options["loops"] ?? "1") ?? 1, label: "bench")
     let server = HTTPServer(configuration: .init(), handler: Return200(), observer: Quiet(), loops: loops)
     let plain = try server.listen(on: HostAndPort(host: "127.0.0.1", port: UInt16(options["port"] ?? "0") ?? 0))
     var tlsPort = "none"

@@ -8,7 +8,7 @@ import Testing
 /// Cutover's HTTP/2 server against a hostile client at the frame level (Python's `h2`): a window
 /// that never opens, a header bomb repeated, more body than one connection may hold.
 @Suite struct H2AbuseTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.abuse")
+    let loops = TestLoops.make(count: 2, label: "test.h2.abuse")
 
     /// Runs `script` (after a common prelude: `connect()` gives a socket and an h2 client with
     /// the preface sent, `pump(sock, conn)` reads once and returns the events) against `port`.

@@ -16,7 +16,7 @@ import Glibc
 
 /// Cutover's client delivering over HTTP/2 when ALPN picks h2, HTTP/1.1 otherwise.
 @Suite struct H2ClientTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.client")
+    let loops = TestLoops.make(count: 2, label: "test.h2.client")
     let certificates = TestCertificates.shared
 
     private func clientContext(_ protocols: [String] = ["h2", "http/1.1"]) throws -> TLSContext {
@@ -93,7 +93,7 @@ import Glibc
 /// nginx with `http2` as the delivery destination: its access log shows which connection and
 /// which request on it served each delivery.
 @Suite struct H2ClientNginxTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.nginx")
+    let loops = TestLoops.make(count: 2, label: "test.h2.nginx")
     let certificates = TestCertificates.shared
 
     @Test func deliveriesToNginxMultiplexOverOneConnection() throws {

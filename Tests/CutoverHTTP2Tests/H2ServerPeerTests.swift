@@ -10,7 +10,7 @@ import Testing
 
 /// Cutover's HTTP/2 server against real clients: curl, nghttp2's h2load and Python httpx.
 @Suite struct H2ServerPeerTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.server")
+    let loops = TestLoops.make(count: 2, label: "test.h2.server")
     let certificates = TestCertificates.shared
     private let summary = ["-w", "\n%{http_code} %{http_version} %{num_connects}"]
 

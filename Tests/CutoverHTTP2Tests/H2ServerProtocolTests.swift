@@ -9,7 +9,7 @@ import Testing
 /// Input no well-behaved client sends, written frame by frame: the right error codes, and the
 /// server keeps serving other connections (and, for stream errors, the same one).
 @Suite struct H2ServerProtocolTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.h2.protocol")
+    let loops = TestLoops.make(count: 2, label: "test.h2.protocol")
 
     private func expectServing(_ fixture: H2ServerFixture) throws {
         let result = try curl(["--http2-prior-knowledge", "--data-binary", "still here", "-w", " %{http_version}", "http://127.0.0.1:\(fixture.plainPort)/"])

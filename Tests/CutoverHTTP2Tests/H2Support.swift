@@ -39,7 +39,7 @@ struct H2ServerFixture {
     let tlsPort: UInt16
 
     init(
-        loops: [DispatchEventLoop], configuration: HTTPServerConfiguration = .init(), handler: any HTTPServerHandler = CountingHandler(),
+        loops: [any EventLoop], configuration: HTTPServerConfiguration = .init(), handler: any HTTPServerHandler = CountingHandler(),
         certificates: TestCertificates = .shared
     ) throws {
         self.handler = handler

@@ -48,7 +48,7 @@ final class LimitObserver: HTTPServerObserver {
 }
 
 @Suite struct BodyBudgetTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.budget")
+    let loops = TestLoops.make(count: 2, label: "test.budget")
 
     private func server(_ configure: (inout HTTPServerConfiguration) -> Void) throws -> (HTTPServer, LimitObserver, UInt16) {
         var configuration = HTTPServerConfiguration()

@@ -2,6 +2,7 @@ import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverSockets
+import CutoverTestSupport
 import Dispatch
 import HTTPTypes
 import Synchronization
@@ -32,7 +33,7 @@ final class HeldHandler: HTTPServerHandler {
 /// fails on the time limit, while how long a prompt one takes is left out, since the test's tasks may
 /// wait for a thread of a pool other tests are blocking.
 @Suite(.timeLimit(.minutes(10))) struct GracefulShutdownTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.shutdown")
+    let loops = TestLoops.make(count: 2, label: "test.shutdown")
 
     @Test func returnsAtOnceWithoutConnections() async throws {
         let server = HTTPServer(configuration: .init(), handler: HeldHandler(), observer: RecordingObserver(), loops: loops)
@@ -49,7 +50,7 @@ final class HeldHandler: HTTPServerHandler {
         let answered = DispatchSemaphore(value: 0)
         let status = Mutex<Int?>(nil)
 
-        init(loops: [DispatchEventLoop]) throws {
+        init(loops: [any EventLoop]) throws {
             server = HTTPServer(configuration: .init(), handler: handler, observer: RecordingObserver(), loops: loops)
             let address = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0))
             client = HTTPClient(loops: loops)

@@ -68,7 +68,7 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
 }
 
 @Suite struct HostResolverTests {
-    let loops = DispatchEventLoop.makeGroup(count: 1, label: "test.dns.loop")
+    let loops = TestLoops.make(count: 1, label: "test.dns.loop")
 
     /// A delivery worker's queue hands a request for a host whose lookup hangs to the client, then
     /// one for another host, then runs a timer: the other host is answered and the timer fires

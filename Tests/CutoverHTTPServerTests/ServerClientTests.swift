@@ -30,7 +30,7 @@ final class RecordingObserver: HTTPServerObserver {
 }
 
 @Suite struct ServerClientTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.loop")
+    let loops = TestLoops.make(count: 2, label: "test.loop")
 
     @Test func clientAndServerExchangeRequestsOverOneKeptAliveConnection() throws {
         let server = HTTPServer(configuration: .init(), handler: EchoHandler(), observer: RecordingObserver(), loops: loops)
@@ -110,7 +110,7 @@ final class RecordingObserver: HTTPServerObserver {
 
 /// Raw-socket exchanges: what a peer sees byte for byte.
 @Suite struct ServerWireTests {
-    let loops = DispatchEventLoop.makeGroup(count: 1, label: "test.wire")
+    let loops = TestLoops.make(count: 1, label: "test.wire")
 
     /// Connects, writes `request`, and reads until `expectedResponses` status lines arrived or EOF.
     private func exchange(port: UInt16, _ request: String, expectedResponses: Int) throws -> String {

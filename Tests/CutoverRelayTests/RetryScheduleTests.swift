@@ -40,7 +40,7 @@ struct RetryScheduleTests {
         config.destinations = [.init(name: "d", url: try #require(DestinationURL("http://127.0.0.1:\(downstream.port)/hook")), format: .raw)]
         let destination = try #require(try RelaySettings(config: config, environment: [:]).destinations.first)
         let worker = DeliveryWorker(
-            destination: destination, spool: spool, client: HTTPClient(loops: DispatchEventLoop.makeGroup(count: 1)),
+            destination: destination, spool: spool, client: HTTPClient(loops: TestLoops.make(count: 1, label: "test.retry")),
             policy: RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600),
             breaker: CircuitBreaker(failureThreshold: 1000, openDuration: 1, maxOpenDuration: 1),
             metrics: RelayMetrics(), logger: Logger(label: "test"),

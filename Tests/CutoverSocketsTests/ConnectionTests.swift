@@ -26,8 +26,8 @@ final class EchoDelegate: ConnectionDelegate, @unchecked Sendable {
 }
 
 @Suite struct ConnectionTests {
-    @Test func echoesBytesAndClosesOnPeerEOF() throws {
-        let loop = DispatchEventLoop(label: "test.echo")
+    @Test(arguments: EventLoopKind.allCases) func echoesBytesAndClosesOnPeerEOF(kind: EventLoopKind) throws {
+        let loop = try #require(try kind.makeGroup(count: 1, label: "test.echo").first)
         var pair: [Int32] = [0, 0]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)

@@ -11,7 +11,7 @@ import Testing
 
 /// Cutover's TLS server and TLS client talking to each other, and the context's own checks.
 @Suite struct InProcessTLSTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.tls")
+    let loops = TestLoops.make(count: 2, label: "test.tls")
     let certificates = TestCertificates.shared
 
     private func client(trusting caFile: String, certificate: String? = nil, key: String? = nil) throws -> HTTPClient {

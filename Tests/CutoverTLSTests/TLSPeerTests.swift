@@ -11,7 +11,7 @@ import Testing
 
 /// Cutover's TLS server against curl and openssl s_client.
 @Suite struct TLSServerPeerTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.tls.peers")
+    let loops = TestLoops.make(count: 2, label: "test.tls.peers")
     let certificates = TestCertificates.shared
 
     private func curl(_ port: UInt16, _ extra: [String]) throws -> CommandResult {
@@ -137,7 +137,7 @@ import Testing
 
 /// Cutover's HTTP client delivering to a Python TLS server.
 @Suite struct TLSClientPeerTests {
-    let loops = DispatchEventLoop.makeGroup(count: 2, label: "test.tls.client")
+    let loops = TestLoops.make(count: 2, label: "test.tls.client")
     let certificates = TestCertificates.shared
 
     /// python3 http.server behind an ssl-wrapped socket. Echoes POST bodies and says which TLS

@@ -88,7 +88,7 @@ package struct TLSServerFixture {
     package let port: UInt16
 
     package init(
-        loops: [DispatchEventLoop],
+        loops: [any EventLoop],
         configure: (inout TLSServerConfiguration) -> Void = { _ in },
         certificates: TestCertificates = .shared
     ) throws {

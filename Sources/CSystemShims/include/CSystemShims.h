@@ -2,6 +2,7 @@
 #ifndef CUTOVER_CSYSTEMSHIMS_H
 #define CUTOVER_CSYSTEMSHIMS_H
 #include <sys/socket.h>
+#include "CSystemShimsEpoll.h"
 
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC: the accepted descriptor is ready for the event loop.
 int cutover_accept_nonblocking(int listener, struct sockaddr *address, socklen_t *length);
