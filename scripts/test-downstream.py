@@ -2,7 +2,7 @@
 """A real downstream HTTP endpoint for Cutover's integration tests.
 
 Prints `listening PORT` once bound, then one JSON line per request received:
-{"path", "headers", "body" (base64), "status"}. Options make it fail on purpose.
+{"path", "headers", "body" (base64), "status", "peer" (the client's host:port, one per connection)}. Options make it fail on purpose.
 """
 import argparse
 import base64
@@ -52,6 +52,7 @@ class Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": base64.b64encode(body).decode(),
             "status": status,
+            "peer": "%s:%d" % self.client_address[:2],
         }
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()

@@ -20,6 +20,11 @@ package struct DeliveryEnvironment: Sendable {
 /// Sends one destination's due deliveries, up to its concurrency, and records each outcome in
 /// the spool: delivered, retry later, or dead letter. A failing destination only slows itself:
 /// its circuit opens and its backlog waits in the spool.
+///
+/// The spool is written in turns: one transaction records every outcome decided since the last
+/// turn and claims the next deliveries (`Spool.recordAndClaim`). A worker claims up to
+/// `claimWindow` ahead of what it sends, so sending goes on from the claimed ones while outcomes
+/// pile up for the next turn: under load a turn covers many deliveries, idle it covers one.
 package final class DeliveryWorker: @unchecked Sendable {
     // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
     package let destination: RelaySettings.DestinationSettings
@@ -34,15 +39,20 @@ package final class DeliveryWorker: @unchecked Sendable {
     private let logger: Logger
     private let environment: DeliveryEnvironment
     private let queue: DispatchQueue
-    private var inFlight = 0
+    /// Claimed and not yet sent, the earliest last (sent from the end).
+    private var ready: [ClaimedDelivery] = []
+    /// Handed to the client or the sink, outcome not yet decided.
+    private var sending = 0
     private var timer: (any DispatchSourceTimer)?
     private var stopped = false
     private var sink: JSONLinesSink?
     private var breaker: CircuitBreaker
     private var onDrained: (@Sendable () -> Void)?
-    /// Outcomes decided but not yet written to the spool, and whether a write is queued.
+    /// Outcomes decided but not yet written to the spool, and whether a turn is queued.
     private var unrecorded: [DeliveryResult] = []
-    private var flushQueued = false
+    private var turnQueued = false
+    /// Claimed but unrecorded deliveries at most: ready + sending + unrecorded.
+    private let claimWindow: Int
     /// Test hook: called on the worker's queue after each batch of outcomes is written.
     var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
@@ -64,7 +74,13 @@ package final class DeliveryWorker: @unchecked Sendable {
         self.logger = logger
         self.environment = environment
         queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
+        claimWindow = destination.concurrency * Self.claimAhead
     }
+
+    /// How many concurrencies' worth a worker claims: enough that a turn finds many outcomes
+    /// waiting (with the window at the concurrency itself, a turn can record at most what one
+    /// round trip returned), few enough that a claimed payload waits little for its send.
+    static let claimAhead = 4
 
     /// New deliveries may be due: look now.
     package func poke() {
@@ -82,47 +98,97 @@ package final class DeliveryWorker: @unchecked Sendable {
             timer?.cancel()
             timer = nil
             onDrained = completion
+            // Claimed but unsent deliveries go back to pending; outcomes are recorded.
+            if !ready.isEmpty || !unrecorded.isEmpty { queueTurn() }
             closeIfDrained()
         }
     }
 
     private func closeIfDrained() {
-        guard stopped, inFlight == 0, let onDrained else { return }
+        guard stopped, sending == 0, ready.isEmpty, unrecorded.isEmpty, !turnQueued, let onDrained else { return }
         self.onDrained = nil
         sink?.close()
         onDrained()
     }
 
+    /// New work may be due (a poke, a timer): a turn, unless the claimed ones already fill the window.
     private func pump() {
         guard !stopped else { return }
+        if ready.count < destination.concurrency || !unrecorded.isEmpty { queueTurn() }
+    }
+
+    /// Queues a turn behind the completions already queued, so their outcomes join it.
+    private func queueTurn() {
+        guard !turnQueued else { return }
+        turnQueued = true
+        queue.async { [self] in turn() }
+    }
+
+    /// One spool transaction: record what was decided, give back what will not be sent (stopping,
+    /// or the circuit opened), claim what fits the window.
+    private func turn() {
+        turnQueued = false
         let now = environment.now()
-        var capacity = destination.concurrency - inFlight
-        switch breaker.allowance(now: now) {
-        case .any:
-            break
-        case .probe:
-            // One probe at a time while the circuit is half-open.
-            capacity = inFlight == 0 ? 1 : 0
-        case .none(let until):
-            wake(at: until)
-            return
+        let outcomes = unrecorded
+        unrecorded.removeAll(keepingCapacity: true)
+        var limit = 0
+        var releasing: [ClaimedDelivery] = []
+        if stopped {
+            releasing = ready
+        } else {
+            switch breaker.allowance(now: now) {
+            case .any:
+                limit = claimWindow - ready.count - sending
+            case .probe:
+                // One probe at a time while the circuit is half-open.
+                limit = ready.isEmpty && sending == 0 ? 1 : 0
+            case .none(let until):
+                // The backlog waits in the spool, not claimed here, while the circuit is open.
+                releasing = ready
+                wake(at: until)
+            }
         }
-        guard capacity > 0 else { return }
+        if !releasing.isEmpty { ready.removeAll() }
         let claimed: [ClaimedDelivery]
         do {
-            claimed = try spool.claim(
-                destination: destination.name, now: now, limit: capacity, withRequestBody: destination.format == .raw
-            )
+            // Sink lines are durable before the deliveries they complete are recorded as done.
+            if !outcomes.isEmpty { try sink?.synchronize() }
+            claimed = try spool.recordAndClaim(
+                outcomes, releasing: releasing.map(\.id), destination: destination.name, now: now, limit: limit,
+                withRequestBody: destination.format == .raw
+            ).claimed
         } catch {
-            logger.error("claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
-            wake(at: now + 1)
+            // The claims stay in flight; a restart returns them to the queue (at least once).
+            logger.error("recording outcomes and claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
+            if !outcomes.isEmpty { onBatchRecorded?(outcomes) }
+            if !stopped { wake(at: now + 1) }
+            closeIfDrained()
             return
         }
-        for delivery in claimed {
-            inFlight += 1
-            deliver(delivery)
+        if !outcomes.isEmpty { onBatchRecorded?(outcomes) }
+        ready.insert(contentsOf: claimed.reversed(), at: 0)
+        startSends()
+        if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now) }
+        closeIfDrained()
+    }
+
+    /// Hands claimed deliveries to the client (or sink) up to the concurrency the circuit allows.
+    private func startSends() {
+        guard !stopped else { return }
+        while !ready.isEmpty {
+            let allowed: Int
+            switch breaker.allowance(now: environment.now()) {
+            case .any: allowed = destination.concurrency
+            case .probe: allowed = 1
+            case .none:
+                // Opened by an outcome of this batch: the next turn gives the rest back.
+                queueTurn()
+                return
+            }
+            guard sending < allowed else { return }
+            sending += 1
+            deliver(ready.removeLast())
         }
-        if claimed.count < capacity { scheduleNextDue(now: now) }
     }
 
     /// With nothing due, look again after this long anyway: an operator may revive dead letters
@@ -131,12 +197,12 @@ package final class DeliveryWorker: @unchecked Sendable {
 
     private func scheduleNextDue(now: Double) {
         guard let due = try? spool.nextDueTime(destination: destination.name) else {
-            if inFlight == 0 { wake(at: now + Self.idleRecheckSeconds) }
+            if sending == 0 && ready.isEmpty { wake(at: now + Self.idleRecheckSeconds) }
             return
         }
         if due > now {
             wake(at: min(due, now + Self.idleRecheckSeconds))
-        } else if inFlight == 0 {
+        } else if sending == 0 && ready.isEmpty {
             // Due but not claimable with nothing in flight should not happen; look again shortly
             // rather than spin.
             wake(at: now + 1)
@@ -205,6 +271,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 queue.async { [self] in
                     recordResponse(result, nanoseconds: nanoseconds)
                     finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
+                    startSends()
                 }
             }
         }
@@ -230,9 +297,8 @@ package final class DeliveryWorker: @unchecked Sendable {
         )
     }
 
-    /// Decides what an attempt means (retry when, or dead letter) and queues the result; results
-    /// are written to the spool in batches (`flushResults`), so a busy destination costs one
-    /// transaction per batch instead of one per delivery.
+    /// Decides what an attempt means (retry when, or dead letter) and queues the result for the
+    /// next turn, so a busy destination costs one transaction per batch instead of two per delivery.
     private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
         let now = environment.now()
         let name = destination.name
@@ -271,29 +337,12 @@ package final class DeliveryWorker: @unchecked Sendable {
             }
         }
         unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result))
-        if !flushQueued {
-            flushQueued = true
-            // Behind the completions already queued, so they join this batch.
-            queue.async { [self] in flushResults() }
+        sending -= 1
+        // Now when little is left to send or nothing else will come back (an idle destination's
+        // outcome is recorded at once); otherwise after more outcomes joined.
+        if ready.count < destination.concurrency || unrecorded.count >= destination.concurrency || sending == 0 || stopped {
+            queueTurn()
         }
-    }
-
-    private func flushResults() {
-        flushQueued = false
-        let batch = unrecorded
-        unrecorded.removeAll(keepingCapacity: true)
-        do {
-            // Sink lines are durable before the deliveries they complete are recorded as done.
-            try sink?.synchronize()
-            try spool.record(batch, now: environment.now())
-        } catch {
-            // The claims stay in flight; a restart returns them to the queue (at least once).
-            logger.error("recording delivery outcomes failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
-        }
-        inFlight -= batch.count
-        onBatchRecorded?(batch)
-        closeIfDrained()
-        pump()
     }
 }
 

@@ -305,6 +305,20 @@ package final class Spool: Sendable {
         }
     }
 
+    /// A worker's turn in one transaction (one fsync): records `outcomes` (deliveries no longer
+    /// inflight are skipped and returned), puts `releasing` (claimed, never sent) back to pending, then
+    /// claims up to `limit` due deliveries as `claim` does. Recording first lets a contact whose head
+    /// just finished have its next delivery claimed in the same turn.
+    package func recordAndClaim(
+        _ outcomes: [DeliveryResult], releasing: [Int64] = [], destination: String, now: Double, limit: Int,
+        withRequestBody: Bool = false
+    ) throws(SpoolError) -> DeliveryTurn {
+        try withDatabase("record outcomes and claim") { database throws(SpoolError) in
+            try database.recordAndClaim(
+                outcomes, releasing: releasing, destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
+        }
+    }
+
     /// Records a successful attempt: the delivery is done.
     package func markDelivered(id: Int64, status: Int?, now: Double = Spool.currentTime()) throws(SpoolError) {
         try withDatabase("mark delivered") { database throws(SpoolError) in

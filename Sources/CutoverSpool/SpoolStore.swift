@@ -90,12 +90,16 @@ extension SQLiteDatabase {
     private static let headOfContactQueue = "d.blocked = 0"
 
     /// When a contact's head delivery is finished (delivered or dead), the next open one becomes the head.
-    private static let unblockNextSQL = """
+    /// `state IN (...)` is spelled out so the planner may use the partial index on open deliveries
+    /// (`next.state = 'pending'` alone does not imply the index's condition to SQLite, and without it
+    /// every outcome scanned the whole table).
+    static let unblockNextSQL = """
         UPDATE deliveries SET blocked = 0
         WHERE id = (
             SELECT next.id FROM deliveries AS finished JOIN deliveries AS next
               ON next.destination = finished.destination AND next.contact_key = finished.contact_key
-            WHERE finished.id = ?1 AND next.state = 'pending' AND next.id > finished.id
+            WHERE finished.id = ?1 AND next.state IN ('pending', 'inflight') AND next.state = 'pending'
+              AND next.id > finished.id
             ORDER BY next.id LIMIT 1)
         """
 
@@ -134,30 +138,57 @@ extension SQLiteDatabase {
     func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool = false) throws(SpoolError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         return try transaction("claim deliveries for \(destination)") { () throws(SpoolError) -> [ClaimedDelivery] in
-            let claimed = try rows(
-                withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL, "select due deliveries for \(destination)",
-                bind: { statement throws(SpoolError) in
-                    try statement.bind(destination, at: 1)
-                    try statement.bind(now, at: 2)
-                    try statement.bind(limit, at: 3)
-                }
-            ) { row in
-                ClaimedDelivery(
-                    id: row.int64(0), eventID: row.string(1), eventType: row.string(2), contactKey: row.string(3),
-                    destination: destination, attempts: row.int(4), payload: row.bytes(5),
-                    requestID: row.int64(6), createdAt: row.double(7), requestBody: withRequestBody ? row.bytes(8) : nil)
-            }
-            for delivery in claimed {
-                try run(
-                    "UPDATE deliveries SET state = 'inflight', updated_at = ?2 WHERE id = ?1",
-                    "mark delivery \(delivery.id) inflight"
-                ) { statement throws(SpoolError) in
-                    try statement.bind(delivery.id, at: 1)
-                    try statement.bind(now, at: 2)
-                }
-            }
-            return claimed
+            try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
         }
+    }
+
+    /// Records `outcomes`, then claims up to `limit` due deliveries, in ONE transaction (one fsync):
+    /// a worker's whole turn. The outcomes go first, so a contact whose head just finished has its
+    /// next delivery claimable in the same turn, and per-contact order holds as with two transactions.
+    /// `releasing`: claimed deliveries the worker will not send after all (it is stopping); they are
+    /// pending again, their attempt not counted, still at the head of their contact's queue.
+    func recordAndClaim(
+        _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
+    ) throws(SpoolError) -> DeliveryTurn {
+        if outcomes.isEmpty && releasing.isEmpty && limit <= 0 { return DeliveryTurn(skipped: [], claimed: []) }
+        return try transaction("record \(outcomes.count) outcomes and claim for \(destination)") { () throws(SpoolError) -> DeliveryTurn in
+            let skipped = try applyOutcomes(outcomes, now: now)
+            for id in releasing {
+                try run(Self.releaseSQL, "release delivery \(id)") { statement throws(SpoolError) in
+                    try statement.bind(id, at: 1)
+                    try statement.bind(now, at: 2)
+                }
+            }
+            let claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
+            return DeliveryTurn(skipped: skipped, claimed: claimed)
+        }
+    }
+
+    private static let markInflightSQL = "UPDATE deliveries SET state = 'inflight', updated_at = ?2 WHERE id = ?1"
+    private static let releaseSQL = "UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight'"
+
+    /// Inside the caller's transaction.
+    private func claimDue(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(SpoolError) -> [ClaimedDelivery] {
+        let claimed = try rows(
+            withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL, "select due deliveries for \(destination)",
+            bind: { statement throws(SpoolError) in
+                try statement.bind(destination, at: 1)
+                try statement.bind(now, at: 2)
+                try statement.bind(limit, at: 3)
+            }
+        ) { row in
+            ClaimedDelivery(
+                id: row.int64(0), eventID: row.string(1), eventType: row.string(2), contactKey: row.string(3),
+                destination: destination, attempts: row.int(4), payload: row.bytes(5),
+                requestID: row.int64(6), createdAt: row.double(7), requestBody: withRequestBody ? row.bytes(8) : nil)
+        }
+        for delivery in claimed {
+            try run(Self.markInflightSQL, "mark delivery \(delivery.id) inflight") { statement throws(SpoolError) in
+                try statement.bind(delivery.id, at: 1)
+                try statement.bind(now, at: 2)
+            }
+        }
+        return claimed
     }
 
     /// Records the outcome of an attempt on an inflight delivery; `attempts` counts it. Finishing a
@@ -180,20 +211,25 @@ extension SQLiteDatabase {
     /// operator), which are skipped rather than failing the others.
     func finishAttempts(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
         try transaction("record \(outcomes.count) delivery outcomes") { () throws(SpoolError) -> [Int64] in
-            var skipped: [Int64] = []
-            for outcome in outcomes {
-                let (state, next, error, status): (DeliveryState, Double?, String?, Int?) =
-                    switch outcome.result {
-                    case .delivered(let status): (.delivered, nil, nil, status)
-                    case .retry(let at, let error, let status): (.pending, at, error, status)
-                    case .dead(let error, let status): (.dead, nil, error, status)
-                    }
-                if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
-                    skipped.append(outcome.deliveryID)
-                }
-            }
-            return skipped
+            try applyOutcomes(outcomes, now: now)
         }
+    }
+
+    /// Inside the caller's transaction; returns the ids that were no longer inflight.
+    private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
+        var skipped: [Int64] = []
+        for outcome in outcomes {
+            let (state, next, error, status): (DeliveryState, Double?, String?, Int?) =
+                switch outcome.result {
+                case .delivered(let status): (.delivered, nil, nil, status)
+                case .retry(let at, let error, let status): (.pending, at, error, status)
+                case .dead(let error, let status): (.dead, nil, error, status)
+                }
+            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
+                skipped.append(outcome.deliveryID)
+            }
+        }
+        return skipped
     }
 
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.

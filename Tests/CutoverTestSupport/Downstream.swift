@@ -6,6 +6,8 @@ package struct ReceivedRequest: Sendable {
     package var headers: [String: String]
     package var body: Data
     package var status: Int
+    /// The sender's address and port: requests with the same one came over the same connection.
+    package var peer: String
 
     package var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     package var eventID: String? { headers["x-cutover-event-id"] }
@@ -43,7 +45,7 @@ package final class Downstream: Sendable {
             else { return nil }
             return ReceivedRequest(
                 path: object["path"] as? String ?? "", headers: object["headers"] as? [String: String] ?? [:], body: body,
-                status: object["status"] as? Int ?? 0
+                status: object["status"] as? Int ?? 0, peer: object["peer"] as? String ?? ""
             )
         }
     }
