@@ -279,7 +279,8 @@ package final class IngressHandler: HTTPServerHandler {
         respond(busy)
     }
 
-    /// On a decode worker: normalize, then submit to the spool; the spool's completion answers.
+    /// On a decode worker: parse, answer a retry whose every event is already stored, else normalize
+    /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
         _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, receivedAt: Double,
         snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
@@ -288,16 +289,34 @@ package final class IngressHandler: HTTPServerHandler {
         let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         let started = DispatchTime.now()
         var incoming = IncomingRequest(
-            receivedAt: receivedAt, route: route, headers: Self.storedHeaders(request.head.headerFields),
-            body: request.body, events: [], quarantineReason: nil
+            receivedAt: receivedAt, route: route, headers: [], body: request.body, events: [], quarantineReason: nil
         )
         do throws(WebhookDecodeError) {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
-            let events = try snapshot.decoder.decode(request.body, api: WebhookInputFormat(api), business: business, route: routeName)
-            incoming.events = events.map { event in
+            let format = WebhookInputFormat(api)
+            let root = try snapshot.decoder.parse(request.body)
+            // Dedup before normalizing: a retry of stored ids costs a parse and an index lookup.
+            var committed: Set<String> = []
+            if let ids = snapshot.decoder.eventIDs(json: root, api: format, business: business, route: routeName),
+                let known = spool.committedEvents(ids)
+            {
+                if !known.contains(false) {
+                    answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
+                    return
+                }
+                for (id, isCommitted) in zip(ids, known) where isCommitted { committed.insert(id) }
+            }
+            let events = try snapshot.decoder.decode(json: root, api: format, business: business, route: routeName)
+            incoming.events.reserveCapacity(events.count - committed.count)
+            for event in events {
                 metrics.countEvent(type: event.type, api: api.rawValue)
                 if event.isUnrecognized { noteUnrecognized(event, route: route) }
+                if !committed.isEmpty, committed.contains(event.id) {
+                    // Stored already: the writer would ignore it, so it is neither rendered nor sent.
+                    incoming.committedDuplicates += 1
+                    continue
+                }
                 let destinations = settings.destinations.filter {
                     $0.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID)
                 }
@@ -307,10 +326,11 @@ package final class IngressHandler: HTTPServerHandler {
                 }
                 // Without ordering every event is its own queue, so nothing waits behind a failure.
                 let orderingKey = settings.delivery.ordering == .perContact ? event.contactKey : event.id
-                return IncomingEvent(
-                    id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
-                    destinations: destinations.map(\.name)
-                )
+                incoming.events.append(
+                    IncomingEvent(
+                        id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
+                        destinations: destinations.map(\.name)
+                    ))
             }
         } catch .digestFailed(let error) {
             // The body is fine, this process cannot hash it: not acknowledged, so the sender retries
@@ -322,12 +342,15 @@ package final class IngressHandler: HTTPServerHandler {
         } catch {
             // Authenticated but unparseable or ambiguous: keep it (replayable after a fix) and
             // acknowledge, so the sender does not retry a body that will never be accepted.
+            incoming.events = []
+            incoming.committedDuplicates = 0
             incoming.quarantineReason = "\(error)"
             metrics.countQuarantined(route: routeLabel, reason: error.reasonLabel)
             logger.warning(
                 "body quarantined",
                 metadata: ["route": "\(route)", "reason": "\(error)", "reason_code": "\(error.reasonLabel)", "bytes": "\(request.body.count)"])
         }
+        incoming.headers = Self.storedHeaders(request.head.headerFields)
         metrics.recordDecode(startedAt: started)
         metrics.recordBody(route: routeLabel, bytes: request.body.count)
         let requestID = RequestContext.requestID ?? ""
@@ -338,6 +361,7 @@ package final class IngressHandler: HTTPServerHandler {
             switch result {
             case .success(let receipt):
                 spoolFailures.recordSuccess()
+                // Includes `committedDuplicates`, which the store counts without writing them.
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
                 count(request, route: routeLabel, status: .ok)
@@ -350,6 +374,21 @@ package final class IngressHandler: HTTPServerHandler {
                 respond(.text(.serviceUnavailable, error.kind == .timeout ? "spool commit timed out" : "spool unavailable"))
             }
         }
+    }
+
+    /// Every event of the body is stored by a committed transaction: nothing is written (not even
+    /// the raw request), the sender gets its 200 now.
+    private func answerDuplicate(
+        _ request: ServerRequest, route: String, events: Int, startedAt started: DispatchTime,
+        respond: @escaping @Sendable (ServerResponse) -> Void
+    ) {
+        metrics.recordDecode(startedAt: started)
+        metrics.recordBody(route: route, bytes: request.body.count)
+        metrics.countDuplicateRequest(route: route)
+        metrics.countDedupHits(events)
+        spool.recordCommittedDuplicates(events)
+        count(request, route: route, status: .ok)
+        respond(.text(.ok, "ok"))
     }
 
     /// Unrecognized notifications are carried through intact and counted; each new shape is logged once.

@@ -11,6 +11,9 @@ package struct IncomingRequest: Sendable {
     /// Non-nil: the body could not be normalized; it is kept raw (replayable after a fix) and no
     /// events or deliveries are created, whatever `events` holds.
     package var quarantineReason: String?
+    /// Events of the body left out of `events` because the ingress found their ids already
+    /// committed (`Spool.committedEvents`): counted as duplicates, neither rendered nor written.
+    package var committedDuplicates: Int = 0
 
     package init(
         receivedAt: Double, route: String, headers: [(name: String, value: String)], body: [UInt8],
@@ -287,11 +290,18 @@ package struct SpoolOptions: Sendable, Hashable {
     package var check: SpoolCheck
     /// The longest `check` may run; past it the spool opens unverified and says so in `openReport`.
     package var checkTimeout: Duration
+    /// Committed event ids kept in memory for `Spool.committedEvents` (about 100 bytes each); older
+    /// ones are looked up in the database. 0 keeps none.
+    package var dedupIndexCapacity: Int
+
+    package static let defaultDedupIndexCapacity = 65_536
 
     package init(
         maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true,
-        commitTimeout: Duration? = nil, check: SpoolCheck = .quick, checkTimeout: Duration = .seconds(60)
+        commitTimeout: Duration? = nil, check: SpoolCheck = .quick, checkTimeout: Duration = .seconds(60),
+        dedupIndexCapacity: Int = SpoolOptions.defaultDedupIndexCapacity
     ) {
+        self.dedupIndexCapacity = max(0, dedupIndexCapacity)
         self.maxBatch = max(1, maxBatch)
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.recoverInflight = recoverInflight

@@ -55,6 +55,8 @@ extension Spool {
                 try database.pruneEvents(before: eventCutoff, after: cursor, limit: policy.batchSize)
             }
             total.add(batch.report)
+            // After each batch's commit: a retry of a pruned id is a new event again, as before the index.
+            if batch.report.events > 0 { committedIndex.removeAll() }
             cursor = batch.cursor
             if batch.examined < policy.batchSize { break }
         }

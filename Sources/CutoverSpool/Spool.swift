@@ -41,6 +41,8 @@ package final class Spool: Sendable {
     private let batchStartedAt = Atomic<UInt64>(0)
     /// Test hook: called on the writer as each batch starts, before it takes the connection.
     private let batchStartObserver = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Ids of recently committed events, for `committedEvents`.
+    let committedIndex: CommittedEventIndex
 
     private struct Submission: Sendable {
         let request: IncomingRequest
@@ -58,6 +60,9 @@ package final class Spool: Sendable {
         var writerScheduled = false
         var closed = false
         var counters = SpoolCounters()
+        /// Duplicates answered without a write (`recordCommittedDuplicates`), not yet in the
+        /// `counters` table: the next transaction adds them.
+        var uncountedDuplicates = 0
     }
 
     private init(
@@ -72,6 +77,7 @@ package final class Spool: Sendable {
         self.database = Mutex(Optional(database))
         self.reader = Mutex(Optional(reader))
         self.batch = Mutex(BatchState())
+        committedIndex = CommittedEventIndex(capacity: options.dedupIndexCapacity)
     }
 
     /// Opens (creating if needed) `<directory>/spool.sqlite3`: WAL, synchronous=FULL, foreign keys,
@@ -154,6 +160,57 @@ package final class Spool: Sendable {
         if startWriter { writerQueue.async { self.drain() } }
     }
 
+    /// Most ids of one call that `committedEvents` looks up in the database: a body of many new
+    /// events skips the lookup rather than paying one query per id (the writer deduplicates anyway).
+    package static let maxCommittedLookups = 64
+
+    /// For each of `ids`, whether an event with that id is stored by a committed transaction in the
+    /// database the spool's path still names: the dedup index first, then the read-only connection
+    /// (which sees only committed data) for the ids the index does not hold. nil when that cannot be
+    /// said (the spool is closed or lost, more than `maxCommittedLookups` misses): submit as usual.
+    /// An id only in a batch not yet committed is not committed: its retry waits for the writer.
+    package func committedEvents(_ ids: [String]) -> [Bool]? {
+        guard !ids.isEmpty, fault?.kind != .lost, !batch.withLock({ $0.closed }) else { return nil }
+        var known = [Bool](repeating: false, count: ids.count)
+        let generation = committedIndex.lookup(ids, into: &known)
+        var misses = 0
+        for isKnown in known where !isKnown { misses += 1 }
+        if misses > 0 {
+            guard misses <= Self.maxCommittedLookups else { return nil }
+            var found: [String] = []
+            do throws(SpoolError) {
+                try withReader("look up committed event ids") { database throws(SpoolError) in
+                    for (index, id) in ids.enumerated() where !known[index] {
+                        if try database.containsEvent(id: id) {
+                            known[index] = true
+                            found.append(id)
+                        }
+                    }
+                }
+            } catch {
+                return nil
+            }
+            committedIndex.insert(found, generation: generation)
+        }
+        // As before every 200 of the writer: the ids are in the file the path still names.
+        if known.contains(true), verifyIdentity() != nil { return nil }
+        return known
+    }
+
+    /// `events` stored events of a request answered without a spool write: the persistent dedup
+    /// count (`spool stats`) takes them with the next commit, or at close.
+    package func recordCommittedDuplicates(_ events: Int) {
+        guard events > 0 else { return }
+        batch.withLock { $0.uncountedDuplicates += events }
+    }
+
+    /// After a commit: its events' ids (new and duplicate alike, all stored now) go in the index.
+    private func noteCommitted(_ requests: [IncomingRequest]) {
+        for request in requests where request.quarantineReason == nil {
+            committedIndex.insert(request.events.lazy.map(\.id))
+        }
+    }
+
     /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher; like a
     /// group commit, only into the database the path still names.
     package func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
@@ -166,6 +223,7 @@ package final class Spool: Sendable {
                 return receipts
             }
             batch.withLock { $0.counters.recordCommit(requests.count) }
+            noteCommitted(requests)
             return receipts
         } catch {
             batch.withLock { $0.counters.recordFailure(requests.count) }
@@ -197,6 +255,10 @@ package final class Spool: Sendable {
             if live.isEmpty { continue }
 
             let requests = live.map(\.request)
+            let carried = batch.withLock { state in
+                defer { state.uncountedDuplicates = 0 }
+                return state.uncountedDuplicates
+            }
             batchStartedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
             batchStartObserver.withLock { $0 }?()
             let result = Result { () throws(SpoolError) -> [IngestReceipt] in
@@ -204,7 +266,7 @@ package final class Spool: Sendable {
                     // Before: do not write into a file nobody will open again. After: the file may
                     // have gone during the commit; a 200 now would acknowledge what is not stored.
                     try verifyIdentityOrThrow()
-                    let receipts = try database.ingest(requests)
+                    let receipts = try database.ingest(requests, carriedDuplicates: carried)
                     try verifyIdentityOrThrow()
                     return receipts
                 }
@@ -213,9 +275,13 @@ package final class Spool: Sendable {
             switch result {
             case .success(let receipts):
                 batch.withLock { $0.counters.recordCommit(live.count) }
+                noteCommitted(requests)
                 for (submission, receipt) in zip(live, receipts) { submission.completion.complete(.success(receipt)) }
             case .failure(let error):
-                batch.withLock { $0.counters.recordFailure(live.count) }
+                batch.withLock { state in
+                    state.counters.recordFailure(live.count)
+                    state.uncountedDuplicates += carried
+                }
                 for submission in live { submission.completion.complete(.failure(error)) }
             }
         }
@@ -431,6 +497,18 @@ package final class Spool: Sendable {
     }
 
     private func closeConnections() {
+        // On the closing thread once the writer is done: the duplicates no later commit will carry.
+        let uncounted = batch.withLock { state in
+            defer { state.uncountedDuplicates = 0 }
+            return state.uncountedDuplicates
+        }
+        if uncounted > 0, fault == nil {
+            try? withDatabase("count duplicates") { database throws(SpoolError) in
+                try database.transaction("count duplicates") { () throws(SpoolError) in
+                    try database.addToCounter(.duplicateEvents, uncounted)
+                }
+            }
+        }
         reader.withLock { reader in
             reader?.close()
             reader = nil

@@ -4,11 +4,12 @@ extension SQLiteDatabase {
 
     /// Stores all requests in ONE transaction (one fsync). Either every request is stored or, on any
     /// error, none is.
-    func ingest(_ requests: [IncomingRequest]) throws(SpoolError) -> [IngestReceipt] {
+    /// `carriedDuplicates`: duplicates answered without a write since the last commit, counted here.
+    func ingest(_ requests: [IncomingRequest], carriedDuplicates: Int = 0) throws(SpoolError) -> [IngestReceipt] {
         try transaction("ingest \(requests.count) requests") { () throws(SpoolError) -> [IngestReceipt] in
             var receipts: [IngestReceipt] = []
             receipts.reserveCapacity(requests.count)
-            var duplicates = 0
+            var duplicates = carriedDuplicates
             for request in requests {
                 let receipt = try insert(request)
                 duplicates += receipt.duplicateEvents
@@ -18,6 +19,14 @@ extension SQLiteDatabase {
             if duplicates > 0 { try addToCounter(.duplicateEvents, duplicates) }
             return receipts
         }
+    }
+
+    /// Whether an event with `id` is stored (on the read-only connection: as of the last commit).
+    func containsEvent(id: String) throws(SpoolError) -> Bool {
+        try firstRow(
+            "SELECT 1 FROM events WHERE id = ?1", "look up event \(id)",
+            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+        ) { _ in true } ?? false
     }
 
     private func insert(_ request: IncomingRequest) throws(SpoolError) -> IngestReceipt {
@@ -39,6 +48,7 @@ extension SQLiteDatabase {
         var receipt = IngestReceipt(
             requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
         if quarantined { return receipt }
+        receipt.duplicateEvents = request.committedDuplicates
 
         for event in request.events {
             let inserted = try run(

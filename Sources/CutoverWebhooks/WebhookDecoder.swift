@@ -87,15 +87,19 @@ package struct WebhookDecoder: Sendable {
         _ body: UnsafeRawBufferPointer, api: WebhookInputFormat = .auto, business: BusinessIdentity? = nil,
         route: String? = nil
     ) throws(WebhookDecodeError) -> [CanonicalEvent] {
-        let root: JSONValue
-        do { root = try parser.parse(body) } catch {
+        try decode(json: parse(body), api: api, business: business, route: route)
+    }
+
+    /// The strict parse `decode` starts with, its failures as decode errors; for callers that look
+    /// at the tree (`eventIDs`) before decoding it.
+    package func parse(_ body: UnsafeRawBufferPointer) throws(WebhookDecodeError) -> JSONValue {
+        do { return try parser.parse(body) } catch {
             switch error.reason {
             case .duplicateKey(let key): throw .duplicateKey(key, offset: error.offset)
             case .unreadableNumber(let text): throw .unreadableNumber(text, offset: error.offset)
             default: throw .invalidJSON(error)
             }
         }
-        return try decode(json: root, api: api, business: business, route: route)
     }
 
     package func decode(

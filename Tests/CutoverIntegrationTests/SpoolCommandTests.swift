@@ -30,8 +30,9 @@ struct SpoolCommandTests {
         let url = server!.base + "/onprem/default"
         let json = ["-X", "POST", "-H", "Content-Type: application/json"]
         #expect(try curl(json + ["--data-binary", "@" + bodyPath, url]).status == 200)
+        // A redelivery: answered without a write (issue 12), its dedup hit counted by the next commit.
+        #expect(try curl(json + ["--data-binary", "@" + bodyPath, url]).status == 200)
         #expect(try curl(json + ["--data-binary", "not json", url]).status == 200)  // quarantined
-        #expect(try curl(json + ["--data-binary", "@" + bodyPath, url]).status == 200)  // a redelivery: dedup hit
 
         // The downstream answered 410 (dead-letter status by default); the outcome is committed right after.
         let first = try #require(downstream.waitForRequests(1)).first
@@ -50,7 +51,7 @@ struct SpoolCommandTests {
         #expect(stats["dead_letters"] as? Int == 1)
         #expect(stats["quarantined"] as? Int == 1)
         #expect(stats["dedup_hits"] as? Int == 1)
-        #expect(stats["requests"] as? Int == 3)
+        #expect(stats["requests"] as? Int == 2, "the redelivery's raw request is not stored")
         #expect((stats["destinations"] as? [String: [String: Any]])?["primary"]?["dead"] as? Int == 1)
         #expect(try jsonArray(["list", "--quarantined", "--config", config.path, "--json"]).count == 1)
 

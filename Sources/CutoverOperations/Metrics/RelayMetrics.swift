@@ -31,6 +31,7 @@ package final class RelayMetrics: Sendable {
     let decodeRejected: MetricFamily<CoreMetrics.Counter>
     let decodeSeconds: CoreMetrics.Timer
     let dedupHits: CoreMetrics.Counter
+    let duplicateRequests: MetricFamily<CoreMetrics.Counter>
     let spoolCommitSeconds: CoreMetrics.Timer
     let spoolCommitFailures: CoreMetrics.Counter
     let spoolCommitTimeouts: CoreMetrics.Counter
@@ -124,6 +125,7 @@ package final class RelayMetrics: Sendable {
         decodeRejected = counters("cutover_decode_rejected_total", ["route"])
         decodeSeconds = CoreMetrics.Timer(label: "cutover_decode_seconds", factory: factory)
         dedupHits = counter("cutover_dedup_hits_total")
+        duplicateRequests = counters("cutover_duplicate_requests_total", ["route"])
         spoolCommitSeconds = CoreMetrics.Timer(label: "cutover_spool_commit_seconds", factory: factory)
         spoolCommitFailures = counter("cutover_spool_commit_failures_total")
         spoolCommitTimeouts = counter("cutover_spool_commit_timeouts_total")
@@ -204,6 +206,9 @@ package final class RelayMetrics: Sendable {
     }
 
     package func countDedupHits(_ count: Int) { dedupHits.increment(by: count) }
+
+    /// A request whose every event was already stored, answered without a spool write.
+    package func countDuplicateRequest(route: String) { duplicateRequests(route).increment() }
 
     /// From `started` (taken just before `Spool.submit`) to the completion: queueing plus group commit.
     package func recordSpoolCommit(startedAt started: DispatchTime, succeeded: Bool) {
