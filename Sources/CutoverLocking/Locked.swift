@@ -9,7 +9,7 @@ import Synchronization
 /// uncontended fast path (an atomic exchange) but not that hand-over, so under contention it found
 /// no happens-before between two holders and reported the guarded accesses as races (the spool's
 /// batch and statement cache, the HMAC pool). `withLock` tells it about the acquire and the release
-/// through CSystemShims, which compiles them away unless built with `--sanitize=thread`; an access
+/// through CSystemShims, whose two calls are empty unless built with `--sanitize=thread`; an access
 /// outside the lock is still reported (scripts/sanitizers/check-tsan.sh proves both).
 package final class Locked<Value: ~Copyable>: Sendable {
     @usableFromInline let mutex: Mutex<Value>

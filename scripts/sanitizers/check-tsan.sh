@@ -18,7 +18,7 @@ if bare=$(grep -rnE '\bMutex\s*(<|\()' "$repo/Sources" "$repo/Tests" --include='
     failed=1
 fi
 
-# The annotations cost nothing in a normal build: without -fsanitize=thread, no TSan call remains.
+# In a normal build the annotations are empty: without -fsanitize=thread shims.c calls no TSan function.
 "$clang" -c -O0 -I "$repo/Sources/CSystemShims/include" "$repo/Sources/CSystemShims/shims.c" -o "$build/shims-plain.o"
 if nm "$build/shims-plain.o" | grep -q '__tsan_'; then
     echo "check-tsan: shims.c calls into TSan without -fsanitize=thread" >&2

@@ -11,8 +11,8 @@ int cutover_accept_nonblocking(int listener, struct sockaddr *address, socklen_t
 int cutover_set_mmap_threshold(int bytes);
 
 /// Tell ThreadSanitizer that the lock identified by `address` was just acquired / is about to be
-/// released, for a lock whose hand-over it cannot see (one that waits in the kernel). They compile
-/// to nothing unless this library is built with -fsanitize=thread (swift build --sanitize=thread).
+/// released, for a lock whose hand-over it cannot see (one that waits in the kernel). They do
+/// nothing unless this library is built with -fsanitize=thread (swift build --sanitize=thread).
 void cutover_tsan_acquire(void *address);
 void cutover_tsan_release(void *address);
 #endif
