@@ -35,13 +35,27 @@ test: deps
 
 # The suite under AddressSanitizer and ThreadSanitizer, each in its own build folder (and the
 # cutover binary the integration tests start is built the same way). Not part of `make test`.
+# Every sanitized process of the run (the test process, each cutover it starts) writes its reports
+# to <build folder>/sanitizer-reports/ (log_path): scripts/sanitizers/check-reports.sh fails the run
+# on any of them, so a report from a child the tests only killed counts too.
+ASAN_REPORTS := $(CURDIR)/.build-asan/sanitizer-reports
+TSAN_REPORTS := $(CURDIR)/.build-tsan/sanitizer-reports
+
+# LeakSanitizer skips only the leaks inside Foundation listed, each with why, in lsan.supp.
+test-asan: export ASAN_OPTIONS = log_path=$(ASAN_REPORTS)/asan detect_leaks=1
+test-asan: export LSAN_OPTIONS = suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp print_suppressions=0
 test-asan: deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path "$(CURDIR)/.build-asan"
-	$(call run_suite,.build-asan,--sanitize=address,)
+	@rm -rf "$(ASAN_REPORTS)" && mkdir -p "$(ASAN_REPORTS)"
+	$(call run_suite,.build-asan,--sanitize=address,./scripts/sanitizers/check-reports.sh "$(ASAN_REPORTS)" || status=1;)
 
+# check-tsan.sh first: TSan still reports a real race and trusts the annotated lock (Locked).
+test-tsan: export TSAN_OPTIONS = log_path=$(TSAN_REPORTS)/tsan halt_on_error=0
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path "$(CURDIR)/.build-tsan"
-	$(call run_suite,.build-tsan,--sanitize=thread,)
+	./scripts/sanitizers/check-tsan.sh "$(CURDIR)/.build-tsan/tsan-race-check"
+	@rm -rf "$(TSAN_REPORTS)" && mkdir -p "$(TSAN_REPORTS)"
+	$(call run_suite,.build-tsan,--sanitize=thread,./scripts/sanitizers/check-reports.sh "$(TSAN_REPORTS)" || status=1;)
 
 # Each libFuzzer harness for FUZZ_SECONDS (FUZZ_TARGETS: a subset); fails on a crash.
 fuzz: deps

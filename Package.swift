@@ -33,11 +33,13 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "CSystemShims"),
+        // The one lock type every target shares: a Mutex whose hand-over ThreadSanitizer can see.
+        .target(name: "CutoverLocking", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
 
         // Socket layer: non-blocking POSIX sockets, each loop an epoll set under one Dispatch source. No HTTP knowledge.
         .target(name: "CutoverSockets", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
         // TLS over the socket layer: OpenSSL on memory BIOs, driven by the same readiness events.
-        .target(name: "CutoverTLS", dependencies: ["CutoverSockets", "COpenSSL"], swiftSettings: strictSwift),
+        .target(name: "CutoverTLS", dependencies: ["CutoverLocking", "CutoverSockets", "COpenSSL"], swiftSettings: strictSwift),
         // HTTP/1.1 codec: incremental, strict, bounded. No sockets.
         .target(
             name: "CutoverHTTP",
@@ -54,14 +56,14 @@ let package = Package(
         .target(
             name: "CutoverHTTPServer",
             dependencies: [
-                "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
+                "CutoverLocking", "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
         ),
         .target(
             name: "CutoverHTTPClient",
             dependencies: [
-                "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
+                "CutoverLocking", "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTP2", .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
         ),
@@ -69,11 +71,11 @@ let package = Package(
         // outbound request a destination receives (HTTPTypes: its headers, no HTTP machinery). No I/O.
         .target(
             name: "CutoverWebhooks",
-            dependencies: ["COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["CutoverLocking", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
         // Durable spool on SQLite: raw requests, canonical events, deliveries, quarantine.
-        .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: strictSwift),
+        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite"], swiftSettings: strictSwift),
         // The upper half follows DESIGN's data flow, one target per box (docs/architecture.md).
         // Configuration: YAML file + environment + flags -> typed, validated settings.
         .target(
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "CutoverOperations",
             dependencies: [
-                "CutoverConfiguration", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool", "CutoverWebhooks",
+                "CutoverLocking", "CutoverConfiguration", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool", "CutoverWebhooks",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -102,7 +104,7 @@ let package = Package(
         .target(
             name: "CutoverIngress",
             dependencies: [
-                "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPServer", "CutoverSpool", "CutoverWebhooks",
+                "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPServer", "CutoverSpool", "CutoverWebhooks",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,7 +114,7 @@ let package = Package(
         .target(
             name: "CutoverDelivery",
             dependencies: [
-                "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS",
+                "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS",
                 "CutoverSpool", "CutoverWebhooks",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,7 +125,7 @@ let package = Package(
         .target(
             name: "CutoverRelay",
             dependencies: [
-                "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
+                "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
                 "CutoverSockets", "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "cutover",
             dependencies: [
-                "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
+                "CutoverLocking", "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
                 "CutoverSockets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,7 +171,7 @@ let package = Package(
         .target(
             name: "CutoverTestSupport",
             dependencies: [
-                "CutoverHTTP", "CutoverHTTPClient", "CutoverHTTPServer", "CutoverSockets", "CutoverTLS",
+                "CutoverLocking", "CutoverHTTP", "CutoverHTTPClient", "CutoverHTTPServer", "CutoverSockets", "CutoverTLS",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Tests/CutoverTestSupport",
@@ -179,19 +181,19 @@ let package = Package(
         // The server tests that run on the test loop live here with it (see ServerOnTestLoopTests).
         .testTarget(
             name: "CutoverSocketsTests",
-            dependencies: ["CutoverSockets", "CutoverHTTPServer", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["CutoverLocking", "CutoverSockets", "CutoverHTTPServer", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
         .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverHTTPServerTests",
-            dependencies: ["CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTestSupport"],
+            dependencies: ["CutoverLocking", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "CutoverWebhooksTests",
             dependencies: [
-                "CutoverWebhooks", "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
+                "CutoverLocking", "CutoverWebhooks", "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSwift
@@ -199,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "CutoverTLSTests",
             dependencies: [
-                "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP", "CutoverTestSupport",
+                "CutoverLocking", "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverHTTP", "CutoverTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
@@ -207,16 +209,16 @@ let package = Package(
         .testTarget(
             name: "CutoverHTTP2Tests",
             dependencies: [
-                "CutoverHTTP2", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverHTTP",
+                "CutoverLocking", "CutoverHTTP2", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverHTTP",
                 "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverSpool", "CutoverTestSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [
-                "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
+                "CutoverLocking", "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
                 "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
                 "CutoverTLS", "CutoverWebhooks", "CutoverTestSupport",
                 .product(name: "Logging", package: "swift-log"),

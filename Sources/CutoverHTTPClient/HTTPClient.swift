@@ -4,6 +4,7 @@ import CutoverHTTP2
 import CutoverTLS
 import Dispatch
 import HTTPTypes
+import CutoverLocking
 import Synchronization
 
 /// An HTTP client (http and https) over the socket layer. An https destination whose ALPN picks
@@ -13,9 +14,9 @@ package final class HTTPClient: Sendable {
     package let configuration: HTTPClientConfiguration
     private let loops: [any EventLoop]
     private let resolver: HostResolver
-    private let pool = Mutex(Pool())
+    private let pool = Locked(Pool())
     /// The context for https requests without one of their own, built on first use.
-    private let defaultTLS = Mutex<TLSContext?>(nil)
+    private let defaultTLS = Locked<TLSContext?>(nil)
 
     private struct Pool {
         var idle: [PoolKey: [HTTP1ClientConnection]] = [:]

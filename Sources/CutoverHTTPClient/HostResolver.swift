@@ -1,7 +1,7 @@
+import CutoverLocking
 import CutoverSockets
 import Dispatch
 import Foundation
-import Synchronization
 
 /// A blocking name lookup: getaddrinfo by default; tests give one that hangs or counts.
 package typealias AddressLookup = @Sendable (_ host: String, _ port: UInt16) throws(AddressError) -> [SocketAddress]
@@ -37,7 +37,7 @@ package final class HostResolver: Sendable {
     private let lookup: AddressLookup
     /// Monotonic seconds; tests move it by hand to expire cached answers.
     private let now: @Sendable () -> Double
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Runs the per-request timeouts.
     private let timers = DispatchQueue(label: "cutover.dns.timers")
 

@@ -1,4 +1,4 @@
-import Synchronization
+import CutoverLocking
 
 extension HTTPServer {
     /// Stops accepting, lets every open connection finish the request it is handling (idle ones
@@ -22,7 +22,7 @@ final class ConnectionDrain: Sendable {
         var continuations: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
-    private let waiters = Mutex(Waiters())
+    private let waiters = Locked(Waiters())
 
     /// Returns once `openConnections()` is 0: at once if it is now, else at the next `lastConnectionClosed()`
     /// or when the task is cancelled.

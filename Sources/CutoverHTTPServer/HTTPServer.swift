@@ -1,10 +1,10 @@
 import CutoverHTTP
 import CutoverHTTP2
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import Dispatch
 import HTTPTypes
-import Synchronization
 
 /// An HTTP/1.1 and HTTP/2 server: listeners (plain or TLS), connections spread over a fixed set
 /// of event loops. TLS connections speak what ALPN chose (`h2` or `http/1.1`); plain ones speak
@@ -14,7 +14,7 @@ package final class HTTPServer: Sendable {
     private let handler: any HTTPServerHandler
     private let observer: any HTTPServerObserver
     private let loops: [any EventLoop]
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Request bodies held by every connection of this server, against `maxInflightBodyBytes`.
     package let bodyBudget: BodyMemoryBudget
     /// Where `shutdownGracefully` waits for the last connection to close.

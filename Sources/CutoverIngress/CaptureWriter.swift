@@ -1,4 +1,5 @@
 import CutoverConfiguration
+import CutoverLocking
 import CutoverOperations
 import CutoverWebhooks
 import Dispatch
@@ -20,7 +21,7 @@ package final class CaptureWriter: Sendable {
     private let metrics: RelayMetrics
     private let logger: Logger
     private let queue = DispatchQueue(label: "cutover.capture")
-    private let state: Mutex<FileState>
+    private let state: Locked<FileState>
     private let pendingBytes = Atomic<Int>(0)
     /// Bytes encoded but not yet written, beyond which new lines are dropped.
     package let maxPendingBytes: Int
@@ -38,7 +39,7 @@ package final class CaptureWriter: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.maxPendingBytes = maxPendingBytes
-        state = Mutex(FileState())
+        state = Locked(FileState())
     }
 
     /// Whether requests on `route` (`cloud`, `onprem/<name>`) are captured.

@@ -1,5 +1,5 @@
+import CutoverLocking
 import Foundation
-import Synchronization
 
 /// A fixed set of worker queues for CPU-bound request work (normalizing a webhook body), so the
 /// I/O loops only parse HTTP and move bytes: a 3 MB body of tiny objects takes tens of
@@ -35,7 +35,7 @@ package final class DecodePool: Sendable {
     package let workers: Int
     package let maxPending: Int
     private let queues: [DispatchQueue]
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// - Parameters:
     ///   - workers: worker threads; 0 means one per core.
@@ -45,7 +45,7 @@ package final class DecodePool: Sendable {
         self.workers = count
         self.maxPending = maxPending
         queues = (0..<count).map { DispatchQueue(label: "\(label).\($0)") }
-        state = Mutex(State(idle: Array((0..<count).reversed())))
+        state = Locked(State(idle: Array((0..<count).reversed())))
     }
 
     /// Runs `job` on a worker now or once one is free; false (and `job` dropped) when

@@ -1,13 +1,13 @@
 import CutoverConfiguration
 import CutoverHTTP
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverOperations
 import CutoverSpool
 import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Logging
-import Synchronization
 
 /// Routes, authenticates and normalizes every inbound request, and answers 200 only once the raw
 /// request and its events are durable in the spool.
@@ -25,7 +25,7 @@ package final class IngressHandler: HTTPServerHandler {
         }
     }
 
-    private let snapshot: Mutex<Snapshot>
+    private let snapshot: Locked<Snapshot>
     private let spool: Spool
     private let metrics: RelayMetrics
     private let readiness: Readiness
@@ -38,7 +38,7 @@ package final class IngressHandler: HTTPServerHandler {
     /// Where bodies are normalized: never on the loop that read them.
     private let decodePool: DecodePool
     /// Shapes of unrecognized notifications already logged: each is logged once, counted always.
-    private let loggedShapes = Mutex<Set<String>>([])
+    private let loggedShapes = Locked<Set<String>>([])
     private static let maxLoggedShapes = 1_000
     /// Records authenticated requests for `cutover replay` (`capture:`); never blocks or fails one.
     package let capture: CaptureWriter?
@@ -47,7 +47,7 @@ package final class IngressHandler: HTTPServerHandler {
         settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
         wallClock: WallClock = .system, decodePool: DecodePool? = nil, onAccepted: @escaping @Sendable () -> Void
     ) {
-        snapshot = Mutex(Snapshot(settings))
+        snapshot = Locked(Snapshot(settings))
         self.decodePool =
             decodePool
             ?? DecodePool(workers: settings.config.limits.decodeWorkers, maxPending: settings.config.limits.maxPendingDecodes)

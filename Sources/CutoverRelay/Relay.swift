@@ -3,6 +3,7 @@ import CutoverDelivery
 import CutoverHTTPClient
 import CutoverHTTPServer
 import CutoverIngress
+import CutoverLocking
 import CutoverOperations
 import CutoverSockets
 import CutoverSpool
@@ -12,7 +13,6 @@ import Foundation
 import HTTPTypes
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
 package final class Relay: Sendable {
@@ -22,7 +22,7 @@ package final class Relay: Sendable {
     private let server: HTTPServer
     private let client: HTTPClient
     private let ingress: IngressHandler
-    private let settings: Mutex<RelaySettings>
+    private let settings: Locked<RelaySettings>
     private let workers = WorkerRegistry()
     /// The plain listener's address (with the real port when 0 was asked for), if there is one.
     package let boundAddress: SocketAddress?
@@ -51,7 +51,7 @@ package final class Relay: Sendable {
             var drained: [CheckedContinuation<Void, Never>] = []
         }
 
-        private let state = Mutex(State())
+        private let state = Locked(State())
 
         var all: [String: DeliveryWorker] { state.withLock { $0.active } }
 
@@ -154,7 +154,7 @@ package final class Relay: Sendable {
         let started = try Dictionary(
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
-        self.settings = Mutex(settings)
+        self.settings = Locked(settings)
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
         spoolGauges = SpoolGauges(spool: spool, metrics: metrics, destinations: settings.destinations.map(\.name), logger: logger)

@@ -1,4 +1,4 @@
-import Synchronization
+import CutoverLocking
 
 /// The ids of recently committed events, in memory, so a retried webhook (Meta resends the same
 /// body) is recognized without SQL and without a write.
@@ -22,13 +22,13 @@ final class CommittedEventIndex: Sendable {
         var generation: UInt64 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)
         var initial = State()
         initial.members.reserveCapacity(min(self.capacity, 4_096))
-        state = Mutex(initial)
+        state = Locked(initial)
     }
 
     /// For each of `ids`, whether it is known committed; and the generation to hand back to `insert`.

@@ -3,7 +3,7 @@ import CSQLite
 /// One SQLite connection with a cache of prepared statements. Every sqlite3 call is checked and a
 /// failure becomes a `SpoolError` carrying the result code, `sqlite3_errmsg` and the operation.
 ///
-/// Not thread-safe and deliberately not `Sendable`: `Spool` keeps each connection inside a `Mutex`, so
+/// Not thread-safe and deliberately not `Sendable`: `Spool` keeps each connection inside a `Locked`, so
 /// exactly one thread uses it at a time. Connections are opened with `SQLITE_OPEN_NOMUTEX` for that reason.
 final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?

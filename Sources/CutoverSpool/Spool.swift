@@ -1,3 +1,4 @@
+import CutoverLocking
 import Dispatch
 import Synchronization
 
@@ -9,7 +10,7 @@ import Musl
 
 /// The durable spool on SQLite: raw requests, canonical events (deduplicated by id) and deliveries.
 ///
-/// Threading: every method may be called from any thread. There are two connections, each in a `Mutex`
+/// Threading: every method may be called from any thread. There are two connections, each in a `Locked`
 /// of its own, and every call runs on its caller's thread. The writer connection takes every write
 /// (and the claim, which is one); `submit` never blocks and hands its request to the spool's own serial
 /// writer queue, which group-commits everything queued in one transaction. The read-only connection
@@ -29,18 +30,18 @@ package final class Spool: Sendable {
     package let databaseIdentity: FileIdentity
 
     /// nil once closed.
-    private let database: Mutex<SQLiteDatabase?>
+    private let database: Locked<SQLiteDatabase?>
     /// The read-only connection; nil once closed.
-    private let reader: Mutex<SQLiteDatabase?>
-    private let batch: Mutex<BatchState>
+    private let reader: Locked<SQLiteDatabase?>
+    private let batch: Locked<BatchState>
     private let writerQueue = DispatchQueue(label: "cutover.spool.writer", qos: .userInitiated)
     /// Fires commit timeouts; a fired timeout only completes a submission that is still waiting.
     private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
-    private let faultState = Mutex<FaultState>(FaultState())
+    private let faultState = Locked<FaultState>(FaultState())
     /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
     private let batchStartedAt = Atomic<UInt64>(0)
     /// Test hook: called on the writer as each batch starts, before it takes the connection.
-    private let batchStartObserver = Mutex<(@Sendable () -> Void)?>(nil)
+    private let batchStartObserver = Locked<(@Sendable () -> Void)?>(nil)
     /// Ids of recently committed events, for `committedEvents`.
     let committedIndex: CommittedEventIndex
 
@@ -74,9 +75,9 @@ package final class Spool: Sendable {
         self.options = options
         self.openReport = openReport
         databaseIdentity = identity
-        self.database = Mutex(Optional(database))
-        self.reader = Mutex(Optional(reader))
-        self.batch = Mutex(BatchState())
+        self.database = Locked(Optional(database))
+        self.reader = Locked(Optional(reader))
+        self.batch = Locked(BatchState())
         committedIndex = CommittedEventIndex(capacity: options.dedupIndexCapacity)
     }
 
@@ -547,7 +548,7 @@ package final class Spool: Sendable {
     }
 
     private static func with<T: Sendable>(
-        _ connection: borrowing Mutex<SQLiteDatabase?>, _ operation: @autoclosure () -> String,
+        _ connection: Locked<SQLiteDatabase?>, _ operation: @autoclosure () -> String,
         _ body: (SQLiteDatabase) throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
         try connection.withLock { (database: inout SQLiteDatabase?) throws(SpoolError) -> T in
@@ -618,10 +619,10 @@ extension SpoolCounters {
 
 /// A submission's completion, called at most once: by the commit or by the timeout, whichever comes first.
 final class PendingCompletion: Sendable {
-    private let completion: Mutex<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
+    private let completion: Locked<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
 
     init(_ completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
-        self.completion = Mutex(completion)
+        self.completion = Locked(completion)
     }
 
     var isDone: Bool { completion.withLock { $0 == nil } }

@@ -1,6 +1,6 @@
 import CSQLite
+import CutoverLocking
 import Dispatch
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -170,7 +170,7 @@ extension SQLiteDatabase {
 /// The connection a timer may interrupt, until `disarm`: then the handle may be closed.
 private final class InterruptTarget: @unchecked Sendable {
     // Invariant: `handle` is only touched under `lock`, and is nil once disarmed.
-    private let lock = Mutex<Void>(())
+    private let lock = Locked<Void>(())
     private var handle: OpaquePointer?
 
     init(_ handle: OpaquePointer) { self.handle = handle }

@@ -1,6 +1,6 @@
 import COpenSSL
+import CutoverLocking
 import CutoverSockets
-import Synchronization
 
 /// A server or client TLS configuration turned into an OpenSSL context, ready to make streams.
 ///
@@ -13,7 +13,7 @@ package final class TLSContext: Sendable {
     }
 
     package let role: Role
-    private let current: Mutex<SSLContextHandle>
+    private let current: Locked<SSLContextHandle>
 
     /// Loads the certificate, key and trust settings; throws with OpenSSL's reason when a file
     /// is missing, unreadable or does not match.
@@ -27,7 +27,7 @@ package final class TLSContext: Sendable {
 
     private init(role: Role) throws(TLSError) {
         self.role = role
-        current = Mutex(try SSLContextHandle(role))
+        current = Locked(try SSLContextHandle(role))
     }
 
     /// Builds a new OpenSSL context from the same files (after a certificate renewal, on SIGHUP).

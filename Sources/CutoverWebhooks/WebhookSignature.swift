@@ -1,5 +1,5 @@
 import COpenSSL
-import Synchronization
+import CutoverLocking
 
 /// An OpenSSL failure, with the text of OpenSSL's oldest queued error.
 package struct WebhookCryptoError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -61,7 +61,7 @@ package final class HMACSHA256Key: Sendable {
     }
 
     private let key: [UInt8]
-    private let pool = Mutex<[Lent]>([])
+    private let pool = Locked<[Lent]>([])
     /// More callers at once than this (cores, in practice) key a context each and drop it after.
     private static let maxPooled = 16
 

@@ -1,7 +1,7 @@
 import CutoverDelivery
+import CutoverLocking
 import Dispatch
 import Foundation
-import Synchronization
 
 /// SIGINT and SIGTERM during `cutover replay`: the first stops the replay (nothing more is sent,
 /// the requests in flight are waited for, the summary is printed), a second stops the waiting.
@@ -14,7 +14,7 @@ final class ReplaySignals: @unchecked Sendable {
 
     /// The first signal number, shared with the handlers before `self` exists.
     private final class FirstSignal: Sendable {
-        let number = Mutex<Int32?>(nil)
+        let number = Locked<Int32?>(nil)
     }
 
     init(interruption: ReplayInterruption) {

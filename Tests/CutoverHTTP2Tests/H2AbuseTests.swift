@@ -1,8 +1,8 @@
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// Cutover's HTTP/2 server against a hostile client at the frame level (Python's `h2`): a window

@@ -2,12 +2,12 @@ import CutoverHTTP
 import CutoverHTTP2
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 #if canImport(Glibc)

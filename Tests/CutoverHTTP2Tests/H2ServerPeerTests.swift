@@ -1,11 +1,11 @@
 import CutoverHTTP
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Cutover's HTTP/2 server against real clients: curl, nghttp2's h2load and Python httpx.

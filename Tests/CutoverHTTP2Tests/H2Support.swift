@@ -1,5 +1,6 @@
 import CutoverHTTP
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
@@ -14,7 +15,7 @@ import Glibc
 
 /// Counts connections and the requests the server answered by itself.
 final class H2Observer: HTTPServerObserver {
-    let rejections = Mutex<[(status: Int, reason: String)]>([])
+    let rejections = Locked<[(status: Int, reason: String)]>([])
     let opened = Atomic<Int>(0)
 
     func connectionOpened() { opened.add(1, ordering: .relaxed) }
@@ -22,7 +23,7 @@ final class H2Observer: HTTPServerObserver {
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {
         rejections.withLock { $0.append((status.code, reason)) }
     }
-    let aborts = Mutex<[String]>([])
+    let aborts = Locked<[String]>([])
     func connectionAborted(limit: String, reason: String, remoteAddress: String) {
         aborts.withLock { $0.append(limit) }
     }
@@ -60,7 +61,7 @@ struct H2ServerFixture {
 /// Holds every response until `count` requests are with the handler at once: it only finishes
 /// when the client really runs that many requests concurrently.
 final class BarrierHandler: HTTPServerHandler {
-    private let waiting = Mutex<[@Sendable (ServerResponse) -> Void]>([])
+    private let waiting = Locked<[@Sendable (ServerResponse) -> Void]>([])
     let count: Int
 
     init(count: Int) { self.count = count }

@@ -1,11 +1,11 @@
 import CutoverHTTP
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTestSupport
 import Dispatch
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Answers `ok` with the body size (64 KiB for `/big`); refuses `/private` before its body unless `X-Key` is sent.
@@ -26,8 +26,8 @@ struct AdmittingHandler: HTTPServerHandler {
 
 /// Records what the server rejected and aborted, and signals each abort.
 final class LimitObserver: HTTPServerObserver {
-    let rejections = Mutex<[Int]>([])
-    let aborts = Mutex<[String]>([])
+    let rejections = Locked<[Int]>([])
+    let aborts = Locked<[String]>([])
     private let aborted = DispatchSemaphore(value: 0)
 
     func connectionOpened() {}

@@ -1,17 +1,17 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTestSupport
 import Dispatch
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Holds every request until `release()`, so a test can shut down with a request in flight.
 final class HeldHandler: HTTPServerHandler {
     let arrived = DispatchSemaphore(value: 0)
-    private let held = Mutex<[@Sendable (ServerResponse) -> Void]>([])
+    private let held = Locked<[@Sendable (ServerResponse) -> Void]>([])
 
     func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
         held.withLock { $0.append(respond) }
@@ -48,7 +48,7 @@ final class HeldHandler: HTTPServerHandler {
         let handler = HeldHandler()
         let client: HTTPClient
         let answered = DispatchSemaphore(value: 0)
-        let status = Mutex<Int?>(nil)
+        let status = Locked<Int?>(nil)
 
         init(loops: [any EventLoop]) throws {
             server = HTTPServer(configuration: .init(), handler: handler, observer: RecordingObserver(), loops: loops)

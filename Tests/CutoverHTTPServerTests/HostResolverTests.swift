@@ -1,19 +1,19 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTestSupport
 import Dispatch
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// A lookup a test controls: names it was asked for, answers 127.0.0.1 for every host except
 /// those told to hang, which block until `release()`.
 final class ScriptedLookup: @unchecked Sendable {
-    // Invariant: `condition` is only used to wait for and announce `asked` changes; the rest is immutable or a Mutex.
-    private let asked = Mutex<[String]>([])
+    // Invariant: `condition` is only used to wait for and announce `asked` changes; the rest is immutable or `Locked`.
+    private let asked = Locked<[String]>([])
     private let hanging: Set<String>
     private let gate = DispatchSemaphore(value: 0)
     private let failing: Set<String>
@@ -57,7 +57,7 @@ final class ScriptedLookup: @unchecked Sendable {
 
 /// Waits for one answer of `resolver`; throws when none comes within `timeout` seconds.
 func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeout: TimeInterval = 10) throws -> Result<[SocketAddress], HTTPClientError> {
-    let answer = Mutex<Result<[SocketAddress], HTTPClientError>?>(nil)
+    let answer = Locked<Result<[SocketAddress], HTTPClientError>?>(nil)
     let done = DispatchSemaphore(value: 0)
     resolver.resolve(host: host, port: port) { result in
         answer.withLock { $0 = result }
@@ -86,7 +86,7 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
         let otherURL = try #require(DestinationURL("http://fast.test:\(address.port)/b"))
 
         let worker = DispatchQueue(label: "test.delivery.worker")
-        let events = Mutex<[String]>([])
+        let events = Locked<[String]>([])
         let progressed = DispatchGroup()
         progressed.enter()
         progressed.enter()
@@ -118,7 +118,7 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
         }
         #expect(what.contains("resolving slow.test"))
         // A second request joins the lookup still running instead of starting another.
-        let joined = Mutex<Result<[SocketAddress], HTTPClientError>?>(nil)
+        let joined = Locked<Result<[SocketAddress], HTTPClientError>?>(nil)
         let answered = DispatchSemaphore(value: 0)
         resolver.resolve(host: "slow.test", port: 80) { result in
             joined.withLock { $0 = $0 ?? result }
@@ -133,7 +133,7 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
     }
 
     @Test func anAnswerIsReusedWithinItsLifetimeAndAskedForAgainAfter() throws {
-        let clock = Mutex(1000.0)
+        let clock = Locked(1000.0)
         let scripted = ScriptedLookup()
         let resolver = HostResolver(
             configuration: .init(cacheLifetime: .seconds(60)), lookup: scripted.lookup, now: { clock.withLock { $0 } }

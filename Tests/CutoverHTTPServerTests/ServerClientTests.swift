@@ -1,11 +1,11 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTestSupport
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Echoes the request body and method back, so tests can see what the server received.
@@ -21,7 +21,7 @@ struct EchoHandler: HTTPServerHandler {
 }
 
 final class RecordingObserver: HTTPServerObserver {
-    let rejections = Mutex<[Int]>([])
+    let rejections = Locked<[Int]>([])
     func connectionOpened() {}
     func connectionClosed() {}
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {

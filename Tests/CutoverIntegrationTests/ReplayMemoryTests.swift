@@ -60,6 +60,9 @@ struct ReplayMemoryTests {
             run.error.contains("dry run: \(recordCount) requests rendered, nothing sent; failed \(blocks), skipped 0 (\(recordCount + blocks) read"),
             "\(run.error)")
         #expect(run.error.contains("a line of \(10 * oversized.count) bytes, longer than the largest record (1048576 bytes"))
-        #expect(run.peak < Self.boundBytes, "peak RSS \(run.peak >> 20) MiB for a capture of \(written >> 20) MiB")
+        // Under a sanitizer the peak is mostly shadow memory and quarantine; `make test` checks the bound.
+        if Sanitizer.current == nil {
+            #expect(run.peak < Self.boundBytes, "peak RSS \(run.peak >> 20) MiB for a capture of \(written >> 20) MiB")
+        }
     }
 }

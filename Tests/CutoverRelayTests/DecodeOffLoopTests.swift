@@ -8,6 +8,7 @@ import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
+import CutoverLocking
 import Synchronization
 import Testing
 
@@ -20,7 +21,7 @@ final class Latch: Sendable {
 
 /// Responses a handler gave, in order, with a latch per arrival.
 final class Responses: Sendable {
-    private let received = Mutex<[ServerResponse]>([])
+    private let received = Locked<[ServerResponse]>([])
     private let arrived = DispatchSemaphore(value: 0)
 
     var respond: @Sendable (ServerResponse) -> Void {
@@ -39,7 +40,7 @@ final class Responses: Sendable {
     @Test func jobsRunOnTheWorkersNeverOnTheCaller() throws {
         let pool = DecodePool(workers: 2, maxPending: 8)
         let caller = pthread_self()
-        let threads = Mutex<[pthread_t]>([])
+        let threads = Locked<[pthread_t]>([])
         let done = DispatchGroup()
         for _ in 0..<6 {
             done.enter()
@@ -62,7 +63,7 @@ final class Responses: Sendable {
             _ = gate.wait()
         })
         #expect(started.wait())
-        let order = Mutex<[Int]>([])
+        let order = Locked<[Int]>([])
         let done = DispatchGroup()
         for n in 1...2 {
             done.enter()

@@ -1,3 +1,4 @@
+import CutoverLocking
 @testable import CutoverConfiguration
 @testable import CutoverDelivery
 import CutoverHTTPClient
@@ -53,7 +54,7 @@ struct DeliveryBatchTests {
             policy: RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600),
             breaker: CircuitBreaker(failureThreshold: 1000, openDuration: 1, maxOpenDuration: 1),
             metrics: RelayMetrics(), logger: Logger(label: "test"))
-        let batches = Mutex<[[DeliveryResult]]>([])
+        let batches = Locked<[[DeliveryResult]]>([])
         let allRecorded = DispatchSemaphore(value: 0)
         worker.onBatchRecorded = { batch in
             let total = batches.withLock { batches in

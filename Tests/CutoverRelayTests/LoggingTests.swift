@@ -1,15 +1,15 @@
 @testable import CutoverConfiguration
 @testable import CutoverDelivery
 @testable import CutoverOperations
+import CutoverLocking
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 struct LoggingTests {
     final class Lines: Sendable {
-        private let lines = Mutex<[[UInt8]]>([])
+        private let lines = Locked<[[UInt8]]>([])
         func append(_ line: [UInt8]) { lines.withLock { $0.append(line) } }
         func withLock<T>(_ body: ([[UInt8]]) throws -> T) rethrows -> T { try lines.withLock { try body($0) } }
     }
@@ -115,7 +115,7 @@ struct StandardErrorWriterTests {
         }
         #expect(writer.droppedLines > 0)
 
-        let collected = Mutex<[UInt8]>([])
+        let collected = Locked<[UInt8]>([])
         let readerDone = DispatchSemaphore(value: 0)
         let reader = Thread {
             defer { readerDone.signal() }

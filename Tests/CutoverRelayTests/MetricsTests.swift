@@ -2,13 +2,13 @@
 @testable import CutoverDelivery
 @testable import CutoverIngress
 @testable import CutoverOperations
+import CutoverLocking
 import CutoverSockets
 import CutoverSpool
 import CutoverTestSupport
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 struct MetricsTests {
@@ -38,7 +38,7 @@ struct MetricsTests {
     }
 
     @Test func familiesCacheHandlesAndCapTheirSeries() {
-        let made = Mutex(0)
+        let made = Locked(0)
         let family = MetricFamily<Handle>("x", labels: ["a", "b"], maxSeries: 3) { _, _ in
             made.withLock { $0 += 1 }
             return Handle()

@@ -1,3 +1,4 @@
+import CutoverLocking
 import CutoverTestSupport
 import Dispatch
 import Foundation
@@ -12,7 +13,7 @@ import Testing
 struct ReadinessStallTests {
     /// Calls `check` and waits (bounded) for its verdict, with how long it took.
     private func answer(_ readiness: Readiness) throws -> (verdict: Readiness.Verdict, seconds: Double) {
-        let verdict = Mutex<Readiness.Verdict?>(nil)
+        let verdict = Locked<Readiness.Verdict?>(nil)
         let done = DispatchSemaphore(value: 0)
         let started = DispatchTime.now()
         readiness.check { answer in

@@ -3,18 +3,18 @@
 @testable import CutoverIngress
 @testable import CutoverOperations
 @testable import CutoverRelay
+import CutoverLocking
 import CutoverWebhooks
 import Foundation
 import HTTPTypes
 import Logging
-import Synchronization
 import Testing
 
 /// A clock that only moves when a replay sleeps: pacing is checked in virtual time.
 final class FakeReplayClock: ReplayClock {
-    private let time: Mutex<Double>
+    private let time: Locked<Double>
 
-    init(start: Double) { time = Mutex(start) }
+    init(start: Double) { time = Locked(start) }
 
     func now() -> Double { time.withLock { $0 } }
 
@@ -27,7 +27,7 @@ final class FakeReplayClock: ReplayClock {
 final class RecordingTransport: ReplayTransport {
     let clock: FakeReplayClock
     let response: ReplayResponse
-    private let sent = Mutex<[(at: Double, request: ReplayRequest)]>([])
+    private let sent = Locked<[(at: Double, request: ReplayRequest)]>([])
 
     init(clock: FakeReplayClock, response: ReplayResponse = .status(200, excerpt: "")) {
         self.clock = clock

@@ -10,7 +10,7 @@ import CutoverTestSupport
 import CutoverWebhooks
 import Foundation
 import Logging
-import Synchronization
+import CutoverLocking
 import Testing
 
 /// The retry schedule a real worker writes to the spool, with the clock and the jitter injected:
@@ -18,7 +18,7 @@ import Testing
 @Suite(.serialized)
 struct RetryScheduleTests {
     final class FakeClock: Sendable {
-        let now = Mutex<Double>(1_000_000)
+        let now = Locked<Double>(1_000_000)
     }
 
     private func run(downstreamArguments: [String], attempts: Int) throws -> [DeliveryResult.Result] {
@@ -46,7 +46,7 @@ struct RetryScheduleTests {
             metrics: RelayMetrics(), logger: Logger(label: "test"),
             environment: DeliveryEnvironment(now: { clock.now.withLock { $0 } }, unitRandom: { 1 })
         )
-        let recorded = Mutex<[DeliveryResult.Result]>([])
+        let recorded = Locked<[DeliveryResult.Result]>([])
         let batchDone = DispatchSemaphore(value: 0)
         worker.onBatchRecorded = { batch in
             recorded.withLock { $0 += batch.map(\.result) }

@@ -1,3 +1,4 @@
+import CutoverLocking
 #if os(Linux)
 @testable import CutoverSockets
 import Dispatch
@@ -49,7 +50,7 @@ private func drainAll(_ descriptor: Int32) {
 
 /// What the handlers of a test saw, in order, from whichever thread they ran on.
 private final class Log: Sendable {
-    private let entries = Mutex<[String]>([])
+    private let entries = Locked<[String]>([])
     let signal = DispatchSemaphore(value: 0)
 
     func append(_ entry: String) {
@@ -226,8 +227,8 @@ private final class WatchBox: @unchecked Sendable {
     @Test func workFromOtherThreadsRunsOnTheLoopInEachThreadsOrder() {
         let threads = 8
         let perThread = 1000
-        let seen = Mutex<[[Int]]>(Array(repeating: [], count: threads))
-        let offLoop = Mutex(0)
+        let seen = Locked<[[Int]]>(Array(repeating: [], count: threads))
+        let offLoop = Locked(0)
         let loop = loop
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             for index in 0..<perThread {
@@ -295,7 +296,7 @@ private final class WatchBox: @unchecked Sendable {
 
     @Test func aBacklogLongerThanOneTurnOfAcceptsIsAcceptedWhole() throws {
         let count = 300  // more than the 256 accepts of one turn, all reported by one edge
-        let accepted = Mutex<[Socket]>([])
+        let accepted = Locked<[Socket]>([])
         let all = DispatchSemaphore(value: 0)
         let listener = try Listener(
             host: "127.0.0.1", port: 0, loop: loop,

@@ -1,7 +1,7 @@
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import HTTPTypes
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -18,7 +18,7 @@ private struct OKHandler: HTTPServerHandler {
 }
 
 private final class RejectionLog: HTTPServerObserver {
-    let statuses = Mutex<[Int]>([])
+    let statuses = Locked<[Int]>([])
     func connectionOpened() {}
     func connectionClosed() {}
     func requestRejected(status: HTTPResponse.Status, reason: String, remoteAddress: String) {

@@ -1,6 +1,6 @@
+import CutoverLocking
 import CutoverSockets
 import Dispatch
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +16,7 @@ import Glibc
 final class TestEventLoop: EventLoop, @unchecked Sendable {
     // Invariant: `state` guards everything mutable; work and handlers are called outside the
     // lock, on the thread that drives the loop. `readBuffer` is touched only by that thread.
-    private let state: Mutex<State>
+    private let state: Locked<State>
     let readBuffer: UnsafeMutableRawBufferPointer
 
     private struct State {
@@ -44,7 +44,7 @@ final class TestEventLoop: EventLoop, @unchecked Sendable {
 
     init(readBufferSize: Int = 64 * 1024) {
         // Far from zero: `dispatch_time` reads a raw value of 0 as "the real now".
-        state = Mutex(State(now: DispatchTime(uptimeNanoseconds: 1 << 40)))
+        state = Locked(State(now: DispatchTime(uptimeNanoseconds: 1 << 40)))
         readBuffer = .allocate(byteCount: readBufferSize, alignment: 16)
     }
 

@@ -1,7 +1,7 @@
+import CutoverLocking
 import CutoverTestSupport
 import Dispatch
 import Foundation
-import Synchronization
 import Testing
 
 @testable import CutoverSpool
@@ -251,7 +251,7 @@ struct SpoolRetentionTests {
             // requests are submitted from 4 threads: every submission commits, nothing new is pruned.
             _ = try spool.ingest((0..<2_000).map { request([event("old-\($0)", contact: "\($0)", destinations: [])], at: t0) })
             let now = t0 + 30 * day
-            let report = Mutex<Result<PruneReport, SpoolError>?>(nil)
+            let report = Locked<Result<PruneReport, SpoolError>?>(nil)
             let pruned = DispatchGroup()
             pruned.enter()
             DispatchQueue.global().async {

@@ -1,7 +1,7 @@
+import CutoverLocking
 import CutoverTestSupport
 import Dispatch
 import Foundation
-import Synchronization
 import Testing
 
 @testable import CutoverSpool
@@ -14,7 +14,7 @@ struct SpoolReaderTests {
         try withSpool { spool, _ in
             _ = try spool.ingest([request([event("a")], at: t0)])
             let answered = DispatchSemaphore(value: 0)
-            let seen = Mutex<(requests: Int, deliveries: Int, readinessProbe: Bool)?>(nil)
+            let seen = Locked<(requests: Int, deliveries: Int, readinessProbe: Bool)?>(nil)
             try spool._insideWriteTransaction {
                 // Another thread, as a scrape or an admin request would be: with one shared lock it
                 // would wait for this transaction and the wait below would time out.
@@ -48,7 +48,7 @@ struct SpoolReaderTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let spool = try Spool.open(directory: directory.path)
         spool._suspendWriter()
-        let committed = Mutex(0)
+        let committed = Locked(0)
         for index in 0..<5 {
             spool.submit(request([event("s\(index)")], at: t0)) { result in
                 if case .success = result { committed.withLock { $0 += 1 } }

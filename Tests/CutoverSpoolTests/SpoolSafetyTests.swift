@@ -1,3 +1,4 @@
+import CutoverLocking
 import CutoverTestSupport
 import Dispatch
 import Foundation
@@ -27,7 +28,7 @@ struct SpoolIdentityTests {
         let directory = try TemporaryDirectory()
         let spool = try Spool.open(directory: directory.path("spool"))
         defer { spool.close() }
-        let faults = Mutex<[(SpoolFault, Bool)]>([])
+        let faults = Locked<[(SpoolFault, Bool)]>([])
         spool.onFault { fault, first in faults.withLock { $0.append((fault, first)) } }
         #expect(succeeded(submitOne(spool, request([event("before")]))))
 
@@ -67,7 +68,7 @@ struct SpoolIdentityTests {
         let other = try Spool.open(directory: directory.path("b"))
         other.close()
         spool._suspendWriter()
-        let results = Mutex<Result<IngestReceipt, SpoolError>?>(nil)
+        let results = Locked<Result<IngestReceipt, SpoolError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         spool.submit(request([event("queued")])) { result in
             results.withLock { $0 = result }
@@ -88,7 +89,7 @@ struct SpoolCommitTimeoutTests {
         try withSpool(options: SpoolOptions(commitTimeout: .milliseconds(100))) { spool, _ in
             spool._suspendWriter()
             let calls = Atomic<Int>(0)
-            let result = Mutex<Result<IngestReceipt, SpoolError>?>(nil)
+            let result = Locked<Result<IngestReceipt, SpoolError>?>(nil)
             let done = DispatchSemaphore(value: 0)
             spool.submit(request([event("stalled")])) { outcome in
                 calls.add(1, ordering: .relaxed)
@@ -245,7 +246,7 @@ struct SpoolStartupCheckTests {
             let spool = try Spool.open(directory: directory, options: SpoolOptions(check: .off))
             defer { spool.close() }
             #expect(spool.openReport.check == .skipped)
-            let faults = Mutex<[SpoolFault]>([])
+            let faults = Locked<[SpoolFault]>([])
             spool.onFault { fault, _ in faults.withLock { $0.append(fault) } }
             var afterID: Int64 = 0
             var readError: SpoolError?

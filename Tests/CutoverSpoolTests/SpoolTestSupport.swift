@@ -1,7 +1,7 @@
+import CutoverLocking
 import CutoverTestSupport
 import Dispatch
 import Foundation
-import Synchronization
 import Testing
 
 @testable import CutoverSpool
@@ -36,7 +36,7 @@ func request(
 func submitAndWait(
     _ spool: Spool, _ requests: [IncomingRequest], threads: Int = 1, beforeWaiting: () -> Void = {}
 ) -> [Result<IngestReceipt, SpoolError>?] {
-    let results = Mutex<[Result<IngestReceipt, SpoolError>?]>(Array(repeating: nil, count: requests.count))
+    let results = Locked<[Result<IngestReceipt, SpoolError>?]>(Array(repeating: nil, count: requests.count))
     let group = DispatchGroup()
     for _ in requests { group.enter() }
     let perThread = (requests.count + threads - 1) / threads

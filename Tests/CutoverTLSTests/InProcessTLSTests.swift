@@ -1,12 +1,12 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Cutover's TLS server and TLS client talking to each other, and the context's own checks.
@@ -228,7 +228,7 @@ import Testing
             serverStream.close()
             clientStream.close()
         }
-        let results = Mutex<[Bool: Result<TLSConnectionInfo, TLSError>]>([:])
+        let results = Locked<[Bool: Result<TLSConnectionInfo, TLSError>]>([:])
         let done = DispatchSemaphore(value: 0)
         for (isServer, stream, loop) in [(true, serverStream, loops[0]), (false, clientStream, loops[1])] {
             TLSHandshake.start(stream, on: loop, timeout: .seconds(10)) { result in

@@ -1,12 +1,12 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverTestSupport
 import Foundation
 import HTTPTypes
-import Synchronization
 import Testing
 
 /// Cutover's TLS server against curl and openssl s_client.

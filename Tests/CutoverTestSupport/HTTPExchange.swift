@@ -1,12 +1,12 @@
 import CutoverHTTP
 import CutoverHTTPClient
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import Dispatch
 import Foundation
 import HTTPTypes
-import Synchronization
 
 /// Sends `request` with the client and waits for the outcome; throws when none comes within
 /// `timeout` seconds instead of hanging the run.
@@ -21,7 +21,7 @@ package func send(
 package func sendConcurrently(
     _ client: HTTPClient, count: Int, timeout: TimeInterval = 60, make: (Int) -> ClientRequest
 ) throws -> [Result<HTTP1Response, HTTPClientError>] {
-    let results = Mutex<[Int: Result<HTTP1Response, HTTPClientError>]>([:])
+    let results = Locked<[Int: Result<HTTP1Response, HTTPClientError>]>([:])
     let group = DispatchGroup()
     for index in 0..<count {
         group.enter()
@@ -40,7 +40,7 @@ package func sendConcurrently(
 /// Answers every request with 200 and the body back (with the TLS version and client subject in
 /// headers), and counts what reached it.
 package final class CountingHandler: HTTPServerHandler {
-    package let requests = Mutex<[ServerRequest]>([])
+    package let requests = Locked<[ServerRequest]>([])
 
     package init() {}
 
@@ -57,7 +57,7 @@ package final class CountingHandler: HTTPServerHandler {
 
 /// Records TLS handshake failures and lets a test wait for the next one.
 package final class HandshakeObserver: HTTPServerObserver {
-    private let failures = Mutex<[String]>([])
+    private let failures = Locked<[String]>([])
     private let failed = DispatchSemaphore(value: 0)
 
     package init() {}

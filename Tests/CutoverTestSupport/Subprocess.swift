@@ -1,5 +1,5 @@
+import CutoverLocking
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -209,7 +209,7 @@ package enum TestPeers {
     /// The children running now: pid and command line.
     package static var running: [pid_t: String] { registry.withLock { $0 } }
 
-    static let registry = Mutex<[pid_t: String]>([:])
+    static let registry = Locked<[pid_t: String]>([:])
 
     static func started(_ pid: pid_t, _ command: String) {
         _ = exitHook

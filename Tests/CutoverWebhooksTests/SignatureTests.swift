@@ -1,5 +1,5 @@
+import CutoverLocking
 import Dispatch
-import Synchronization
 import Testing
 @testable import CutoverWebhooks
 
@@ -44,7 +44,7 @@ import Testing
         let key = HMACSHA256Key(secret: "Jefe")
         let body = Array("what do ya want for nothing?".utf8)
         let expected = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        let mismatches = Mutex(0)
+        let mismatches = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             for round in 0..<200 {
                 // Two lengths interleaved, so a context shared by two threads at once would show.

@@ -1,4 +1,4 @@
-import Synchronization
+import CutoverLocking
 
 /// A request to stop a replay early (Ctrl-C), in two steps. `interrupt`: the runner reads and
 /// sends nothing more, lets the requests in flight finish, and returns its summary marked
@@ -14,7 +14,7 @@ package final class ReplayInterruption: Sendable {
         func holds(abandonOnly: Bool) -> Bool { abandonOnly ? abandoned : reason != nil }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package init() {}
 

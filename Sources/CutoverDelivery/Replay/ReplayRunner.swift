@@ -1,13 +1,13 @@
 import CutoverConfiguration
 import CutoverHTTP
 import CutoverHTTPClient
+import CutoverLocking
 import CutoverSockets
 import CutoverTLS
 import CutoverWebhooks
 import Dispatch
 import Foundation
 import HTTPTypes
-import Synchronization
 
 /// The time a replay paces itself by; tests give it a fake one.
 package protocol ReplayClock: Sendable {
@@ -95,7 +95,7 @@ package final class HTTPReplayTransport: ReplayTransport {
             case done
         }
 
-        private let state = Mutex(State.idle)
+        private let state = Locked(State.idle)
 
         /// False when cancellation came first (the continuation is resumed at once).
         func wait(_ continuation: CheckedContinuation<ReplayResponse, Never>) -> Bool {

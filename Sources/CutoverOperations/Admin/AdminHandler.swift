@@ -1,13 +1,13 @@
 import CutoverConfiguration
 import CutoverHTTP
 import CutoverHTTPServer
+import CutoverLocking
 import CutoverSpool
 import CutoverWebhooks
 import Dispatch
 import Foundation
 import HTTPTypes
 import Logging
-import Synchronization
 
 /// The admin API: `cutover spool` over HTTP, on a listener of its own, behind a bearer token.
 ///
@@ -23,7 +23,7 @@ import Synchronization
 /// event loops that serve webhooks.
 package final class AdminHandler: HTTPServerHandler {
     private let spool: Spool
-    private let token: Mutex<[UInt8]>
+    private let token: Locked<[UInt8]>
     private let metrics: RelayMetrics
     private let logger: Logger
     /// Wakes the delivery workers (revived dead letters go out at once).
@@ -32,7 +32,7 @@ package final class AdminHandler: HTTPServerHandler {
 
     package init(spool: Spool, token: String, metrics: RelayMetrics, logger: Logger, onRetried: @escaping @Sendable () -> Void) {
         self.spool = spool
-        self.token = Mutex(Array(token.utf8))
+        self.token = Locked(Array(token.utf8))
         self.metrics = metrics
         self.logger = logger
         self.onRetried = onRetried

@@ -1,4 +1,5 @@
 import CutoverHTTPClient
+import CutoverLocking
 import Foundation
 import Logging
 import Synchronization
@@ -39,7 +40,7 @@ package enum CutoverLogging {
         return logger
     }
 
-    private static let bootstrapped = Mutex(false)
+    private static let bootstrapped = Locked(false)
 }
 
 extension Logger.Level {

@@ -1,4 +1,4 @@
-import Synchronization
+import CutoverLocking
 
 /// Up to three label values: the key of one series in a `MetricFamily`. Unused positions are "".
 struct LabelValues: Hashable, Sendable {
@@ -27,7 +27,7 @@ final class MetricFamily<Metric: Sendable>: Sendable {
     let labelNames: [String]
     let maxSeries: Int
     private let make: @Sendable (_ name: String, _ dimensions: [(String, String)]) -> Metric
-    private let series = Mutex<[LabelValues: Metric]>([:])
+    private let series = Locked<[LabelValues: Metric]>([:])
 
     static var overflowValue: String { "other" }
 

@@ -1,3 +1,4 @@
+import CutoverLocking
 import CutoverSpool
 import Dispatch
 import Foundation
@@ -35,7 +36,7 @@ package final class Readiness: Sendable {
     private let timers = DispatchQueue(label: "cutover.readiness.timeouts", qos: .utility)
     /// Callers waiting for the check in progress; one check runs at a time, so a check stuck on a
     /// frozen disk does not pile up more stuck checks behind it.
-    private let waiting = Mutex<Waiters>(Waiters())
+    private let waiting = Locked<Waiters>(Waiters())
 
     private struct Waiters {
         var running = false

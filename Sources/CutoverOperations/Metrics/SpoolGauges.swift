@@ -1,9 +1,9 @@
 import CoreMetrics
+import CutoverLocking
 import CutoverSpool
 import Dispatch
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Queue depth, dead letters and oldest pending age per destination, read from `Spool.stats()` (the
 /// counts the spool keeps, on its read-only connection) every `interval`: the reads never run on the
@@ -18,7 +18,7 @@ package final class SpoolGauges: Service {
     private let metrics: RelayMetrics
     private let logger: Logger
     /// Destinations configured now (set on start and reload) plus any seen in the spool.
-    private let configured: Mutex<Set<String>>
+    private let configured: Locked<Set<String>>
 
     package init(
         spool: Spool, metrics: RelayMetrics, destinations: [String], interval: Duration = .seconds(10),
@@ -27,7 +27,7 @@ package final class SpoolGauges: Service {
         self.spool = spool
         self.metrics = metrics
         self.logger = logger
-        configured = Mutex(Set(destinations))
+        configured = Locked(Set(destinations))
         self.interval = interval
         self.clock = clock
         self.wallClock = wallClock
