@@ -18,9 +18,18 @@ targets=("$@")
 
 if [[ "${FUZZ_SKIP_BUILD:-0}" != 1 ]]; then
     # gold warns once per ASan helper symbol it cannot export; nothing to act on.
-    ${SWIFT:-swift} build --package-path Fuzz --scratch-path "$build" -Xswiftc -sanitize=fuzzer,address 2>&1 \
-        | grep -v "Cannot export local symbol"
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz: the build failed" >&2; exit 1; }
+    build_harnesses() {
+        ${SWIFT:-swift} build --package-path Fuzz --scratch-path "$build" -Xswiftc -sanitize=fuzzer,address 2>&1 \
+            | grep -v "Cannot export local symbol"
+        return "${PIPESTATUS[0]}"
+    }
+    # SwiftPM can plan the first build after a new file or target in the root package from its
+    # cached view of that path dependency ("cannot find type", "no such module"); the failed build
+    # refreshes the view, so one more try is enough. A fresh clone (CI) never needs it.
+    if ! build_harnesses; then
+        echo "fuzz: the build failed; trying once more in case SwiftPM's view of the root package was stale" >&2
+        build_harnesses || { echo "fuzz: the build failed" >&2; exit 1; }
+    fi
 fi
 
 status=0
