@@ -108,6 +108,10 @@ import Glibc
             ClientRequest(url: url, body: Array("{\"event\":\(index)}".utf8), tls: context)
         }
         #expect(results.allSatisfy { (try? $0.get().head.status) == .ok }, "\(results)")
+        // nginx logs a stream when it closes it, which can come after the client has its response:
+        // the log is complete only once nginx has exited.
+        client.shutdown()
+        try nginx.stopGracefully()
         let lines = try nginx.accessLog()
         #expect(lines.count == 30)
         // `$connection $connection_requests $server_protocol $request_length`
@@ -118,7 +122,6 @@ import Glibc
         // Several requests were in flight together (nginx logs in completion order, so this is
         // the multiplexing nginx saw, not our send order): HTTP/1.1 would need 30 connections or
         // strictly sequential requests on one.
-        nginx.stop()
     }
 }
 
@@ -181,6 +184,15 @@ final class NginxFixture {
     /// SIGKILL: nginx without a master process ignores a graceful stop while our client still
     /// holds a connection, and nothing of its state matters once the test has its log.
     func stop() { process.kill() }
+
+    /// SIGQUIT once no client holds a connection: nginx finishes and logs every request, then exits.
+    func stopGracefully() throws {
+        process.signal(SIGQUIT)
+        guard process.waitForExit(timeout: 20) != nil else {
+            process.kill()
+            throw TestFailure("nginx did not exit within 20 s of SIGQUIT")
+        }
+    }
 
     deinit { process.kill() }
 }
