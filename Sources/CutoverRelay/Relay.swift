@@ -127,16 +127,15 @@ package final class Relay: Sendable {
         }
         self.spool = spool
         let loops = try settings.eventLoop.makeGroup()
+        let dns = HostResolver.Configuration(
+            timeout: .milliseconds(Int(settings.delivery.dnsTimeoutSeconds * 1000)),
+            cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
+            maxConcurrentLookups: settings.delivery.dnsMaxLookups
+        )
         client = HTTPClient(
-            configuration: HTTPClientConfiguration(
-                requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)),
-                dns: HostResolver.Configuration(
-                    timeout: .milliseconds(Int(settings.delivery.dnsTimeoutSeconds * 1000)),
-                    cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
-                    maxConcurrentLookups: settings.delivery.dnsMaxLookups
-                )
-            ),
-            loops: loops
+            configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns),
+            loops: loops,
+            resolver: HostResolver(configuration: dns, observe: { metrics.countResolution(result: $0.rawValue) })
         )
         let workers = workers
         let readiness = Readiness(spool: spool, answerTimeout: settings.readyzTimeout)
