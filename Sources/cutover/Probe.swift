@@ -105,25 +105,10 @@ struct Probe: AsyncParsableCommand {
         for header in headers where Replay.parseHeader(header) == nil {
             throw ValidationError("--header: expected 'Name: value', got \(header)")
         }
-        if sign, let format {
-            switch format {
-            case .onprem, .raw: throw ValidationError("--sign: onprem deliveries carry no signature (add headers with --header)")
-            case .cloud:
-                if resolvedAppSecret == nil { throw ValidationError("--sign with --format cloud needs --app-secret or CUTOVER_APP_SECRET") }
-            case .canonical:
-                guard let secret = resolvedSigningSecret else {
-                    throw ValidationError("--sign with --format canonical needs --signing-secret or CUTOVER_SIGNING_SECRET")
-                }
-                if StandardWebhooksKey(secret: secret) == nil { throw ValidationError("--signing-secret: expected whsec_ followed by base64") }
-            }
-        }
+        if sign, config == nil, let format { try secrets.validateSigning(format) }
     }
 
-    private var environment: [String: String] { ProcessInfo.processInfo.environment }
-    private var resolvedAppSecret: String? { appSecret ?? environment["CUTOVER_APP_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
-    private var resolvedSigningSecret: String? {
-        signingSecret ?? environment["CUTOVER_SIGNING_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    private var secrets: SigningSecrets { SigningSecrets(appSecret: appSecret, signingSecret: signingSecret) }
 
     func run() async throws {
         let target = try resolveTarget()
@@ -209,16 +194,14 @@ struct Probe: AsyncParsableCommand {
         plan.headers = configHeaders + headers.compactMap(Replay.parseHeader)
         plan.types = types
         if sign {
+            // A config's destination may hold the secret already; the options' win over it.
+            if !(plan.format == .cloud && plan.appSecret != nil) && !(plan.format == .canonical && plan.signingKey != nil) {
+                try secrets.validateSigning(plan.format)
+            }
             switch plan.format {
-            case .cloud: plan.appSecret = resolvedAppSecret ?? plan.appSecret
-            case .canonical: plan.signingKey = resolvedSigningSecret.flatMap(StandardWebhooksKey.init(secret:)) ?? plan.signingKey
+            case .cloud: plan.appSecret = secrets.appSecret ?? plan.appSecret
+            case .canonical: plan.signingKey = secrets.signingKey ?? plan.signingKey
             case .onprem, .raw: break
-            }
-            if plan.format == .cloud, plan.appSecret == nil {
-                throw ValidationError("--sign with --format cloud needs --app-secret or CUTOVER_APP_SECRET")
-            }
-            if plan.format == .canonical, plan.signingKey == nil {
-                throw ValidationError("--sign with --format canonical needs --signing-secret or CUTOVER_SIGNING_SECRET")
             }
         }
         return Target(url: url, plan: plan, tls: tls)
