@@ -153,7 +153,9 @@ struct Probe: AsyncParsableCommand {
         var business = BusinessIdentity()
         var configHeaders: [(name: String, value: String)] = []
         if let config {
-            let settings = try RelaySettings(config: try ConfigFile.load(path: config))
+            let settings: RelaySettings
+            // A config that does not load is a usage error like a bad option (exit 2), not the endpoint's refusal.
+            do { settings = try RelaySettings(config: try ConfigFile.load(path: config)) } catch { throw ValidationError("\(error)") }
             let chosen: RelaySettings.DestinationSettings
             if let destination {
                 guard let named = settings.destinations.first(where: { $0.name == destination }) else {

@@ -104,6 +104,9 @@ struct ProbeCommandTests {
         #expect(unknownType.error.contains("message.hologram matches no type"), "\(unknownType.error)")
         let unsigned = try probe(["--to", "http://127.0.0.1:9/hook", "--format", "cloud", "--sign"])
         #expect(unsigned.status == 2, "--sign without a secret")
+        let missingConfig = try probe(["--config", "/nonexistent/cutover.yml"])
+        #expect(missingConfig.status == 2, "\(missingConfig.error)")
+        #expect(missingConfig.error.contains("cannot read config file /nonexistent/cutover.yml"))
     }
 
     @Test func typeFiltersSendOnlyTheTypesNamed() throws {

@@ -109,4 +109,20 @@ struct ProbeReportTests {
             }
         }
     }
+
+    @Test func aJSONDryRunListsEachRequestOrWhyItIsNotSent() throws {
+        let cases = try ProbeCatalog.cases(runID: "r", time: 1_750_000_000)
+        var plan = ProbePlan(format: .onprem)
+        plan.types = ["message.voice", "field.flows", "status.delivered.phoneless"]
+        let text = ProbeDryRun.text(plan.items(cases, now: 0), url: "http://h/x", json: true)
+        let entries = try #require(try JSONValue.parse(text).arrayValue)
+        #expect(entries.count == 3)
+        let voice = try #require(entries.first { $0["type"]?.stringValue == "message.voice" })
+        #expect(voice["url"]?.stringValue == "http://h/x")
+        #expect(voice["headers"]?["X-Cutover-Probe"]?.stringValue == "1")
+        #expect(voice["headers"]?["X-Cutover-Event-Id"]?.stringValue == voice["event_id"]?.stringValue)
+        #expect(voice["body"]?["messages"]?.arrayValue?.first?["type"]?.stringValue == "voice")
+        #expect(entries.first { $0["type"]?.stringValue == "field.flows" }?["skipped"] != nil)
+        #expect(entries.first { $0["type"]?.stringValue == "status.delivered.phoneless" }?["dead_letter"]?.stringValue == PhonelessPolicy.reason)
+    }
 }
