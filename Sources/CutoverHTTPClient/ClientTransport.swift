@@ -55,7 +55,7 @@ enum ClientTransport {
                 watch = try loop.watch(socket.descriptor, for: .writable) {
                     guard attempt.finish() else { return }
                     attempt.cancelTimer()
-                    attempt.watch?.cancel {
+                    attempt.cancelWatch {
                         do throws(SystemError) {
                             try socket.finishConnect()
                             make()
@@ -73,7 +73,8 @@ enum ClientTransport {
             attempt.watch = watch
             attempt.timer = loop.schedule(at: loop.deadline(after: configuration.connectTimeout)) {
                 guard attempt.finish() else { return }
-                attempt.watch?.cancel {
+                attempt.timer = nil
+                attempt.cancelWatch {
                     socket.close()
                     completion(.failure(.timedOut("connecting to \(address)")))
                 }
@@ -99,5 +100,12 @@ private final class ConnectAttempt: @unchecked Sendable {
     func cancelTimer() {
         timer?.cancel()
         timer = nil
+    }
+
+    /// Cancels the watch and lets go of it: its handler holds this attempt.
+    func cancelWatch(then completion: @escaping @Sendable () -> Void) {
+        let watch = watch
+        self.watch = nil
+        watch?.cancel(completion: completion)
     }
 }

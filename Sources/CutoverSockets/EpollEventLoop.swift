@@ -380,7 +380,9 @@ private final class EpollRegistration {
 private final class EpollWatch: IOWatch {
     let loop: EpollEventLoop
     let interest: IOInterest
-    private let handler: @Sendable () -> Void
+    /// Dropped at `cancel`, as Dispatch drops a cancelled source's handler: what it captures
+    /// often holds this watch (a connection, a connect attempt), and the cycle would outlive both.
+    private var handler: (@Sendable () -> Void)?
     fileprivate var registration: EpollRegistration?
     fileprivate var kickPending = false
     private var suspended = true
@@ -397,7 +399,7 @@ private final class EpollWatch: IOWatch {
 
     /// The kernel reported readiness (or a resume asks to look): run the handler if resumed.
     func ready() {
-        guard !cancelled else { return }
+        guard !cancelled, let handler else { return }
         guard !suspended else {
             sawEvent = true
             return
@@ -425,6 +427,7 @@ private final class EpollWatch: IOWatch {
         if !cancelled {
             cancelled = true
             suspended = true
+            handler = nil
             loop.unregister(self)
         }
         // No handler runs after this point; the completion still waits a turn, as Dispatch's

@@ -175,6 +175,28 @@ private final class WatchBox: @unchecked Sendable {
         #expect(log.all.filter { $0 != "probe" } == ["read", "completion"])
     }
 
+    /// What a handler captures often holds its watch (a connection, a connect attempt): a cancelled
+    /// watch lets go of its handler, as Dispatch does with a cancelled source's, or both would leak.
+    @Test func aCancelledWatchReleasesItsHandler() throws {
+        final class Owner: Sendable {}
+        let pair = try SocketPair()
+        defer { pair.close() }
+        weak var released: Owner?
+        let done = DispatchSemaphore(value: 0)
+        // Still held after the cancel, as the owner of a cycle would hold it.
+        let box = WatchBox()
+        try loop.queue.sync {
+            let owner = Owner()
+            released = owner
+            box.watch = try loop.watch(pair.loopSide, for: .readable) { withExtendedLifetime(owner) {} }
+            box.watch?.resume()
+            box.watch?.cancel { done.signal() }
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(released == nil)
+        withExtendedLifetime(box) {}
+    }
+
     @Test func aHandlerCanCancelItsOwnWatch() throws {
         let pair = try SocketPair()
         defer { pair.close() }
