@@ -5,19 +5,8 @@ import Testing
 /// What the deploy/ suites share: the checkers' venv (scripts/deploy/setup-venv.sh), reading YAML
 /// files, the drain a stop timeout must outlast, and `check-config` on a deployment's config.
 enum Deploy {
-    /// The venv's python; hadolint and kubernetes-validate sit beside it.
-    static let python: Result<String, TestFailure> = {
-        do {
-            let result = try runCommand("/bin/bash", [Repo.path("scripts/deploy/setup-venv.sh"), Repo.root.path], timeout: 900)
-            let python = result.output.split(separator: "\n").last.map(String.init) ?? ""
-            guard result.status == 0, FileManager.default.isExecutableFile(atPath: python) else {
-                return .failure(TestFailure("scripts/deploy/setup-venv.sh failed (status \(result.status)):\n\(result.output)\(result.error)"))
-            }
-            return .success(python)
-        } catch {
-            return .failure(TestFailure("cannot run scripts/deploy/setup-venv.sh: \(error)"))
-        }
-    }()
+    /// The venv's python (`Repo.deployPython`); hadolint and kubernetes-validate sit beside it.
+    static var python: Result<String, TestFailure> { Repo.deployPython }
 
     /// A program the venv installed (`hadolint`, `kubernetes-validate`).
     static func tool(_ name: String) throws -> String {
