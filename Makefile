@@ -4,6 +4,8 @@
 SWIFT        ?= swift
 # Build: the C libraries. Tests: the real peers they start (curl, openssl, nginx, h2load, Python).
 APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client
+# The deploy/ checks: systemd-analyze verifies deploy/cutover.service.
+DEPLOY_TEST_PACKAGES := systemd
 BENCH_PACKAGES := wrk
 ARGS         ?=
 
@@ -72,7 +74,7 @@ bench: deps bench-deps release
 	./scripts/bench.sh
 
 deps:
-	@./scripts/ensure-packages.sh $(APT_PACKAGES)
+	@./scripts/ensure-packages.sh $(APT_PACKAGES) $(DEPLOY_TEST_PACKAGES)
 
 bench-deps:
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)

@@ -147,7 +147,8 @@ let package = Package(
             name: "cutover",
             dependencies: [
                 "CutoverLocking", "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
-                "CutoverSockets", "CutoverProbe", "CutoverTLS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CutoverSockets", "CutoverProbe", "CutoverTLS", "CutoverHTTP", "CutoverHTTPClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -6,7 +6,7 @@ struct Cutover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cutover",
         abstract: "Webhook translation proxy for WhatsApp On-Premises API <-> Cloud API migrations.",
-        subcommands: [Serve.self, Translate.self, Replay.self, CheckConfig.self, SpoolCommand.self, Probe.self]
+        subcommands: [Serve.self, Translate.self, Replay.self, CheckConfig.self, SpoolCommand.self, Probe.self, HealthcheckCommand.self]
     )
 
     /// ArgumentParser's own `main`, except that `cutover probe` exits 2 on a usage error (scripts

@@ -78,6 +78,12 @@ struct Serve: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        // SIGHUP's default action ends the process, and the reload service traps it only once the
+        // group runs, after "listening" is logged: a reload that early (`systemctl reload` right
+        // after the start) is dropped instead of killing the relay.
+        var ignore = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        guard sigaction(SIGHUP, &ignore, nil) == 0 else { throw SystemError("sigaction(SIGHUP, SIG_IGN)", errno: errno) }
         let logger = CutoverLogging.bootstrap(format: logFormat, level: logLevel)
         // Log lines are written by a queue of their own: let it finish before the process exits.
         defer { StandardErrorWriter.shared.flush() }

@@ -21,11 +21,17 @@ import Testing
         var out: [(String, [UInt8])] = []
         for directory in inputDirectories(target) {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: Repo.path(directory))) ?? []
-            for name in names.sorted() {
+            // deploy/ also holds folders (compose/, kubernetes/, nginx/): their files are not seeds.
+            for name in names.sorted() where !Self.isDirectory(Repo.path("\(directory)/\(name)")) {
                 out.append(("\(directory)/\(name)", Array(try Data(contentsOf: Repo.url("\(directory)/\(name)")))))
             }
         }
         return out
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var directory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &directory) && directory.boolValue
     }
 
     @Test(arguments: FuzzTarget.allCases)

@@ -44,16 +44,21 @@ package enum Repo {
     /// the same way (`setup-venv.sh ROOT pywa4`).
     package static let pywa4Python: Result<String, TestFailure> = venvPython(set: "pywa4")
 
-    private static func venvPython(set: String) -> Result<String, TestFailure> {
+    /// The deploy/ checkers' venv (hadolint, kubernetes-validate, the Compose schema), made by
+    /// `scripts/deploy/setup-venv.sh` (the same machinery, set `deploy`).
+    package static let deployPython: Result<String, TestFailure> = venvPython(script: "scripts/deploy/setup-venv.sh", set: nil)
+
+    private static func venvPython(script: String = "scripts/consumers/setup-venv.sh", set: String?) -> Result<String, TestFailure> {
+        let name = [script, set].compactMap { $0 }.joined(separator: " ")
         do {
-            let result = try runCommand("/bin/bash", [path("scripts/consumers/setup-venv.sh"), root.path, set], timeout: 900)
+            let result = try runCommand("/bin/bash", [path(script), root.path] + [set].compactMap { $0 }, timeout: 900)
             let python = result.output.split(separator: "\n").last.map(String.init) ?? ""
             guard result.status == 0, FileManager.default.isExecutableFile(atPath: python) else {
-                return .failure(TestFailure("setup-venv.sh \(set) failed (status \(result.status)):\n\(result.output)\(result.error)"))
+                return .failure(TestFailure("\(name) failed (status \(result.status)):\n\(result.output)\(result.error)"))
             }
             return .success(python)
         } catch {
-            return .failure(TestFailure("cannot run setup-venv.sh \(set): \(error)"))
+            return .failure(TestFailure("cannot run \(name): \(error)"))
         }
     }
 }

@@ -3,7 +3,8 @@
 # - `consumers` (the default): <repo>/.build/consumers-venv with the pinned packages of
 #   requirements.txt (pywa 3.9, cloudevents, standardwebhooks, jsonschema, ...);
 # - `pywa4`: <repo>/.build/consumers-venv-pywa4 with requirements-pywa4.txt (pywa 4.x, which
-#   cannot share a venv with 3.9).
+#   cannot share a venv with 3.9);
+# - `deploy`: <repo>/.build/deploy-venv with scripts/deploy/requirements.txt (the deploy/ checkers).
 # The checking scripts are scripts/consumers/*.py, run with the venv's python.
 #
 # Idempotent and safe when several processes call it at once (flock on a lock file next to the
@@ -18,7 +19,8 @@ root="${1:-$(cd "$here/../.." && pwd)}"
 case "${2:-consumers}" in
     consumers) venv="$root/.build/consumers-venv"; requirements="$here/requirements.txt" ;;
     pywa4) venv="$root/.build/consumers-venv-pywa4"; requirements="$here/requirements-pywa4.txt" ;;
-    *) echo "setup-venv: unknown set '$2' (consumers or pywa4)" >&2; exit 2 ;;
+    deploy) venv="$root/.build/deploy-venv"; requirements="$here/../deploy/requirements.txt" ;;
+    *) echo "setup-venv: unknown set '$2' (consumers, pywa4 or deploy)" >&2; exit 2 ;;
 esac
 python="${CUTOVER_PYTHON:-python3}"
 
