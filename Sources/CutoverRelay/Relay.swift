@@ -18,7 +18,7 @@ import ServiceLifecycle
 package final class Relay: Sendable {
     package let metrics: RelayMetrics
     private let logger: Logger
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let server: HTTPServer
     private let client: HTTPClient
     private let ingress: IngressHandler
@@ -195,7 +195,7 @@ package final class Relay: Sendable {
 
     /// Everything a delivery worker shares with the others.
     private struct WorkerFactory: Sendable {
-        let spool: Spool
+        let spool: any SpoolBackend
         let client: HTTPClient
         let metrics: RelayMetrics
         let logger: Logger

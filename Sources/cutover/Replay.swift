@@ -205,7 +205,7 @@ struct Replay: AsyncParsableCommand {
             }
         }
 
-        var spools: [Spool] = []
+        var spools: [any SpoolBackend] = []
         defer { for opened in spools { opened.close() } }
         func openSpool(_ directory: String) throws -> any ReplaySource {
             let file = (directory as NSString).appendingPathComponent("spool.sqlite3")

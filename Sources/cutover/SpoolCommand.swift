@@ -40,7 +40,7 @@ struct SpoolLocation: ParsableArguments {
     }
 
     /// Opens an existing spool, leaving inflight deliveries to the server that claimed them.
-    func open() throws -> Spool {
+    func open() throws -> any SpoolBackend {
         let directory = try directory()
         let file = (directory as NSString).appendingPathComponent("spool.sqlite3")
         guard FileManager.default.fileExists(atPath: file) else {
@@ -189,7 +189,7 @@ extension SpoolCommand {
                     ]
                 }
                 try SpoolFormat.printJSON([
-                    "spool": spool.path, "requests": stats.requests, "events": stats.events,
+                    "spool": spool.location, "requests": stats.requests, "events": stats.events,
                     "quarantined": stats.quarantined, "dead_letters": dead, "dedup_hits": stats.totals.duplicateEvents,
                     "oldest_pending_age_seconds": SpoolFormat.nullable(stats.oldestPendingAge),
                     "destinations": destinations,
@@ -202,7 +202,7 @@ extension SpoolCommand {
                 ])
                 return
             }
-            print("spool           \(spool.path)")
+            print("spool           \(spool.location)")
             print("requests        \(stats.requests) (\(stats.quarantined) quarantined)")
             print("events          \(stats.events) (\(stats.totals.duplicateEvents) dedup hits)")
             print("dead letters    \(dead)")
@@ -310,7 +310,7 @@ extension SpoolCommand {
             if more, let last = records.last { print("… more: --after \(last.id)") }
         }
 
-        private func listQuarantined(_ spool: Spool, now: Double) throws {
+        private func listQuarantined(_ spool: any SpoolBackend, now: Double) throws {
             var requests = try spool.requestSummaries(afterID: after, limit: limit + 1, status: .quarantined)
             let more = requests.count > limit
             if more { requests.removeLast() }
@@ -374,7 +374,7 @@ extension SpoolCommand {
             }
         }
 
-        private func resolve(_ spool: Spool) throws -> (request: StoredRequest?, events: [StoredEvent]) {
+        private func resolve(_ spool: any SpoolBackend) throws -> (request: StoredRequest?, events: [StoredEvent]) {
             if id.hasPrefix("request:") {
                 guard let number = Int64(id.dropFirst("request:".count)) else {
                     throw ValidationError("request ids are numbers: request:N")
