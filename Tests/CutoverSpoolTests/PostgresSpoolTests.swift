@@ -16,7 +16,10 @@ struct PostgresSpoolTests {
     }
 
     @Test func statementErrorsCarrySQLState() throws {
-        let connection = try PostgresConnection(url: try PostgresServer.shared().url(), password: nil)
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let connection = try PostgresConnection(url: server.url(), password: nil)
+        defer { connection.close() }
         #expect {
             try connection.query("SELEC 1", [], "run a typo")
         } throws: { error in
@@ -30,7 +33,9 @@ struct PostgresSpoolTests {
     }
 
     @Test func aLiveLeaseIsNeverClaimedTwiceAndAnExpiredOneIsTakenOver() throws {
-        let url = try PostgresServer.shared().makeDatabase()
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
         let first = try open(url, instance: "one", lease: 60)
         defer { first.close() }
         let second = try open(url, instance: "two", lease: 60)
@@ -48,7 +53,9 @@ struct PostgresSpoolTests {
     }
 
     @Test func concurrentClaimsOfTwoInstancesNeverOverlapAndKeepEachContactsOrder() throws {
-        let url = try PostgresServer.shared().makeDatabase()
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
         let spools = try [open(url, instance: "one"), open(url, instance: "two")]
         defer { for spool in spools { spool.close() } }
         let contacts = 20
@@ -93,7 +100,9 @@ struct PostgresSpoolTests {
     }
 
     @Test func instancesStartingTogetherMigrateOnce() throws {
-        let url = try PostgresServer.shared().makeDatabase()
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
         let opened = Locked<[Result<PostgresSpool, SpoolError>]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { index in
             let result = Result { () throws(SpoolError) in try open(url, instance: "i\(index)") }
@@ -102,7 +111,7 @@ struct PostgresSpoolTests {
         let spools = try opened.withLock { $0 }.map { try $0.get() }
         defer { for spool in spools { spool.close() } }
         #expect(Set(spools.map(\.spoolID)).count == 1)
-        let versions = try PostgresServer.shared().psql("SELECT count(*) FROM cutover_schema", database: String(url.split(separator: "/").last!))
+        let versions = try server.psql("SELECT count(*) FROM cutover_schema", database: String(url.split(separator: "/").last!))
         #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
     }
 

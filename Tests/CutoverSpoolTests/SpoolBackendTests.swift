@@ -11,15 +11,16 @@ enum SpoolKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var testDescription: String { rawValue }
 }
 
-/// Opens a fresh spool of `kind` (a new directory, or a new database on the shared test server) and
-/// closes it after `body`.
+/// Opens a fresh spool of `kind` (a new directory, or a database on a PostgreSQL server of its own) and
+/// closes it after `body` (and the server, which is the test's own).
 func withSpool<T>(_ kind: SpoolKind, options: SpoolOptions = SpoolOptions(), _ body: (any SpoolBackend) throws -> T) throws -> T {
     switch kind {
     case .sqlite:
         return try withSpool(options: options) { spool, _ in try body(spool) }
     case .postgres:
-        let url = try PostgresServer.shared().makeDatabase()
-        let spool = try PostgresSpool.open(PostgresSpoolConfiguration(url: url), options: options)
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let spool = try PostgresSpool.open(PostgresSpoolConfiguration(url: try server.makeDatabase()), options: options)
         defer { spool.close() }
         return try body(spool)
     }

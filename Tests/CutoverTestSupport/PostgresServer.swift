@@ -11,26 +11,14 @@ import Glibc
 ///
 /// The server runs in the foreground as a `PeerProcess` (not daemonized by `pg_ctl`), so it carries
 /// the test-peer marker, is killed with the test on any path, and is waited on by its "ready to
-/// accept connections" log line. PostgreSQL refuses to run as root: as root, every command runs as
+/// accept connections" log line. Each test starts its own and stops it when done (`deinit` stops it
+/// on a failing path too): a server shared by the test process would outlive every test. PostgreSQL refuses to run as root: as root, every command runs as
 /// the `postgres` user through `runuser` (the cluster directory is handed to that user).
 package final class PostgresServer: Sendable {
     package let port: UInt16
     package let directory: TemporaryDirectory
     private let server = Locked<PeerProcess?>(nil)
     private let nextDatabase = Locked(0)
-
-    /// One server per test process, started on first use (initdb takes seconds); tests that stop the
-    /// server start one of their own instead.
-    package static func shared() throws -> PostgresServer {
-        try sharedServer.withLock { shared in
-            if let shared { return shared }
-            let server = try PostgresServer()
-            shared = server
-            return server
-        }
-    }
-
-    private static let sharedServer = Locked<PostgresServer?>(nil)
 
     package init() throws {
         directory = try TemporaryDirectory(prefix: "cutover-postgres")
