@@ -33,8 +33,15 @@ package final class HostResolver: Sendable {
 
     package typealias Completion = @Sendable (Result<[SocketAddress], HTTPClientError>) -> Void
 
+    /// How one request's resolution ended, for a metric.
+    package enum Outcome: String, Sendable, CaseIterable {
+        case cached, answered, failed
+        case timedOut = "timed_out"
+    }
+
     package let configuration: Configuration
     private let lookup: AddressLookup
+    private let observe: @Sendable (Outcome) -> Void
     /// Monotonic seconds; tests move it by hand to expire cached answers.
     private let now: @Sendable () -> Double
     private let state = Locked(State())
@@ -63,16 +70,27 @@ package final class HostResolver: Sendable {
 
     package init(
         configuration: Configuration = Configuration(), lookup: @escaping AddressLookup = SocketAddress.resolve,
-        now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
+        observe: @escaping @Sendable (Outcome) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.lookup = lookup
         self.now = now
+        self.observe = observe
     }
 
     /// The addresses of `host`, to `completion` exactly once: at once from the cache, otherwise
     /// from the lookup thread, or with a timeout error from the resolver's timer queue.
-    package func resolve(host: String, port: UInt16, completion: @escaping Completion) {
+    package func resolve(host: String, port: UInt16, completion answer: @escaping Completion) {
+        let observe = observe
+        let completion: Completion = { result in
+            switch result {
+            case .success: observe(.answered)
+            case .failure(.timedOut): observe(.timedOut)
+            case .failure: observe(.failed)
+            }
+            answer(result)
+        }
         let key = Key(host: host, port: port)
         let time = now()
         enum Step {
@@ -100,7 +118,8 @@ package final class HostResolver: Sendable {
         }
         switch step {
         case .cached(let addresses):
-            completion(.success(addresses))
+            observe(.cached)
+            answer(.success(addresses))
         case .wait(let id, let start):
             timers.asyncAfter(deadline: .now() + configuration.timeout.dispatchInterval) { [self] in
                 let waiter = state.withLock { $0.pending[key]?.removeValue(forKey: id) }

@@ -16,8 +16,11 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     private let tls: TLSConnectionInfo?
     private let onClose: @Sendable () -> Void
     private let budget: BodyMemoryBudget
-    /// What the request being read or handled holds of `budget`.
+    /// What the request being read or handled holds of `budget`; kept until the handler answers,
+    /// even past a close, since the body is in memory until then.
     private var reservation = BodyReservation()
+    /// Bytes read ahead of the request being handled (pipelined): they are memory too.
+    private var readAhead = BodyReservation()
     /// The pending head went through `handler.admit` and had its declared body reserved.
     private var headAdmitted = false
     private var decoder: HTTP1RequestDecoder
@@ -86,8 +89,14 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         decoder.append(bytes)
         if case .idle = phase, !waitingForDrain {
             decodeNext()
-        } else if decoder.bufferedByteCount > configuration.maxPipelinedBytes {
-            transport.pauseReading()
+        } else {
+            // Already read, so counted whatever the budget says; reading stops until the request
+            // in hand is answered once this connection's share or the whole budget is used.
+            readAhead.cover(decoder.bufferedByteCount, in: budget)
+            noteBudget()
+            if decoder.bufferedByteCount > configuration.maxPipelinedBytes || budget.reservedBytes > budget.limit {
+                transport.pauseReading()
+            }
         }
     }
 
@@ -120,13 +129,17 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     }
 
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
-        releaseBody()
+        releaseReadAhead()
+        // A body with the handler is still in memory: its reservation goes when the answer comes.
+        if case .handling = phase {} else { releaseBody() }
         onClose()
     }
 
     // MARK: Request cycle
 
     private func decodeNext() {
+        // What was read ahead is now the next request's: its head and body are reserved as decoded.
+        releaseReadAhead()
         while case .idle = phase, !transport.isClosed {
             let output: HTTP1RequestDecoder.Output?
             do {
@@ -201,7 +214,10 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     }
 
     private func respond(_ response: ServerResponse) {
-        guard case .handling(let keepAlive, let http10) = phase, !transport.isClosed else { return }
+        guard case .handling(let keepAlive, let http10) = phase, !transport.isClosed else {
+            releaseBody()
+            return
+        }
         let stayOpen = keepAlive && !inputEnded && !closeRequested
         var head = HTTPResponse(status: response.status, headerFields: response.headerFields)
         // HTTP/1.0 closes by default: keeping it open has to be said.
@@ -266,6 +282,12 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     private func releaseBody() {
         guard reservation.bytes > 0 else { return }
         reservation.release(to: budget)
+        noteBudget()
+    }
+
+    private func releaseReadAhead() {
+        guard readAhead.bytes > 0 else { return }
+        readAhead.release(to: budget)
         noteBudget()
     }
 

@@ -20,6 +20,11 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     private let budget: BodyMemoryBudget
     /// What this connection's streams hold of `budget`, against `maxConnectionBodyBytes`.
     private var reservedBodyBytes = 0
+    /// Each open stream's part of `reservedBodyBytes`, lent by the session.
+    private var reservedByStream: [Int32: Int] = [:]
+    /// Bodies the handler still holds after their stream (or the connection) closed: given back
+    /// when the handler answers, since the bytes are in memory until then.
+    private var heldByHandler: [Int32: Int] = [:]
     /// Streams whose request is with the handler: whether each was a HEAD request.
     private var inFlight: [Int32: Bool] = [:]
     /// Streams whose response is submitted but not yet all handed to the transport, and since
@@ -112,11 +117,13 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
 
     func connectionDidClose(_ connection: Connection, error: (any Error)?) {
         closed = true
+        for (id, bytes) in reservedByStream {
+            if inFlight[id] != nil { heldByHandler[id, default: 0] += bytes } else { returnToBudget(bytes) }
+        }
+        reservedByStream.removeAll()
         inFlight.removeAll()
         responding.removeAll()
         refusals.removeAll()
-        budget.release(reservedBodyBytes)
-        reservedBodyBytes = 0
         observer.bodyBytesInFlight(budget.reservedBytes)
         onClose()
     }
@@ -139,7 +146,13 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         let request = ServerRequest(head: head, body: message.body, remoteAddress: transport.peer, tls: tls)
         let loop = transport.loop
         handler.handle(request) { [self] response in
-            loop.execute { [self] in respond(on: id, response) }
+            loop.execute { [self] in
+                if let held = heldByHandler.removeValue(forKey: id) {
+                    returnToBudget(held)
+                    observer.bodyBytesInFlight(budget.reservedBytes)
+                }
+                respond(on: id, response)
+            }
         }
     }
 
@@ -181,17 +194,28 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     func http2Session(_ session: HTTP2Session, reserveBody bytes: Int, on streamID: Int32) -> Bool {
         guard !closed, reservedBodyBytes + bytes <= configuration.maxConnectionBodyBytes, budget.reserve(bytes) else { return false }
         reservedBodyBytes += bytes
+        reservedByStream[streamID, default: 0] += bytes
         observer.bodyBytesInFlight(budget.reservedBytes)
         return true
     }
 
     func http2Session(_ session: HTTP2Session, releaseBody bytes: Int, on streamID: Int32) {
-        // After the close everything this connection held was given back at once.
-        let amount = min(bytes, reservedBodyBytes)
-        guard amount > 0 else { return }
-        reservedBodyBytes -= amount
-        budget.release(amount)
+        // After the close, what the streams held was given back or handed to `heldByHandler`.
+        guard let lent = reservedByStream[streamID] else { return }
+        let amount = min(bytes, lent)
+        reservedByStream[streamID] = lent == amount ? nil : lent - amount
+        // A stream reset while its handler runs: the body is still in memory.
+        if inFlight[streamID] != nil {
+            heldByHandler[streamID, default: 0] += amount
+        } else {
+            returnToBudget(amount)
+        }
         observer.bodyBytesInFlight(budget.reservedBytes)
+    }
+
+    private func returnToBudget(_ bytes: Int) {
+        reservedBodyBytes -= bytes
+        budget.release(bytes)
     }
 
     // MARK: Writing

@@ -127,16 +127,15 @@ package final class Relay: Sendable {
         }
         self.spool = spool
         let loops = try settings.eventLoop.makeGroup()
+        let dns = HostResolver.Configuration(
+            timeout: .milliseconds(Int(settings.delivery.dnsTimeoutSeconds * 1000)),
+            cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
+            maxConcurrentLookups: settings.delivery.dnsMaxLookups
+        )
         client = HTTPClient(
-            configuration: HTTPClientConfiguration(
-                requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)),
-                dns: HostResolver.Configuration(
-                    timeout: .milliseconds(Int(settings.delivery.dnsTimeoutSeconds * 1000)),
-                    cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
-                    maxConcurrentLookups: settings.delivery.dnsMaxLookups
-                )
-            ),
-            loops: loops
+            configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns),
+            loops: loops,
+            resolver: HostResolver(configuration: dns, observe: { metrics.countResolution(result: $0.rawValue) })
         )
         let workers = workers
         let readiness = Readiness(spool: spool, answerTimeout: settings.readyzTimeout)
@@ -280,8 +279,13 @@ package final class Relay: Sendable {
     package func services(
         gracePeriod: Duration = .seconds(10), loadSettings: @escaping @Sendable () throws -> RelaySettings
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let (commitTimeout, deliveryTimeout) = settings.withLock { ($0.spoolCommitTimeout, Duration.seconds($0.delivery.timeoutSeconds)) }
+        let logger = logger
+        let stalledDisk = "the spool's disk has not answered (a frozen or failing filesystem?); every 200 given was committed, and cutover exits once the disk answers"
         var services: [(name: String, service: any Service)] = [
-            ("spool", StopOnShutdown { [self] in
+            ("spool", StopOnShutdown(slowAfter: commitTimeout, slowNotice: { waited in
+                logger.warning("shutdown: the spool's last commit has not finished after \(waited): \(stalledDisk)")
+            }) { [self] in
                 await spool.shutdown()
                 logger.notice("stopped")
             }),
@@ -291,7 +295,9 @@ package final class Relay: Sendable {
         if let capture = ingress.capture {
             services.append(("capture", StopOnShutdown { await capture.close() }))
         }
-        services.append(("delivery", StopOnShutdown { [self] in
+        services.append(("delivery", StopOnShutdown(slowAfter: deliveryTimeout + commitTimeout, slowNotice: { waited in
+            logger.warning("shutdown: deliveries in flight have not finished after \(waited): the downstream is past its timeout, or \(stalledDisk)")
+        }) { [self] in
             await workers.stopAll()
             client.shutdown()
         }))

@@ -124,11 +124,22 @@ final class RawConnection {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
 
+    private var closed = false
+
     init(port: UInt16, timeoutSeconds: Int = 10) throws {
         descriptor = try connectToLoopback(port: port, receiveTimeout: timeoutSeconds)
     }
 
-    deinit { close(descriptor) }
+    deinit { if !closed { close(descriptor) } }
+
+    /// Ends the connection with a reset (SO_LINGER 0), as a client that crashes does.
+    func abort() {
+        guard !closed else { return }
+        closed = true
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(descriptor)
+    }
 
     func send(_ bytes: [UInt8]) {
         var offset = 0

@@ -159,3 +159,62 @@ final class LimitObserver: HTTPServerObserver {
         withExtendedLifetime(connection) {}
     }
 }
+
+@Suite struct BodyBudgetHoldTests {
+    let loops = TestLoops.make(count: 2, label: "test.budget-hold")
+
+    private func server(budget: Int) throws -> (HTTPServer, GateHandler, BudgetObserver, UInt16) {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxInflightBodyBytes = budget
+        let handler = GateHandler()
+        let observer = BudgetObserver()
+        let server = HTTPServer(configuration: configuration, handler: handler, observer: observer, loops: loops)
+        let port = try server.listen(on: HostAndPort(host: "127.0.0.1", port: 0)).port
+        return (server, handler, observer, port)
+    }
+
+    /// A client that sends a body and resets the connection while the handler still decodes it:
+    /// the body is in memory until the handler answers, so its reservation lasts until then (the
+    /// connection itself closes once the answer finds the reset).
+    @Test func aBodyStaysReservedPastItsConnectionsCloseUntilTheHandlerAnswers() throws {
+        let (server, handler, observer, port) = try server(budget: 8 << 20)
+        defer { server.shutdown() }
+        let size = 100_000
+        let connection = try RawHTTP1Connection(port: port)
+        connection.send("POST /hook HTTP/1.1\r\nHost: h\r\nContent-Length: \(size)\r\n\r\n" + String(repeating: "x", count: size))
+        #expect(handler.nextArrival())
+        connection.abort()
+        #expect(server.bodyBudget.reservedBytes == size)
+        handler.open()
+        #expect(observer.nextClose())
+        #expect(observer.waitForValue { $0 == 0 })
+        #expect(server.bodyBudget.reservedBytes == 0)
+    }
+
+    /// Bytes pipelined behind a request the handler holds count against the budget, and reading
+    /// stops once they reach it: a peer cannot park memory outside the budget by pipelining.
+    @Test func bytesReadAheadOfAHeldRequestCountAndStopAtTheBudget() throws {
+        let budget = 512 << 10
+        let (server, handler, observer, port) = try server(budget: budget)
+        defer { server.shutdown() }
+        let connection = try RawHTTP1Connection(port: port)
+        let pipelined = (0..<4).map { _ in
+            "POST /hook HTTP/1.1\r\nHost: h\r\nContent-Length: 300000\r\n\r\n" + String(repeating: "p", count: 300_000)
+        }.joined()
+        let sent = connection.sendInBackground("POST /hook HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi" + pipelined)
+        #expect(handler.nextArrival())
+        #expect(observer.waitForValue { $0 >= budget })
+        // One event's reads at most past the budget before reading stops.
+        #expect(observer.highest <= budget + 256 << 10)
+        handler.open()
+        #expect(connection.readResponse()?.status == 200)
+        // Reading resumed: the pipelined requests come through, one at a time.
+        for _ in 0..<4 {
+            #expect(handler.nextArrival())
+            handler.open()
+            #expect(connection.readResponse()?.status == 200)
+        }
+        #expect(sent.wait(timeout: .now() + 20) == .success)
+        #expect(server.bodyBudget.reservedBytes == 0)
+    }
+}

@@ -109,7 +109,10 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
 
     @Test func aLookupThatOutlivesItsTimeoutFailsTheRequestAndIsStillCached() throws {
         let scripted = ScriptedLookup(hanging: ["slow.test"])
-        let resolver = HostResolver(configuration: .init(timeout: .milliseconds(200)), lookup: scripted.lookup)
+        let outcomes = Locked<[HostResolver.Outcome]>([])
+        let resolver = HostResolver(
+            configuration: .init(timeout: .milliseconds(200)), lookup: scripted.lookup, observe: { outcome in outcomes.withLock { $0.append(outcome) } }
+        )
         let result = try resolve(resolver, "slow.test")
         guard case .failure(.timedOut(let what)) = result else {
             Issue.record("expected a timeout, got \(result)")
@@ -130,6 +133,8 @@ func resolve(_ resolver: HostResolver, _ host: String, port: UInt16 = 80, timeou
         #expect(scripted.lookups == ["slow.test"], "one lookup per host however many wait")
         #expect((try? resolve(resolver, "slow.test").get())?.isEmpty == false)
         #expect(scripted.lookups == ["slow.test"], "the late answer was cached")
+        // One outcome per request, for cutover_dns_resolutions_total.
+        #expect(outcomes.withLock { $0 } == [.timedOut, .answered, .cached])
     }
 
     @Test func anAnswerIsReusedWithinItsLifetimeAndAskedForAgainAfter() throws {

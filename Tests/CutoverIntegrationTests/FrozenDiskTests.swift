@@ -113,4 +113,38 @@ struct FrozenDiskTests {
         #expect(metrics.contains("cutover_spool_commit_timeouts_total 1"), "\(metrics)")
         #expect(metrics.contains("cutover_dedup_hits_total 1"), "\(metrics)")
     }
+
+    /// SIGTERM while the spool's commit hangs on the frozen disk: the process says in its log why it
+    /// has not exited yet (after the commit timeout), and exits cleanly once the disk thaws.
+    @Test func shutdownOnAFrozenSpoolSaysWhyItWaitsAndEndsOnThaw() throws {
+        let filesystem = try LoopFilesystem()
+        defer { filesystem.release() }
+        let work = try TemporaryDirectory()
+        let config = work.path("cutover.yml")
+        try """
+        sink: \(work.path("events.jsonl"))
+        spool_commit_timeout_seconds: 1
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let cutover = try CutoverServer(
+            spool: filesystem.mountPoint + "/spool", arguments: ["--config", config, "--onprem-route", "default"])
+        defer {
+            filesystem.thaw()
+            cutover.kill()
+        }
+        let post = { (id: String) throws -> (status: Int, body: String) in
+            try curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", self.body(id), cutover.base + "/onprem/default"])
+        }
+        #expect(try post("ABGGFROZEN000011").status == 200)
+        try filesystem.freeze()
+        // Its commit is now stuck in the kernel until the thaw.
+        #expect(try post("ABGGFROZEN000012").status == 503)
+
+        cutover.process.signal(SIGTERM)
+        let notice = try cutover.process.waitForLine(.stderr) { $0.contains("shutdown: the spool's last commit has not finished") }
+        #expect(notice.contains("exits once the disk answers"), "\(notice)")
+        #expect(cutover.process.termination == nil, "still waiting for the disk")
+        filesystem.thaw()
+        let ended = cutover.process.waitForExit(timeout: 30)
+        #expect(ended?.status == 0, "\(String(describing: ended))")
+    }
 }

@@ -17,11 +17,36 @@ package final class RawHTTP1Connection {
         }
     }
 
-    deinit { close(descriptor) }
+    private var closed = false
+
+    deinit { if !closed { close(descriptor) } }
+
+    /// Ends the connection with a reset (SO_LINGER 0), as a client that crashes or gives up does.
+    package func abort() {
+        guard !closed else { return }
+        closed = true
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(descriptor)
+    }
 
     package func send(_ text: String) { send(Array(text.utf8)) }
 
-    package func send(_ bytes: [UInt8]) {
+    package func send(_ bytes: [UInt8]) { Self.send(bytes, on: descriptor) }
+
+    /// Sends from another thread, for bytes the server may stop reading (back-pressure) before
+    /// the test reads its answers. The connection must outlive the returned semaphore's signal.
+    package func sendInBackground(_ text: String) -> DispatchSemaphore {
+        let done = DispatchSemaphore(value: 0)
+        let bytes = Array(text.utf8), descriptor = descriptor
+        Thread {
+            Self.send(bytes, on: descriptor)
+            done.signal()
+        }.start()
+        return done
+    }
+
+    private static func send(_ bytes: [UInt8], on descriptor: Int32) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

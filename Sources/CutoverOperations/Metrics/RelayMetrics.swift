@@ -50,6 +50,7 @@ package final class RelayMetrics: Sendable {
     let deliverySeconds: MetricFamily<CoreMetrics.Timer>
     let circuitOpened: MetricFamily<CoreMetrics.Counter>
     let phoneless: MetricFamily<CoreMetrics.Counter>
+    let resolutions: MetricFamily<CoreMetrics.Counter>
     // Spool state (refreshed periodically by `SpoolGauges`)
     let queueDepth: MetricFamily<CoreMetrics.Gauge>
     let deadLetters: MetricFamily<CoreMetrics.Gauge>
@@ -144,6 +145,7 @@ package final class RelayMetrics: Sendable {
         }
         circuitOpened = counters("cutover_circuit_opened_total", ["destination"])
         phoneless = counters("cutover_phoneless_deliveries_total", ["destination", "policy"])
+        resolutions = counters("cutover_dns_resolutions_total", ["result"])
         queueDepth = gauges("cutover_queue_depth", ["destination", "state"])
         deadLetters = gauges("cutover_dead_letters", ["destination"])
         oldestPendingAge = gauges("cutover_oldest_pending_age_seconds", ["destination"])
@@ -206,6 +208,9 @@ package final class RelayMetrics: Sendable {
     }
 
     package func countDedupHits(_ count: Int) { dedupHits.increment(by: count) }
+
+    /// How a delivery's host name was resolved: `cached`, `answered`, `failed` or `timed_out`.
+    package func countResolution(result: String) { resolutions(result).increment() }
 
     /// A request whose every event was already stored, answered without a spool write.
     package func countDuplicateRequest(route: String) { duplicateRequests(route).increment() }
