@@ -11,15 +11,18 @@ package struct PostgresSpoolConfiguration: Sendable, Hashable {
     /// The `claimed_by` of this instance's leases: unique per running instance. Reusing it after a
     /// restart releases the previous run's leases at once instead of after they lapse.
     package var instanceID: String
-    /// How long a claim holds its deliveries before another instance may take them over. Longer
-    /// than any send (the delivery timeout and its retries within one turn).
+    /// How long a claim holds its deliveries before another instance may take them over. The spool
+    /// renews the leases of what this process still holds every third of it, so a send of any length
+    /// keeps its lease; only a dead (or cut-off) instance's lapse.
     package var leaseSeconds: Double
     /// Connections: one for the group-commit writer, the others shared by claims and reads.
     package var poolSize: Int
     /// Seconds one connect attempt may take.
     package var connectTimeout: Int
 
-    package static let defaultLeaseSeconds: Double = 300
+    /// Short, because renewal keeps a live instance's claims: a crashed instance's work resumes
+    /// elsewhere within about this long (plus a worker's idle recheck, 5 s).
+    package static let defaultLeaseSeconds: Double = 30
 
     package init(
         url: String, password: String? = nil, instanceID: String = PostgresSpoolConfiguration.uniqueInstanceID(),
@@ -52,6 +55,12 @@ package struct PostgresSpoolConfiguration: Sendable, Hashable {
 /// reads take the other slots, so a worker's turn does not wait behind an ingest commit. While the
 /// server is unreachable every call fails with `.unavailable` (ingest answers 503, `/readyz` says why)
 /// and the pool reconnects with backoff.
+///
+/// Leases: every delivery a claim hands out is held by this process until its outcome is recorded
+/// or it is released; a renewal every third of the lease extends the leases of what is held, so a
+/// slow send never loses its lease while the process lives. Deliveries named in a turn that failed
+/// are dropped from what is held (the worker forgets them): their leases lapse and they are claimed
+/// again, here or elsewhere (at least once).
 package final class PostgresSpool: SpoolBackend {
     package let configuration: PostgresSpoolConfiguration
     package let options: SpoolOptions
@@ -64,6 +73,9 @@ package final class PostgresSpool: SpoolBackend {
     private let committer: GroupCommitter
     let committedIndex: CommittedEventIndex
     private let faultObserver = Locked<(@Sendable (SpoolFault, _ first: Bool) -> Void)?>(nil)
+    /// Claimed by this process, outcome not yet recorded: the leases the renewal extends.
+    private let held = Locked<Set<Int64>>([])
+    private let renewals = DispatchQueue(label: "cutover.spool.leases", qos: .utility)
 
     private init(configuration: PostgresSpoolConfiguration, options: SpoolOptions, pool: PostgresPool, spoolID: String) {
         self.configuration = configuration
@@ -97,7 +109,41 @@ package final class PostgresSpool: SpoolBackend {
                 return try connection.query("SELECT id FROM spool_identity", [], "read the spool id").string(0, 0)
             }
         }
-        return PostgresSpool(configuration: configuration, options: options, pool: pool, spoolID: spoolID)
+        let spool = PostgresSpool(configuration: configuration, options: options, pool: pool, spoolID: spoolID)
+        spool.scheduleRenewal()
+        return spool
+    }
+
+    // MARK: Leases
+
+    private var renewalInterval: DispatchTimeInterval { .milliseconds(max(100, Int(configuration.leaseSeconds * 1000 / 3))) }
+
+    private func scheduleRenewal() {
+        renewals.asyncAfter(deadline: .now() + renewalInterval) { [weak self] in
+            guard let self, !self.committer.isClosed else { return }
+            self.renewLeases()
+            self.scheduleRenewal()
+        }
+    }
+
+    /// Extends the leases of what this process holds; a failure (the server unreachable) is tried
+    /// again at the next interval, and a lease that lapsed meanwhile may be taken over elsewhere.
+    func renewLeases() {
+        let ids = held.withLock { Array($0) }
+        guard !ids.isEmpty else { return }
+        _ = try? shared { store throws(PostgresError) in try store.renewLeases(ids: ids, now: Clock.now()) }
+    }
+
+    /// Ids this process holds now (tests).
+    var heldDeliveries: Set<Int64> { held.withLock { $0 } }
+
+    private func hold(_ claimed: [ClaimedDelivery]) {
+        guard !claimed.isEmpty else { return }
+        held.withLock { set in for delivery in claimed { set.insert(delivery.id) } }
+    }
+
+    private func letGo<S: Sequence<Int64>>(_ ids: S) {
+        held.withLock { set in for id in ids { set.remove(id) } }
     }
 
     private func writing<T: Sendable>(_ body: (PostgresStore) throws(PostgresError) -> T) throws(SpoolError) -> T {
@@ -203,17 +249,21 @@ package final class PostgresSpool: SpoolBackend {
 
     package func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(SpoolError) -> [ClaimedDelivery] {
         try closedCheck("claim")
-        return try shared { store throws(PostgresError) in
+        let claimed = try shared { store throws(PostgresError) in
             try store.transaction("claim") { () throws(PostgresError) in
                 try store.claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
             }
         }
+        hold(claimed)
+        return claimed
     }
 
     @discardableResult
     package func record(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
         guard !outcomes.isEmpty else { return [] }
         try closedCheck("record outcomes")
+        // Recorded or not, the caller is done with them.
+        defer { letGo(outcomes.lazy.map(\.deliveryID)) }
         return try shared { store throws(PostgresError) in
             try store.transaction("record outcomes") { () throws(PostgresError) in try store.applyOutcomes(outcomes, now: now) }
         }
@@ -223,18 +273,27 @@ package final class PostgresSpool: SpoolBackend {
         _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
     ) throws(SpoolError) -> DeliveryTurn {
         try closedCheck("record outcomes and claim")
-        return try shared { store throws(PostgresError) in
-            try store.transaction("record outcomes and claim") { () throws(PostgresError) in
-                try store.recordAndClaim(
-                    outcomes, releasing: releasing, destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
+        let result = Result { () throws(SpoolError) -> DeliveryTurn in
+            try shared { store throws(PostgresError) in
+                try store.transaction("record outcomes and claim") { () throws(PostgresError) in
+                    try store.recordAndClaim(
+                        outcomes, releasing: releasing, destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
+                }
             }
         }
+        // Recorded or not, the worker is done with these; then it holds what it claimed (a retry due
+        // at once may be among both).
+        letGo(outcomes.map(\.deliveryID) + releasing)
+        let turn = try result.get()
+        hold(turn.claimed)
+        return turn
     }
 
     private func finish(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double, operation: String
     ) throws(SpoolError) {
         try closedCheck(operation)
+        defer { letGo(CollectionOfOne(id)) }
         let applied = try shared { store throws(PostgresError) in
             try store.transaction(operation) { () throws(PostgresError) in
                 try store.applyAttempt(id: id, state: state, nextAttemptAt: nextAttemptAt, error: error, status: status, now: now)
@@ -397,6 +456,7 @@ package final class PostgresSpool: SpoolBackend {
     }
 
     private func closeConnections() {
+        held.withLock { $0.removeAll() }
         let uncounted = committer.takeUncountedDuplicates()
         if uncounted > 0 {
             _ = try? writing { store throws(PostgresError) in

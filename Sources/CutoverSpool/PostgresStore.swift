@@ -247,6 +247,20 @@ struct PostgresStore {
         ).optionalDouble(0, 0)
     }
 
+    /// Extends this instance's leases on `ids` (the deliveries it still holds) to `now` + the lease.
+    /// A lease another instance took over meanwhile is not this instance's any more and stays as it is.
+    @discardableResult
+    func renewLeases(ids: [Int64], now: Double) throws(PostgresError) -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try connection.query(
+            """
+            UPDATE deliveries SET lease_expires_at = $1 + $2
+            WHERE id = ANY(string_to_array($3, ',')::bigint[]) AND state = 'inflight' AND claimed_by = $4
+            """, [.double(now), .double(leaseSeconds), .text(ids.map(String.init).joined(separator: ",")), .text(instanceID)],
+            "renew \(ids.count) leases"
+        ).affectedRows
+    }
+
     /// This instance's own leases after a restart with the same instance id: attempted again at once.
     func releaseOwnLeases(now: Double) throws(PostgresError) {
         try connection.query(

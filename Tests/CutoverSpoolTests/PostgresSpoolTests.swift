@@ -52,6 +52,54 @@ struct PostgresSpoolTests {
         #expect(try first.delivery(id: claimed[0].id)?.attempts == 1)
     }
 
+    /// A send may outlast the lease: the renewal extends the leases of what the process still holds,
+    /// and only those (an outcome recorded, or one in a failed turn, is no longer held).
+    @Test func renewalKeepsHeldLeasesAndLetsGoOfRecordedOnes() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let first = try open(url, instance: "one", lease: 60)
+        defer { first.close() }
+        let second = try open(url, instance: "two", lease: 60)
+        defer { second.close() }
+        _ = try first.ingest([request([event("a", contact: "ca")], at: 100), request([event("b", contact: "cb")], at: 100)])
+        let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
+        #expect(Set(claimed.map(\.eventID)) == ["a", "b"])
+        #expect(first.heldDeliveries == Set(claimed.map(\.id)))
+        first.renewLeases()
+        let far = Spool.currentTime() + 30
+        #expect(try second.claim(destination: "primary", now: far, limit: 10).isEmpty, "renewed to the wall clock's now + 60")
+        let a = try #require(claimed.first { $0.eventID == "a" })
+        _ = try first.recordAndClaim([DeliveryResult(deliveryID: a.id, result: .delivered(status: 200))], destination: "primary", now: 101, limit: 0)
+        #expect(first.heldDeliveries == Set(claimed.map(\.id)).subtracting([a.id]))
+        // A turn that fails is forgotten by its worker: its deliveries are not renewed any more, so
+        // their leases lapse and they are claimed again.
+        server.stop()
+        let b = try #require(claimed.first { $0.eventID == "b" })
+        #expect(throws: SpoolError.self) {
+            try first.recordAndClaim([DeliveryResult(deliveryID: b.id, result: .delivered(status: 200))], destination: "primary", now: 102, limit: 5)
+        }
+        #expect(first.heldDeliveries.isEmpty)
+    }
+
+    /// A restart with the same configured instance id takes its claims back at once (the previous
+    /// process is gone); another instance waits for the lease.
+    @Test func aRestartWithTheSameInstanceIDTakesBackItsClaims() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let crashed = try open(url, instance: "one", lease: 60)
+        _ = try crashed.ingest([request([event("e1")], at: 100)])
+        #expect(try crashed.claim(destination: "primary", now: 100, limit: 10).map(\.eventID) == ["e1"])
+        crashed.close()
+        let other = try open(url, instance: "two", lease: 60)
+        defer { other.close() }
+        #expect(try other.claim(destination: "primary", now: 101, limit: 10).isEmpty, "another instance waits for the lease")
+        let restarted = try open(url, instance: "one", lease: 60)
+        defer { restarted.close() }
+        #expect(try restarted.claim(destination: "primary", now: 101, limit: 10).map(\.eventID) == ["e1"])
+    }
+
     @Test func concurrentClaimsOfTwoInstancesNeverOverlapAndKeepEachContactsOrder() throws {
         let server = try PostgresServer()
         defer { server.stop() }
@@ -68,23 +116,32 @@ struct PostgresSpoolTests {
         let log = Locked<[(instance: Int, eventID: String, contact: String)]>([])
         let inFlight = Locked<Set<String>>([])
         let overlaps = Locked(0)
+        @Sendable func hold(_ claimed: [ClaimedDelivery], by instance: Int) {
+            for delivery in claimed {
+                let fresh = inFlight.withLock { $0.insert(delivery.contactKey).inserted }
+                if !fresh { overlaps.withLock { $0 += 1 } }
+                log.withLock { $0.append((instance, delivery.eventID, delivery.contactKey)) }
+            }
+        }
+        // Each instance claims once before either records anything, so both take part however the
+        // threads below happen to be scheduled on a loaded machine.
+        let first = try spools.map { try $0.claim(destination: "primary", now: 1_000, limit: 7) }
+        for (instance, claimed) in first.enumerated() { hold(claimed, by: instance) }
         DispatchQueue.concurrentPerform(iterations: 2) { instance in
+            var claimed = first[instance]
             var outcomes: [DeliveryResult] = []
             var idleTurns = 0
-            while idleTurns < 3 {
-                let turn = try? spools[instance].recordAndClaim(outcomes, destination: "primary", now: 1_000, limit: 7)
-                outcomes = []
-                let claimed = turn?.claimed ?? []
-                idleTurns = claimed.isEmpty ? idleTurns + 1 : 0
-                for delivery in claimed {
-                    let fresh = inFlight.withLock { $0.insert(delivery.contactKey).inserted }
-                    if !fresh { overlaps.withLock { $0 += 1 } }
-                    log.withLock { $0.append((instance, delivery.eventID, delivery.contactKey)) }
-                }
+            while true {
                 for delivery in claimed {
                     inFlight.withLock { _ = $0.remove(delivery.contactKey) }
                     outcomes.append(DeliveryResult(deliveryID: delivery.id, result: .delivered(status: 200)))
                 }
+                guard idleTurns < 3 else { break }
+                let turn = try? spools[instance].recordAndClaim(outcomes, destination: "primary", now: 1_000, limit: 7)
+                outcomes = []
+                claimed = turn?.claimed ?? []
+                idleTurns = claimed.isEmpty ? idleTurns + 1 : 0
+                hold(claimed, by: instance)
             }
             _ = try? spools[instance].record(outcomes, now: 1_000)
         }
