@@ -193,26 +193,13 @@ package final class PostgresSpool: SpoolBackend {
 
     package func committedEvents(_ ids: [String]) -> [Bool]? {
         guard !ids.isEmpty, !committer.isClosed else { return nil }
-        var known = [Bool](repeating: false, count: ids.count)
-        let generation = committedIndex.lookup(ids, into: &known)
-        let misses = known.lazy.filter { !$0 }.count
-        guard misses > 0 else { return known }
-        guard misses <= Spool.maxCommittedLookups else { return nil }
-        var found: [String] = []
-        do throws(SpoolError) {
+        return committedIndex.resolve(ids, maxLookUps: Spool.maxCommittedLookups) { missing throws(SpoolError) in
             try shared { store throws(PostgresError) in
-                for (index, id) in ids.enumerated() where !known[index] {
-                    if try store.containsEvent(id: id) {
-                        known[index] = true
-                        found.append(id)
-                    }
-                }
+                var found = Set<String>()
+                for id in missing where try store.containsEvent(id: id) { found.insert(id) }
+                return found
             }
-        } catch {
-            return nil
         }
-        committedIndex.insert(found, generation: generation)
-        return known
     }
 
     package func recordCommittedDuplicates(_ events: Int) {

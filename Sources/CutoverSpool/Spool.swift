@@ -145,27 +145,14 @@ package final class Spool: Sendable {
     /// An id only in a batch not yet committed is not committed: its retry waits for the writer.
     package func committedEvents(_ ids: [String]) -> [Bool]? {
         guard !ids.isEmpty, fault?.kind != .lost, !committer.isClosed else { return nil }
-        var known = [Bool](repeating: false, count: ids.count)
-        let generation = committedIndex.lookup(ids, into: &known)
-        var misses = 0
-        for isKnown in known where !isKnown { misses += 1 }
-        if misses > 0 {
-            guard misses <= Self.maxCommittedLookups else { return nil }
-            var found: [String] = []
-            do throws(SpoolError) {
-                try withReader("look up committed event ids") { database throws(SpoolError) in
-                    for (index, id) in ids.enumerated() where !known[index] {
-                        if try database.containsEvent(id: id) {
-                            known[index] = true
-                            found.append(id)
-                        }
-                    }
-                }
-            } catch {
-                return nil
+        let resolved = committedIndex.resolve(ids, maxLookUps: Self.maxCommittedLookups) { missing throws(SpoolError) in
+            try withReader("look up committed event ids") { database throws(SpoolError) in
+                var found = Set<String>()
+                for id in missing where try database.containsEvent(id: id) { found.insert(id) }
+                return found
             }
-            committedIndex.insert(found, generation: generation)
         }
+        guard let known = resolved else { return nil }
         // As before every 200 of the writer: the ids are in the file the path still names.
         if known.contains(true), verifyIdentity() != nil { return nil }
         return known

@@ -129,6 +129,10 @@ extension SpoolBackend {
     package func stats() throws(SpoolError) -> SpoolStats { try stats(now: Spool.currentTime()) }
 
 
+    package func deliveries(state: DeliveryState?) throws(SpoolError) -> [DeliveryRecord] {
+        try deliveries(state: state, destination: nil, afterID: 0, limit: 100)
+    }
+
     package func requestSummaries(afterID: Int64 = 0, limit: Int = 100) throws(SpoolError) -> [RequestSummary] {
         try requestSummaries(afterID: afterID, limit: limit, status: nil)
     }
