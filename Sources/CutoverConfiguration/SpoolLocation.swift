@@ -41,6 +41,15 @@ extension SpoolLocation: ConfigValue {
     package static var expectation: String { "a directory, \(PostgresURL.expectation) or {postgres: {url: ...}}" }
 }
 
+extension SpoolLocation: RefinedBySection {
+    /// `--spool URL` naming the database the file's `spool.postgres` names keeps its password,
+    /// lease and instance id; any other location replaces the file's.
+    package func refined(by section: SpoolLocation) -> SpoolLocation {
+        guard let given = postgres, let configured = section.postgres, configured.url == given.url else { return self }
+        return section
+    }
+}
+
 extension SpoolLocation: ConfigSection {
     package static var defaults: Self { .directory("./.cutover") }
 

@@ -35,9 +35,8 @@ package enum SpoolSettings: Sendable, Equatable {
             return
         }
         guard let url = PostgresURL(configText: argument) else { throw ConfigError("--spool: expected \(PostgresURL.expectation)") }
-        var section = PostgresSpoolSection(url: url)
-        if let configured = config?.spool.postgres, configured.url == url { section = configured }
-        try self.init(.postgres(section), environment: environment)
+        let given = SpoolLocation.postgres(PostgresSpoolSection(url: url))
+        try self.init(config.map { given.refined(by: $0.spool) } ?? given, environment: environment)
     }
 
     package var directory: String? {

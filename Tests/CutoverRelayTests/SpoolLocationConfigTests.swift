@@ -88,3 +88,17 @@ struct SpoolLocationConfigTests {
         #expect(after.restartOnlyChanges(since: before) == ["spool", "spool.postgres.lease_seconds", "spool.postgres.url"])
     }
 }
+
+/// `--spool URL` over a file whose `spool.postgres` names the same database keeps what the file says of it.
+struct SpoolFlagOverMappingTests {
+    @Test func theFlagNamingTheFilesDatabaseKeepsItsPasswordLeaseAndInstance() throws {
+        let url = "postgresql://cutover@db:5432/cutover"
+        let yaml = "spool:\n  postgres:\n    url: \(url)\n    password: {env: SPOOL_PASSWORD}\n    instance_id: cutover-0\n    lease_seconds: 12\n"
+        let same = try ConfigFile.load(yaml: yaml, file: "FILE", environment: [:], flags: ["--spool": [url]]).spool.postgres
+        #expect(same?.password == Secret(.environment("SPOOL_PASSWORD")) && same?.instanceID == "cutover-0" && same?.leaseSeconds == 12)
+        let other = try ConfigFile.load(yaml: yaml, file: "FILE", environment: [:], flags: ["--spool": ["postgresql://cutover@elsewhere/x"]])
+        #expect(other.spool.postgres?.password == nil && other.spool.postgres?.url.text == "postgresql://cutover@elsewhere/x")
+        let settings = try SpoolSettings(argument: url, config: try ConfigFile.load(yaml: yaml, file: "FILE", environment: [:]), environment: ["SPOOL_PASSWORD": "pw"])
+        #expect(settings == .postgres(.init(url: url, password: "pw", leaseSeconds: 12, instanceID: "cutover-0")))
+    }
+}
