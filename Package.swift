@@ -124,6 +124,15 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // `cutover probe`: every notification type Cutover knows, through the one outbound builder, to an endpoint.
+        .target(
+            name: "CutoverProbe",
+            dependencies: [
+                "CutoverHTTP", "CutoverHTTPClient", "CutoverSockets", "CutoverTLS", "CutoverWebhooks",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The composition root: builds the parts from settings and runs them as services.
         .target(
             name: "CutoverRelay",
@@ -141,7 +150,7 @@ let package = Package(
             name: "cutover",
             dependencies: [
                 "CutoverLocking", "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverDelivery", "CutoverSpool", "CutoverWebhooks",
-                "CutoverSockets", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CutoverSockets", "CutoverProbe", "CutoverTLS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -223,7 +232,7 @@ let package = Package(
             dependencies: [
                 "CutoverLocking", "CutoverRelay", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
                 "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSockets", "CutoverSpool",
-                "CutoverTLS", "CutoverWebhooks", "CutoverTestSupport",
+                "CutoverTLS", "CutoverWebhooks", "CutoverProbe", "CutoverTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift

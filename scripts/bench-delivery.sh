@@ -9,8 +9,7 @@
 #   BENCH_BASE     commit to compare against (default: the merge base with main)
 #   BENCH_EVENTS   backlog size (default 5000)    BENCH_CONTACTS (default 1000)
 #   BENCH_BATCHES  batch sizes (default "16 64 256")   BENCH_ROUNDS (default 3; the median is shown)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/bench-common.sh"
 
 BASE=${BENCH_BASE:-$(git merge-base HEAD main)}
 EVENTS=${BENCH_EVENTS:-5000}
@@ -48,8 +47,6 @@ echo "building base $(git rev-parse --short "$BASE") and this tree ($(git rev-pa
 prepare base '.define("BASE")'
 prepare new '.define("TURNS")'
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 printf '%-6s %-22s %10s %10s %10s %10s %10s\n' batch variant "wall µs/ev" "CPU µs/ev" "txn/100ev" "wall ×" "CPU ×"
 for batch in $BATCHES; do
     declare -A wall=() cpu=() txn=()
@@ -61,11 +58,11 @@ for batch in $BATCHES; do
             wall[$variant]+="$w "; cpu[$variant]+="$c "; txn[$variant]=$t
         done
     done
-    base_wall=$(tr ' ' '\n' <<<"${wall[base separate]}" | grep . | median)
-    base_cpu=$(tr ' ' '\n' <<<"${cpu[base separate]}" | grep . | median)
+    base_wall=$(median <<<"${wall[base separate]}")
+    base_cpu=$(median <<<"${cpu[base separate]}")
     for variant in "base separate" "new separate" "new turns"; do
-        w=$(tr ' ' '\n' <<<"${wall[$variant]}" | grep . | median)
-        c=$(tr ' ' '\n' <<<"${cpu[$variant]}" | grep . | median)
+        w=$(median <<<"${wall[$variant]}")
+        c=$(median <<<"${cpu[$variant]}")
         printf '%-6s %-22s %10s %10s %10s %10.2f %10.2f\n' "$batch" "$variant" "$w" "$c" "${txn[$variant]}" \
             "$(echo "$w / $base_wall" | bc -l)" "$(echo "$c / $base_cpu" | bc -l)"
     done

@@ -5,21 +5,14 @@
 # warm-up. Not a timing: counts do not depend on the machine's load.
 #   BENCH_BINARY   the cutover to measure (default .build/release/cutover; pass another build to compare)
 #   BENCH_REQUESTS requests per phase (default 2000)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+#   BENCH_TSV      also append the per-request figures to FILE for scripts/bench.sh's table
+source "$(dirname "$0")/bench-common.sh"
 
-BINARY=${BENCH_BINARY:-.build/release/cutover}
+BINARY=${BENCH_BINARY:-$CUTOVER_RELEASE_BINARY}
 REQUESTS=${BENCH_REQUESTS:-2000}
 SECRET=bench-secret
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
-
-gcc -O2 -shared -fPIC -o "$work/malloc-count.so" scripts/bench-ingest/malloc-count.c
+build_c malloc-count.so scripts/bench-ingest/malloc-count.c -shared -fPIC
 
 # The bench's body (fixtures/cloud/msg_order.json), minified as Meta sends it, one id and contact per request.
 python3 - fixtures/cloud/msg_order.json "$work/template.json" <<'PY'
@@ -32,34 +25,21 @@ value["contacts"][0]["wa_id"] = "1650__CONTACT__"
 open(sys.argv[2], "w").write(json.dumps(doc, separators=(",", ":")))
 PY
 
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  server { listen 127.0.0.1:$nginx_port; location / { return 200; } }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+start_nginx sink
 
 port=$(free_port)
 : > "$work/mallocs"
-MALLOC_COUNT_FILE="$work/mallocs" LD_PRELOAD="$work/malloc-count.so" \
-  taskset -c 0 "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
-  --forward "http://127.0.0.1:$nginx_port/hook" --format cloud 2>"$work/cutover.log" &
-pids+=($!)
-wait_port "$nginx_port"; wait_port "$port"
+bench_spawn "$work/cutover.log" env MALLOC_COUNT_FILE="$work/mallocs" LD_PRELOAD="$work/malloc-count.so" \
+  "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
+  --forward "http://127.0.0.1:$nginx_port/hook" --format cloud
+wait_port "$port" "$spawned"
 
 echo "mallocs per request ($BINARY, $(wc -c < "$work/template.json") B minified Cloud message, $REQUESTS requests per phase)"
 printf "%-16s %9s %10s %12s\n" phase requests mallocs "per request"
 python3 scripts/bench-ingest/drive.py "$port" "$SECRET" "$work/mallocs" "$work/template.json" "$REQUESTS" "$BINARY" "$work/spool" |
-  while read -r name requests spent per; do printf "%-16s %9s %10s %12s\n" "$name" "$requests" "$spent" "$per"; done
+  while read -r name requests spent per; do
+    printf "%-16s %9s %10s %12s\n" "$name" "$requests" "$spent" "$per"
+    if [ -n "${BENCH_TSV:-}" ]; then printf 'mallocs\t%s\t%s\t-\t-\t-\n' "$name" "$per" >> "$BENCH_TSV"; fi
+  done
 echo "new: a new message id per request, counted until its delivery (format cloud, to nginx) is recorded."
 echo "duplicate: the same bodies again (Meta's retries of stored ids)."

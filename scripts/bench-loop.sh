@@ -8,23 +8,14 @@
 #
 # Usage: scripts/bench-loop.sh   (BENCH_DURATION=5 BENCH_ROUNDS=4 BENCH_CONNECTIONS=64; a release
 # build: swift build -c release --product cutover; CUTOVER_RELEASE_BINARY to use another binary)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/bench-common.sh"
 
 DURATION=${BENCH_DURATION:-5}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ROUNDS=${BENCH_ROUNDS:-4}
-BINARY=${CUTOVER_RELEASE_BINARY:-./.build/release/cutover}
+BINARY=$CUTOVER_RELEASE_BINARY
 [ -x "$BINARY" ] || { echo "no release build at $BINARY: swift build -c release --product cutover" >&2; exit 1; }
 ./scripts/ensure-packages.sh wrk nginx-light
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 body=fixtures/cloud/msg_order.json
 cat > "$work/post.lua" <<LUA
@@ -33,47 +24,21 @@ wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$body", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
 
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / { return 200; }
-  }
-}
-CONF
-taskset -c 0 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-nginx_master=$!
-pids+=("$nginx_master")
+start_nginx loop
 
 declare -A port pid
 for kind in dispatch epoll; do
-  port[$kind]=$(free_port)
-  CUTOVER_EVENT_LOOP=$kind taskset -c 0 "$BINARY" serve --listen "127.0.0.1:${port[$kind]}" --spool "$work/spool-$kind" \
-    2>"$work/cutover-$kind.log" &
-  pid[$kind]=$!
-  pids+=("$!")
+  CUTOVER_EVENT_LOOP=$kind start_cutover "$kind"
+  port[$kind]=$cutover_port
+  pid[$kind]=$cutover_pid
 done
-wait_port "$nginx_port"; wait_port "${port[dispatch]}"; wait_port "${port[epoll]}"
 port[nginx]=$nginx_port
-pid[nginx]=$(pgrep -P "$nginx_master" | head -1)
+pid[nginx]=$nginx_pid
 
 perf_events=raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_ioctl
 use_perf=0
-if command -v perf >/dev/null && perf stat -x, -C 0 -a -e "$perf_events" -- true >/dev/null 2>&1; then use_perf=1; fi
+if command -v perf >/dev/null && perf stat -x, -C "$SERVER_CORE" -a -e "$perf_events" -- true >/dev/null 2>&1; then use_perf=1; fi
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(voluntary|nonvoluntary)_ctxt_switches/ {n += $2} END {print n}'; }
 
 # measure WORKLOAD SERVER ROUND: one wrk run, one line of results.
 measure() {
@@ -83,14 +48,14 @@ measure() {
     post404) args=(-s "$work/post.lua"); url="http://127.0.0.1:${port[$server]}/$([ "$server" = nginx ] && echo cloud || echo no-such-path)" ;;
   esac
   local cpu0 cs0 cpu1 cs1 perf_pid=""
-  cpu0=$(cpu_ticks "$target"); cs0=$(switches "$target")
+  cpu0=$(cpu_ticks "$target"); cs0=$(context_switches "$target")
   if [ $use_perf = 1 ]; then
-    perf stat -x, -C 0 -a -e "$perf_events" -o "$work/perf.out" &
+    perf stat -x, -C "$SERVER_CORE" -a -e "$perf_events" -o "$work/perf.out" &
     perf_pid=$!
   fi
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${args[@]}" "$url" > "$work/wrk.out"
+  bench_client wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${args[@]}" "$url" > "$work/wrk.out"
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; else : > "$work/perf.out"; fi
-  cpu1=$(cpu_ticks "$target"); cs1=$(switches "$target")
+  cpu1=$(cpu_ticks "$target"); cs1=$(context_switches "$target")
   python3 - "$work/wrk.out" "$work/perf.out" "$workload" "$server" "$round" "$((cpu1 - cpu0))" "$((cs1 - cs0))" "$(getconf CLK_TCK)" <<'PY' >> "$work/results.tsv"
 import re, sys
 wrk, perf, workload, server, round_, ticks, switches, hz = sys.argv[1:]

@@ -1,144 +1,169 @@
 #!/usr/bin/env bash
-# `make bench`: wrk posts a 1.5 KB Cloud webhook to Cutover and, in the same run, to nginx
-# answering `return 200`, and prints requests/s, p50 and p99 for both and the ratio.
-# Cutover runs on core 0, wrk on core 1 (as in shared/reference/swift-server-anchors.md).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# `make bench`: issue 12's table. Each row puts Cutover's figure beside nginx `return 200`'s in the
+# same run, over BENCH_ROUNDS interleaved rounds (nginx, cutover, nginx, ...), medians shown, with
+# CPU µs per request of both (utime+stime from /proc/PID/stat: the figure noise moves least).
+# Cutover, nginx and the delivery sink on core 0, the load generators on core 1.
+#
+#   distinct   BENCH_EVENTS pre-signed bodies (a new message id each, 1000 contacts, minified), each
+#              once over BENCH_CONNECTIONS keep-alive connections (scripts/bench-latency's client,
+#              unpaced), every event delivered to a local sink (a second nginx `return 200`, cloud):
+#              events/s until the last delivery is recorded (cutover_deliveries_total on /metrics)
+#   retries    the same bodies again, all committed by then (Meta's retries), for BENCH_DURATION s
+#   healthz    GET /healthz for BENCH_DURATION s
+#   latency    new signed events at half of Cutover's distinct rate, paced (scripts/bench-latency)
+#   rss        retries paced at BENCH_RSS_RATE req/s (default 10000): VmRSS at the end, VmHWM
+#   h1/h2/TLS  scripts/bench-h2.sh (h2load, the server alone), mallocs: scripts/bench-ingest.sh
+# Environment: BENCH_ROUNDS (3), BENCH_DURATION (5), BENCH_EVENTS (20000), BENCH_CONNECTIONS (64),
+# BENCH_LATENCY_SECONDS (5), BENCH_RSS_RATE (10000), BENCH_SKIP (words of: h2 mallocs).
+source "$(dirname "$0")/bench-common.sh"
 
-DURATION=${BENCH_DURATION:-10}
-CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ROUNDS=${BENCH_ROUNDS:-3}
+DURATION=${BENCH_DURATION:-5}
+EVENTS=${BENCH_EVENTS:-20000}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-5}
+RSS_RATE=${BENCH_RSS_RATE:-10000}
+SKIP=${BENCH_SKIP:-}
 SECRET=bench-secret
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+[ -x "$CUTOVER_RELEASE_BINARY" ] || { echo "no release build at $CUTOVER_RELEASE_BINARY (make release)" >&2; exit 1; }
+results=$work/results.tsv
+: > "$results"
+lua=scripts/bench-e2e/signed-bodies.lua
+build_c paced-client scripts/bench-latency/paced-client.c
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/healthz" && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+# record ROW SERVER VALUE CPU_US_PER_REQUEST [CONTEXT_SWITCHES_PER_REQUEST SYSCALLS_PER_REQUEST]
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:--}" "${6:--}" >> "$results"; }
+now() { date +%s.%N; }
+seconds_between() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 
-body=fixtures/cloud/msg_order.json
-signature=$(python3 -c 'import hashlib,hmac,sys; print("sha256="+hmac.new(sys.argv[1].encode(), open(sys.argv[2],"rb").read(), hashlib.sha256).hexdigest())' "$SECRET" "$body")
-
-# Fixed signed body: HMAC + parse + normalize + spool (a dedup hit after the first) + 200.
-cat > "$work/signed.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Hub-Signature-256"] = "$signature"
-local f = io.open("$body", "rb"); wrk.body = f:read("*a"); f:close()
-LUA
-# A new message id per request: every request is a new event, a new row and a new delivery.
-python3 - "$body" "$work/unique-template.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-value = doc["entry"][0]["changes"][0]["value"]
-value["messages"][0]["id"] = "wamid.BENCH__ID__"
-# A thousand contacts, as real traffic spreads: per-contact ordering serializes one contact's events.
-value["messages"][0]["from"] = "1650__CONTACT__"
-value["contacts"][0]["wa_id"] = "1650__CONTACT__"
-open(sys.argv[2], "w").write(json.dumps(doc, separators=(",", ":")))
-PY
-cat > "$work/unique.lua" <<LUA
-local f = io.open("$work/unique-template.json", "rb"); local template = f:read("*a"); f:close()
-local prefix = tostring(os.time())
-local counter = 0
-request = function()
-  counter = counter + 1
-  local body = string.gsub(template, "__ID__", prefix .. counter)
-  body = string.gsub(body, "__CONTACT__", string.format("%07d", counter % 1000))
-  return wrk.format("POST", "/cloud", {["Content-Type"] = "application/json"}, body)
-end
-LUA
-
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /healthz { return 200; }
-    location = /cloud { return 200; }
-  }
+# delivered PORT: deliveries recorded as delivered so far, from /metrics.
+delivered() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk '/^cutover_deliveries_total\{/ && /outcome="delivered"/ {n += $NF} END {printf "%d\n", n}'
 }
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
-
-start_cutover() {  # name port extra-args... ; the spool lives in $work/spool-NAME
-  local name=$1 port=$2; shift 2
-  taskset -c 0 ./.build/release/cutover serve --listen "127.0.0.1:$port" --spool "$work/spool-$name" "$@" \
-    2>"$work/cutover-$name.log" &
-  pids+=($!)
-}
-signed_port=$(free_port); start_cutover signed "$signed_port" --app-secret "$SECRET"
-grouped_port=$(free_port); start_cutover grouped "$grouped_port"
-printf 'spool_max_batch: 1\n' > "$work/single.yml"
-single_port=$(free_port); start_cutover single "$single_port" --config "$work/single.yml"
-wait_port "$nginx_port"; wait_port "$signed_port"; wait_port "$grouped_port"; wait_port "$single_port"
-
-# Prints "req/s p50_ms p99_ms non2xx requests" for one wrk run.
-measure() {
-  local script=$1 port=$2
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "http://127.0.0.1:$port/cloud" > "$work/wrk.out"
-  python3 - "$work/wrk.out" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(label):
-    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", text, re.M)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-requests = int(re.search(r"(\d+) requests in", text).group(1))
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{rps:.0f} {ms('50'):.3f} {ms('99'):.3f} {errors.group(1) if errors else 0} {requests}")
-PY
+# wait_delivered PORT COUNT: until COUNT deliveries are recorded (5 min at most).
+wait_delivered() {
+    local deadline=$((SECONDS + 300))
+    while [ "$(delivered "$1")" -lt "$2" ]; do
+        [ $SECONDS -lt $deadline ] || { echo "only $(delivered "$1") of $2 deliveries recorded" >&2; return 1; }
+        sleep 0.02
+    done
 }
 
-row() { printf "%-6s %-40s %10s %9s %9s %7s %10s\n" "$@"; }
-ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# measure_distinct SERVER PID PORT BODIES: every body once; for cutover until its last delivery.
+measure_distinct() {
+    local server=$1 pid=$2 port=$3 bodies=$4 cpu0 cs0 started finished syscalls
+    cpu0=$(cpu_microseconds "$pid"); cs0=$(context_switches "$pid")
+    perf_syscalls_start "$work/perf-distinct.out"
+    started=$(now)
+    read -r _ _ non2xx _ < <(bench_client "$work/paced-client" "$port" 0 "$EVENTS" "$CONNECTIONS" "$bodies")
+    [ "$server" = nginx ] || wait_delivered "$port" "$EVENTS"
+    finished=$(now)
+    perf_syscalls_stop
+    syscalls=$perf_syscalls
+    [ "$non2xx" = 0 ] || echo "warning: $server answered $non2xx of the distinct bodies with non-2xx" >&2
+    record distinct "$server" "$(python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$EVENTS" "$(seconds_between "$started" "$finished")")" \
+        "$(per $(( $(cpu_microseconds "$pid") - cpu0 )) "$EVENTS")" "$(per $(( $(context_switches "$pid") - cs0 )) "$EVENTS")" "$(per "$syscalls" "$EVENTS")"
+}
 
-echo "Cutover ingest benchmark: POST $(wc -c < "$body") B Cloud webhook, wrk -t1 -c$CONNECTIONS -d${DURATION}s, server on core 0, wrk on core 1"
-row round server "req/s" "p50 ms" "p99 ms" non2xx "ratio"
+# measure_wrk ROW SERVER PID ARGS...: one timed wrk run; req/s and CPU per request.
+measure_wrk() {
+    local row=$1 server=$2 pid=$3 cpu0 rps requests non2xx; shift 3
+    cpu0=$(cpu_microseconds "$pid")
+    read -r rps requests non2xx _ _ < <(wrk_run -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@")
+    [ "$non2xx" = 0 ] || echo "warning: $row on $server: $non2xx non-2xx answers" >&2
+    record "$row" "$server" "$rps" "$(per $(( $(cpu_microseconds "$pid") - cpu0 )) "$requests")"
+}
+
+start_nginx reference
+reference_pid=$nginx_pid; reference_port=$nginx_port
+start_nginx sink
+sink_port=$nginx_port
+
+echo "make bench: $ROUNDS interleaved rounds; cutover, nginx and the sink on core $SERVER_CORE, load on core $CLIENT_CORE;" \
+    "wrk -t1 -c$CONNECTIONS, ${DURATION}s runs, $EVENTS distinct events per round" >&2
 for round in $(seq 1 "$ROUNDS"); do
-  read -r n_rps n_p50 n_p99 n_err _ < <(measure "$work/signed.lua" "$nginx_port")
-  row "$round" "nginx return 200" "$n_rps" "$n_p50" "$n_p99" "$n_err" "1.00"
-  read -r s_rps s_p50 s_p99 s_err _ < <(measure "$work/signed.lua" "$signed_port")
-  row "$round" "cutover signed, repeated body (dedup)" "$s_rps" "$s_p50" "$s_p99" "$s_err" "$(ratio "$s_rps" "$n_rps")"
-  read -r g_rps g_p50 g_p99 g_err _ < <(measure "$work/unique.lua" "$grouped_port")
-  row "$round" "cutover new events, group commit (64)" "$g_rps" "$g_p50" "$g_p99" "$g_err" "$(ratio "$g_rps" "$n_rps")"
-  read -r o_rps o_p50 o_p99 o_err _ < <(measure "$work/unique.lua" "$single_port")
-  row "$round" "cutover new events, 1 request/commit" "$o_rps" "$o_p50" "$o_p99" "$o_err" "$(ratio "$o_rps" "$n_rps")"
-  echo "       group commit vs one transaction per request: $(ratio "$g_rps" "$o_rps")x"
+    echo "round $round of $ROUNDS" >&2
+    signed_bodies "$work/bodies-$round.tsv" "$EVENTS" "R$round$$" "$SECRET"
+    start_cutover "round$round" --app-secret "$SECRET" --forward "http://127.0.0.1:$sink_port/hook" --format cloud
+    measure_distinct nginx "$reference_pid" "$reference_port" "$work/bodies-$round.tsv"
+    measure_distinct cutover "$cutover_pid" "$cutover_port" "$work/bodies-$round.tsv"
+    for server in nginx cutover; do
+        if [ $server = nginx ]; then pid=$reference_pid port=$reference_port; else pid=$cutover_pid port=$cutover_port; fi
+        measure_wrk retries $server "$pid" -s "$lua" "http://127.0.0.1:$port/cloud" -- "$work/bodies-$round.tsv"
+        measure_wrk healthz $server "$pid" "http://127.0.0.1:$port/healthz"
+    done
+    stop_process "$cutover_pid"
+    rm -rf "$work/spool-round$round"
 done
-echo "ratio: against nginx in the same round. signed: HMAC + parse + normalize + spool (dedup hit) + 200."
-echo "new events: parse + normalize + new spool rows + 200, while the local sink delivers on the same core."
 
-# End to end: how fast accepted events reach the local JSON-lines sink.
-e2e_port=$(free_port); start_cutover e2e "$e2e_port"
-wait_port "$e2e_port"
-started=$(date +%s.%N)
-read -r e_rps _ _ _ e_requests < <(measure "$work/unique.lua" "$e2e_port")
-sink="$work/spool-e2e/events.jsonl"
-python3 - "$sink" "$e_requests" "$started" <<'PY'
-import os, sys, time
-sink, accepted, started = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-deadline = time.time() + 300
-lines = 0
-while time.time() < deadline:
-    lines = sum(1 for _ in open(sink)) if os.path.exists(sink) else 0
-    if lines >= accepted:
-        break
-    time.sleep(0.2)
-elapsed = time.time() - started
-print(f"end to end: {accepted} events accepted, {lines} delivered to the local sink in {elapsed:.1f} s: "
-      f"{lines / elapsed:.0f} delivered events/s")
+# Latency at half of Cutover's own distinct rate, new events each; then RSS under paced retries.
+max_rate=$(awk -F'\t' '$1 == "distinct" && $2 == "cutover" {printf "%s ", $3}' "$results" | median)
+half_rate=$((max_rate / 2))
+start_cutover latency --app-secret "$SECRET" --forward "http://127.0.0.1:$sink_port/hook" --format cloud
+for round in $(seq 1 "$ROUNDS"); do
+    signed_bodies "$work/latency-$round.tsv" "$((half_rate * LATENCY_SECONDS))" "L$round$$" "$SECRET"
+    for server in nginx cutover; do
+        if [ $server = nginx ]; then pid=$reference_pid port=$reference_port; else pid=$cutover_pid port=$cutover_port; fi
+        read -r _ completed non2xx p50 p99 _ _ achieved < <(bench_client "$work/paced-client" "$port" "$half_rate" "$LATENCY_SECONDS" "$CONNECTIONS" "$work/latency-$round.tsv")
+        [ "$non2xx" = 0 ] || echo "warning: latency on $server: $non2xx non-2xx answers" >&2
+        record latency-p50 $server "$p50" -
+        record latency-p99 $server "$p99" -
+    done
+done
+for server in nginx cutover; do
+    if [ $server = nginx ]; then pid=$reference_pid port=$reference_port; else pid=$cutover_pid port=$cutover_port; fi
+    read -r _ completed _ _ _ _ _ achieved < <(bench_client "$work/paced-client" "$port" "$RSS_RATE" "$DURATION" "$CONNECTIONS" "$work/latency-1.tsv")
+    record rss-at-rate $server "$(( $(rss_kib "$pid") / 1024 ))" - 
+    record rss-peak $server "$(( $(peak_rss_kib "$pid") / 1024 ))" -
+    record rss-achieved-rate $server "$achieved" -
+done
+stop_process "$cutover_pid"
+
+case " $SKIP " in *" h2 "*) ;; *) BENCH_TSV=$results ./scripts/bench-h2.sh >&2 ;; esac
+case " $SKIP " in *" mallocs "*) ;; *) BENCH_TSV=$results ./scripts/bench-ingest.sh >&2 ;; esac
+
+python3 - "$results" "$ROUNDS" "$half_rate" "$RSS_RATE" <<'PY'
+import statistics, sys
+path, rounds, half_rate, rss_rate = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+values = {}
+for line in open(path):
+    row, server, value, cpu, switches, syscalls = line.rstrip("\n").split("\t")
+    values.setdefault((row, server), []).append((value, cpu, switches, syscalls))
+
+def med(row, server, column=0):
+    numbers = [float(v[column]) for v in values.get((row, server), []) if v[column] not in ("-", "nan")]
+    return statistics.median(numbers) if numbers else None
+
+def fmt(x, digits=0):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+def ratio(a, b):
+    return "-" if a is None or not b else f"{a / b:.2f}x"
+
+print(f"| workload | cutover | nginx | ratio | cutover CPU µs/req | nginx CPU µs/req | goal |")
+print("|---|---|---|---|---|---|---|")
+def throughput(title, row, goal, unit="/s"):
+    c, n = med(row, "cutover"), med(row, "nginx")
+    print(f"| {title} | {fmt(c)}{unit} | {fmt(n)}{unit} | {ratio(c, n)} | {fmt(med(row, 'cutover', 1), 1)} | {fmt(med(row, 'nginx', 1), 1)} | {goal} |")
+throughput("distinct signed Cloud webhooks, delivered to a local sink (events/s until the last delivery)", "distinct", ">= 0.30x")
+throughput("retries of committed ids", "retries", ">= 0.60x")
+throughput("GET /healthz", "healthz", ">= 1.0x")
+for q in ("p50", "p99"):
+    c, n = med(f"latency-{q}", "cutover"), med(f"latency-{q}", "nginx")
+    print(f"| {q} acknowledgement of new events at {half_rate}/s (half of Cutover's distinct rate) | {fmt(c, 2)} ms | {fmt(n, 2)} ms | {ratio(c, n)} | | | {'<= 5 ms' if q == 'p99' else ''} |")
+c, n = med("rss-at-rate", "cutover"), med("rss-at-rate", "nginx")
+print(f"| RSS at {fmt(med('rss-achieved-rate', 'cutover'))} req/s of retries (asked {rss_rate}/s); peak {fmt(med('rss-peak', 'cutover'))} MB | {fmt(c)} MB | {fmt(n)} MB | {ratio(c, n)} | | | < 100 MB |")
+for mode, goal in (("h2c -m1", ">= 0.5x"), ("h2c -m10", ">= 0.5x"), ("h2-tls -m1", ">= 0.5x"), ("h2-tls -m10", ">= 0.5x"), ("h1 -m1", ""), ("h1-tls -m1", "")):
+    if (mode, "cutover") in values:
+        throughput(f"{mode} POST 1.3 KB (h2load, server alone)", mode, goal)
+c, p = med("h1-tls -m1", "cutover"), med("h1 -m1", "cutover")
+if c and p:
+    print(f"| TLS HTTP/1.1 vs plain HTTP/1.1, Cutover | {fmt(c)}/s | plain {fmt(p)}/s | {ratio(c, p)} | | | >= 0.7x |")
+for phase in ("new", "duplicate"):
+    m = med("mallocs", phase)
+    if m is not None:
+        print(f"| mallocs per {'new event (with its delivery)' if phase == 'new' else 'retry'} | {fmt(m, 1)} | | | | | {'<= 60' if phase == 'new' else ''} |")
+print(f"| distinct row: context switches per event (cutover process) | {fmt(med('distinct', 'cutover', 2), 2)} | {fmt(med('distinct', 'nginx', 2), 2)} | | | | |")
+print(f"| distinct row: syscalls per event on core 0 (server + sink) | {fmt(med('distinct', 'cutover', 3), 1)} | {fmt(med('distinct', 'nginx', 3), 1)} | | | | |")
+print(f"Medians of {rounds} interleaved rounds. ratio: cutover/nginx in the same run (for latency and RSS: lower is better).")
 PY

@@ -6,6 +6,8 @@ Prints `listening PORT` once bound, then one JSON line per request received:
 """
 import argparse
 import base64
+import hashlib
+import hmac
 import json
 import sys
 import threading
@@ -19,7 +21,53 @@ parser.add_argument("--fail-every", type=int, default=0,
                     help="answer 500 to the first attempt of every Nth distinct event id")
 parser.add_argument("--hold", action="store_true",
                     help="record each request at once but answer only after a POST /release")
+parser.add_argument("--refuse-voice", action="store_true",
+                    help="answer 422 with a reason to any body holding a voice note (onprem, cloud or canonical)")
+parser.add_argument("--app-secret", default="",
+                    help="answer 401 unless X-Hub-Signature-256 is the body's HMAC-SHA256 with this secret")
+parser.add_argument("--signing-secret", default="",
+                    help="answer 401 unless webhook-signature is the body's Standard Webhooks signature (whsec_...)")
 options = parser.parse_args()
+
+
+def is_voice_note(body):
+    """Whether a webhook body holds a voice note, in any of the three shapes Cutover sends."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    documents = document if isinstance(document, list) else [document]
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        messages = list(doc.get("messages") or [])
+        for entry in doc.get("entry") or []:
+            for change in entry.get("changes") or []:
+                messages += (change.get("value") or {}).get("messages") or []
+        message = (doc.get("data") or {}).get("message") if isinstance(doc.get("data"), dict) else None
+        if isinstance(message, dict):
+            messages.append(message)
+        for m in messages:
+            if not isinstance(m, dict):
+                continue
+            if m.get("type") == "voice" or (m.get("type") == "audio" and (m.get("audio") or {}).get("voice") is True):
+                return True
+    return False
+
+
+def signature_problem(headers, body):
+    """Why the request's signature does not hold, or None (also when no secret is set)."""
+    if options.app_secret:
+        expected = "sha256=" + hmac.new(options.app_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers.get("X-Hub-Signature-256", ""), expected):
+            return "bad X-Hub-Signature-256"
+    if options.signing_secret:
+        key = base64.b64decode(options.signing_secret[len("whsec_"):])
+        signed = ("%s.%s." % (headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""))).encode() + body
+        expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        if expected not in headers.get("webhook-signature", "").split(" "):
+            return "bad webhook-signature"
+    return None
 released = threading.Event()
 
 seen_attempts = {}
@@ -47,6 +95,12 @@ class Handler(BaseHTTPRequestHandler):
             position = distinct.index(event_id) + 1
             if position % options.fail_every == 0 and seen_attempts[event_id] == 1:
                 status = 500
+        reason = b"ok"
+        problem = signature_problem(self.headers, body)
+        if problem:
+            status, reason = 401, problem.encode() + b"\n"
+        elif options.refuse_voice and is_voice_note(body):
+            status, reason = 422, b"voice notes are not supported here\n(refused by test-downstream.py --refuse-voice)\n"
         record = {
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -61,9 +115,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if options.retry_after and status >= 300:
             self.send_header("Retry-After", options.retry_after)
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Length", str(len(reason)))
         self.end_headers()
-        self.wfile.write(b"ok")
+        self.wfile.write(reason)
 
     def log_message(self, *args):
         pass

@@ -143,27 +143,10 @@ struct Replay: AsyncParsableCommand {
         for header in headers where Self.parseHeader(header) == nil {
             throw ValidationError("--header: expected 'Name: value', got \(header)")
         }
-        if sign {
-            switch format {
-            case .onprem: throw ValidationError("--sign: onprem deliveries carry no signature (add headers with --header)")
-            case .cloud, .raw:
-                if resolvedAppSecret == nil { throw ValidationError("--sign with --format \(format.rawValue) needs --app-secret or CUTOVER_APP_SECRET") }
-            case .canonical:
-                guard let secret = resolvedSigningSecret else {
-                    throw ValidationError("--sign with --format canonical needs --signing-secret or CUTOVER_SIGNING_SECRET")
-                }
-                if StandardWebhooksKey(secret: secret) == nil {
-                    throw ValidationError("--signing-secret: expected whsec_ followed by base64")
-                }
-            }
-        }
+        if sign { try secrets.validateSigning(format) }
     }
 
-    private var environment: [String: String] { ProcessInfo.processInfo.environment }
-    private var resolvedAppSecret: String? { appSecret ?? environment["CUTOVER_APP_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
-    private var resolvedSigningSecret: String? {
-        signingSecret ?? environment["CUTOVER_SIGNING_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    private var secrets: SigningSecrets { SigningSecrets(appSecret: appSecret, signingSecret: signingSecret) }
 
     static func parseHeader(_ text: String) -> (name: String, value: String)? {
         guard let colon = text.firstIndex(of: ":") else { return nil }
@@ -199,9 +182,9 @@ struct Replay: AsyncParsableCommand {
         plan.headers = headers.compactMap(Self.parseHeader)
         if sign {
             if format == .canonical {
-                plan.signingKey = resolvedSigningSecret.flatMap(StandardWebhooksKey.init(secret:))
+                plan.signingKey = secrets.signingKey
             } else {
-                plan.appSecret = resolvedAppSecret
+                plan.appSecret = secrets.appSecret
             }
         }
 
