@@ -15,6 +15,18 @@ struct PostgresSpoolTests {
         try PostgresSpool.open(PostgresSpoolConfiguration(url: url, instanceID: instance, leaseSeconds: lease))
     }
 
+    /// Instances "one" and "two" (60 s leases) on a new database of a server of the test's own.
+    private func withTwoInstances(_ body: (PostgresSpool, PostgresSpool, PostgresServer) throws -> Void) throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let first = try open(url, instance: "one")
+        defer { first.close() }
+        let second = try open(url, instance: "two")
+        defer { second.close() }
+        try body(first, second, server)
+    }
+
     @Test func statementErrorsCarrySQLState() throws {
         let server = try PostgresServer()
         defer { server.stop() }
@@ -33,53 +45,43 @@ struct PostgresSpoolTests {
     }
 
     @Test func aLiveLeaseIsNeverClaimedTwiceAndAnExpiredOneIsTakenOver() throws {
-        let server = try PostgresServer()
-        defer { server.stop() }
-        let url = try server.makeDatabase()
-        let first = try open(url, instance: "one", lease: 60)
-        defer { first.close() }
-        let second = try open(url, instance: "two", lease: 60)
-        defer { second.close() }
-        _ = try first.ingest([request([event("e1")], at: 100)])
-        let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
-        #expect(claimed.map(\.eventID) == ["e1"])
-        #expect(try second.claim(destination: "primary", now: 159, limit: 10).isEmpty, "the lease runs until 160")
-        let takenOver = try second.claim(destination: "primary", now: 160, limit: 10)
-        #expect(takenOver.map(\.eventID) == ["e1"])
-        // The first instance's late outcome no longer counts: the delivery is the second's now.
-        #expect(try first.record([DeliveryResult(deliveryID: claimed[0].id, result: .delivered(status: 200))], now: 161) == [claimed[0].id])
-        #expect(try second.record([DeliveryResult(deliveryID: takenOver[0].id, result: .delivered(status: 200))], now: 161).isEmpty)
-        #expect(try first.delivery(id: claimed[0].id)?.attempts == 1)
+        try withTwoInstances { first, second, _ in
+            _ = try first.ingest([request([event("e1")], at: 100)])
+            let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
+            #expect(claimed.map(\.eventID) == ["e1"])
+            #expect(try second.claim(destination: "primary", now: 159, limit: 10).isEmpty, "the lease runs until 160")
+            let takenOver = try second.claim(destination: "primary", now: 160, limit: 10)
+            #expect(takenOver.map(\.eventID) == ["e1"])
+            // The first instance's late outcome no longer counts: the delivery is the second's now.
+            #expect(try first.record([DeliveryResult(deliveryID: claimed[0].id, result: .delivered(status: 200))], now: 161) == [claimed[0].id])
+            #expect(try second.record([DeliveryResult(deliveryID: takenOver[0].id, result: .delivered(status: 200))], now: 161).isEmpty)
+            #expect(try first.delivery(id: claimed[0].id)?.attempts == 1)
+        }
     }
 
     /// A send may outlast the lease: the renewal extends the leases of what the process still holds,
     /// and only those (an outcome recorded, or one in a failed turn, is no longer held).
     @Test func renewalKeepsHeldLeasesAndLetsGoOfRecordedOnes() throws {
-        let server = try PostgresServer()
-        defer { server.stop() }
-        let url = try server.makeDatabase()
-        let first = try open(url, instance: "one", lease: 60)
-        defer { first.close() }
-        let second = try open(url, instance: "two", lease: 60)
-        defer { second.close() }
-        _ = try first.ingest([request([event("a", contact: "ca")], at: 100), request([event("b", contact: "cb")], at: 100)])
-        let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
-        #expect(Set(claimed.map(\.eventID)) == ["a", "b"])
-        #expect(first.heldDeliveries == Set(claimed.map(\.id)))
-        first.renewLeases()
-        let far = Spool.currentTime() + 30
-        #expect(try second.claim(destination: "primary", now: far, limit: 10).isEmpty, "renewed to the wall clock's now + 60")
-        let a = try #require(claimed.first { $0.eventID == "a" })
-        _ = try first.recordAndClaim([DeliveryResult(deliveryID: a.id, result: .delivered(status: 200))], destination: "primary", now: 101, limit: 0)
-        #expect(first.heldDeliveries == Set(claimed.map(\.id)).subtracting([a.id]))
-        // A turn that fails is forgotten by its worker: its deliveries are not renewed any more, so
-        // their leases lapse and they are claimed again.
-        server.stop()
-        let b = try #require(claimed.first { $0.eventID == "b" })
-        #expect(throws: SpoolError.self) {
-            try first.recordAndClaim([DeliveryResult(deliveryID: b.id, result: .delivered(status: 200))], destination: "primary", now: 102, limit: 5)
+        try withTwoInstances { first, second, server in
+            _ = try first.ingest([request([event("a", contact: "ca")], at: 100), request([event("b", contact: "cb")], at: 100)])
+            let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
+            #expect(Set(claimed.map(\.eventID)) == ["a", "b"])
+            #expect(first.heldDeliveries == Set(claimed.map(\.id)))
+            first.renewLeases()
+            let far = Spool.currentTime() + 30
+            #expect(try second.claim(destination: "primary", now: far, limit: 10).isEmpty, "renewed to the wall clock's now + 60")
+            let a = try #require(claimed.first { $0.eventID == "a" })
+            _ = try first.recordAndClaim([DeliveryResult(deliveryID: a.id, result: .delivered(status: 200))], destination: "primary", now: 101, limit: 0)
+            #expect(first.heldDeliveries == Set(claimed.map(\.id)).subtracting([a.id]))
+            // A turn that fails is forgotten by its worker: its deliveries are not renewed any more, so
+            // their leases lapse and they are claimed again.
+            server.stop()
+            let b = try #require(claimed.first { $0.eventID == "b" })
+            #expect(throws: SpoolError.self) {
+                try first.recordAndClaim([DeliveryResult(deliveryID: b.id, result: .delivered(status: 200))], destination: "primary", now: 102, limit: 5)
+            }
+            #expect(first.heldDeliveries.isEmpty)
         }
-        #expect(first.heldDeliveries.isEmpty)
     }
 
     /// A restart with the same configured instance id takes its claims back at once (the previous
