@@ -23,16 +23,17 @@ struct PostgresInstancesTests {
 
         // Half acknowledged (every line so far is an ack: both instances are up), then the kill.
         #expect(client.stdout.wait(timeout: 90) { $0.count >= total / 2 } != nil, "half the load acknowledged")
+        let held = """
+            SELECT e.id FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
+            WHERE d.state = 'inflight' AND d.claimed_by = 'a'
+            """
+        // Killed while it holds deliveries, so the kill has something in flight to lose.
+        _ = try waitFor(timeout: 30) { try relays.postgres.psql(held, database: relays.database).isEmpty ? nil : true }
         first.kill()
         // What the killed instance held, read before anything can take it over (the lease is 5 s and
         // it is not restarted yet): only these may be delivered twice.
-        let heldAtKill = Set(
-            try relays.postgres.psql(
-                """
-                SELECT e.id FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq
-                WHERE d.state = 'inflight' AND d.claimed_by = 'a'
-                """, database: relays.database
-            ).split(separator: "\n").map(String.init))
+        let heldAtKill = Set(try relays.postgres.psql(held, database: relays.database).split(separator: "\n").map(String.init))
+        #expect(!heldAtKill.isEmpty, "the killed instance held deliveries")
         first = try relays.start(instance: "a", downstream: downstream, port: first.port)
 
         let acknowledged = try PostgresRelays.acknowledged(by: client, timeout: 150)
