@@ -3,7 +3,7 @@
 
 SWIFT        ?= swift
 # Build: the C libraries. Tests: the real peers they start (curl, openssl, nginx, h2load, Python).
-APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client
+APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client libpq-dev postgresql
 # The deploy/ checks: systemd-analyze verifies deploy/cutover.service.
 DEPLOY_TEST_PACKAGES := systemd
 BENCH_PACKAGES := wrk

@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CSystemShims"),
         // The one lock type every target shares: a Mutex whose hand-over ThreadSanitizer can see.
         .target(name: "CutoverLocking", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
@@ -74,8 +75,10 @@ let package = Package(
             dependencies: ["CutoverLocking", "COpenSSL", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
-        // Durable spool on SQLite: raw requests, canonical events, deliveries, quarantine.
-        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite"], swiftSettings: strictSwift),
+        // libpq, wrapped: connections, binary parameters and results, errors with SQLSTATE.
+        .target(name: "CutoverPostgres", dependencies: ["CLibPQ"], swiftSettings: strictSwift),
+        // Durable spool: raw requests, canonical events, deliveries, quarantine; on SQLite or PostgreSQL.
+        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite", "CutoverPostgres"], swiftSettings: strictSwift),
         // The upper half follows DESIGN's data flow, one target per box (docs/architecture.md).
         // Configuration: YAML file + environment + flags -> typed, validated settings.
         .target(
@@ -224,7 +227,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CutoverTestSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CutoverPostgres", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [

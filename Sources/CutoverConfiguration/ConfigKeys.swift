@@ -191,6 +191,12 @@ extension Constraint where Value == String {
     }
 }
 
+/// A value with a text and a mapping form (`valueOrSection`): what the text form keeps of the
+/// file's mapping when a flag or override gives the text.
+package protocol RefinedBySection {
+    func refined(by section: Self) -> Self
+}
+
 /// A mapping of keys: the top level, `limits`, a destination.
 package protocol ConfigSection: Sendable {
     static var fields: [Field<Self>] { get }
@@ -457,6 +463,43 @@ extension Field where Root: ConfigSection {
             },
             entries: { root, path, inherited in
                 root[keyPath: keyPath]?.entries(path.isEmpty ? name : path + "." + name, reload ?? inherited) ?? []
+            }
+        )
+    }
+
+    /// A key given as text or as a mapping of its own keys (`spool: ./dir` or `spool: {postgres: {...}}`).
+    /// The text form comes from the flag, the key's override or a scalar in the file, in that order;
+    /// otherwise a mapping in the file, or an override of one of the mapping's keys, is read as the
+    /// section. Declared as the value (with its flag and override) followed by the section's keys.
+    package static func valueOrSection<Value: ConfigValue & ConfigSection & RefinedBySection>(
+        _ name: String, _ keyPath: any WritableKeyPath<Root, Value> & Sendable, flag: String? = nil, reload: Reload? = nil,
+        doc: String
+    ) -> Self {
+        let value = Self.value(name, keyPath, flag: flag, reload: reload, doc: doc)
+        return Self(
+            name: name,
+            declare: { parent in value.declare(parent) + Value.declarations(in: parent.child(name, reload: reload)) },
+            read: { root, node, scope, reader in
+                let textGiven =
+                    flag.map { reader.flags[$0] != nil } == true
+                    || scope.environmentName.map { reader.environment[$0] != nil } == true || node?.scalar != nil
+                if !textGiven, let node, node.mapping != nil {
+                    root[keyPath: keyPath] = try Value.read(node, scope, reader)
+                    return
+                }
+                try value.read(&root, node, scope, reader)
+                if textGiven, let node, node.mapping != nil {
+                    // A flag or override over the file's mapping: the mapping may still say more about it.
+                    root[keyPath: keyPath] = root[keyPath: keyPath].refined(by: try Value.read(node, scope, reader))
+                } else if !textGiven {
+                    // An override of one of the mapping's keys turns the mapping form on, as the file would.
+                    let section = try Value.read(nil, scope, reader)
+                    if section != Value.defaults { root[keyPath: keyPath] = section }
+                }
+            },
+            entries: { root, path, inherited in
+                let section = root[keyPath: keyPath].entries(path.isEmpty ? name : path + "." + name, reload ?? inherited)
+                return section.isEmpty ? value.entries(root, path, inherited) : section
             }
         )
     }

@@ -8,7 +8,7 @@ import Foundation
 /// initial value as its default. An empty file (or none at all) is the embedded default of DESIGN.md.
 package struct CutoverConfig: ConfigSection {
     package var listen = ListenAddress.address(HostAndPort(host: "127.0.0.1", port: 8080))
-    package var spool = "./.cutover"
+    package var spool = SpoolLocation.defaults
     package var spoolMaxBatch = 64
     package var spoolRetention = Retention()
     package var spoolCommitTimeoutSeconds = 5.0
@@ -34,7 +34,7 @@ package struct CutoverConfig: ConfigSection {
 
     package static let fields: [Field<Self>] = [
         .value("listen", \.listen, flag: "--listen", reload: .restart, doc: "plain HTTP/1.1 and h2c listener; off when only tls listens"),
-        .value("spool", \.spool, .nonEmpty, flag: "--spool", reload: .restart, doc: "SQLite spool directory: raw requests, events, deliveries"),
+        .valueOrSection("spool", \.spool, flag: "--spool", reload: .restart, doc: "SQLite spool directory (raw requests, events, deliveries), or a PostgreSQL spool: a postgresql:// URL or {postgres: {...}}"),
         .value("spool_max_batch", \.spoolMaxBatch, .atLeast(1), reload: .restart, doc: "requests per spool transaction (group commit); 1 = one fsync each"),
         .section("spool_retention", \.spoolRetention, reload: .restart, doc: "how long finished work is kept; pending deliveries and dead letters never pruned"),
         .value("spool_commit_timeout_seconds", \.spoolCommitTimeoutSeconds, .positive, reload: .restart, doc: "a request not committed by then gets 503 (the sender retries; dedup absorbs a late commit)"),
@@ -417,6 +417,12 @@ package struct CutoverConfig: ConfigSection {
             throw ConfigError("destinations: at least one destination must have role primary")
         }
         for (index, secret) in cloud.appSecrets.enumerated() { try resolve(secret, "cloud.app_secrets[\(index)]", environment) }
+        if let postgres = spool.postgres {
+            try resolve(postgres.password, "spool.postgres.password", environment)
+            if destinations.isEmpty, sink == nil {
+                throw ConfigError("\(located("spool.postgres.url")): with no destinations, set sink: (a PostgreSQL spool has no directory for events.jsonl)")
+            }
+        }
         try resolve(cloud.verifyToken, "cloud.verify_token", environment)
         if let admin {
             if admin.listen.port != 0, admin.listen == listen.address || admin.listen == tls?.listen {

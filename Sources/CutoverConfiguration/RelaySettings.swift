@@ -11,7 +11,7 @@ import Foundation
 package struct RelaySettings: Sendable {
     /// The plain HTTP listener; nil when `listen: off` leaves only the TLS listener.
     package var listen: HostAndPort?
-    package var spoolDirectory: String
+    package var spool: SpoolSettings
     package var spoolMaxBatch: Int
     package var spoolRetention: CutoverConfig.Retention
     package var spoolCommitTimeout: Duration
@@ -93,7 +93,7 @@ package struct RelaySettings: Sendable {
         try config.validate(environment: environment)
         self.config = config
         listen = config.listen.address
-        spoolDirectory = config.spool
+        spool = try SpoolSettings(config.spool, environment: environment)
         spoolMaxBatch = config.spoolMaxBatch
         spoolRetention = config.spoolRetention
         spoolCommitTimeout = .milliseconds(Int(config.spoolCommitTimeoutSeconds * 1000))
@@ -152,7 +152,8 @@ package struct RelaySettings: Sendable {
             )
         }
         if destinations.isEmpty {
-            let path = config.sink ?? (config.spool as NSString).appendingPathComponent("events.jsonl")
+            // validate() asked for a sink when there is no spool directory to put it in.
+            let path = config.sink ?? ((config.spool.directory ?? ".") as NSString).appendingPathComponent("events.jsonl")
             destinations.append(
                 DestinationSettings(
                     name: "local-sink", target: .jsonLinesFile(path), format: .canonical, role: .primary,

@@ -28,7 +28,7 @@ package struct DeliveryEnvironment: Sendable {
 package final class DeliveryWorker: @unchecked Sendable {
     // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
     package let destination: RelaySettings.DestinationSettings
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let client: HTTPClient
     /// Client TLS for an https destination with its own CA or client certificate.
     private let tls: TLSContext?
@@ -59,7 +59,7 @@ package final class DeliveryWorker: @unchecked Sendable {
     private let pumpQueued = Atomic<Bool>(false)
 
     package init(
-        destination: RelaySettings.DestinationSettings, spool: Spool, client: HTTPClient, tls: TLSContext? = nil,
+        destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
         breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
     ) {

@@ -26,7 +26,7 @@ package final class IngressHandler: HTTPServerHandler {
     }
 
     private let snapshot: Locked<Snapshot>
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let metrics: RelayMetrics
     private let readiness: Readiness
     private let logger: Logger
@@ -44,7 +44,7 @@ package final class IngressHandler: HTTPServerHandler {
     package let capture: CaptureWriter?
 
     package init(
-        settings: RelaySettings, spool: Spool, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
+        settings: RelaySettings, spool: any SpoolBackend, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
         wallClock: WallClock = .system, decodePool: DecodePool? = nil, onAccepted: @escaping @Sendable () -> Void
     ) {
         snapshot = Locked(Snapshot(settings))

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// delivered events past the dedup window and raw requests past their retention. The spool deletes
 /// in bounded batches, so ingest waits at most one batch.
 package struct SpoolJanitor: Service {
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let policy: RetentionPolicy
     private let interval: Duration
     private let clock: any Clock<Duration>
@@ -19,7 +19,7 @@ package struct SpoolJanitor: Service {
     private let queue = DispatchQueue(label: "cutover.janitor", qos: .utility)
 
     package init(
-        spool: Spool, retention: CutoverConfig.Retention, clock: any Clock<Duration> = ContinuousClock(),
+        spool: any SpoolBackend, retention: CutoverConfig.Retention, clock: any Clock<Duration> = ContinuousClock(),
         wallClock: WallClock = .system, metrics: RelayMetrics, logger: Logger
     ) {
         self.spool = spool

@@ -18,7 +18,7 @@ import ServiceLifecycle
 package final class Relay: Sendable {
     package let metrics: RelayMetrics
     private let logger: Logger
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let server: HTTPServer
     private let client: HTTPClient
     private let ingress: IngressHandler
@@ -115,12 +115,21 @@ package final class Relay: Sendable {
     package init(settings: RelaySettings, logger: Logger, metrics: RelayMetrics = RelayMetrics()) throws {
         self.logger = logger
         self.metrics = metrics
-        let spool = try Spool.open(
-            directory: settings.spoolDirectory,
+        let spool = try SpoolOpening.open(
+            settings.spool,
             options: SpoolOptions(
                 maxBatch: settings.spoolMaxBatch, commitTimeout: settings.spoolCommitTimeout,
                 check: settings.spoolCheck == .off ? .off : .quick, checkTimeout: settings.spoolCheckTimeout))
-        Self.report(spool.openReport, path: spool.path, logger: logger)
+        if let sqlite = spool as? Spool {
+            Self.report(sqlite.openReport, path: sqlite.path, logger: logger)
+        } else if let postgres = spool as? PostgresSpool {
+            logger.info(
+                "PostgreSQL spool opened",
+                metadata: [
+                    "spool_id": "\(postgres.spoolID)", "location": "\(postgres.location)",
+                    "instance_id": "\(postgres.configuration.instanceID)", "lease_seconds": "\(postgres.configuration.leaseSeconds)",
+                ])
+        }
         spool.onFault { fault, first in
             metrics.countSpoolFault(kind: fault.kind.rawValue)
             if first { logger.critical("spool fault: \(fault.reason)", metadata: ["kind": "\(fault.kind.rawValue)"]) }
@@ -194,7 +203,7 @@ package final class Relay: Sendable {
 
     /// Everything a delivery worker shares with the others.
     private struct WorkerFactory: Sendable {
-        let spool: Spool
+        let spool: any SpoolBackend
         let client: HTTPClient
         let metrics: RelayMetrics
         let logger: Logger

@@ -41,6 +41,26 @@ final class CommittedEventIndex: Sendable {
         }
     }
 
+    /// For each of `ids`, whether it is committed: the index first, then `lookUp` (whether the
+    /// database holds an id, on a connection that sees only committed data) for the ids it misses,
+    /// which are added. nil when there are more than `maxLookUps` misses or a look-up fails.
+    func resolve(_ ids: [String], maxLookUps: Int, lookUp: (_ missing: [String]) throws(SpoolError) -> Set<String>) -> [Bool]? {
+        var known = [Bool](repeating: false, count: ids.count)
+        let generation = lookup(ids, into: &known)
+        let missing = zip(ids, known).compactMap { id, isKnown in isKnown ? nil : id }
+        guard !missing.isEmpty else { return known }
+        guard missing.count <= maxLookUps else { return nil }
+        let found: Set<String>
+        do throws(SpoolError) {
+            found = try lookUp(missing)
+        } catch {
+            return nil
+        }
+        for (index, id) in ids.enumerated() where !known[index] && found.contains(id) { known[index] = true }
+        insert(found, generation: generation)
+        return known
+    }
+
     /// Adds committed ids; `generation` (from `lookup`) drops them if the index was cleared since.
     func insert<Ids: Sequence<String>>(_ ids: Ids, generation: UInt64? = nil) {
         guard capacity > 0 else { return }

@@ -334,4 +334,14 @@ package struct DeliveryResult: Sendable, Hashable {
         self.deliveryID = deliveryID
         self.result = result
     }
+
+    /// The delivery's row after this outcome: its state, when it is due again (nil: unchanged), its
+    /// last error and status. Both spools record outcomes through it.
+    var recorded: (state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?) {
+        switch result {
+        case .delivered(let status): (.delivered, nil, nil, status)
+        case .retry(let at, let error, let status): (.pending, at, error, status)
+        case .dead(let error, let status): (.dead, nil, error, status)
+        }
+    }
 }

@@ -33,37 +33,15 @@ package final class Spool: Sendable {
     private let database: Locked<SQLiteDatabase?>
     /// The read-only connection; nil once closed.
     private let reader: Locked<SQLiteDatabase?>
-    private let batch: Locked<BatchState>
-    private let writerQueue = DispatchQueue(label: "cutover.spool.writer", qos: .userInitiated)
-    /// Fires commit timeouts; a fired timeout only completes a submission that is still waiting.
-    private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
+    /// The writer queue, its batch and the ingest counters.
+    private let committer: GroupCommitter
     private let faultState = Locked<FaultState>(FaultState())
-    /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
-    private let batchStartedAt = Atomic<UInt64>(0)
-    /// Test hook: called on the writer as each batch starts, before it takes the connection.
-    private let batchStartObserver = Locked<(@Sendable () -> Void)?>(nil)
     /// Ids of recently committed events, for `committedEvents`.
     let committedIndex: CommittedEventIndex
-
-    private struct Submission: Sendable {
-        let request: IncomingRequest
-        let completion: PendingCompletion
-    }
 
     private struct FaultState {
         var fault: SpoolFault?
         var observer: (@Sendable (SpoolFault, _ first: Bool) -> Void)?
-    }
-
-    private struct BatchState {
-        var queue: [Submission] = []
-        /// A drain is queued or running on `writerQueue`. Invariant: `queue` non-empty implies true.
-        var writerScheduled = false
-        var closed = false
-        var counters = SpoolCounters()
-        /// Duplicates answered without a write (`recordCommittedDuplicates`), not yet in the
-        /// `counters` table: the next transaction adds them.
-        var uncountedDuplicates = 0
     }
 
     private init(
@@ -77,7 +55,7 @@ package final class Spool: Sendable {
         databaseIdentity = identity
         self.database = Locked(Optional(database))
         self.reader = Locked(Optional(reader))
-        self.batch = Locked(BatchState())
+        committer = GroupCommitter(options: options)
         committedIndex = CommittedEventIndex(capacity: options.dedupIndexCapacity)
     }
 
@@ -128,37 +106,32 @@ package final class Spool: Sendable {
         _ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {
         if let fault = fault, fault.kind == .lost {
-            batch.withLock { $0.counters.failedRequests += 1 }
+            committer.countRefused()
             note(fault)
             completion(.failure(lostError(fault)))
             return
         }
-        let pending = PendingCompletion(completion)
-        let (accepted, startWriter) = batch.withLock { state -> (Bool, Bool) in
-            if state.closed {
-                state.counters.failedRequests += 1
-                return (false, false)
-            }
-            state.queue.append(Submission(request: request, completion: pending))
-            if state.writerScheduled { return (true, false) }
-            state.writerScheduled = true
-            return (true, true)
-        }
-        guard accepted else {
-            pending.complete(.failure(.closed("submit request")))
-            return
-        }
-        if let timeout = options.commitTimeout {
-            // Weak: a completed submission is freed at once, not when its timer fires.
-            timeoutQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak pending, weak self] in
-                guard let pending, let self else { return }
-                let error = SpoolError(
-                    kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)",
-                    operation: "submit request")
-                if pending.complete(.failure(error)) { self.batch.withLock { $0.counters.timedOutRequests += 1 } }
+        committer.submit(request, to: Writer(spool: self), completion: completion)
+    }
+
+    /// The group committer's view of this spool (held only while a drain runs, so no cycle).
+    private struct Writer: GroupCommitWriter {
+        let spool: Spool
+
+        func writeBatch(_ requests: [IncomingRequest], carriedDuplicates: Int) -> Result<[IngestReceipt], SpoolError> {
+            Result { () throws(SpoolError) -> [IngestReceipt] in
+                try spool.withDatabase("ingest") { database throws(SpoolError) in
+                    // Before: do not write into a file nobody will open again. After: the file may
+                    // have gone during the commit; a 200 now would acknowledge what is not stored.
+                    try spool.verifyIdentityOrThrow()
+                    let receipts = try database.ingest(requests, carriedDuplicates: carriedDuplicates)
+                    try spool.verifyIdentityOrThrow()
+                    return receipts
+                }
             }
         }
-        if startWriter { writerQueue.async { self.drain() } }
+
+        func batchCommitted(_ requests: [IncomingRequest]) { spool.noteCommitted(requests) }
     }
 
     /// Most ids of one call that `committedEvents` looks up in the database: a body of many new
@@ -171,28 +144,15 @@ package final class Spool: Sendable {
     /// said (the spool is closed or lost, more than `maxCommittedLookups` misses): submit as usual.
     /// An id only in a batch not yet committed is not committed: its retry waits for the writer.
     package func committedEvents(_ ids: [String]) -> [Bool]? {
-        guard !ids.isEmpty, fault?.kind != .lost, !batch.withLock({ $0.closed }) else { return nil }
-        var known = [Bool](repeating: false, count: ids.count)
-        let generation = committedIndex.lookup(ids, into: &known)
-        var misses = 0
-        for isKnown in known where !isKnown { misses += 1 }
-        if misses > 0 {
-            guard misses <= Self.maxCommittedLookups else { return nil }
-            var found: [String] = []
-            do throws(SpoolError) {
-                try withReader("look up committed event ids") { database throws(SpoolError) in
-                    for (index, id) in ids.enumerated() where !known[index] {
-                        if try database.containsEvent(id: id) {
-                            known[index] = true
-                            found.append(id)
-                        }
-                    }
-                }
-            } catch {
-                return nil
+        guard !ids.isEmpty, fault?.kind != .lost, !committer.isClosed else { return nil }
+        let resolved = committedIndex.resolve(ids, maxLookUps: Self.maxCommittedLookups) { missing throws(SpoolError) in
+            try withReader("look up committed event ids") { database throws(SpoolError) in
+                var found = Set<String>()
+                for id in missing where try database.containsEvent(id: id) { found.insert(id) }
+                return found
             }
-            committedIndex.insert(found, generation: generation)
         }
+        guard let known = resolved else { return nil }
         // As before every 200 of the writer: the ids are in the file the path still names.
         if known.contains(true), verifyIdentity() != nil { return nil }
         return known
@@ -202,7 +162,7 @@ package final class Spool: Sendable {
     /// count (`spool stats`) takes them with the next commit, or at close.
     package func recordCommittedDuplicates(_ events: Int) {
         guard events > 0 else { return }
-        batch.withLock { $0.uncountedDuplicates += events }
+        committer.addUncountedDuplicates(events)
     }
 
     /// After a commit: its events' ids (new and duplicate alike, all stored now) go in the index.
@@ -223,78 +183,18 @@ package final class Spool: Sendable {
                 try verifyIdentityOrThrow()
                 return receipts
             }
-            batch.withLock { $0.counters.recordCommit(requests.count) }
+            committer.recordCommit(requests.count)
             noteCommitted(requests)
             return receipts
         } catch {
-            batch.withLock { $0.counters.recordFailure(requests.count) }
+            committer.recordFailure(requests.count)
             throw error
-        }
-    }
-
-    /// The writer: while submissions are queued, take up to `maxBatch` of them, write them in one
-    /// transaction, then complete each. Requests submitted while a commit is in progress pile up and go
-    /// together in the next one, so batches grow with load and a lone request is written at once.
-    private func drain() {
-        let maxBatch = options.maxBatch
-        while true {
-            let submissions = batch.withLock { state -> [Submission] in
-                if state.queue.isEmpty {
-                    state.writerScheduled = false
-                    return []
-                }
-                if state.queue.count <= maxBatch {
-                    defer { state.queue.removeAll(keepingCapacity: true) }
-                    return state.queue
-                }
-                defer { state.queue.removeFirst(maxBatch) }
-                return Array(state.queue.prefix(maxBatch))
-            }
-            if submissions.isEmpty { return }
-            // Already answered (timed out while queued): writing them now would only surprise.
-            let live = submissions.filter { !$0.completion.isDone }
-            if live.isEmpty { continue }
-
-            let requests = live.map(\.request)
-            let carried = batch.withLock { state in
-                defer { state.uncountedDuplicates = 0 }
-                return state.uncountedDuplicates
-            }
-            batchStartedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
-            batchStartObserver.withLock { $0 }?()
-            let result = Result { () throws(SpoolError) -> [IngestReceipt] in
-                try withDatabase("ingest") { database throws(SpoolError) in
-                    // Before: do not write into a file nobody will open again. After: the file may
-                    // have gone during the commit; a 200 now would acknowledge what is not stored.
-                    try verifyIdentityOrThrow()
-                    let receipts = try database.ingest(requests, carriedDuplicates: carried)
-                    try verifyIdentityOrThrow()
-                    return receipts
-                }
-            }
-            batchStartedAt.store(0, ordering: .relaxed)
-            switch result {
-            case .success(let receipts):
-                batch.withLock { $0.counters.recordCommit(live.count) }
-                noteCommitted(requests)
-                for (submission, receipt) in zip(live, receipts) { submission.completion.complete(.success(receipt)) }
-            case .failure(let error):
-                batch.withLock { state in
-                    state.counters.recordFailure(live.count)
-                    state.uncountedDuplicates += carried
-                }
-                for submission in live { submission.completion.complete(.failure(error)) }
-            }
         }
     }
 
     /// How long the batch being written has been at it, nil while the writer is idle: a commit that
     /// runs for long means a stalled disk.
-    package func writerBusyFor(now: DispatchTime = .now()) -> Duration? {
-        let started = batchStartedAt.load(ordering: .relaxed)
-        guard started != 0 else { return nil }
-        return .nanoseconds(Int64(clamping: now.uptimeNanoseconds &- started))
-    }
+    package func writerBusyFor(now: DispatchTime = .now()) -> Duration? { committer.busyFor(now: now) }
 
     // MARK: Faults
 
@@ -348,7 +248,7 @@ package final class Spool: Sendable {
     }
 
     /// Ingest counters of this process.
-    package var counters: SpoolCounters { batch.withLock { $0.counters } }
+    package var counters: SpoolCounters { committer.counters }
 
     // MARK: Delivery
 
@@ -480,29 +380,19 @@ package final class Spool: Sendable {
     /// callers (commands, tests): it blocks the calling thread until the writer is done, so it must not
     /// be called from a completion (which runs on that writer) nor from async code (use `shutdown()`).
     package func close() {
-        dispatchPrecondition(condition: .notOnQueue(writerQueue))
-        batch.withLock { $0.closed = true }
-        // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.
-        writerQueue.sync {}
+        committer.close()
         closeConnections()
     }
 
     /// `close()` for async code: the wait for the writer suspends instead of blocking a thread.
     package func shutdown() async {
-        batch.withLock { $0.closed = true }
-        // Queued behind every drain scheduled before `closed` was set, like `close()`'s sync.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            writerQueue.async { continuation.resume() }
-        }
+        await committer.shutdown()
         closeConnections()
     }
 
     private func closeConnections() {
         // On the closing thread once the writer is done: the duplicates no later commit will carry.
-        let uncounted = batch.withLock { state in
-            defer { state.uncountedDuplicates = 0 }
-            return state.uncountedDuplicates
-        }
+        let uncounted = committer.takeUncountedDuplicates()
         if uncounted > 0, fault == nil {
             try? withDatabase("count duplicates") { database throws(SpoolError) in
                 try database.transaction("count duplicates") { () throws(SpoolError) in
@@ -597,43 +487,11 @@ package final class Spool: Sendable {
     }
 
     /// Test hook: `observer` runs on the writer as each batch starts (nil: none).
-    func _onBatchStart(_ observer: (@Sendable () -> Void)?) { batchStartObserver.withLock { $0 = observer } }
+    func _onBatchStart(_ observer: (@Sendable () -> Void)?) { committer.onBatchStart(observer) }
 
     /// Test hook: holds the writer so submissions pile up (deterministic batching); pair with `_resumeWriter`.
-    func _suspendWriter() { writerQueue.suspend() }
-    func _resumeWriter() { writerQueue.resume() }
-}
-
-extension SpoolCounters {
-    fileprivate mutating func recordCommit(_ requests: Int) {
-        ingestCommits += 1
-        ingestedRequests += requests
-        largestBatch = max(largestBatch, requests)
-    }
-
-    fileprivate mutating func recordFailure(_ requests: Int) {
-        failedIngestBatches += 1
-        failedRequests += requests
-    }
-}
-
-/// A submission's completion, called at most once: by the commit or by the timeout, whichever comes first.
-final class PendingCompletion: Sendable {
-    private let completion: Locked<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
-
-    init(_ completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
-        self.completion = Locked(completion)
-    }
-
-    var isDone: Bool { completion.withLock { $0 == nil } }
-
-    /// Calls the completion unless it was called already; whether it did.
-    @discardableResult
-    func complete(_ result: Result<IngestReceipt, SpoolError>) -> Bool {
-        guard let completion = completion.withLock({ $0.take() }) else { return false }
-        completion(result)
-        return true
-    }
+    func _suspendWriter() { committer.suspendWriter() }
+    func _resumeWriter() { committer.resumeWriter() }
 }
 
 extension Duration {
@@ -643,4 +501,9 @@ extension Duration {
     }
 
     var dispatchInterval: DispatchTimeInterval { .nanoseconds(Int(clamping: nanoseconds)) }
+}
+
+extension Spool: SpoolBackend {
+    package var location: String { path }
+    package var probedDirectory: String? { directory }
 }

@@ -22,6 +22,11 @@ package struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
         case timeout
         /// Opening refused: the start-up checks found the database empty where it held data, or damaged.
         case refused
+        /// PostgreSQL answered a statement with an error; `message` ends with its SQLSTATE.
+        case postgres
+        /// The PostgreSQL server cannot be reached (refused, broken connection, shutting down, in
+        /// reconnect backoff): nothing was committed, try again later.
+        case unavailable
     }
 
     package let kind: Kind

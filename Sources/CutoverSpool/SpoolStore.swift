@@ -229,12 +229,7 @@ extension SQLiteDatabase {
     private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
         var skipped: [Int64] = []
         for outcome in outcomes {
-            let (state, next, error, status): (DeliveryState, Double?, String?, Int?) =
-                switch outcome.result {
-                case .delivered(let status): (.delivered, nil, nil, status)
-                case .retry(let at, let error, let status): (.pending, at, error, status)
-                case .dead(let error, let status): (.dead, nil, error, status)
-                }
+            let (state, next, error, status) = outcome.recorded
             if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
                 skipped.append(outcome.deliveryID)
             }

@@ -47,7 +47,7 @@ struct Replay: AsyncParsableCommand {
     @Argument(help: "spool:DIR, spool, a directory, a file, or - (see below).")
     var sources: [String] = []
 
-    @Option(help: "Spool directory, for the spool source.")
+    @Option(help: "Spool directory or postgresql:// URL, for the spool source.")
     var spool: String?
 
     @Option(help: "YAML config: its spool, and its On-Prem routes' business identities for bodies captured on them.")
@@ -188,18 +188,14 @@ struct Replay: AsyncParsableCommand {
             }
         }
 
-        var spools: [Spool] = []
+        var spools: [any SpoolBackend] = []
         defer { for opened in spools { opened.close() } }
-        func openSpool(_ directory: String) throws -> any ReplaySource {
-            let file = (directory as NSString).appendingPathComponent("spool.sqlite3")
-            guard FileManager.default.fileExists(atPath: file) else {
-                throw ValidationError("no spool at \(file) (spool:DIR, --spool DIR or --config FILE)")
-            }
-            let opened = try Spool.open(directory: directory, options: SpoolOptions(recoverInflight: false))
+        func openSpool(_ location: SpoolSettings) throws -> any ReplaySource {
+            let opened = try SpoolArguments.openExisting(location) { ValidationError("no spool at \($0) (spool:DIR, --spool DIR or --config FILE)") }
             spools.append(opened)
             return try SpoolSource(spool: opened, since: filter.since, until: filter.until, status: status, destination: destination)
         }
-        let defaultSpool = spool ?? loadedConfig?.spool ?? CutoverConfig().spool
+        let defaultSpool = try SpoolArguments.location(argument: spool, config: loadedConfig)
         let recordLimit = maxRecordBytes ?? loadedConfig.map { 2 * $0.limits.maxBodyBytes } ?? JSONLinesSource.defaultMaxRecordBytes
         var parts: [any ReplaySource] = []
         for name in sources.isEmpty ? ["spool"] : sources {
@@ -207,7 +203,7 @@ struct Replay: AsyncParsableCommand {
             if name == "spool" {
                 parts.append(try openSpool(defaultSpool))
             } else if name.hasPrefix("spool:") {
-                parts.append(try openSpool(String(name.dropFirst("spool:".count))))
+                parts.append(try openSpool(SpoolArguments.location(argument: String(name.dropFirst("spool:".count)), config: loadedConfig)))
             } else if name != "-", FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory), isDirectory.boolValue {
                 parts.append(try ChainedSource.directory(name, maxRecordBytes: recordLimit))
             } else {

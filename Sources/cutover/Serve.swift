@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("client-ca"), help: "Require client certificates from this CA (mutual TLS, as Meta offers).")
     var clientCA: String?
 
-    @Option(help: "Spool directory (SQLite database and default sink).")
+    @Option(help: "Spool directory (SQLite database and default sink), or a postgresql://USER@HOST:PORT/DATABASE URL (password, lease and instance id from the config's spool.postgres of that URL, else PGPASSWORD or ~/.pgpass).")
     var spool: String?
 
     @Option(

@@ -14,8 +14,8 @@ struct SpoolCommand: ParsableCommand {
         abstract: "Inspect and maintain the spool: queue depth, dead letters, stored requests.",
         discussion: """
             Works on the spool of a running server too: reads never block it, and changes are \
-            made in short transactions. The spool directory comes from --spool, else from the \
-            config file's `spool` key (--config), else ./.cutover.
+            made in short transactions. The spool (a directory, or a PostgreSQL URL) comes from \
+            --spool, else from the config file's `spool` key (--config), else ./.cutover.
             """,
         subcommands: [Stats.self, List.self, Show.self, Retry.self, Purge.self]
     )
@@ -23,30 +23,40 @@ struct SpoolCommand: ParsableCommand {
 
 // MARK: Shared options
 
-struct SpoolLocation: ParsableArguments {
-    @Option(help: "Spool directory (holds spool.sqlite3).")
+struct SpoolArguments: ParsableArguments {
+    @Option(help: "Spool directory (holds spool.sqlite3), or a postgresql://USER@HOST:PORT/DATABASE URL.")
     var spool: String?
 
-    @Option(help: "YAML config file whose `spool` key names the spool directory.")
+    @Option(help: "YAML config file whose `spool` key names the spool (a directory or spool.postgres).")
     var config: String?
 
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
-    func directory() throws -> String {
-        if let spool { return spool }
-        if let config { return try CutoverConfig.load(path: config).spool }
-        return CutoverConfig().spool
+    /// `--spool`, else the config file's `spool`, else ./.cutover.
+    func location() throws -> SpoolSettings {
+        let loaded = try config.map { try CutoverConfig.load(path: $0) }
+        return try Self.location(argument: spool, config: loaded)
+    }
+
+    static func location(argument: String?, config: CutoverConfig?) throws -> SpoolSettings {
+        if let argument { return try SpoolSettings(argument: argument, config: config) }
+        return try SpoolSettings(config?.spool ?? CutoverConfig().spool)
     }
 
     /// Opens an existing spool, leaving inflight deliveries to the server that claimed them.
-    func open() throws -> Spool {
-        let directory = try directory()
-        let file = (directory as NSString).appendingPathComponent("spool.sqlite3")
-        guard FileManager.default.fileExists(atPath: file) else {
-            throw SpoolCommandError("no spool at \(file) (pass --spool DIR or --config FILE)")
+    func open() throws -> any SpoolBackend {
+        try Self.openExisting(try location()) { SpoolCommandError("no spool at \($0) (pass --spool DIR or --config FILE)") }
+    }
+
+    /// Opens `location` without recovering inflight deliveries; a directory with no spool in it
+    /// is an error (`missing` words it) rather than a new, empty spool.
+    static func openExisting(_ location: SpoolSettings, missing: (String) -> any Error) throws -> any SpoolBackend {
+        if let directory = location.directory {
+            let file = (directory as NSString).appendingPathComponent("spool.sqlite3")
+            guard FileManager.default.fileExists(atPath: file) else { throw missing(file) }
         }
-        return try Spool.open(directory: directory, options: SpoolOptions(recoverInflight: false))
+        return try SpoolOpening.open(location, options: SpoolOptions(recoverInflight: false))
     }
 }
 
@@ -168,7 +178,7 @@ extension SpoolCommand {
             abstract: "Queue depth per destination, oldest pending age, dead letters, quarantined requests, dedup hits."
         )
 
-        @OptionGroup var location: SpoolLocation
+        @OptionGroup var location: SpoolArguments
 
         func run() throws {
             let spool = try location.open()
@@ -189,7 +199,7 @@ extension SpoolCommand {
                     ]
                 }
                 try SpoolFormat.printJSON([
-                    "spool": spool.path, "requests": stats.requests, "events": stats.events,
+                    "spool": spool.location, "requests": stats.requests, "events": stats.events,
                     "quarantined": stats.quarantined, "dead_letters": dead, "dedup_hits": stats.totals.duplicateEvents,
                     "oldest_pending_age_seconds": SpoolFormat.nullable(stats.oldestPendingAge),
                     "destinations": destinations,
@@ -202,7 +212,7 @@ extension SpoolCommand {
                 ])
                 return
             }
-            print("spool           \(spool.path)")
+            print("spool           \(spool.location)")
             print("requests        \(stats.requests) (\(stats.quarantined) quarantined)")
             print("events          \(stats.events) (\(stats.totals.duplicateEvents) dedup hits)")
             print("dead letters    \(dead)")
@@ -255,7 +265,7 @@ extension SpoolCommand {
             discussion: "Page with --after: pass the last id printed."
         )
 
-        @OptionGroup var location: SpoolLocation
+        @OptionGroup var location: SpoolArguments
 
         @Flag(exclusivity: .exclusive)
         var selection: ListSelection?
@@ -310,7 +320,7 @@ extension SpoolCommand {
             if more, let last = records.last { print("… more: --after \(last.id)") }
         }
 
-        private func listQuarantined(_ spool: Spool, now: Double) throws {
+        private func listQuarantined(_ spool: any SpoolBackend, now: Double) throws {
             var requests = try spool.requestSummaries(afterID: after, limit: limit + 1, status: .quarantined)
             let more = requests.count > limit
             if more { requests.removeLast() }
@@ -354,7 +364,7 @@ extension SpoolCommand {
                 """
         )
 
-        @OptionGroup var location: SpoolLocation
+        @OptionGroup var location: SpoolArguments
 
         @Argument(help: "A delivery id, request:N, or an event id.")
         var id: String
@@ -374,7 +384,7 @@ extension SpoolCommand {
             }
         }
 
-        private func resolve(_ spool: Spool) throws -> (request: StoredRequest?, events: [StoredEvent]) {
+        private func resolve(_ spool: any SpoolBackend) throws -> (request: StoredRequest?, events: [StoredEvent]) {
             if id.hasPrefix("request:") {
                 guard let number = Int64(id.dropFirst("request:".count)) else {
                     throw ValidationError("request ids are numbers: request:N")
@@ -508,7 +518,7 @@ extension SpoolCommand {
                 """
         )
 
-        @OptionGroup var location: SpoolLocation
+        @OptionGroup var location: SpoolArguments
 
         @Option(name: .customLong("id"), help: "A dead letter's delivery id (repeatable).")
         var ids: [Int64] = []
@@ -572,7 +582,7 @@ extension SpoolCommand {
                 """
         )
 
-        @OptionGroup var location: SpoolLocation
+        @OptionGroup var location: SpoolArguments
 
         @Flag(exclusivity: .exclusive)
         var target: PurgeTarget

@@ -24,6 +24,8 @@ struct CheckConfigCommandTests {
         ("tls:\n  listen: 127.0.0.1:8443\n  certificate: /nonexistent/cert.pem\n  private_key: /nonexistent/key.pem\n", "3:16: tls.certificate: /nonexistent/cert.pem does not exist"),
         ("destinations:\n  - name: a\n    url: https://x.example/\n    ca_file: /nonexistent/ca.pem\n", "4:14: destinations[0].ca_file: /nonexistent/ca.pem does not exist"),
         ("admin:\n  listen: 127.0.0.1:9091\n  token: literal-admin-token-0123456789\n  tls:\n    certificate: /nonexistent/admin.pem\n    private_key: /nonexistent/admin.key\n", "5:18: admin.tls.certificate: /nonexistent/admin.pem does not exist"),
+        ("spool:\n  postgres:\n    url: mysql://db/cutover\n", "3:10: spool.postgres.url: expected a postgresql://USER@HOST:PORT/DATABASE URL"),
+        ("spool:\n  postgres:\n    url: postgresql://cutover@db/cutover\n    password: {env: CUTOVER_TEST_UNSET_PASSWORD}\n", "4:15: spool.postgres.password: secret environment variable CUTOVER_TEST_UNSET_PASSWORD is not set"),
     ])
     func aBadValueFailsNamingFileLineAndKey(yaml: String, expected: String) throws {
         let result = try check(yaml)

@@ -5,11 +5,13 @@ import Testing
 /// deploy/Dockerfile, with no container engine at hand: hadolint, and the runtime stage's packages
 /// held to what the binary links.
 ///
-/// The library rule: every shared library `ldd` lists for the binary is either part of the Swift
+/// The library rule: every shared library the binary names (`NEEDED`) is either part of the Swift
 /// toolchain (linked in by the build stage's `--static-swift-stdlib`, so absent at run time), or
 /// belongs to a Debian package (`dpkg -S`). The runtime stage installs exactly those packages,
 /// less the ones every Debian image has (libc6, libgcc-s1, libstdc++6), plus ca-certificates (not a
-/// library: the system CA store https destinations are verified against).
+/// library: the system CA store https destinations are verified against). What those libraries
+/// load in turn (`ldd`'s whole list: libpq's Kerberos and LDAP, say) must come with them, as the
+/// packages' own dependencies, which apt installs.
 ///
 /// The binary is $CUTOVER_RELEASE_BINARY when set (built as the Dockerfile builds it:
 /// `swift build -c release --static-swift-stdlib`), else the debug build the suite runs: the two
@@ -44,9 +46,13 @@ struct DeployDockerfileTests {
         let dockerfile = try Dockerfile(path: Deploy.path("Dockerfile"))
         let installed = Set(try #require(dockerfile.stages.last).installedPackages)
         let linked = try Self.linkedPackages(of: Self.binary)
-        let expected = linked.debian.subtracting(Self.basePackages).union(Self.nonLibraryPackages)
-        #expect(installed == expected, "installed \(installed.sorted()), libraries need \(expected.sorted()) (ldd of \(Self.binary))")
-        #expect(!linked.debian.isEmpty)
+        let direct = try Self.directPackages(of: Self.binary)
+        let expected = direct.subtracting(Self.basePackages).union(Self.nonLibraryPackages)
+        #expect(installed == expected, "installed \(installed.sorted()), the binary's libraries need \(expected.sorted()) (NEEDED of \(Self.binary))")
+        #expect(!direct.isEmpty)
+        let broughtAlong = try Self.dependencyClosure(of: installed)
+        let missing = linked.debian.subtracting(broughtAlong).subtracting(Self.basePackages)
+        #expect(missing.isEmpty, "ldd loads libraries of \(missing.sorted()), which no installed package depends on")
         // The toolchain's libraries are left out only because the build links them in.
         if !linked.toolchain.isEmpty {
             #expect(dockerfile.stages.first?.runs.contains { $0.contains("swift build") && $0.contains("--static-swift-stdlib") } == true)
@@ -83,6 +89,48 @@ struct DeployDockerfileTests {
     }
 
     /// The Debian packages of the libraries `binary` loads, and the libraries from the Swift toolchain.
+    /// The Debian packages of the libraries the binary itself names (readelf's NEEDED entries,
+    /// found where ldd resolved them), toolchain libraries left out.
+    static func directPackages(of binary: String) throws -> Set<String> {
+        let readelf = try runCommand("/usr/bin/readelf", ["-d", binary])
+        guard readelf.status == 0 else { throw TestFailure("readelf -d \(binary): \(readelf.error)") }
+        let needed = Set(readelf.output.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("(NEEDED)"), let open = line.firstIndex(of: "["), let close = line.lastIndex(of: "]") else { return nil }
+            return String(line[line.index(after: open)..<close])
+        })
+        let ldd = try runCommand("/usr/bin/ldd", [binary])
+        let toolchainRoot = try Self.toolchainLibraryRoot()
+        var packages: Set<String> = []
+        for line in ldd.output.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard let name = fields.first, let path = fields.first(where: { $0.hasPrefix("/") }),
+                needed.contains(name) || needed.contains(URL(fileURLWithPath: path).lastPathComponent)
+            else { continue }
+            if URL(fileURLWithPath: path).resolvingSymlinksInPath().path.hasPrefix(toolchainRoot) { continue }
+            packages.insert(try Self.debianPackage(owning: path))
+        }
+        return packages
+    }
+
+    /// `packages` and everything they depend on, as dpkg records the installed packages' Depends.
+    static func dependencyClosure(of packages: Set<String>) throws -> Set<String> {
+        var closure: Set<String> = []
+        var pending = Array(packages)
+        while let package = pending.popLast() {
+            guard closure.insert(package).inserted else { continue }
+            let result = try runCommand("/usr/bin/dpkg-query", ["-W", "-f=${Depends}, ${Pre-Depends}", package])
+            guard result.status == 0 else { continue }  // not installed here (ca-certificates may be absent)
+            for alternative in result.output.split(separator: ",") {
+                for choice in alternative.split(separator: "|") {
+                    let name = choice.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+                    let bare = name.split(separator: ":").first.map(String.init) ?? name
+                    if !bare.isEmpty { pending.append(bare) }
+                }
+            }
+        }
+        return closure
+    }
+
     static func linkedPackages(of binary: String) throws -> (debian: Set<String>, toolchain: Set<String>) {
         let ldd = try runCommand("/usr/bin/ldd", [binary])
         guard ldd.status == 0 else { throw TestFailure("ldd \(binary): \(ldd.error)") }

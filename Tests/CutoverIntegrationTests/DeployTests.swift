@@ -76,32 +76,13 @@ enum Deploy {
         return total
     }
 
-    /// Runs `cutover check-config` on `text` with `environment` set. The spool block is replaced by
-    /// a SQLite directory while the branch's config has no `spool: {postgres: ...}` (the PostgreSQL
-    /// spool lands separately); every other key is checked as written.
+    /// Runs `cutover check-config` on `text`, as written, with `environment` set.
     static func checkConfig(_ text: String, environment: [String: String]) throws -> CommandResult {
         let directory = try TemporaryDirectory(prefix: "cutover-deploy-check")
         let file = directory.path("cutover.yml")
-        try withSQLiteSpool(text, directory: directory.path("spool")).write(toFile: file, atomically: true, encoding: .utf8)
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         return try runCommand("/usr/bin/env", assignments + [cutoverBinary, "check-config", "--config", file])
-    }
-
-    /// `text` with its top-level `spool:` entry (and the lines indented under it) replaced by `spool: DIRECTORY`.
-    static func withSQLiteSpool(_ text: String, directory: String) -> String {
-        var lines: [String] = []
-        var inSpool = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("spool:") {
-                inSpool = true
-                lines.append("spool: \(directory)")
-                continue
-            }
-            if inSpool, line.first == " " || line.isEmpty { continue }
-            inSpool = false
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n")
     }
 
     /// The shared spool both multi-instance deployments use, in the PostgreSQL spool's config shape.

@@ -14,9 +14,11 @@ final class CutoverServer: @unchecked Sendable {
     let process: PeerProcess
     let port: Int
 
-    init(spool: String, arguments: [String], environment: [String: String] = [:], port: Int = 0) throws {
+    /// - Parameter spool: `--spool`; nil leaves the spool to the config (`spool.postgres` with its instance id).
+    init(spool: String?, arguments: [String], environment: [String: String] = [:], port: Int = 0) throws {
         process = try PeerProcess(
-            cutoverBinary, ["serve", "--listen", "127.0.0.1:\(port)", "--spool", spool] + arguments, environment: environment
+            cutoverBinary, ["serve", "--listen", "127.0.0.1:\(port)"] + (spool.map { ["--spool", $0] } ?? []) + arguments,
+            environment: environment
         )
         let marker = "listening on http://127.0.0.1:"
         let line = try process.waitForLine(.stderr) { $0.contains(marker) }

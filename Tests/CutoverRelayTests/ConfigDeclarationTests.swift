@@ -136,9 +136,13 @@ struct ConfigErrorTests {
         for key in bounded {
             let parts = key.path.split(separator: ".")
             for value in ["0", "-5"] {
-                let yaml = parts.count == 1 ? "\(parts[0]): \(value)\n" : "\(parts[0]):\n  \(parts[1]): \(value)\n"
-                let extra = key.path.hasPrefix("capture.") ? "  path: /tmp/c.jsonl\n" : ""
-                let line = parts.count == 1 ? 1 : 2
+                let yaml = parts.enumerated().map { depth, part in
+                    String(repeating: "  ", count: depth) + "\(part):" + (depth == parts.count - 1 ? " \(value)" : "") + "\n"
+                }.joined()
+                let extra =
+                    key.path.hasPrefix("capture.") ? "  path: /tmp/c.jsonl\n"
+                    : key.path.hasPrefix("spool.postgres.") ? "    url: postgresql://cutover@127.0.0.1:5432/cutover\n" : ""
+                let line = parts.count
                 let message = try #require(try error(yaml + extra), "\(key.path): \(value) was accepted")
                 #expect(message.hasPrefix("FILE:\(line):"), "\(message)")
                 #expect(message.contains(": \(key.path): must be"), "\(message)")

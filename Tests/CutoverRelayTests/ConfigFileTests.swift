@@ -79,7 +79,7 @@ struct ConfigFileTests {
 
     @Test func noFileIsTheEmbeddedDefaultPlusEnvironment() throws {
         let config = try ConfigFile.load(path: nil, environment: ["CUTOVER_SPOOL": "/tmp/elsewhere"])
-        #expect(config.spool == "/tmp/elsewhere")
+        #expect(config.spool == .directory("/tmp/elsewhere"))
         #expect(config.listen.configText == "127.0.0.1:8080")
         #expect(config.onprem.routes.map(\.name) == ["default"])
     }

@@ -115,7 +115,7 @@ final class Responses: Sendable {
         init(workers: Int = 1, maxPending: Int = 1) throws {
             directory = try TemporaryDirectory()
             var config = CutoverConfig()
-            config.spool = directory.path
+            config.spool = .directory(directory.path)
             let settings = try RelaySettings(config: config, environment: [:])
             spool = try Spool.open(directory: directory.path)
             pool = DecodePool(workers: workers, maxPending: maxPending)
@@ -199,7 +199,7 @@ final class Responses: Sendable {
     @Test func theEventLimitComesFromTheConfiguration() throws {
         let directory = try TemporaryDirectory()
         var config = CutoverConfig()
-        config.spool = directory.path
+        config.spool = .directory(directory.path)
         config.limits.maxEventsPerRequest = 2
         let settings = try RelaySettings(config: config, environment: [:])
         let spool = try Spool.open(directory: directory.path)

@@ -12,7 +12,7 @@ private let day = 86_400.0
 /// Claims every claimable delivery of `destination` and records the outcome named for its event:
 /// delivered, dead, pending (a retry due in an hour) or, for events not named, leaves it inflight.
 private func settle(
-    _ spool: Spool, destination: String = "primary", _ outcomes: [String: DeliveryState], now: Double,
+    _ spool: any SpoolBackend, destination: String = "primary", _ outcomes: [String: DeliveryState], now: Double,
     status: Int? = 500, error: String = "HTTP 500"
 ) throws {
     for delivery in try spool.claim(destination: destination, now: .infinity, limit: 1_000) {
@@ -28,22 +28,23 @@ private func settle(
 /// One request per event id, each event its own contact, received at `time`.
 @discardableResult
 private func store(
-    _ spool: Spool, _ ids: [String], at time: Double, destinations: [String] = ["primary"]
+    _ spool: any SpoolBackend, _ ids: [String], at time: Double, destinations: [String] = ["primary"]
 ) throws -> [IngestReceipt] {
     try spool.ingest(ids.map { request([event($0, contact: "contact-\($0)", destinations: destinations)], at: time) })
 }
 
 @Suite("Spool: attempt history")
 struct SpoolAttemptTests {
-    @Test func everyOutcomeIsRecordedAndNumberingSurvivesARevive() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func everyOutcomeIsRecordedAndNumberingSurvivesARevive(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             try store(spool, ["e1"], at: t0)
             let long = String(repeating: "é", count: 600)  // 1,200 bytes
             var id = try #require(try spool.claim(destination: "primary", now: t0, limit: 1).first).id
             try spool.scheduleRetry(id: id, at: t0 + 10, error: long, status: 503, now: t0 + 1)
             id = try #require(try spool.claim(destination: "primary", now: t0 + 10, limit: 1).first).id
             try spool.deadLetter(id: id, error: "HTTP 410 gone", status: 410, now: t0 + 11)
-            #expect(try spool.retryDead(ids: [id], at: t0 + 20) == 1)
+            #expect(try spool.retryDead(ids: [id], destination: nil, at: t0 + 20) == 1)
             id = try #require(try spool.claim(destination: "primary", now: t0 + 20, limit: 1).first).id
             try spool.markDelivered(id: id, status: 204, now: t0 + 21)
 
@@ -62,8 +63,9 @@ struct SpoolAttemptTests {
         }
     }
 
-    @Test func historyIsBoundedPerDelivery() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func historyIsBoundedPerDelivery(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             try store(spool, ["e1"], at: t0)
             let total = DeliveryAttempt.maxKeptPerDelivery + 5
             var id: Int64 = 0
@@ -109,8 +111,9 @@ struct SpoolAttemptTests {
 
 @Suite("Spool: stats and inspection")
 struct SpoolInspectionTests {
-    @Test func statsCountDedupHitsAndOldestPendingPerDestination() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func statsCountDedupHitsAndOldestPendingPerDestination(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             _ = try spool.ingest([
                 request([event("a", contact: "A", destinations: ["primary", "shadow"])], at: t0),
                 request([event("b", contact: "B", destinations: ["primary"])], at: t0 + 100),
@@ -132,8 +135,9 @@ struct SpoolInspectionTests {
         }
     }
 
-    @Test func lookupsByDeliveryEventAndRequest() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func lookupsByDeliveryEventAndRequest(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             let receipt = try spool.ingest([
                 request([event("a", destinations: ["primary", "shadow"], type: "com.whatsapp.message.status")], at: t0)
             ])[0]
@@ -147,7 +151,7 @@ struct SpoolInspectionTests {
             #expect(try spool.deliveries(eventID: "missing").isEmpty)
 
             _ = try spool.ingest([request([], at: t0 + 1, body: Array("<xml/>".utf8), quarantineReason: "not JSON")])
-            let quarantined = try spool.requestSummaries(status: .quarantined)
+            let quarantined = try spool.requestSummaries(afterID: 0, limit: 100, status: .quarantined)
             #expect(quarantined.count == 1)
             #expect(quarantined[0].bodyBytes == 6 && quarantined[0].quarantineReason == "not JSON" && quarantined[0].receivedAt == t0 + 1)
         }
@@ -174,8 +178,9 @@ struct SpoolRetentionTests {
         #expect(RetentionPolicy() == RetentionPolicy(dedupDays: 7, rawDays: 7))
     }
 
-    @Test func pruneRemovesOnlyDoneOldDataAndKeepsWorkAndDeadLetters() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func pruneRemovesOnlyDoneOldDataAndKeepsWorkAndDeadLetters(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             // Old (day 0): done, half dead, pending, inflight, sent nowhere; a redelivery; a quarantined body.
             try store(spool, ["done", "dead", "pending", "inflight"], at: t0)
             try store(spool, ["half-dead"], at: t0, destinations: ["primary", "shadow"])
@@ -214,8 +219,9 @@ struct SpoolRetentionTests {
         }
     }
 
-    @Test func rawRequestsOutliveTheirEventsDedupWindow() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func rawRequestsOutliveTheirEventsDedupWindow(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             try store(spool, ["a"], at: t0)
             try settle(spool, ["a": .delivered], now: t0 + 1)
             let policy = RetentionPolicy(dedupDays: 7, rawDays: 1)
@@ -272,8 +278,9 @@ struct SpoolRetentionTests {
         }
     }
 
-    @Test func perContactOrderSurvivesPruneAndPurge() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func perContactOrderSurvivesPruneAndPurge(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             // One contact: the first event delivered, the second dead, the third held behind the
             // second until it died, then pending.
             _ = try spool.ingest([request([event("1", contact: "X")], at: t0)])
@@ -290,8 +297,9 @@ struct SpoolRetentionTests {
 
 @Suite("Spool: purge")
 struct SpoolPurgeTests {
-    @Test func purgeDeadLettersByDestinationAgeAndCutoff() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func purgeDeadLettersByDestinationAgeAndCutoff(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             try store(spool, ["a", "b"], at: t0, destinations: ["primary", "shadow"])
             try store(spool, ["c"], at: t0 + day, destinations: ["primary"])
             try settle(spool, ["a": .dead, "b": .dead, "c": .dead], now: t0 + day + 10)
@@ -305,7 +313,7 @@ struct SpoolPurgeTests {
             // Counted as of a time before c was dead-lettered: c is not deleted.
             let everything = PurgeSelection.deadLetters(destination: nil, createdBefore: nil)
             #expect(try spool.purgeCount(everything, asOf: t0 + 5) == 0)
-            #expect(try spool.purge(shadowOnly, batchSize: 1) == 1)
+            #expect(try spool.purge(shadowOnly, asOf: Spool.currentTime(), batchSize: 1) == 1)
             #expect(try spool.purge(everything, asOf: t0 + day + 10, batchSize: 1) == 3)
             #expect(try spool.deliveries(state: .dead).isEmpty)
             #expect(try spool.deliveries(state: .delivered).count == 1)
@@ -323,8 +331,9 @@ struct SpoolPurgeTests {
         }
     }
 
-    @Test func purgeQuarantinedRequests() throws {
-        try withSpool { spool, _ in
+    @Test(arguments: SpoolKind.allCases)
+    func purgeQuarantinedRequests(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
             _ = try spool.ingest([
                 request([], at: t0, quarantineReason: "not JSON"),
                 request([], at: t0 + day, quarantineReason: "unknown shape"),

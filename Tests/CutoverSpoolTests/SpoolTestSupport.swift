@@ -34,7 +34,7 @@ func request(
 
 /// Submits every request (from `threads` threads at once) and waits for every completion, without sleeping.
 func submitAndWait(
-    _ spool: Spool, _ requests: [IncomingRequest], threads: Int = 1, beforeWaiting: () -> Void = {}
+    _ spool: any SpoolBackend, _ requests: [IncomingRequest], threads: Int = 1, beforeWaiting: () -> Void = {}
 ) -> [Result<IngestReceipt, SpoolError>?] {
     let results = Locked<[Result<IngestReceipt, SpoolError>?]>(Array(repeating: nil, count: requests.count))
     let group = DispatchGroup()

@@ -103,6 +103,9 @@ package final class PeerProcess: Sendable {
     /// Sends `signal` to the peer (not its process group).
     package func signal(_ signal: Int32) { child.signal(signal, group: false) }
 
+    /// Sends `signal` to the peer's whole process group (a server started through `runuser`).
+    package func signalGroup(_ signal: Int32) { child.signal(signal, group: true) }
+
     /// SIGKILL to the peer and its process group, as in a crash; returns once it is reaped.
     package func kill() { child.kill() }
 

@@ -197,7 +197,7 @@ package final class SpoolSource: ReplaySource {
         case quarantined
     }
 
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let since: Double?
     private let until: Double?
     private let status: Status?
@@ -211,7 +211,7 @@ package final class SpoolSource: ReplaySource {
     private static let pageSize = 16
 
     /// `until` is exclusive. `destination` narrows `status` delivered/dead to that destination's deliveries.
-    package init(spool: Spool, since: Double? = nil, until: Double? = nil, status: Status? = nil, destination: String? = nil) throws {
+    package init(spool: any SpoolBackend, since: Double? = nil, until: Double? = nil, status: Status? = nil, destination: String? = nil) throws {
         self.spool = spool
         self.since = since
         self.until = until

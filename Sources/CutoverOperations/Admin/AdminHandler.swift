@@ -22,7 +22,7 @@ import Logging
 /// answer is JSON; errors are `{"error": "..."}`. Spool work runs on the admin queue, never on the
 /// event loops that serve webhooks.
 package final class AdminHandler: HTTPServerHandler {
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let token: Locked<[UInt8]>
     private let metrics: RelayMetrics
     private let logger: Logger
@@ -30,7 +30,7 @@ package final class AdminHandler: HTTPServerHandler {
     private let onRetried: @Sendable () -> Void
     private let queue = DispatchQueue(label: "cutover.admin", qos: .utility)
 
-    package init(spool: Spool, token: String, metrics: RelayMetrics, logger: Logger, onRetried: @escaping @Sendable () -> Void) {
+    package init(spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger, onRetried: @escaping @Sendable () -> Void) {
         self.spool = spool
         self.token = Locked(Array(token.utf8))
         self.metrics = metrics
@@ -131,7 +131,7 @@ package final class AdminHandler: HTTPServerHandler {
             ]
         }
         return [
-            "spool": spool.path, "requests": stats.requests, "events": stats.events, "quarantined": stats.quarantined,
+            "spool": spool.location, "requests": stats.requests, "events": stats.events, "quarantined": stats.quarantined,
             "dead_letters": stats.deliveries.values.reduce(0) { $0 + $1.dead },
             "dedup_hits": stats.totals.duplicateEvents,
             "oldest_pending_age_seconds": Self.nullable(stats.oldestPendingAge),

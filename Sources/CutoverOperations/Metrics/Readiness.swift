@@ -19,7 +19,7 @@ package final class Readiness: Sendable {
         package var reason: String
     }
 
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let listening = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
     /// Uptime nanoseconds of the last successful and the last failed ingest commit (0: never).
@@ -46,7 +46,7 @@ package final class Readiness: Sendable {
         var startedAt: UInt64 = 0
     }
 
-    package init(spool: Spool, commitFailureWindow: Duration = .seconds(30), answerTimeout: Duration = .seconds(1)) {
+    package init(spool: any SpoolBackend, commitFailureWindow: Duration = .seconds(30), answerTimeout: Duration = .seconds(1)) {
         self.spool = spool
         self.commitFailureWindow = commitFailureWindow
         self.answerTimeout = answerTimeout
@@ -116,7 +116,7 @@ package final class Readiness: Sendable {
         if let busy = spool.writerBusyFor(now: now), busy > stallThreshold {
             return Verdict(ready: false, reason: "spool not answering: a commit has been running for \(busy.roundedMilliseconds) ms (stalled disk?)")
         }
-        if let problem = Self.probeWrite(directory: spool.directory) {
+        if let directory = spool.probedDirectory, let problem = Self.probeWrite(directory: directory) {
             return Verdict(ready: false, reason: "spool directory not writable: \(problem)")
         }
         let failure = lastCommitFailure.load(ordering: .relaxed)

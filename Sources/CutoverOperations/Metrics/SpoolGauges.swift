@@ -14,14 +14,14 @@ package final class SpoolGauges: Service {
     private let wallClock: WallClock
     /// Reads block a thread for a moment; they do it here, not on the cooperative pool.
     private let queue = DispatchQueue(label: "cutover.metrics.spool-gauges", qos: .utility)
-    private let spool: Spool
+    private let spool: any SpoolBackend
     private let metrics: RelayMetrics
     private let logger: Logger
     /// Destinations configured now (set on start and reload) plus any seen in the spool.
     private let configured: Locked<Set<String>>
 
     package init(
-        spool: Spool, metrics: RelayMetrics, destinations: [String], interval: Duration = .seconds(10),
+        spool: any SpoolBackend, metrics: RelayMetrics, destinations: [String], interval: Duration = .seconds(10),
         clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system, logger: Logger
     ) {
         self.spool = spool

@@ -1,0 +1,208 @@
+import CutoverLocking
+import Dispatch
+import Synchronization
+
+/// What a backend does for the group committer: write one batch in one durable transaction.
+protocol GroupCommitWriter: Sendable {
+    /// Stores `requests` in ONE transaction, adding `carriedDuplicates` (answered without a write
+    /// since the last commit) to the persistent dedup count; returns the receipts in order, only
+    /// after the commit is durable.
+    func writeBatch(_ requests: [IncomingRequest], carriedDuplicates: Int) -> Result<[IngestReceipt], SpoolError>
+    /// After a successful commit, on the writer: the requests it stored.
+    func batchCommitted(_ requests: [IncomingRequest])
+}
+
+/// The backend-neutral half of ingest: one serial writer takes every submitted request queued so far
+/// (up to `maxBatch`), has the backend write them in one transaction, and only then completes each.
+/// Requests submitted while a commit is in progress pile up and go together in the next one, so
+/// batches grow with load and a lone request is written at once. A submission whose commit takes
+/// longer than `commitTimeout` completes with `.timeout`; one still queued then is not written.
+final class GroupCommitter: Sendable {
+    private struct Submission: Sendable {
+        let request: IncomingRequest
+        let completion: PendingCompletion
+    }
+
+    private struct State {
+        var queue: [Submission] = []
+        /// A drain is queued or running on `writerQueue`. Invariant: `queue` non-empty implies true.
+        var writerScheduled = false
+        var closed = false
+        var counters = SpoolCounters()
+        /// Duplicates answered without a write (`recordCommittedDuplicates`), not yet in the
+        /// persistent count: the next transaction adds them.
+        var uncountedDuplicates = 0
+    }
+
+    private let state = Locked<State>(State())
+    private let maxBatch: Int
+    private let commitTimeout: Duration?
+    private let writerQueue: DispatchQueue
+    /// Fires commit timeouts; a fired timeout only completes a submission that is still waiting.
+    private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
+    /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
+    private let batchStartedAt = Atomic<UInt64>(0)
+    /// Test hook: called on the writer as each batch starts, before the backend writes it.
+    private let batchStartObserver = Locked<(@Sendable () -> Void)?>(nil)
+
+    init(options: SpoolOptions, label: String = "cutover.spool.writer") {
+        maxBatch = options.maxBatch
+        commitTimeout = options.commitTimeout
+        writerQueue = DispatchQueue(label: label, qos: .userInitiated)
+    }
+
+    /// Queues `request` for `writer`'s next batch (see `Spool.submit` for the completion's contract).
+    func submit(
+        _ request: IncomingRequest, to writer: some GroupCommitWriter,
+        completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+    ) {
+        let pending = PendingCompletion(completion)
+        let (accepted, startWriter) = state.withLock { state -> (Bool, Bool) in
+            if state.closed {
+                state.counters.failedRequests += 1
+                return (false, false)
+            }
+            state.queue.append(Submission(request: request, completion: pending))
+            if state.writerScheduled { return (true, false) }
+            state.writerScheduled = true
+            return (true, true)
+        }
+        guard accepted else {
+            pending.complete(.failure(.closed("submit request")))
+            return
+        }
+        if let timeout = commitTimeout {
+            // Weak: a completed submission is freed at once, not when its timer fires.
+            timeoutQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak pending, weak self] in
+                guard let pending, let self else { return }
+                let error = SpoolError(
+                    kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)",
+                    operation: "submit request")
+                if pending.complete(.failure(error)) { self.state.withLock { $0.counters.timedOutRequests += 1 } }
+            }
+        }
+        if startWriter { writerQueue.async { self.drain(writer) } }
+    }
+
+    private func drain(_ writer: some GroupCommitWriter) {
+        while true {
+            let submissions = state.withLock { state -> [Submission] in
+                if state.queue.isEmpty {
+                    state.writerScheduled = false
+                    return []
+                }
+                if state.queue.count <= maxBatch {
+                    defer { state.queue.removeAll(keepingCapacity: true) }
+                    return state.queue
+                }
+                defer { state.queue.removeFirst(maxBatch) }
+                return Array(state.queue.prefix(maxBatch))
+            }
+            if submissions.isEmpty { return }
+            // Already answered (timed out while queued): writing them now would only surprise.
+            let live = submissions.filter { !$0.completion.isDone }
+            if live.isEmpty { continue }
+
+            let requests = live.map(\.request)
+            let carried = takeUncountedDuplicates()
+            batchStartedAt.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
+            batchStartObserver.withLock { $0 }?()
+            let result = writer.writeBatch(requests, carriedDuplicates: carried)
+            batchStartedAt.store(0, ordering: .relaxed)
+            switch result {
+            case .success(let receipts):
+                recordCommit(live.count)
+                writer.batchCommitted(requests)
+                for (submission, receipt) in zip(live, receipts) { submission.completion.complete(.success(receipt)) }
+            case .failure(let error):
+                state.withLock { state in
+                    state.counters.recordFailure(live.count)
+                    state.uncountedDuplicates += carried
+                }
+                for submission in live { submission.completion.complete(.failure(error)) }
+            }
+        }
+    }
+
+    // MARK: Counters
+
+    var counters: SpoolCounters { state.withLock { $0.counters } }
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    func recordCommit(_ requests: Int) { state.withLock { $0.counters.recordCommit(requests) } }
+    func recordFailure(_ requests: Int) { state.withLock { $0.counters.recordFailure(requests) } }
+    func countRefused() { state.withLock { $0.counters.failedRequests += 1 } }
+
+    func addUncountedDuplicates(_ events: Int) { state.withLock { $0.uncountedDuplicates += events } }
+
+    func takeUncountedDuplicates() -> Int {
+        state.withLock { state in
+            defer { state.uncountedDuplicates = 0 }
+            return state.uncountedDuplicates
+        }
+    }
+
+    /// How long the batch being written has been at it, nil while the writer is idle.
+    func busyFor(now: DispatchTime) -> Duration? {
+        let started = batchStartedAt.load(ordering: .relaxed)
+        guard started != 0 else { return nil }
+        return .nanoseconds(Int64(clamping: now.uptimeNanoseconds &- started))
+    }
+
+    // MARK: Closing
+
+    /// Rejects new submissions and blocks until every accepted one was written and completed.
+    func close() {
+        dispatchPrecondition(condition: .notOnQueue(writerQueue))
+        state.withLock { $0.closed = true }
+        // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.
+        writerQueue.sync {}
+    }
+
+    /// `close()` for async code: the wait for the writer suspends instead of blocking a thread.
+    func shutdown() async {
+        state.withLock { $0.closed = true }
+        // Queued behind every drain scheduled before `closed` was set, like `close()`'s sync.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writerQueue.async { continuation.resume() }
+        }
+    }
+
+    // MARK: Test hooks
+
+    func onBatchStart(_ observer: (@Sendable () -> Void)?) { batchStartObserver.withLock { $0 = observer } }
+    func suspendWriter() { writerQueue.suspend() }
+    func resumeWriter() { writerQueue.resume() }
+}
+
+extension SpoolCounters {
+    fileprivate mutating func recordCommit(_ requests: Int) {
+        ingestCommits += 1
+        ingestedRequests += requests
+        largestBatch = max(largestBatch, requests)
+    }
+
+    fileprivate mutating func recordFailure(_ requests: Int) {
+        failedIngestBatches += 1
+        failedRequests += requests
+    }
+}
+
+/// A submission's completion, called at most once: by the commit or by the timeout, whichever comes first.
+final class PendingCompletion: Sendable {
+    private let completion: Locked<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
+
+    init(_ completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
+        self.completion = Locked(completion)
+    }
+
+    var isDone: Bool { completion.withLock { $0 == nil } }
+
+    /// Calls the completion unless it was called already; whether it did.
+    @discardableResult
+    func complete(_ result: Result<IngestReceipt, SpoolError>) -> Bool {
+        guard let completion = completion.withLock({ $0.take() }) else { return false }
+        completion(result)
+        return true
+    }
+}

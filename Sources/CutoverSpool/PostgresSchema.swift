@@ -1,0 +1,123 @@
+import CutoverPostgres
+
+/// The PostgreSQL spool's schema, versioned in `cutover_schema`: migration N takes the database from
+/// version N-1 to N. Append new migrations; never edit a shipped one.
+///
+/// Several instances may start at once: `migrate` runs in one transaction holding a transaction-level
+/// advisory lock, so the first migrates and the others, waiting on the lock, find the latest version.
+enum PostgresSchema {
+    static let migrations: [(version: Int, sql: String)] = [(1, v1)]
+
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// The advisory lock key: any fixed 64-bit number other applications are unlikely to take ("CUTOVER" in ASCII).
+    static let migrationLockKey: Int64 = 0x43_5554_4f56_4552
+
+    /// v1, the SQLite schema's v5 in PostgreSQL terms, plus leases.
+    /// - `events.id` is UNIQUE across every instance: the dedup key.
+    /// - `deliveries.id` ascends with ingest (a sequence), so it is the arrival order of per-contact ordering.
+    /// - An `inflight` delivery carries the instance that claimed it (`claimed_by`) and when that
+    ///   claim lapses (`lease_expires_at`, unix seconds): after it, another instance may take it over.
+    /// - `counters` holds lifetime totals (dedup hits, pruned and purged rows), as in SQLite v3.
+    static let v1 = """
+        CREATE TABLE requests (
+            id                BIGSERIAL PRIMARY KEY,
+            received_at       DOUBLE PRECISION NOT NULL,
+            route             TEXT NOT NULL,
+            headers           BYTEA NOT NULL,
+            body              BYTEA NOT NULL,
+            status            TEXT NOT NULL CHECK (status IN ('accepted', 'quarantined')),
+            quarantine_reason TEXT
+        );
+        CREATE INDEX requests_received_at ON requests (received_at);
+        CREATE INDEX requests_quarantined ON requests (id) WHERE status = 'quarantined';
+
+        CREATE TABLE events (
+            seq         BIGSERIAL PRIMARY KEY,
+            id          TEXT NOT NULL UNIQUE,
+            request_id  BIGINT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+            type        TEXT NOT NULL,
+            contact_key TEXT NOT NULL,
+            payload     BYTEA NOT NULL,
+            created_at  DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX events_request ON events (request_id);
+        CREATE INDEX events_created_at ON events (created_at);
+
+        CREATE TABLE deliveries (
+            id               BIGSERIAL PRIMARY KEY,
+            event_seq        BIGINT NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+            destination      TEXT NOT NULL,
+            state            TEXT NOT NULL CHECK (state IN ('pending', 'inflight', 'delivered', 'dead')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at  DOUBLE PRECISION NOT NULL,
+            last_error       TEXT,
+            last_status      INTEGER,
+            contact_key      TEXT NOT NULL,
+            created_at       DOUBLE PRECISION NOT NULL,
+            updated_at       DOUBLE PRECISION NOT NULL,
+            claimed_by       TEXT,
+            lease_expires_at DOUBLE PRECISION,
+            UNIQUE (event_seq, destination)
+        );
+        -- Per-contact ordering and claiming: the open deliveries of a (destination, contact), in arrival order.
+        CREATE INDEX deliveries_open_by_contact ON deliveries (destination, contact_key, id)
+            WHERE state IN ('pending', 'inflight');
+        CREATE INDEX deliveries_open_by_due ON deliveries (destination, next_attempt_at, id)
+            WHERE state IN ('pending', 'inflight');
+        CREATE INDEX deliveries_dead ON deliveries (destination, id) WHERE state = 'dead';
+        CREATE INDEX deliveries_event ON deliveries (event_seq);
+
+        CREATE TABLE attempts (
+            id          BIGSERIAL PRIMARY KEY,
+            delivery_id BIGINT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+            attempt     INTEGER NOT NULL,
+            at          DOUBLE PRECISION NOT NULL,
+            outcome     TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+            status      INTEGER,
+            error       TEXT
+        );
+        CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);
+
+        CREATE TABLE counters (
+            name  TEXT PRIMARY KEY,
+            value BIGINT NOT NULL
+        );
+        CREATE TABLE spool_identity (
+            id TEXT NOT NULL
+        );
+        INSERT INTO spool_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));
+        """
+
+    /// Brings the database to `latestVersion` under the advisory lock; the version found before.
+    /// Refuses a database a newer build migrated.
+    @discardableResult
+    static func migrate(_ connection: PostgresConnection) throws(SpoolError) -> Int {
+        try PostgresSpoolError.map { () throws(PostgresError) -> Int in
+            try connection.execute("BEGIN", "begin migration")
+            do throws(PostgresError) {
+                try connection.query("SELECT pg_advisory_xact_lock($1)", [.int64(migrationLockKey)], "take the migration lock")
+                try connection.execute(
+                    "CREATE TABLE IF NOT EXISTS cutover_schema (version INTEGER NOT NULL)", "create the version table")
+                let found = try connection.query("SELECT max(version) FROM cutover_schema", [], "read the schema version")
+                let version = try found.optionalInt(0, 0) ?? 0
+                guard version <= latestVersion else {
+                    throw PostgresError(
+                        kind: .statement, message: "the spool schema is version \(version), newer than this build's \(latestVersion)",
+                        operation: "migrate the spool schema")
+                }
+                for migration in migrations where migration.version > version {
+                    try connection.execute(migration.sql, "apply schema v\(migration.version)")
+                    try connection.query(
+                        "INSERT INTO cutover_schema (version) VALUES ($1)", [.int64(Int64(migration.version))],
+                        "record schema v\(migration.version)")
+                }
+                try connection.execute("COMMIT", "commit migration")
+                return version
+            } catch {
+                try? connection.execute("ROLLBACK", "roll back migration")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import CutoverPostgres
+
+/// The PostgreSQL spool's ingest and delivery SQL, on one connection. Callers hold the connection.
+///
+/// Per-contact order across instances: only the head of a (destination, contact) queue, the open
+/// delivery with the lowest id, is ever claimable, and a claim marks it inflight under a lease held by
+/// one instance. The head is claimable when it is pending and due, or inflight with a lapsed lease
+/// (its instance is gone: another takes it over). `FOR UPDATE SKIP LOCKED` lets concurrent claims
+/// skip each other's rows instead of waiting, and a row claimed meanwhile is re-checked on its new
+/// version, so two instances never hold the same delivery, nor two of one contact.
+struct PostgresStore {
+    let connection: PostgresConnection
+    /// The `claimed_by` of this instance's leases.
+    let instanceID: String
+    /// How long a claim holds its deliveries.
+    let leaseSeconds: Double
+
+    /// Runs `body` in one transaction: COMMIT (durable: `synchronous_commit = on`) or ROLLBACK.
+    func transaction<T>(_ operation: String, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try connection.execute("BEGIN", "begin: \(operation)")
+        do throws(PostgresError) {
+            let value = try body()
+            try connection.execute("COMMIT", "commit: \(operation)")
+            return value
+        } catch {
+            if connection.isOpen { try? connection.execute("ROLLBACK", "roll back: \(operation)") }
+            throw error
+        }
+    }
+
+    // MARK: Ingest
+
+    func ingest(_ requests: [IncomingRequest], carriedDuplicates: Int) throws(PostgresError) -> [IngestReceipt] {
+        try transaction("ingest \(requests.count) requests") { () throws(PostgresError) -> [IngestReceipt] in
+            var receipts: [IngestReceipt] = []
+            receipts.reserveCapacity(requests.count)
+            var duplicates = carriedDuplicates
+            for request in requests {
+                let receipt = try insert(request)
+                duplicates += receipt.duplicateEvents
+                receipts.append(receipt)
+            }
+            try addToCounter(.duplicateEvents, duplicates)
+            return receipts
+        }
+    }
+
+    private func insert(_ request: IncomingRequest) throws(PostgresError) -> IngestReceipt {
+        let quarantined = request.quarantineReason != nil
+        let inserted = try connection.query(
+            """
+            INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+            """,
+            [
+                .double(request.receivedAt), .text(request.route), .bytes(HeaderCoding.encode(request.headers)),
+                .bytes(request.body), .text(quarantined ? RequestStatus.quarantined.rawValue : RequestStatus.accepted.rawValue),
+                .optional(request.quarantineReason),
+            ], "insert request")
+        let requestID = try inserted.int64(0, 0)
+        var receipt = IngestReceipt(requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
+        if quarantined { return receipt }
+        receipt.duplicateEvents = request.committedDuplicates
+        for event in request.events {
+            // The unique id decides across instances: a concurrent insert of the same id waits for the
+            // other transaction and then does nothing.
+            let stored = try connection.query(
+                """
+                INSERT INTO events (id, request_id, type, contact_key, payload, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING seq
+                """,
+                [.text(event.id), .int64(requestID), .text(event.type), .text(event.contactKey), .bytes(event.payload), .double(request.receivedAt)],
+                "insert event \(event.id)")
+            guard stored.count == 1 else {
+                receipt.duplicateEvents += 1
+                continue
+            }
+            receipt.newEvents += 1
+            let eventSeq = try stored.int64(0, 0)
+            for destination in event.destinations {
+                receipt.deliveriesCreated += try connection.query(
+                    """
+                    INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
+                    VALUES ($1, $2, 'pending', 0, $3, $4, $3, $3) ON CONFLICT (event_seq, destination) DO NOTHING
+                    """, [.int64(eventSeq), .text(destination), .double(request.receivedAt), .text(event.contactKey)],
+                    "insert delivery of \(event.id) to \(destination)"
+                ).affectedRows
+            }
+        }
+        return receipt
+    }
+
+    func addToCounter(_ name: SQLiteDatabase.CounterName, _ amount: Int) throws(PostgresError) {
+        guard amount != 0 else { return }
+        try connection.query(
+            """
+            INSERT INTO counters (name, value) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value
+            """, [.text(name.rawValue), .int64(Int64(amount))], "add to counter \(name.rawValue)")
+    }
+
+    func containsEvent(id: String) throws(PostgresError) -> Bool {
+        try connection.query("SELECT 1 FROM events WHERE id = $1", [.text(id)], "look up event \(id)").count > 0
+    }
+
+    // MARK: Delivery
+
+    /// The head open delivery of each of `destination`'s contact queues that is claimable now.
+    private static let claimableHeads = """
+        SELECT d.id FROM deliveries AS d
+        WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
+          AND ((d.state = 'pending' AND d.next_attempt_at <= $2) OR (d.state = 'inflight' AND d.lease_expires_at <= $2))
+          AND NOT EXISTS (
+            SELECT 1 FROM deliveries AS earlier
+            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT $3
+        FOR UPDATE OF d SKIP LOCKED
+        """
+
+    private static func claimSQL(withRequestBody: Bool) -> String {
+        """
+        WITH heads AS (\(claimableHeads))
+        UPDATE deliveries AS d
+        SET state = 'inflight', claimed_by = $4, lease_expires_at = $2 + $5, updated_at = $2
+        FROM heads, events AS e\(withRequestBody ? ", requests AS r" : "")
+        WHERE d.id = heads.id AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
+        RETURNING d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at, d.next_attempt_at\(
+            withRequestBody ? ", r.body" : "")
+        """
+    }
+
+    private static let claimSQL = claimSQL(withRequestBody: false)
+    private static let claimWithRequestBodySQL = claimSQL(withRequestBody: true)
+
+    /// Inside the caller's transaction.
+    func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(PostgresError) -> [ClaimedDelivery] {
+        guard limit > 0 else { return [] }
+        let result = try connection.query(
+            withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL,
+            [.text(destination), .double(now), .int64(Int64(limit)), .text(instanceID), .double(leaseSeconds)],
+            "claim due deliveries for \(destination)")
+        var claimed: [(due: Double, delivery: ClaimedDelivery)] = []
+        claimed.reserveCapacity(result.count)
+        for row in 0..<result.count {
+            claimed.append(
+                (
+                    try result.double(row, 8),
+                    ClaimedDelivery(
+                        id: try result.int64(row, 0), eventID: try result.string(row, 1), eventType: try result.string(row, 2),
+                        contactKey: try result.string(row, 3), destination: destination, attempts: try result.int(row, 4),
+                        payload: try result.bytes(row, 5), requestID: try result.int64(row, 6), createdAt: try result.double(row, 7),
+                        requestBody: withRequestBody ? try result.bytes(row, 9) : nil)
+                ))
+        }
+        // RETURNING has no order: the claim's order is due time, then arrival, as in SQLite.
+        claimed.sort { ($0.due, $0.delivery.id) < ($1.due, $1.delivery.id) }
+        return claimed.map(\.delivery)
+    }
+
+    /// Outcomes, releases and a claim, in the caller's transaction.
+    func recordAndClaim(
+        _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
+    ) throws(PostgresError) -> DeliveryTurn {
+        let skipped = try applyOutcomes(outcomes, now: now)
+        for id in releasing {
+            try connection.query(
+                """
+                UPDATE deliveries SET state = 'pending', claimed_by = NULL, lease_expires_at = NULL, updated_at = $2
+                WHERE id = $1 AND state = 'inflight' AND claimed_by = $3
+                """, [.int64(id), .double(now), .text(instanceID)], "release delivery \(id)")
+        }
+        return DeliveryTurn(skipped: skipped, claimed: try claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody))
+    }
+
+    /// Returns the ids that were no longer inflight under this instance's lease (an operator changed
+    /// them, or another instance took them over after the lease lapsed): skipped, not failing the others.
+    func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> [Int64] {
+        var skipped: [Int64] = []
+        for outcome in outcomes {
+            let (state, next, error, status) = outcome.recorded
+            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
+                skipped.append(outcome.deliveryID)
+            }
+        }
+        return skipped
+    }
+
+    /// One outcome on a delivery this instance holds; false when it does not hold it.
+    func applyAttempt(
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+    ) throws(PostgresError) -> Bool {
+        let changed = try connection.query(
+            """
+            UPDATE deliveries
+            SET state = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
+                last_error = $4, last_status = $5, updated_at = $6, claimed_by = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
+            """,
+            [.int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID)],
+            "record the outcome of delivery \(id)"
+        ).affectedRows
+        guard changed > 0 else { return false }
+        let outcome: AttemptOutcome =
+            switch state {
+            case .delivered: .delivered
+            case .dead: .dead
+            case .pending, .inflight: .retry
+            }
+        let number = try connection.query(
+            """
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error)
+            SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
+                   $2, $3, $4, $5
+            FROM deliveries AS d WHERE d.id = $1
+            RETURNING attempt
+            """,
+            [.int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) })],
+            "record attempt of delivery \(id)")
+        if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
+            try connection.query(
+                "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2",
+                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)")
+        }
+        return true
+    }
+
+    /// When the next head of `destination` becomes claimable: a pending head's due time, or an
+    /// inflight head's lease expiry (when another instance may take it over).
+    func nextDueTime(destination: String) throws(PostgresError) -> Double? {
+        try connection.query(
+            """
+            SELECT min(CASE WHEN d.state = 'pending' THEN d.next_attempt_at ELSE d.lease_expires_at END)
+            FROM deliveries AS d
+            WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
+              AND NOT EXISTS (
+                SELECT 1 FROM deliveries AS earlier
+                WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
+                  AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+            """, [.text(destination)], "find next due delivery for \(destination)"
+        ).optionalDouble(0, 0)
+    }
+
+    /// Extends this instance's leases on `ids` (the deliveries it still holds) to `now` + the lease.
+    /// A lease another instance took over meanwhile is not this instance's any more and stays as it is.
+    @discardableResult
+    func renewLeases(ids: [Int64], now: Double) throws(PostgresError) -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try connection.query(
+            """
+            UPDATE deliveries SET lease_expires_at = $1 + $2
+            WHERE id = ANY(string_to_array($3, ',')::bigint[]) AND state = 'inflight' AND claimed_by = $4
+            """, [.double(now), .double(leaseSeconds), .text(ids.map(String.init).joined(separator: ",")), .text(instanceID)],
+            "renew \(ids.count) leases"
+        ).affectedRows
+    }
+
+    /// This instance's own leases after a restart with the same instance id: attempted again at once.
+    func releaseOwnLeases(now: Double) throws(PostgresError) {
+        try connection.query(
+            """
+            UPDATE deliveries SET state = 'pending', claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
+            WHERE state = 'inflight' AND claimed_by = $2
+            """, [.double(now), .text(instanceID)], "release this instance's leases")
+    }
+
+    func retryDead(ids: [Int64]?, destination: String?, at time: Double, now: Double) throws(PostgresError) -> Int {
+        let sql = """
+            UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $2,
+                claimed_by = NULL, lease_expires_at = NULL
+            WHERE state = 'dead' AND ($3::text IS NULL OR destination = $3) AND ($4::bigint IS NULL OR id = $4)
+            """
+        guard let ids else {
+            return try connection.query(sql, [.double(time), .double(now), .optional(destination), .null], "retry dead deliveries").affectedRows
+        }
+        var count = 0
+        for id in ids {
+            count += try connection.query(sql, [.double(time), .double(now), .optional(destination), .int64(id)], "retry dead delivery \(id)")
+                .affectedRows
+        }
+        return count
+    }
+}

@@ -1,0 +1,203 @@
+import CutoverLocking
+import CutoverPostgres
+import CutoverTestSupport
+import Dispatch
+import Foundation
+import Testing
+
+@testable import CutoverSpool
+
+/// What only a spool shared by several instances has to get right: leases, per-contact order across
+/// instances, migrations racing, and an unreachable server.
+@Suite("PostgreSQL spool: several instances on one database")
+struct PostgresSpoolTests {
+    private func open(_ url: String, instance: String, lease: Double = 60) throws(SpoolError) -> PostgresSpool {
+        try PostgresSpool.open(PostgresSpoolConfiguration(url: url, instanceID: instance, leaseSeconds: lease))
+    }
+
+    /// Instances "one" and "two" (60 s leases) on a new database of a server of the test's own.
+    private func withTwoInstances(_ body: (PostgresSpool, PostgresSpool, PostgresServer) throws -> Void) throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let first = try open(url, instance: "one")
+        defer { first.close() }
+        let second = try open(url, instance: "two")
+        defer { second.close() }
+        try body(first, second, server)
+    }
+
+    @Test func statementErrorsCarrySQLState() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let connection = try PostgresConnection(url: server.url(), password: nil)
+        defer { connection.close() }
+        #expect {
+            try connection.query("SELEC 1", [], "run a typo")
+        } throws: { error in
+            (error as? PostgresError)?.sqlState == "42601" && (error as? PostgresError)?.kind == .statement
+        }
+        let values = try connection.query(
+            "SELECT $1::bigint, $2::float8, $3::text, $4::bytea, $5::text IS NULL",
+            [.int64(-42), .double(1.5), .text("héllo"), .bytes([0, 255]), .null], "round-trip parameters")
+        #expect(try values.int64(0, 0) == -42 && values.double(0, 1) == 1.5 && values.string(0, 2) == "héllo")
+        #expect(try values.bytes(0, 3) == [0, 255] && values.int(0, 4) == 1)
+    }
+
+    @Test func aLiveLeaseIsNeverClaimedTwiceAndAnExpiredOneIsTakenOver() throws {
+        try withTwoInstances { first, second, _ in
+            _ = try first.ingest([request([event("e1")], at: 100)])
+            let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
+            #expect(claimed.map(\.eventID) == ["e1"])
+            #expect(try second.claim(destination: "primary", now: 159, limit: 10).isEmpty, "the lease runs until 160")
+            let takenOver = try second.claim(destination: "primary", now: 160, limit: 10)
+            #expect(takenOver.map(\.eventID) == ["e1"])
+            // The first instance's late outcome no longer counts: the delivery is the second's now.
+            #expect(try first.record([DeliveryResult(deliveryID: claimed[0].id, result: .delivered(status: 200))], now: 161) == [claimed[0].id])
+            #expect(try second.record([DeliveryResult(deliveryID: takenOver[0].id, result: .delivered(status: 200))], now: 161).isEmpty)
+            #expect(try first.delivery(id: claimed[0].id)?.attempts == 1)
+        }
+    }
+
+    /// A send may outlast the lease: the renewal extends the leases of what the process still holds,
+    /// and only those (an outcome recorded, or one in a failed turn, is no longer held).
+    @Test func renewalKeepsHeldLeasesAndLetsGoOfRecordedOnes() throws {
+        try withTwoInstances { first, second, server in
+            _ = try first.ingest([request([event("a", contact: "ca")], at: 100), request([event("b", contact: "cb")], at: 100)])
+            let claimed = try first.claim(destination: "primary", now: 100, limit: 10)
+            #expect(Set(claimed.map(\.eventID)) == ["a", "b"])
+            #expect(first.heldDeliveries == Set(claimed.map(\.id)))
+            first.renewLeases()
+            let far = Spool.currentTime() + 30
+            #expect(try second.claim(destination: "primary", now: far, limit: 10).isEmpty, "renewed to the wall clock's now + 60")
+            let a = try #require(claimed.first { $0.eventID == "a" })
+            _ = try first.recordAndClaim([DeliveryResult(deliveryID: a.id, result: .delivered(status: 200))], destination: "primary", now: 101, limit: 0)
+            #expect(first.heldDeliveries == Set(claimed.map(\.id)).subtracting([a.id]))
+            // A turn that fails is forgotten by its worker: its deliveries are not renewed any more, so
+            // their leases lapse and they are claimed again.
+            server.stop()
+            let b = try #require(claimed.first { $0.eventID == "b" })
+            #expect(throws: SpoolError.self) {
+                try first.recordAndClaim([DeliveryResult(deliveryID: b.id, result: .delivered(status: 200))], destination: "primary", now: 102, limit: 5)
+            }
+            #expect(first.heldDeliveries.isEmpty)
+        }
+    }
+
+    /// A restart with the same configured instance id takes its claims back at once (the previous
+    /// process is gone); another instance waits for the lease.
+    @Test func aRestartWithTheSameInstanceIDTakesBackItsClaims() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let crashed = try open(url, instance: "one", lease: 60)
+        _ = try crashed.ingest([request([event("e1")], at: 100)])
+        #expect(try crashed.claim(destination: "primary", now: 100, limit: 10).map(\.eventID) == ["e1"])
+        crashed.close()
+        let other = try open(url, instance: "two", lease: 60)
+        defer { other.close() }
+        #expect(try other.claim(destination: "primary", now: 101, limit: 10).isEmpty, "another instance waits for the lease")
+        let restarted = try open(url, instance: "one", lease: 60)
+        defer { restarted.close() }
+        #expect(try restarted.claim(destination: "primary", now: 101, limit: 10).map(\.eventID) == ["e1"])
+    }
+
+    @Test func concurrentClaimsOfTwoInstancesNeverOverlapAndKeepEachContactsOrder() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let spools = try [open(url, instance: "one"), open(url, instance: "two")]
+        defer { for spool in spools { spool.close() } }
+        let contacts = 20
+        let perContact = 10
+        var requests: [IncomingRequest] = []
+        for index in 0..<perContact {
+            requests.append(request((0..<contacts).map { event("c\($0)-\(index)", contact: "c\($0)") }, at: 100 + Double(index)))
+        }
+        _ = try spools[0].ingest(requests)
+        let log = Locked<[(instance: Int, eventID: String, contact: String)]>([])
+        let inFlight = Locked<Set<String>>([])
+        let overlaps = Locked(0)
+        @Sendable func hold(_ claimed: [ClaimedDelivery], by instance: Int) {
+            for delivery in claimed {
+                let fresh = inFlight.withLock { $0.insert(delivery.contactKey).inserted }
+                if !fresh { overlaps.withLock { $0 += 1 } }
+                log.withLock { $0.append((instance, delivery.eventID, delivery.contactKey)) }
+            }
+        }
+        // Each instance claims once before either records anything, so both take part however the
+        // threads below happen to be scheduled on a loaded machine.
+        let first = try spools.map { try $0.claim(destination: "primary", now: 1_000, limit: 7) }
+        for (instance, claimed) in first.enumerated() { hold(claimed, by: instance) }
+        DispatchQueue.concurrentPerform(iterations: 2) { instance in
+            var claimed = first[instance]
+            var outcomes: [DeliveryResult] = []
+            var idleTurns = 0
+            while true {
+                for delivery in claimed {
+                    inFlight.withLock { _ = $0.remove(delivery.contactKey) }
+                    outcomes.append(DeliveryResult(deliveryID: delivery.id, result: .delivered(status: 200)))
+                }
+                guard idleTurns < 3 else { break }
+                let turn = try? spools[instance].recordAndClaim(outcomes, destination: "primary", now: 1_000, limit: 7)
+                outcomes = []
+                claimed = turn?.claimed ?? []
+                idleTurns = claimed.isEmpty ? idleTurns + 1 : 0
+                hold(claimed, by: instance)
+            }
+            _ = try? spools[instance].record(outcomes, now: 1_000)
+        }
+        let delivered = log.withLock { $0 }
+        #expect(overlaps.withLock { $0 } == 0, "one contact's deliveries were in flight on two instances")
+        #expect(delivered.count == contacts * perContact, "every delivery exactly once")
+        #expect(Set(delivered.map(\.eventID)).count == contacts * perContact)
+        for contact in 0..<contacts {
+            let order = delivered.filter { $0.contact == "c\(contact)" }.map(\.eventID)
+            #expect(order == (0..<perContact).map { "c\(contact)-\($0)" })
+        }
+        #expect(Set(delivered.map(\.instance)).count == 2, "both instances took part")
+    }
+
+    @Test func instancesStartingTogetherMigrateOnce() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let opened = Locked<[Result<PostgresSpool, SpoolError>]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            let result = Result { () throws(SpoolError) in try open(url, instance: "i\(index)") }
+            opened.withLock { $0.append(result) }
+        }
+        let spools = try opened.withLock { $0 }.map { try $0.get() }
+        defer { for spool in spools { spool.close() } }
+        #expect(Set(spools.map(\.spoolID)).count == 1)
+        let versions = try server.psql("SELECT count(*) FROM cutover_schema", database: String(url.split(separator: "/").last!))
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
+    }
+
+    @Test func ingestFailsUnavailableWhileTheServerIsDownAndRecoversAfterARestart() throws {
+        let server = try PostgresServer()
+        let url = try server.makeDatabase()
+        let spool = try open(url, instance: "one")
+        defer { spool.close() }
+        #expect(try submitAndWait(spool, [request([event("before")])])[0]?.get().newEvents == 1)
+        server.stop()
+        let during = submitAndWait(spool, [request([event("during")])])
+        #expect {
+            try during[0]?.get()
+        } throws: { error in
+            (error as? SpoolError)?.kind == .unavailable
+        }
+        #expect(throws: SpoolError.self) { try spool.delivery(id: 0) }
+        try server.start()
+        // The pool reconnects after its backoff: retry until a commit succeeds (no sleep: each try
+        // is a real attempt that fails fast while backing off).
+        var receipt: IngestReceipt?
+        let deadline = Date().addingTimeInterval(30)
+        while receipt == nil, Date() < deadline {
+            receipt = try? submitAndWait(spool, [request([event("after")])])[0]?.get()
+        }
+        #expect(receipt?.newEvents == 1)
+        #expect(try spool.event(id: "during") == nil, "nothing of the outage was stored")
+        #expect(try spool.stats().events == 2)
+    }
+}

@@ -1,0 +1,99 @@
+import CutoverTestSupport
+import Foundation
+import Testing
+
+@testable import CutoverSpool
+
+/// The two spool implementations, for tests that hold for both.
+enum SpoolKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// Opens a fresh spool of `kind` (a new directory, or a database on a PostgreSQL server of its own) and
+/// closes it after `body` (and the server, which is the test's own).
+func withSpool<T>(_ kind: SpoolKind, options: SpoolOptions = SpoolOptions(), _ body: (any SpoolBackend) throws -> T) throws -> T {
+    switch kind {
+    case .sqlite:
+        return try withSpool(options: options) { spool, _ in try body(spool) }
+    case .postgres:
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let spool = try PostgresSpool.open(PostgresSpoolConfiguration(url: try server.makeDatabase()), options: options)
+        defer { spool.close() }
+        return try body(spool)
+    }
+}
+
+@Suite("Spool: the same contract on SQLite and PostgreSQL")
+struct SpoolBackendTests {
+    @Test(arguments: SpoolKind.allCases)
+    func ingestDeduplicatesByEventID(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            let first = submitAndWait(spool, [request([event("e1"), event("e2")])])
+            let again = submitAndWait(spool, [request([event("e2"), event("e3")])])
+            let receipt = try #require(try first[0]?.get())
+            let second = try #require(try again[0]?.get())
+            #expect(receipt.newEvents == 2 && receipt.deliveriesCreated == 2)
+            #expect(second.newEvents == 1 && second.duplicateEvents == 1)
+            let stats = try spool.stats()
+            #expect(stats.events == 3 && stats.requests == 2)
+            #expect(stats.deliveries["primary"]?.pending == 3)
+            #expect(stats.totals.duplicateEvents == 1)
+            #expect(spool.committedEvents(["e1", "e3", "nope"]) == [true, true, false])
+        }
+    }
+
+    @Test(arguments: SpoolKind.allCases)
+    func claimsOnlyTheHeadOfEachContactInArrivalOrder(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([
+                request([event("a1", contact: "a"), event("b1", contact: "b")], at: 100),
+                request([event("a2", contact: "a")], at: 101),
+            ])
+            let first = try spool.claim(destination: "primary", now: 200, limit: 10)
+            #expect(first.map(\.eventID) == ["a1", "b1"])
+            #expect(try spool.claim(destination: "primary", now: 200, limit: 10).isEmpty, "a2 waits behind a1")
+            let a1 = try #require(first.first)
+            let turn = try spool.recordAndClaim([DeliveryResult(deliveryID: a1.id, result: .delivered(status: 200))], destination: "primary", now: 201, limit: 10)
+            #expect(turn.skipped.isEmpty)
+            #expect(turn.claimed.map(\.eventID) == ["a2"])
+            #expect(try spool.delivery(id: a1.id)?.state == .delivered)
+            #expect(try spool.attempts(deliveryID: a1.id).map(\.outcome) == [.delivered])
+        }
+    }
+
+    @Test(arguments: SpoolKind.allCases)
+    func deadLettersAreListedRetriedAndPurged(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("d1"), event("d2", contact: "other")], at: 100)])
+            let claimed = try spool.claim(destination: "primary", now: 200, limit: 10)
+            #expect(claimed.count == 2)
+            try spool.record(claimed.map { DeliveryResult(deliveryID: $0.id, result: .dead(error: "410 gone", status: 410)) }, now: 201)
+            #expect(try spool.deliveries(state: .dead, destination: nil, afterID: 0, limit: 10).count == 2)
+            #expect(try spool.retryDead(ids: [claimed[0].id], destination: nil, at: 300) == 1)
+            #expect(try spool.delivery(id: claimed[0].id)?.state == .pending)
+            #expect(try spool.purgeCount(.deadLetters(destination: nil, createdBefore: nil), asOf: 400) == 1)
+            #expect(try spool.purge(.deadLetters(destination: nil, createdBefore: nil), asOf: 400) == 1)
+            #expect(try spool.stats().totals.purgedDeadLetters == 1)
+        }
+    }
+
+    @Test(arguments: SpoolKind.allCases)
+    func retentionPrunesDeliveredEventsOnly(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("old"), event("open", contact: "c2")], at: 100)])
+            let claimed = try spool.claim(destination: "primary", now: 100, limit: 10)
+            let old = try #require(claimed.first { $0.eventID == "old" })
+            try spool.markDelivered(id: old.id, status: 200, now: 101)
+            let policy = RetentionPolicy(dedupWindow: 10, rawRetention: 10)
+            #expect(try spool.prunable(now: 1_000, policy: policy).events == 1)
+            let report = try spool.prune(now: 1_000, policy: policy)
+            #expect(report.events == 1 && report.deliveries == 1 && report.requests == 0, "the request still has an open event")
+            #expect(try spool.event(id: "old") == nil)
+            #expect(try spool.event(id: "open") != nil)
+            #expect(try spool.requests(afterID: 0, limit: 10, status: nil, since: nil, until: nil).count == 1)
+        }
+    }
+}
