@@ -74,25 +74,30 @@ struct FrozenDiskTests {
         return (result.status, result.body, Date().timeIntervalSince(started))
     }
 
+    /// `cutover serve` with its spool on `filesystem` and the sink in `work`, `settings` added to the
+    /// config; and a POST of one On-Prem message to it.
+    private func serve(on filesystem: LoopFilesystem, work: TemporaryDirectory, _ settings: String) throws
+        -> (cutover: CutoverServer, post: (String) throws -> (status: Int, body: String))
+    {
+        let config = work.path("cutover.yml")
+        try "sink: \(work.path("events.jsonl"))\n\(settings)".write(toFile: config, atomically: true, encoding: .utf8)
+        let cutover = try CutoverServer(
+            spool: filesystem.mountPoint + "/spool", arguments: ["--config", config, "--onprem-route", "default"])
+        let post = { (id: String) throws -> (status: Int, body: String) in
+            try curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", self.body(id), cutover.base + "/onprem/default"])
+        }
+        return (cutover, post)
+    }
+
     @Test func aFrozenSpoolAnswers503WithinTheCommitTimeoutAndRecoversOnThaw() throws {
         let filesystem = try LoopFilesystem()
         defer { filesystem.release() }
         let work = try TemporaryDirectory()
-        let config = work.path("cutover.yml")
-        try """
-        sink: \(work.path("events.jsonl"))
-        spool_commit_timeout_seconds: 1
-        readyz_timeout_seconds: 1
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let cutover = try CutoverServer(
-            spool: filesystem.mountPoint + "/spool", arguments: ["--config", config, "--onprem-route", "default"])
+        let (cutover, post) = try serve(on: filesystem, work: work, "spool_commit_timeout_seconds: 1\nreadyz_timeout_seconds: 1\n")
         // Runs before the release above: a process blocked on a frozen file system cannot die until it thaws.
         defer {
             filesystem.thaw()
             cutover.kill()
-        }
-        let post = { (id: String) throws -> (status: Int, body: String) in
-            try curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", self.body(id), cutover.base + "/onprem/default"])
         }
         #expect(try post("ABGGFROZEN000001").status == 200)
 
@@ -120,21 +125,10 @@ struct FrozenDiskTests {
         let filesystem = try LoopFilesystem()
         defer { filesystem.release() }
         let work = try TemporaryDirectory()
-        let config = work.path("cutover.yml")
-        try """
-        sink: \(work.path("events.jsonl"))
-        spool_commit_timeout_seconds: 1
-        delivery:
-          timeout_seconds: 1
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let cutover = try CutoverServer(
-            spool: filesystem.mountPoint + "/spool", arguments: ["--config", config, "--onprem-route", "default"])
+        let (cutover, post) = try serve(on: filesystem, work: work, "spool_commit_timeout_seconds: 1\ndelivery:\n  timeout_seconds: 1\n")
         defer {
             filesystem.thaw()
             cutover.kill()
-        }
-        let post = { (id: String) throws -> (status: Int, body: String) in
-            try curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", self.body(id), cutover.base + "/onprem/default"])
         }
         #expect(try post("ABGGFROZEN000011").status == 200)
         try filesystem.freeze()
