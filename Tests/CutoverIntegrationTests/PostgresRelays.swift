@@ -20,7 +20,12 @@ struct PostgresRelays {
     /// A config for one instance on the shared spool, delivering canonical events to `downstream`.
     /// Each instance claims at most 4 × 16 = 64 contact heads at once, fewer than the tests' contacts:
     /// two instances always share the work, so the one killed holds some.
-    func config(instance: String, downstream: Downstream, leaseSeconds: Double = 5) throws -> String {
+    /// The lease: short, so a test sees a takeover soon; longer under a sanitizer, whose slowdown
+    /// (TSan about 10x) can delay a renewal past 5 s and let a live send's lease lapse, which makes a
+    /// legitimate repeat the kill test would count against the kill.
+    static let leaseSeconds: Double = Sanitizer.current == nil ? 5 : 30
+
+    func config(instance: String, downstream: Downstream, leaseSeconds: Double = PostgresRelays.leaseSeconds) throws -> String {
         let path = directory.path("\(instance).yml")
         try """
         spool:
