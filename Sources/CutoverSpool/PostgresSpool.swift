@@ -417,17 +417,11 @@ package final class PostgresSpool: SpoolBackend {
 
     @discardableResult
     package func purge(_ selection: PurgeSelection, asOf: Double, batchSize: Int) throws(SpoolError) -> Int {
-        var deleted = 0
-        var afterID: Int64 = 0
-        while true {
-            let batch = try reading("purge") { store throws(PostgresError) in
+        try PurgeSelection.purgeInBatches { afterID throws(SpoolError) in
+            try reading("purge") { store throws(PostgresError) in
                 try store.purgeBatch(selection, asOf: asOf, afterID: afterID, limit: max(1, batchSize))
             }
-            deleted += batch.deleted
-            guard let last = batch.lastID else { break }
-            afterID = last
         }
-        return deleted
     }
 
     // MARK: Closing

@@ -80,3 +80,20 @@ package enum PurgeSelection: Sendable, Hashable {
     /// Quarantined requests received before `receivedBefore` if given.
     case quarantined(receivedBefore: Double?)
 }
+
+extension PurgeSelection {
+    /// A purge as both spools run it: one transaction per `nextBatch` (up to a batch of rows with an
+    /// id past the one given), until a batch comes back empty. Returns the rows deleted.
+    static func purgeInBatches(
+        _ nextBatch: (_ afterID: Int64) throws(SpoolError) -> (deleted: Int, lastID: Int64?)
+    ) throws(SpoolError) -> Int {
+        var deleted = 0
+        var afterID: Int64 = 0
+        while true {
+            let batch = try nextBatch(afterID)
+            deleted += batch.deleted
+            guard let last = batch.lastID else { return deleted }
+            afterID = last
+        }
+    }
+}

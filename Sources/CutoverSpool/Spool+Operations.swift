@@ -99,17 +99,11 @@ extension Spool {
     package func purge(
         _ selection: PurgeSelection, asOf: Double = Spool.currentTime(), batchSize: Int = RetentionPolicy.defaultBatchSize
     ) throws(SpoolError) -> Int {
-        var deleted = 0
-        var afterID: Int64 = 0
-        while true {
-            let batch = try withDatabase("purge") { database throws(SpoolError) in
+        try PurgeSelection.purgeInBatches { afterID throws(SpoolError) in
+            try withDatabase("purge") { database throws(SpoolError) in
                 try database.purgeBatch(selection, asOf: asOf, afterID: afterID, limit: max(1, batchSize))
             }
-            deleted += batch.deleted
-            guard let last = batch.lastID else { break }
-            afterID = last
         }
-        return deleted
     }
 }
 
