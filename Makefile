@@ -6,6 +6,8 @@ SWIFT        ?= swift
 APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client libpq-dev postgresql
 # The deploy/ checks: systemd-analyze verifies deploy/cutover.service.
 DEPLOY_TEST_PACKAGES := systemd
+# The cockpit tests drive the admin page in headless Chromium.
+COCKPIT_TEST_PACKAGES := chromium
 BENCH_PACKAGES := wrk
 ARGS         ?=
 
@@ -74,7 +76,7 @@ bench: deps bench-deps release
 	./scripts/bench.sh
 
 deps:
-	@./scripts/ensure-packages.sh $(APT_PACKAGES) $(DEPLOY_TEST_PACKAGES)
+	@./scripts/ensure-packages.sh $(APT_PACKAGES) $(DEPLOY_TEST_PACKAGES) $(COCKPIT_TEST_PACKAGES)
 
 bench-deps:
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)

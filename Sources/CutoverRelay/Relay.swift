@@ -162,7 +162,8 @@ package final class Relay: Sendable {
         let started = try Dictionary(
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
-        self.settings = Locked(settings)
+        let lockedSettings = Locked(settings)
+        self.settings = lockedSettings
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
         spoolGauges = SpoolGauges(spool: spool, metrics: metrics, destinations: settings.destinations.map(\.name), logger: logger)
@@ -178,7 +179,10 @@ package final class Relay: Sendable {
             boundTLSAddress = nil
         }
         if let admin = settings.admin {
-            let handler = AdminHandler(spool: spool, token: admin.token, metrics: metrics, logger: logger) { workers.pokeAll() }
+            let handler = AdminHandler(
+                spool: spool, token: admin.token, metrics: metrics, logger: logger, secureCookie: admin.tls != nil,
+                settings: { lockedSettings.withLock { $0 } }
+            ) { workers.pokeAll() }
             var configuration = settings.server
             configuration.maxConnections = 64
             let adminServer = HTTPServer(
