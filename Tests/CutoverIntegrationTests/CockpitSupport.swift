@@ -18,7 +18,7 @@ final class HeadlessChromium: Sendable {
             "/usr/bin/chromium",
             [
                 "--headless=new", "--no-sandbox", "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--no-first-run",
-                "--no-default-browser-check", "--disable-gpu", "--disable-extensions", "--window-size=1400,1000", "about:blank",
+                "--no-default-browser-check", "--disable-gpu", "--hide-scrollbars", "--disable-extensions", "--window-size=1400,1000", "about:blank",
             ])
         let marker = "DevTools listening on ws://127.0.0.1:"
         let line = try process.waitForLine(.stderr, timeout: 60) { $0.contains(marker) }

@@ -8,7 +8,8 @@ from its "DevTools listening on ws://..." line; each step is one run of this scr
   cdp.py PORT eval EXPRESSION              print the expression's value as JSON (awaits promises)
   cdp.py PORT wait EXPRESSION [SECONDS]    evaluate every 100 ms until the value is truthy, print it;
                                            exit 1 with the last value when the deadline passes
-  cdp.py PORT screenshot SELECTOR FILE     PNG of the element (scrolled into view) to FILE
+  cdp.py PORT screenshot SELECTOR FILE     PNG of the element to FILE (the page is captured beyond
+                                           the viewport, so the element's document coordinates)
 
 The WebSocket framing is websocket-client's (a maintained RFC 6455 client, pinned in
 requirements.txt), not hand-written: screenshots come back as frames of several megabytes.
@@ -88,7 +89,7 @@ def main(arguments):
     elif command == "screenshot":
         selector, path = rest
         box = page.evaluate(
-            "(() => { const e = document.querySelector(%s); if (!e) return null; e.scrollIntoView();"
+            "(() => { const e = document.querySelector(%s); if (!e) return null; window.scrollTo(0, 0);"
             " const r = e.getBoundingClientRect(); return {x: r.left + window.scrollX, y: r.top + window.scrollY,"
             " width: Math.ceil(r.width), height: Math.ceil(r.height)}; })()" % json.dumps(selector))
         if not box:

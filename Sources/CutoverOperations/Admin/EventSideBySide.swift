@@ -39,9 +39,9 @@ extension AdminHandler {
                 switch try destination.outboundBuilder.request(storedEvent: event.payload, eventID: event.id, rawBody: stored?.body, now: now) {
                 case .send(let outbound):
                     row["outcome"] = "send"
-                    row["headers"] = outbound.headers.map { ["name": $0.name.canonicalName, "value": $0.value] }
+                    row["headers"] = outbound.headers.map { ["name": $0.name.rawName, "value": $0.value] }
                     row["signature_headers"] = outbound.headers.filter { Self.signatureHeaders.contains($0.name.canonicalName.lowercased()) }
-                        .map { ["name": $0.name.canonicalName, "value": $0.value] }
+                        .map { ["name": $0.name.rawName, "value": $0.value] }
                     row["body"] = String(decoding: outbound.body, as: UTF8.self)
                 case .filtered(let reason):
                     row["outcome"] = "filtered"

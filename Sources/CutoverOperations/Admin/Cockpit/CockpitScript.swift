@@ -181,7 +181,8 @@ enum CockpitScript {
 
         // One event side by side
 
-        function headerList(headers, signatureNames) {
+        function headerList(headers, signatureNames, emptyText) {
+          if (!headers || headers.length === 0) return el("p", { class: "note" }, emptyText || "None.");
           const list = el("pre", { class: "headers" });
           for (const header of headers || []) {
             const line = el("span", { class: signatureNames.has(header.name.toLowerCase()) ? "signature" : null }, header.name + ": " + header.value);
@@ -208,7 +209,7 @@ enum CockpitScript {
             columns.push(raw
               ? column("Raw request as received", "request",
                   el("p", {}, "POST /" + raw.route + ", " + time(raw.received_at) + ", " + raw.body_bytes + " bytes"),
-                  el("h4", {}, "Signature headers"), headerList(raw.signature_headers, SIGNATURE_NAMES),
+                  el("h4", {}, "Signature headers"), headerList(raw.signature_headers, SIGNATURE_NAMES, "None came with it."),
                   el("h4", {}, "Headers"), headerList(raw.headers, SIGNATURE_NAMES),
                   el("h4", {}, "Body"), el("pre", { class: "raw-body" }, pretty(raw.body)))
               : column("Raw request as received", "request", el("p", {}, "The raw request is no longer stored.")));
@@ -222,7 +223,8 @@ enum CockpitScript {
                 : "No delivery (the destination's match leaves this event out)";
               const parts = [el("p", {}, el("code", {}, "POST " + d.url)), el("p", { class: "delivery-state" }, delivery)];
               if (d.outcome === "send") {
-                parts.push(el("h4", {}, "Signature headers"), headerList(d.signature_headers, SIGNATURE_NAMES),
+                parts.push(el("h4", {}, "Signature headers"),
+                  headerList(d.signature_headers, SIGNATURE_NAMES, d.format === "onprem" ? "None: On-Prem webhooks carry no signature." : "None: no secret is configured."),
                   el("h4", {}, "Headers"), headerList(d.headers, SIGNATURE_NAMES),
                   el("h4", {}, "Body"), el("pre", { class: "sent-body" }, pretty(d.body)));
               } else {

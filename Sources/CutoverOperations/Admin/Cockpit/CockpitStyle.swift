@@ -21,8 +21,9 @@ enum CockpitStyle {
         .good { color: #0a5d0a; }
         code, pre { font: 12px/1.35 ui-monospace, "DejaVu Sans Mono", monospace; }
         pre { white-space: pre-wrap; word-break: break-all; background: #f7f7f7; border: 1px solid #ddd; padding: 0.4rem; margin: 0.25rem 0; max-height: 30rem; overflow: auto; }
-        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 0.75rem; }
-        .column { border: 1px solid #ccc; padding: 0.5rem; }
+        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 0.75rem; }
+        .column { border: 1px solid #ccc; padding: 0.5rem; min-width: 0; }
+        .column h4 { margin: 0.6rem 0 0.2rem; font-size: 0.9rem; }
         .column h3 { margin: 0 0 0.3rem; }
         .signature { background: #fff6d6; }
         #retry-confirm { border: 2px solid #a00000; padding: 0.5rem 0.75rem; margin: 0.5rem 0; background: #fff3f3; }
