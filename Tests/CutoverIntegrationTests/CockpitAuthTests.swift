@@ -74,13 +74,8 @@ import Testing
 
         // A restart makes a new key: the old cookie opens nothing.
         relay.cutover.kill()
-        let restarted = try CutoverServer(
-            spool: relay.directory.path("spool"), arguments: ["--config", relay.directory.path("cutover.yml")],
-            environment: ["CUTOVER_TEST_ADMIN_TOKEN": CockpitRelay.token, "CUTOVER_TEST_APP_SECRET": CockpitRelay.appSecret])
+        let restarted = try CockpitRelay.serve(relay.directory)
         defer { restarted.kill() }
-        let marker = "admin API at http://127.0.0.1:"
-        let line = try restarted.process.waitForLine(.stderr) { $0.contains(marker) }
-        let port = try #require(Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }))
-        #expect(try curl(["http://127.0.0.1:\(port)/admin/numbers"] + withCookie).status == 401)
+        #expect(try curl([try restarted.adminURL() + "/numbers"] + withCookie).status == 401)
     }
 }

@@ -114,15 +114,15 @@ struct CockpitRelay {
         \(destinations)
         \(delivery)
         """.write(to: config, atomically: true, encoding: .utf8)
-        cutover = try CutoverServer(
-            spool: directory.path("spool"), arguments: ["--config", config.path],
-            environment: ["CUTOVER_TEST_ADMIN_TOKEN": Self.token, "CUTOVER_TEST_APP_SECRET": Self.appSecret])
-        let marker = "admin API at http://127.0.0.1:"
-        let line = try cutover.process.waitForLine(.stderr) { $0.contains(marker) }
-        guard let port = Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }) else {
-            throw TestFailure("no admin port in \(line)")
-        }
-        admin = "http://127.0.0.1:\(port)/admin"
+        cutover = try Self.serve(directory)
+        admin = try cutover.adminURL()
+    }
+
+    /// `cutover serve` on the directory's config and spool (again, after a restart).
+    static func serve(_ directory: TemporaryDirectory) throws -> CutoverServer {
+        try CutoverServer(
+            spool: directory.path("spool"), arguments: ["--config", directory.path("cutover.yml")],
+            environment: ["CUTOVER_TEST_ADMIN_TOKEN": token, "CUTOVER_TEST_APP_SECRET": appSecret])
     }
 
     var bearer: [String] { ["-H", "Authorization: Bearer \(Self.token)"] }

@@ -132,10 +132,7 @@ import Testing
             spool: directory.url.appendingPathComponent("spool").path, arguments: ["--config", config.path],
             environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
         defer { cutover.kill() }
-        let marker = "admin API at http://127.0.0.1:"
-        let line = try #require(cutover.process.stderr.wait { $0.contains { $0.contains(marker) } }?.first { $0.contains(marker) })
-        let port = try #require(Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }))
-        let admin = "http://127.0.0.1:\(port)/admin"
+        let admin = try cutover.adminURL()
         let auth = ["-H", "Authorization: Bearer \(token)"]
 
         #expect(try curl([admin + "/stats"]).status == 401)

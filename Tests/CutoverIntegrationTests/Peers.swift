@@ -31,6 +31,16 @@ final class CutoverServer: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     func kill() { process.kill() }
+
+    /// `http://127.0.0.1:PORT/admin`, from the line the plain admin listener logs once bound.
+    func adminURL() throws -> String {
+        let marker = "admin API at http://127.0.0.1:"
+        let line = try process.waitForLine(.stderr) { $0.contains(marker) }
+        guard let port = Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }) else {
+            throw TestFailure("no admin port in \(line)")
+        }
+        return "http://127.0.0.1:\(port)/admin"
+    }
 }
 
 /// curl as the sender. Returns the HTTP status and the response body.

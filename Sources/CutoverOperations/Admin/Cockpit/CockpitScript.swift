@@ -28,7 +28,12 @@ enum CockpitScript {
         }
 
         function rate(value) { return value === null || value === undefined ? "—" : value.toFixed(2); }
-        function time(epoch) { return epoch ? new Date(epoch * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—"; }
+        // Seconds since 1970, or an RFC 3339 text (the comparison's `received_at`).
+        function time(value) {
+          if (!value) return "—";
+          const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+          return isNaN(date.getTime()) ? String(value) : date.toISOString().replace("T", " ").slice(0, 19) + " UTC";
+        }
         function age(seconds) {
           if (seconds === null || seconds === undefined) return "—";
           if (seconds < 90) return Math.round(seconds) + " s";
