@@ -57,12 +57,16 @@ package final class DeliveryWorker: @unchecked Sendable {
     var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
     private let pumpQueued = Atomic<Bool>(false)
+    /// The first bytes of each response body stored with its attempt (`delivery.response_body_keep_bytes`).
+    private let responseBodyKeepBytes: Int
 
     package init(
         destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
-        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
+        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment(),
+        responseBodyKeepBytes: Int = 0
     ) {
+        self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
         self.destination = destination
         self.spool = spool
         self.client = client
@@ -81,6 +85,9 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// waiting (with the window at the concurrency itself, a turn can record at most what one
     /// round trip returned), few enough that a claimed payload waits little for its send.
     static let claimAhead = 4
+
+    /// The part of a refusal's body quoted in its error text.
+    package static let errorExcerptBytes = 256
 
     /// New deliveries may be due: look now.
     package func poke() {
@@ -266,11 +273,17 @@ package final class DeliveryWorker: @unchecked Sendable {
             request.tls = tls
             let started = DispatchTime.now()
             let deadLetterStatuses = destination.deadLetterStatuses
+            let keep = responseBodyKeepBytes
             client.execute(request) { [self] result in
                 let nanoseconds = DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds
+                // Latency: from handing the request to the client to the complete response (a new
+                // connection's connect and handshake included), as the latency histogram counts it.
+                let response = AttemptResponse(
+                    latencyMilliseconds: Double(nanoseconds) / 1_000_000,
+                    bodyPrefix: (try? result.get()).map { Array($0.body.prefix(keep)) } ?? [])
                 queue.async { [self] in
                     recordResponse(result, nanoseconds: nanoseconds)
-                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
+                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses), response: response)
                     startSends()
                 }
             }
@@ -299,7 +312,7 @@ package final class DeliveryWorker: @unchecked Sendable {
 
     /// Decides what an attempt means (retry when, or dead letter) and queues the result for the
     /// next turn, so a busy destination costs one transaction per batch instead of two per delivery.
-    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
+    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome, response: AttemptResponse? = nil) {
         let now = environment.now()
         let name = destination.name
         // A shadow's trouble is the shadow's: counted, logged quietly.
@@ -336,7 +349,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
             }
         }
-        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result))
+        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result, response: response))
         sending -= 1
         // Now when little is left to send or nothing else will come back (an idle destination's
         // outcome is recorded at once); otherwise after more outcomes joined.
@@ -361,7 +374,7 @@ enum DeliveryOutcome: Equatable {
                 self = .delivered(status: status)
                 return
             }
-            let excerpt = String(decoding: response.body.prefix(256), as: UTF8.self)
+            let excerpt = String(decoding: response.body.prefix(DeliveryWorker.errorExcerptBytes), as: UTF8.self)
             if deadLetterStatuses.contains(status) {
                 self = .permanentFailure("HTTP \(status): \(excerpt)", status: status)
                 return

@@ -141,8 +141,11 @@ package final class Relay: Sendable {
             cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
             maxConcurrentLookups: settings.delivery.dnsMaxLookups
         )
+        var clientConfiguration = HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns)
+        // Deliveries read a response's first bytes only: its error excerpt and the prefix kept for comparisons.
+        clientConfiguration.keptResponseBodyBytes = max(settings.delivery.responseBodyKeepBytes, DeliveryWorker.errorExcerptBytes)
         client = HTTPClient(
-            configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns),
+            configuration: clientConfiguration,
             loops: loops,
             resolver: HostResolver(configuration: dns, observe: { metrics.countResolution(result: $0.rawValue) })
         )
@@ -178,7 +181,9 @@ package final class Relay: Sendable {
             boundTLSAddress = nil
         }
         if let admin = settings.admin {
-            let handler = AdminHandler(spool: spool, token: admin.token, metrics: metrics, logger: logger) { workers.pokeAll() }
+            let handler = AdminHandler(
+                spool: spool, token: admin.token, metrics: metrics, logger: logger, destinations: settings.destinations
+            ) { workers.pokeAll() }
             var configuration = settings.server
             configuration.maxConnections = 64
             let adminServer = HTTPServer(
@@ -220,7 +225,7 @@ package final class Relay: Sendable {
         let tls = try destination.tls.map { try TLSContext(client: $0) }
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
-            metrics: metrics, logger: logger
+            metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes
         )
         }
     }
@@ -251,6 +256,7 @@ package final class Relay: Sendable {
         try adminTLSContext?.reload()
         ingress.reload(fresh)
         if let token = fresh.admin?.token { adminHandler?.reload(token: token) }
+        adminHandler?.reload(destinations: fresh.destinations)
         spoolGauges.setDestinations(fresh.destinations.map(\.name))
         settings.withLock { $0 = fresh }
         workers.replace(with: next)

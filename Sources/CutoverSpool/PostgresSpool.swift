@@ -378,6 +378,14 @@ package final class PostgresSpool: SpoolBackend {
         try reading("list attempts") { store throws(PostgresError) in try store.attempts(deliveryID: deliveryID) }
     }
 
+    package func comparison(_ pair: ComparisonPair) throws(SpoolError) -> PairComparison {
+        try reading("compare destinations") { store throws(PostgresError) in try store.comparison(pair) }
+    }
+
+    package func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(SpoolError) -> [Disagreement] {
+        try reading("list disagreements") { store throws(PostgresError) in try store.disagreements(pair, afterSeq: afterSeq, limit: limit) }
+    }
+
     // MARK: Retention and purge
 
     @discardableResult

@@ -180,7 +180,9 @@ struct PostgresStore {
         var skipped: [Int64] = []
         for outcome in outcomes {
             let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
+            if try !applyAttempt(
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
+            {
                 skipped.append(outcome.deliveryID)
             }
         }
@@ -189,7 +191,8 @@ struct PostgresStore {
 
     /// One outcome on a delivery this instance holds; false when it does not hold it.
     func applyAttempt(
-        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
+        now: Double
     ) throws(PostgresError) -> Bool {
         let changed = try connection.query(
             """
@@ -210,13 +213,17 @@ struct PostgresStore {
             }
         let number = try connection.query(
             """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error)
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
             SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
-                   $2, $3, $4, $5
+                   $2, $3, $4, $5, $6, $7
             FROM deliveries AS d WHERE d.id = $1
             RETURNING attempt
             """,
-            [.int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) })],
+            [
+                .int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) }),
+                .optional(response?.latencyMilliseconds),
+                response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
+            ],
             "record attempt of delivery \(id)")
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
             try connection.query(

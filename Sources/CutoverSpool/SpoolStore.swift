@@ -230,7 +230,9 @@ extension SQLiteDatabase {
         var skipped: [Int64] = []
         for outcome in outcomes {
             let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
+            if try !applyAttempt(
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
+            {
                 skipped.append(outcome.deliveryID)
             }
         }
@@ -239,7 +241,8 @@ extension SQLiteDatabase {
 
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
     private func applyAttempt(
-        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
+        now: Double
     ) throws(SpoolError) -> Bool {
         let changed = try run(
             """
@@ -257,7 +260,7 @@ extension SQLiteDatabase {
             try statement.bind(now, at: 6)
         }
         guard changed > 0 else { return false }
-        try recordAttempt(id: id, state: state, error: error, status: status, now: now)
+        try recordAttempt(id: id, state: state, error: error, status: status, response: response, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
