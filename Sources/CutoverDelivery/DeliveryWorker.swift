@@ -59,6 +59,9 @@ package final class DeliveryWorker: @unchecked Sendable {
     private let pumpQueued = Atomic<Bool>(false)
     /// The first bytes of each response body stored with its attempt (`delivery.response_body_keep_bytes`).
     private let responseBodyKeepBytes: Int
+    /// The other side of each primary/shadow pair this destination is in, with the pair's metrics.
+    private var comparedWith: [String: ComparisonMetrics] = [:]
+    private let relayMetrics: RelayMetrics
 
     package init(
         destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
@@ -75,6 +78,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         outbound = Self.builder(for: destination)
         self.breaker = breaker
         self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
+        relayMetrics = metrics
         self.logger = logger
         self.environment = environment
         queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
@@ -88,6 +92,18 @@ package final class DeliveryWorker: @unchecked Sendable {
 
     /// The part of a refusal's body quoted in its error text.
     package static let errorExcerptBytes = 256
+
+    /// The destinations on the other side of this one's primary/shadow pairs (every shadow for a
+    /// primary, every primary for a shadow): their comparisons are counted as they settle.
+    package func compare(with others: [String]) {
+        let pairs = Dictionary(
+            uniqueKeysWithValues: others.map { other in
+                (other, destination.role == .shadow
+                    ? relayMetrics.comparison(primary: other, shadow: destination.name)
+                    : relayMetrics.comparison(primary: destination.name, shadow: other))
+            })
+        queue.async { [self] in comparedWith = pairs }
+    }
 
     /// New deliveries may be due: look now.
     package func poke() {
@@ -136,8 +152,12 @@ package final class DeliveryWorker: @unchecked Sendable {
     private func turn() {
         turnQueued = false
         let now = environment.now()
-        let outcomes = unrecorded
+        var outcomes = unrecorded
         unrecorded.removeAll(keepingCapacity: true)
+        if !comparedWith.isEmpty {
+            let others = Array(comparedWith.keys)
+            for index in outcomes.indices { outcomes[index].comparedWith = others }
+        }
         var limit = 0
         var releasing: [ClaimedDelivery] = []
         if stopped {
@@ -160,10 +180,12 @@ package final class DeliveryWorker: @unchecked Sendable {
         do {
             // Sink lines are durable before the deliveries they complete are recorded as done.
             if !outcomes.isEmpty { try sink?.synchronize() }
-            claimed = try spool.recordAndClaim(
+            let recorded = try spool.recordAndClaim(
                 outcomes, releasing: releasing.map(\.id), destination: destination.name, now: now, limit: limit,
                 withRequestBody: destination.format == .raw
-            ).claimed
+            )
+            claimed = recorded.claimed
+            countComparisons(recorded.settled, outcomes)
         } catch {
             // The claims stay in flight; a restart returns them to the queue (at least once).
             logger.error("recording outcomes and claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
@@ -177,6 +199,17 @@ package final class DeliveryWorker: @unchecked Sendable {
         startSends()
         if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now) }
         closeIfDrained()
+    }
+
+    /// Counted here, from the transaction that settled them: each pair's event exactly once, by
+    /// the side that ended second.
+    private func countComparisons(_ settled: [SettledComparison], _ outcomes: [DeliveryResult]) {
+        guard !settled.isEmpty else { return }
+        let accepted = Dictionary(outcomes.map { ($0.deliveryID, $0.accepted) }, uniquingKeysWith: { $1 })
+        for comparison in settled {
+            guard let mine = accepted[comparison.deliveryID], let metrics = comparedWith[comparison.otherDestination] else { continue }
+            metrics.record(agreed: mine == comparison.otherAccepted)
+        }
     }
 
     /// Hands claimed deliveries to the client (or sink) up to the concurrency the circuit allows.

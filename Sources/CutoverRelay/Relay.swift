@@ -166,6 +166,7 @@ package final class Relay: Sendable {
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
         self.settings = Locked(settings)
+        Self.pairWorkers(started, settings.destinations)
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
         spoolGauges = SpoolGauges(spool: spool, metrics: metrics, destinations: settings.destinations.map(\.name), logger: logger)
@@ -259,6 +260,7 @@ package final class Relay: Sendable {
         adminHandler?.reload(destinations: fresh.destinations)
         spoolGauges.setDestinations(fresh.destinations.map(\.name))
         settings.withLock { $0 = fresh }
+        Self.pairWorkers(next, fresh.destinations)
         workers.replace(with: next)
         // A replaced worker finishes what it has in flight; claims are atomic, so the new one never
         // takes the same delivery.
@@ -274,6 +276,16 @@ package final class Relay: Sendable {
                 "needs_restart": "\(needsRestart.isEmpty ? "nothing" : needsRestart.joined(separator: ","))",
             ]
         )
+    }
+
+    /// Tells each worker the other side of its primary/shadow pairs, for the comparison metrics.
+    private static func pairWorkers(_ workers: [String: DeliveryWorker], _ destinations: [RelaySettings.DestinationSettings]) {
+        var others: [String: [String]] = [:]
+        for pair in AdminComparison.pairs(of: destinations) {
+            others[pair.primary, default: []].append(pair.shadow)
+            others[pair.shadow, default: []].append(pair.primary)
+        }
+        for (name, worker) in workers { worker.compare(with: others[name] ?? []) }
     }
 
     private static func sameDelivery(_ a: RelaySettings.DestinationSettings, _ b: RelaySettings.DestinationSettings) -> Bool {

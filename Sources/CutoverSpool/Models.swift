@@ -337,11 +337,26 @@ package struct DeliveryResult: Sendable, Hashable {
     package var result: Result
     /// What the attempt's response came to, kept with the attempt for comparisons.
     package var response: AttemptResponse?
+    /// The destinations on the other side of this delivery's primary/shadow pairs: when this
+    /// outcome is final and theirs already is, `recordAndClaim` reports the pair as settled.
+    package var comparedWith: [String] = []
 
     package init(deliveryID: Int64, result: Result, response: AttemptResponse? = nil) {
         self.deliveryID = deliveryID
         self.result = result
         self.response = response
+    }
+
+    /// Delivered with a 2xx: what the comparison calls accepted.
+    package var accepted: Bool {
+        if case .delivered(let status?) = result { return (200..<300).contains(status) }
+        return false
+    }
+
+    /// Delivered or dead: no further attempt follows.
+    var isFinal: Bool {
+        if case .retry = result { return false }
+        return true
     }
 
     /// The delivery's row after this outcome: its state, when it is due again (nil: unchanged), its

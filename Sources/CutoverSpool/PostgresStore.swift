@@ -163,7 +163,7 @@ struct PostgresStore {
     func recordAndClaim(
         _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
     ) throws(PostgresError) -> DeliveryTurn {
-        let skipped = try applyOutcomes(outcomes, now: now)
+        var turn = try applyOutcomes(outcomes, now: now)
         for id in releasing {
             try connection.query(
                 """
@@ -171,22 +171,26 @@ struct PostgresStore {
                 WHERE id = $1 AND state = 'inflight' AND claimed_by = $3
                 """, [.int64(id), .double(now), .text(instanceID)], "release delivery \(id)")
         }
-        return DeliveryTurn(skipped: skipped, claimed: try claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody))
+        turn.claimed = try claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
+        return turn
     }
 
-    /// Returns the ids that were no longer inflight under this instance's lease (an operator changed
-    /// them, or another instance took them over after the lease lapsed): skipped, not failing the others.
-    func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> [Int64] {
-        var skipped: [Int64] = []
+    /// The ids that were no longer inflight under this instance's lease (an operator changed them, or
+    /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
+    /// and the comparisons the outcomes settled.
+    func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
+        var turn = DeliveryTurn(skipped: [], claimed: [])
         for outcome in outcomes {
             let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(
+            if try applyAttempt(
                 id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
             {
-                skipped.append(outcome.deliveryID)
+                turn.settled += try settledComparisons(outcome)
+            } else {
+                turn.skipped.append(outcome.deliveryID)
             }
         }
-        return skipped
+        return turn
     }
 
     /// One outcome on a delivery this instance holds; false when it does not hold it.

@@ -118,6 +118,18 @@ enum ComparisonSQL {
         """
     }
 
+    /// Parameters: a delivery's id, another destination. One row when that destination's delivery
+    /// of the same event has ended: whether it accepted.
+    static func otherSide(_ parameter: (Int) -> String) -> String {
+        """
+        SELECT \(accepted("o"))
+        FROM deliveries AS d JOIN deliveries AS o ON o.event_seq = d.event_seq AND o.destination = \(parameter(2))
+        WHERE d.id = \(parameter(1)) AND \(final("o"))
+        """
+    }
+
+    static let sqliteOtherSide = otherSide { "?\($0)" }
+    static let postgresOtherSide = otherSide { "$\($0)" }
     static let sqliteCounts = counts { "?\($0)" }
     static let sqliteDisagreements = disagreements { "?\($0)" }
     static let postgresCounts = counts { "$\($0)" }
@@ -142,6 +154,23 @@ extension SQLiteDatabase {
             (result.events, result.primaryAccepted, result.shadowAccepted, result.agree, result.disagree, result.pending) = row
         }
         return result
+    }
+
+    /// Inside the transaction that recorded `outcome`.
+    func settledComparisons(_ outcome: DeliveryResult) throws(SpoolError) -> [SettledComparison] {
+        guard outcome.isFinal else { return [] }
+        var settled: [SettledComparison] = []
+        for other in outcome.comparedWith {
+            let accepted = try firstRow(
+                ComparisonSQL.sqliteOtherSide, "compare delivery \(outcome.deliveryID) with \(other)",
+                bind: { statement throws(SpoolError) in
+                    try statement.bind(outcome.deliveryID, at: 1)
+                    try statement.bind(other, at: 2)
+                }
+            ) { $0.int(0) != 0 }
+            if let accepted { settled.append(SettledComparison(deliveryID: outcome.deliveryID, otherDestination: other, otherAccepted: accepted)) }
+        }
+        return settled
     }
 
     func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(SpoolError) -> [Disagreement] {
@@ -183,6 +212,23 @@ extension PostgresStore {
             )
         }
         return result
+    }
+
+    /// Inside the transaction that recorded `outcome`. Two instances finishing the two sides at
+    /// once may each miss the other's uncommitted outcome: that pair then goes uncounted.
+    func settledComparisons(_ outcome: DeliveryResult) throws(PostgresError) -> [SettledComparison] {
+        guard outcome.isFinal else { return [] }
+        var settled: [SettledComparison] = []
+        for other in outcome.comparedWith {
+            let row = try connection.query(
+                ComparisonSQL.postgresOtherSide, [.int64(outcome.deliveryID), .text(other)],
+                "compare delivery \(outcome.deliveryID) with \(other)")
+            if row.count == 1 {
+                settled.append(
+                    SettledComparison(deliveryID: outcome.deliveryID, otherDestination: other, otherAccepted: try row.int(0, 0) != 0))
+            }
+        }
+        return settled
     }
 
     func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(PostgresError) -> [Disagreement] {

@@ -56,6 +56,18 @@ struct AdminComparisonTests {
         }
     }
 
+    /// The value of one series of /metrics (labels in the exposition's order), waiting up to
+    /// `timeout` for it to reach `expected`; what it last was otherwise.
+    private func waitForMetric(_ series: String, in cutover: CutoverServer, expected: Double? = nil, timeout: TimeInterval = 20) throws -> Double? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let exposition = try curl([cutover.base + "/metrics"]).body
+            let value = exposition.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            if expected == nil || value == expected || Date() >= deadline { return value }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
     @Test func aShadowAnswering500IsListedWithItsBodyAndSurvivesARestart() throws {
         let primary = try Downstream()
         defer { primary.stop() }
@@ -115,6 +127,11 @@ struct AdminComparisonTests {
             #expect((shadowSide["error"] as? String)?.contains("HTTP 500") == true)
             #expect((disagreement["received_at"] as? String)?.hasSuffix("Z") == true)
         }
+
+        // Counted once per event, by the side that ended second (the counter follows the commit).
+        let series = #"cutover_shadow_comparisons_total{primary="legacy",shadow="new",result="disagree"}"#
+        #expect(try waitForMetric(series, in: cutover, expected: 3) == 3)
+        #expect(try waitForMetric(#"cutover_shadow_comparisons_total{primary="legacy",shadow="new",result="agree"}"#, in: cutover) == 0)
 
         // Paging: two, then the third after the second's seq.
         let first = try json(admin + "/comparison?limit=2")

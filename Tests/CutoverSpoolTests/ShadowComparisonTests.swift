@@ -100,6 +100,37 @@ struct ShadowComparisonTests {
         }
     }
 
+    @Test(arguments: SpoolKind.allCases)
+    func theSecondSideToEndSettlesThePairOnce(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([
+                request([event("first", contact: "a", destinations: ["legacy", "new"]), event("retried", contact: "b", destinations: ["legacy", "new"])], at: Self.t0)
+            ])
+            let legacy = try Self.claimed(spool, "legacy")
+            let new = try Self.claimed(spool, "new")
+            func outcome(_ id: Int64, _ result: DeliveryResult.Result, comparedWith other: String) -> DeliveryResult {
+                var outcome = DeliveryResult(deliveryID: id, result: result)
+                outcome.comparedWith = [other]
+                return outcome
+            }
+            let primaryFirst = try spool.recordAndClaim(
+                [outcome(legacy["first"]!, .delivered(status: 200), comparedWith: "new"), outcome(legacy["retried"]!, .delivered(status: 200), comparedWith: "new")],
+                destination: "legacy", now: Self.t0 + 1, limit: 0)
+            #expect(primaryFirst.settled.isEmpty, "the shadow has not answered yet")
+            let shadowSecond = try spool.recordAndClaim(
+                [
+                    outcome(new["first"]!, .dead(error: "HTTP 500", status: 500), comparedWith: "legacy"),
+                    outcome(new["retried"]!, .retry(at: Self.t0 + 60, error: "HTTP 503", status: 503), comparedWith: "legacy"),
+                ],
+                destination: "new", now: Self.t0 + 2, limit: 0)
+            #expect(shadowSecond.settled == [SettledComparison(deliveryID: new["first"]!, otherDestination: "legacy", otherAccepted: true)])
+            let unpaired = try spool.recordAndClaim(
+                [DeliveryResult(deliveryID: try #require(try spool.claim(destination: "new", now: Self.t0 + 60, limit: 1).first).id, result: .delivered(status: 200))],
+                destination: "new", now: Self.t0 + 61, limit: 0)
+            #expect(unpaired.settled.isEmpty, "an outcome compared with nothing settles nothing")
+        }
+    }
+
     @Test func theComparisonSurvivesReopeningTheSpool() throws {
         try withTemporaryDirectory { directory in
             do {

@@ -13,12 +13,13 @@ import HTTPTypes
 /// shadow); with one of them, the configured pairs it names; with both, that pair even when the
 /// configuration no longer has it (its data stays in the spool). Disagreements come in event
 /// order across the pairs; `next_after` is the event seq to pass as `after` for the next page.
-struct AdminComparison {
+package struct AdminComparison {
     let spool: any SpoolBackend
     /// Every (primary, shadow) of the configuration in force.
     let configured: [ComparisonPair]
 
-    static func pairs(of destinations: [RelaySettings.DestinationSettings]) -> [ComparisonPair] {
+    /// Each primary with each shadow: the pairs compared.
+    package static func pairs(of destinations: [RelaySettings.DestinationSettings]) -> [ComparisonPair] {
         let primaries = destinations.filter { $0.role == .primary }.map(\.name)
         let shadows = destinations.filter { $0.role == .shadow }.map(\.name)
         return primaries.flatMap { primary in shadows.map { ComparisonPair(primary: primary, shadow: $0) } }
