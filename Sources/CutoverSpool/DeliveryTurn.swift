@@ -4,9 +4,19 @@
 package struct DeliveryTurn: Sendable {
     package var skipped: [Int64]
     package var claimed: [ClaimedDelivery]
+    /// Outcomes of this turn that finished the second side of a compared pair (`comparedWith`).
+    package var settled: [SettledComparison] = []
 
     package init(skipped: [Int64], claimed: [ClaimedDelivery]) {
         self.skipped = skipped
         self.claimed = claimed
     }
+}
+
+/// A final outcome recorded while the delivery of the same event to `otherDestination` had
+/// already ended: the pair's comparison is decided, once, in the transaction that decided it.
+package struct SettledComparison: Sendable, Hashable {
+    package var deliveryID: Int64
+    package var otherDestination: String
+    package var otherAccepted: Bool
 }

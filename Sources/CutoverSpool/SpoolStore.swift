@@ -162,15 +162,15 @@ extension SQLiteDatabase {
     ) throws(SpoolError) -> DeliveryTurn {
         if outcomes.isEmpty && releasing.isEmpty && limit <= 0 { return DeliveryTurn(skipped: [], claimed: []) }
         return try transaction("record \(outcomes.count) outcomes and claim for \(destination)") { () throws(SpoolError) -> DeliveryTurn in
-            let skipped = try applyOutcomes(outcomes, now: now)
+            var turn = try applyOutcomes(outcomes, now: now)
             for id in releasing {
                 try run(Self.releaseSQL, "release delivery \(id)") { statement throws(SpoolError) in
                     try statement.bind(id, at: 1)
                     try statement.bind(now, at: 2)
                 }
             }
-            let claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
-            return DeliveryTurn(skipped: skipped, claimed: claimed)
+            turn.claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
+            return turn
         }
     }
 
@@ -221,25 +221,31 @@ extension SQLiteDatabase {
     /// operator), which are skipped rather than failing the others.
     func finishAttempts(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
         try transaction("record \(outcomes.count) delivery outcomes") { () throws(SpoolError) -> [Int64] in
-            try applyOutcomes(outcomes, now: now)
+            try applyOutcomes(outcomes, now: now).skipped
         }
     }
 
-    /// Inside the caller's transaction; returns the ids that were no longer inflight.
-    private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
-        var skipped: [Int64] = []
+    /// Inside the caller's transaction: the ids that were no longer inflight (`skipped`) and the
+    /// comparisons the outcomes settled.
+    private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> DeliveryTurn {
+        var turn = DeliveryTurn(skipped: [], claimed: [])
         for outcome in outcomes {
             let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
-                skipped.append(outcome.deliveryID)
+            if try applyAttempt(
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
+            {
+                turn.settled += try settledComparisons(outcome)
+            } else {
+                turn.skipped.append(outcome.deliveryID)
             }
         }
-        return skipped
+        return turn
     }
 
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
     private func applyAttempt(
-        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
+        now: Double
     ) throws(SpoolError) -> Bool {
         let changed = try run(
             """
@@ -257,7 +263,7 @@ extension SQLiteDatabase {
             try statement.bind(now, at: 6)
         }
         guard changed > 0 else { return false }
-        try recordAttempt(id: id, state: state, error: error, status: status, now: now)
+        try recordAttempt(id: id, state: state, error: error, status: status, response: response, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
