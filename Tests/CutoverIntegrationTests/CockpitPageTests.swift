@@ -123,4 +123,48 @@ import Testing
         try browser.wait("the destination's delivered count", "\(Self.destinationCell("legacy", "delivered")) === '1'")
         try browser.screenshot("#dead-letters", name: "dead-letters-after-retry")
     }
+
+    @Test func aShadowAnswering500ShowsAsADisagreementWithBothResponses() throws {
+        let primary = try Downstream()
+        defer { primary.stop() }
+        let shadow = try Downstream(arguments: ["--status", "500", "--body", "shadow broke"])
+        defer { shadow.stop() }
+        // 500 dead-letters the shadow's copy at once, so both sides are final and can be compared.
+        let relay = try CockpitRelay(
+            destinations: """
+                  - {name: legacy, url: "\(primary.url)", format: onprem}
+                  - {name: newcloud, url: "\(shadow.url)", format: cloud, role: shadow, dead_letter_statuses: [500]}
+                """)
+        defer { relay.cutover.kill() }
+        let browser = try HeadlessChromium()
+        defer { browser.stop() }
+        try browser.logIn(admin: relay.admin, token: CockpitRelay.token)
+        let pair = "#comparison tr[data-pair=\"legacy|newcloud\"]"
+        try browser.wait("the configured pair", "!!document.querySelector('\(pair)')")
+
+        for index in 0..<2 { #expect(try relay.postCloudText(id: "wamid.cockpit-shadow-\(index)") == 200) }
+        #expect(primary.waitForRequests(2) != nil && shadow.waitForRequests(2) != nil)
+        try browser.wait("2 disagreements in the pair's row", "document.querySelector('\(pair) .disagree').textContent === '2'")
+        #expect(try browser.evaluate("document.querySelector('\(pair) .primary-accepted').textContent") as? String == "2")
+        #expect(try browser.evaluate("document.querySelector('\(pair) .shadow-accepted').textContent") as? String == "0")
+        #expect(try browser.evaluate("document.querySelector('\(pair) .agree').textContent") as? String == "0")
+        try browser.wait("the disagreements listed", "document.querySelectorAll('#comparison .disagreements tr[data-event-id]').length === 2")
+        let rows = try #require(
+            try browser.evaluate(
+                """
+                [...document.querySelectorAll('#comparison .disagreements tr[data-event-id]')].map(row => ({
+                  event: row.dataset.eventId, primary: row.querySelector('.primary-response').textContent,
+                  primaryBody: row.querySelector('.primary-body').textContent, shadow: row.querySelector('.shadow-response').textContent,
+                  shadowBody: row.querySelector('.shadow-body').textContent }))
+                """) as? [[String: String]])
+        let sentIDs = Set(shadow.requests.compactMap(\.eventID))
+        for row in rows {
+            #expect(sentIDs.contains(row["event"] ?? ""), "a disagreement names an event both were sent: \(row)")
+            #expect(row["primary"]?.hasPrefix("delivered, HTTP 200") == true, "\(row)")
+            #expect(row["primaryBody"] == "ok")
+            #expect(row["shadow"]?.hasPrefix("dead, HTTP 500") == true, "\(row)")
+            #expect(row["shadowBody"] == "shadow broke", "the first bytes of the shadow's body")
+        }
+        try browser.screenshot("#comparison", name: "primary-vs-shadow")
+    }
 }

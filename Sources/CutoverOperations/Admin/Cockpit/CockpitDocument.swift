@@ -40,9 +40,10 @@ enum CockpitDocument {
         <section id="comparison">
           <h2>Primary vs shadow</h2>
           <table class="pairs">
-            <thead><tr><th>Primary</th><th>Shadow</th><th>Compared</th><th>Primary accepted</th><th>Shadow accepted</th><th>Agree</th><th>Disagree</th><th>Pending</th></tr></thead>
+            <thead><tr><th>Primary</th><th>Shadow</th><th>Events to both</th><th>Compared</th><th>Primary accepted</th><th>Shadow accepted</th><th>Agree</th><th>Disagree</th><th>Pending</th></tr></thead>
             <tbody></tbody>
           </table>
+          <p class="note">Compared: both sides final (delivered or dead); pending: a side still queued or retrying. A disagreement is one side accepting (2xx) and the other not.</p>
           <h3>Disagreements</h3>
           <table class="disagreements">
             <thead><tr><th>Event</th><th>Type</th><th>Received</th><th>Primary</th><th>Primary body</th><th>Shadow</th><th>Shadow body</th></tr></thead>

@@ -113,7 +113,8 @@ enum CockpitScript {
           if (!response) return "—";
           const parts = [response.state || ""];
           if (response.status !== null && response.status !== undefined) parts.push("HTTP " + response.status);
-          if (response.error) parts.push(response.error);
+          // A refusal's error starts with its status already ("HTTP 500: ..."): not said twice.
+          if (response.error) parts.push(response.error.replace(/^HTTP \d+: /, ""));
           if (response.latency_ms !== null && response.latency_ms !== undefined) parts.push(Math.round(response.latency_ms) + " ms");
           return parts.filter((part) => part).join(", ");
         }
@@ -130,10 +131,10 @@ enum CockpitScript {
           note.textContent = data.pairs.length ? "" : "Comparing needs a primary and a shadow destination for the same events.";
           fill(document.querySelector("#comparison .pairs tbody"), data.pairs, (pair) =>
             el("tr", { "data-pair": pair.primary + "|" + pair.shadow },
-              cell(pair.primary), cell(pair.shadow), cell(pair.compared, "number compared"),
+              cell(pair.primary), cell(pair.shadow), cell(pair.events, "number events"), cell(pair.compared, "number compared"),
               cell(pair.primary_accepted, "number primary-accepted"), cell(pair.shadow_accepted, "number shadow-accepted"),
               cell(pair.agree, "number agree"), cell(pair.disagree, "number disagree" + (pair.disagree > 0 ? " bad" : "")),
-              cell(pair.pending, "number pending")), 8, "No primary and shadow pair.");
+              cell(pair.pending, "number pending")), 9, "No primary and shadow pair.");
           fill(document.querySelector("#comparison .disagreements tbody"), data.disagreements, (d) =>
             el("tr", { "data-event-id": d.event_id },
               el("td", {}, inspectButton(d.event_id)), cell(d.type), cell(time(d.received_at)),
