@@ -78,4 +78,29 @@ import Testing
         defer { restarted.kill() }
         #expect(try curl([try restarted.adminURL() + "/numbers"] + withCookie).status == 401)
     }
+
+    @Test func aReloadedTokenEndsTheSessionsOfTheOldOne() throws {
+        let directory = try TemporaryDirectory()
+        let tokenFile = directory.path("admin-token")
+        let oldToken = "cockpit-old-token-0123456789abcdef"
+        let newToken = "cockpit-new-token-0123456789abcdef"
+        try oldToken.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = directory.path("cutover.yml")
+        try "admin:\n  listen: 127.0.0.1:0\n  token: {file: \(tokenFile)}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let cutover = try CutoverServer(spool: directory.path("spool"), arguments: ["--config", config])
+        defer { cutover.kill() }
+        let admin = try cutover.adminURL()
+
+        let login = try exchange(["-X", "POST", "--data-urlencode", "token=\(oldToken)", admin + "/session"])
+        let cookie = try #require(login.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+        #expect(try curl([admin + "/numbers", "-H", "Cookie: \(cookie)"]).status == 200)
+
+        try newToken.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        cutover.process.signal(SIGHUP)
+        #expect(cutover.process.stderr.wait { $0.contains { $0.contains("configuration reloaded") } } != nil)
+        #expect(try curl([admin + "/numbers", "-H", "Cookie: \(cookie)"]).status == 401, "the old token's cookie opens nothing")
+        #expect(try curl([admin + "/numbers", "-H", "Authorization: Bearer \(newToken)"]).status == 200)
+        let again = try exchange(["-X", "POST", "--data-urlencode", "token=\(newToken)", admin + "/session"])
+        #expect(again.status == 303)
+    }
 }
