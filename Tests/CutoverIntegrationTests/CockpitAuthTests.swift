@@ -103,4 +103,28 @@ import Testing
         let again = try exchange(["-X", "POST", "--data-urlencode", "token=\(newToken)", admin + "/session"])
         #expect(again.status == 303)
     }
+
+    @Test func overTLSTheSessionCookieIsSecure() throws {
+        let directory = try TemporaryDirectory()
+        let certificates = TestCertificates.shared
+        let config = directory.path("cutover.yml")
+        try """
+        admin:
+          listen: 127.0.0.1:0
+          token: {env: CUTOVER_TEST_ADMIN_TOKEN}
+          tls:
+            certificate: \(certificates.serverCertificate)
+            private_key: \(certificates.serverKey)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let cutover = try CutoverServer(
+            spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": CockpitRelay.token])
+        defer { cutover.kill() }
+        let admin = try cutover.adminURL(tls: true)
+        let login = try exchange([
+            "--cacert", certificates.caCertificate, "-X", "POST", "--data-urlencode", "token=\(CockpitRelay.token)", admin + "/session",
+        ])
+        #expect(login.status == 303)
+        let attributes = (login.headers["set-cookie"] ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(attributes.contains("Secure") && attributes.contains("HttpOnly"), "\(attributes)")
+    }
 }

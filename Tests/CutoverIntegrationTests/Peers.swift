@@ -32,14 +32,15 @@ final class CutoverServer: @unchecked Sendable {
 
     func kill() { process.kill() }
 
-    /// `http://127.0.0.1:PORT/admin`, from the line the plain admin listener logs once bound.
-    func adminURL() throws -> String {
-        let marker = "admin API at http://127.0.0.1:"
+    /// `http(s)://127.0.0.1:PORT/admin`, from the line the admin listener logs once bound.
+    func adminURL(tls: Bool = false) throws -> String {
+        let scheme = tls ? "https" : "http"
+        let marker = "admin API at \(scheme)://127.0.0.1:"
         let line = try process.waitForLine(.stderr) { $0.contains(marker) }
         guard let port = Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }) else {
             throw TestFailure("no admin port in \(line)")
         }
-        return "http://127.0.0.1:\(port)/admin"
+        return "\(scheme)://127.0.0.1:\(port)/admin"
     }
 }
 
