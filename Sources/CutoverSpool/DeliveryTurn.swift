@@ -20,3 +20,26 @@ package struct SettledComparison: Sendable, Hashable {
     package var otherDestination: String
     package var otherAccepted: Bool
 }
+
+extension DeliveryTurn {
+    /// The outcome loop both spools run inside a transaction: `apply` records one outcome (false
+    /// when its delivery is no longer held: skipped, not failing the others) and `settle` says
+    /// which comparisons a recorded one decided.
+    static func recording<Failure: Error>(
+        _ outcomes: [DeliveryResult],
+        apply: (_ id: Int64, _ state: DeliveryState, _ nextAttemptAt: Double?, _ error: String?, _ status: Int?, _ response: AttemptResponse?)
+            throws(Failure) -> Bool,
+        settle: (DeliveryResult) throws(Failure) -> [SettledComparison]
+    ) throws(Failure) -> DeliveryTurn {
+        var turn = DeliveryTurn(skipped: [], claimed: [])
+        for outcome in outcomes {
+            let (state, next, error, status) = outcome.recorded
+            if try apply(outcome.deliveryID, state, next, error, status, outcome.response) {
+                turn.settled += try settle(outcome)
+            } else {
+                turn.skipped.append(outcome.deliveryID)
+            }
+        }
+        return turn
+    }
+}

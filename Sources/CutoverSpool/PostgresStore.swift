@@ -179,18 +179,11 @@ struct PostgresStore {
     /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
     /// and the comparisons the outcomes settled.
     func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
-        var turn = DeliveryTurn(skipped: [], claimed: [])
-        for outcome in outcomes {
-            let (state, next, error, status) = outcome.recorded
-            if try applyAttempt(
-                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
-            {
-                turn.settled += try settledComparisons(outcome)
-            } else {
-                turn.skipped.append(outcome.deliveryID)
-            }
+        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(PostgresError) in
+            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        } settle: { outcome throws(PostgresError) in
+            try settledComparisons(outcome)
         }
-        return turn
     }
 
     /// One outcome on a delivery this instance holds; false when it does not hold it.

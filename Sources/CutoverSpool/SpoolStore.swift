@@ -228,18 +228,11 @@ extension SQLiteDatabase {
     /// Inside the caller's transaction: the ids that were no longer inflight (`skipped`) and the
     /// comparisons the outcomes settled.
     private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> DeliveryTurn {
-        var turn = DeliveryTurn(skipped: [], claimed: [])
-        for outcome in outcomes {
-            let (state, next, error, status) = outcome.recorded
-            if try applyAttempt(
-                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
-            {
-                turn.settled += try settledComparisons(outcome)
-            } else {
-                turn.skipped.append(outcome.deliveryID)
-            }
+        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(SpoolError) in
+            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        } settle: { outcome throws(SpoolError) in
+            try settledComparisons(outcome)
         }
-        return turn
     }
 
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
