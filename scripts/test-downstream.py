@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--status", type=int, default=200, help="status to answer")
+parser.add_argument("--body", default="ok", help="response body to answer with (refusals of signature or voice keep their reason)")
 parser.add_argument("--retry-after", default="", help="Retry-After header to send with non-2xx answers")
 parser.add_argument("--fail-every", type=int, default=0,
                     help="answer 500 to the first attempt of every Nth distinct event id")
@@ -95,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
             position = distinct.index(event_id) + 1
             if position % options.fail_every == 0 and seen_attempts[event_id] == 1:
                 status = 500
-        reason = b"ok"
+        reason = options.body.encode()
         problem = signature_problem(self.headers, body)
         if problem:
             status, reason = 401, problem.encode() + b"\n"

@@ -172,6 +172,9 @@ package struct Constraint<Value>: Sendable {
 
 extension Constraint where Value == Int {
     package static func atLeast(_ minimum: Int) -> Self { Self(text: "at least \(minimum)") { $0 >= minimum } }
+    package static func between(_ minimum: Int, _ maximum: Int) -> Self {
+        Self(text: "between \(minimum) and \(maximum)") { (minimum...maximum).contains($0) }
+    }
 }
 
 extension Constraint where Value == [Int] {

@@ -353,6 +353,7 @@ package struct CutoverConfig: ConfigSection {
         package var dnsTimeoutSeconds = 5.0
         package var dnsCacheSeconds = 60.0
         package var dnsMaxLookups = 8
+        package var responseBodyKeepBytes = 512
 
         package enum Ordering: String, Sendable, Equatable, ConfigEnumeration {
             case perContact = "per_contact"
@@ -375,6 +376,9 @@ package struct CutoverConfig: ConfigSection {
             .value("dns_timeout_seconds", \.dnsTimeoutSeconds, .positive, reload: .restart, doc: "a name lookup taking longer fails the attempt (retried as usual)"),
             .value("dns_cache_seconds", \.dnsCacheSeconds, .nonNegative, reload: .restart, doc: "an answer is reused this long, in place of its TTL (getaddrinfo gives none); 0: never"),
             .value("dns_max_lookups", \.dnsMaxLookups, .atLeast(1), reload: .restart, doc: "name lookups running at once (one per host however many wait)"),
+            .value(
+                "response_body_keep_bytes", \.responseBodyKeepBytes, .between(0, 4096), reload: .restart,
+                doc: "first bytes of each response body kept with the attempt (primary vs shadow comparison); 0: none"),
         ]
     }
 

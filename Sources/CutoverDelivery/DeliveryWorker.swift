@@ -57,12 +57,19 @@ package final class DeliveryWorker: @unchecked Sendable {
     var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
     private let pumpQueued = Atomic<Bool>(false)
+    /// The first bytes of each response body stored with its attempt (`delivery.response_body_keep_bytes`).
+    private let responseBodyKeepBytes: Int
+    /// The other side of each primary/shadow pair this destination is in, with the pair's metrics.
+    private var comparedWith: [String: ComparisonMetrics] = [:]
+    private let relayMetrics: RelayMetrics
 
     package init(
         destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
-        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment()
+        breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment(),
+        responseBodyKeepBytes: Int = 0
     ) {
+        self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
         self.destination = destination
         self.spool = spool
         self.client = client
@@ -71,6 +78,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         outbound = Self.builder(for: destination)
         self.breaker = breaker
         self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
+        relayMetrics = metrics
         self.logger = logger
         self.environment = environment
         queue = DispatchQueue(label: "cutover.delivery.\(destination.name)")
@@ -81,6 +89,21 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// waiting (with the window at the concurrency itself, a turn can record at most what one
     /// round trip returned), few enough that a claimed payload waits little for its send.
     static let claimAhead = 4
+
+    /// The part of a refusal's body quoted in its error text.
+    package static let errorExcerptBytes = 256
+
+    /// The destinations on the other side of this one's primary/shadow pairs (every shadow for a
+    /// primary, every primary for a shadow): their comparisons are counted as they settle.
+    package func compare(with others: [String]) {
+        let pairs = Dictionary(
+            uniqueKeysWithValues: others.map { other in
+                (other, destination.role == .shadow
+                    ? relayMetrics.comparison(primary: other, shadow: destination.name)
+                    : relayMetrics.comparison(primary: destination.name, shadow: other))
+            })
+        queue.async { [self] in comparedWith = pairs }
+    }
 
     /// New deliveries may be due: look now.
     package func poke() {
@@ -129,8 +152,12 @@ package final class DeliveryWorker: @unchecked Sendable {
     private func turn() {
         turnQueued = false
         let now = environment.now()
-        let outcomes = unrecorded
+        var outcomes = unrecorded
         unrecorded.removeAll(keepingCapacity: true)
+        if !comparedWith.isEmpty {
+            let others = Array(comparedWith.keys)
+            for index in outcomes.indices { outcomes[index].comparedWith = others }
+        }
         var limit = 0
         var releasing: [ClaimedDelivery] = []
         if stopped {
@@ -153,10 +180,12 @@ package final class DeliveryWorker: @unchecked Sendable {
         do {
             // Sink lines are durable before the deliveries they complete are recorded as done.
             if !outcomes.isEmpty { try sink?.synchronize() }
-            claimed = try spool.recordAndClaim(
+            let recorded = try spool.recordAndClaim(
                 outcomes, releasing: releasing.map(\.id), destination: destination.name, now: now, limit: limit,
                 withRequestBody: destination.format == .raw
-            ).claimed
+            )
+            claimed = recorded.claimed
+            countComparisons(recorded.settled, outcomes)
         } catch {
             // The claims stay in flight; a restart returns them to the queue (at least once).
             logger.error("recording outcomes and claiming deliveries failed", metadata: ["destination": "\(destination.name)", "error": "\(error)"])
@@ -170,6 +199,17 @@ package final class DeliveryWorker: @unchecked Sendable {
         startSends()
         if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now) }
         closeIfDrained()
+    }
+
+    /// Counted here, from the transaction that settled them: each pair's event exactly once, by
+    /// the side that ended second.
+    private func countComparisons(_ settled: [SettledComparison], _ outcomes: [DeliveryResult]) {
+        guard !settled.isEmpty else { return }
+        let accepted = Dictionary(outcomes.map { ($0.deliveryID, $0.accepted) }, uniquingKeysWith: { $1 })
+        for comparison in settled {
+            guard let mine = accepted[comparison.deliveryID], let metrics = comparedWith[comparison.otherDestination] else { continue }
+            metrics.record(agreed: mine == comparison.otherAccepted)
+        }
     }
 
     /// Hands claimed deliveries to the client (or sink) up to the concurrency the circuit allows.
@@ -266,11 +306,17 @@ package final class DeliveryWorker: @unchecked Sendable {
             request.tls = tls
             let started = DispatchTime.now()
             let deadLetterStatuses = destination.deadLetterStatuses
+            let keep = responseBodyKeepBytes
             client.execute(request) { [self] result in
                 let nanoseconds = DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds
+                // Latency: from handing the request to the client to the complete response (a new
+                // connection's connect and handshake included), as the latency histogram counts it.
+                let response = AttemptResponse(
+                    latencyMilliseconds: Double(nanoseconds) / 1_000_000,
+                    bodyPrefix: (try? result.get()).map { Array($0.body.prefix(keep)) } ?? [])
                 queue.async { [self] in
                     recordResponse(result, nanoseconds: nanoseconds)
-                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses))
+                    finish(delivery, outcome: DeliveryOutcome(result, deadLetterStatuses: deadLetterStatuses), response: response)
                     startSends()
                 }
             }
@@ -299,7 +345,7 @@ package final class DeliveryWorker: @unchecked Sendable {
 
     /// Decides what an attempt means (retry when, or dead letter) and queues the result for the
     /// next turn, so a busy destination costs one transaction per batch instead of two per delivery.
-    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome) {
+    private func finish(_ delivery: ClaimedDelivery, outcome: DeliveryOutcome, response: AttemptResponse? = nil) {
         let now = environment.now()
         let name = destination.name
         // A shadow's trouble is the shadow's: counted, logged quietly.
@@ -336,7 +382,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
             }
         }
-        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result))
+        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result, response: response))
         sending -= 1
         // Now when little is left to send or nothing else will come back (an idle destination's
         // outcome is recorded at once); otherwise after more outcomes joined.
@@ -361,7 +407,7 @@ enum DeliveryOutcome: Equatable {
                 self = .delivered(status: status)
                 return
             }
-            let excerpt = String(decoding: response.body.prefix(256), as: UTF8.self)
+            let excerpt = String(decoding: response.body.prefix(DeliveryWorker.errorExcerptBytes), as: UTF8.self)
             if deadLetterStatuses.contains(status) {
                 self = .permanentFailure("HTTP \(status): \(excerpt)", status: status)
                 return

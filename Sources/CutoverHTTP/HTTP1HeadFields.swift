@@ -163,13 +163,17 @@ struct ChunkedBodyDecoder {
     var phase = Phase.size
     var trailerCount = 0
     var trailerBytes = 0
+    /// Chunk data read so far, kept or not: what `limits.maxBodyBytes` bounds.
+    var received = 0
 
-    /// Consumes what it can. Returns true once the last chunk and trailer section are read.
+    /// Consumes what it can. Returns true once the last chunk and trailer section are read. Only
+    /// the first `keeping` bytes of chunk data go into `body`; the rest is read and dropped.
     mutating func decode(
         _ storage: UnsafeBufferPointer<UInt8>,
         _ buffer: inout InputBuffer,
         into body: inout [UInt8],
-        limits: HTTP1Limits
+        limits: HTTP1Limits,
+        keeping: Int = .max
     ) throws(HTTP1DecodeError) -> Bool {
         while true {
             switch phase {
@@ -184,7 +188,7 @@ struct ChunkedBodyDecoder {
                     if size == 0 {
                         phase = .trailers
                     } else {
-                        if size > limits.maxBodyBytes - body.count {
+                        if size > limits.maxBodyBytes - received {
                             throw .contentTooLarge("body too large")
                         }
                         phase = .data(remaining: size)
@@ -195,8 +199,10 @@ struct ChunkedBodyDecoder {
                 if available == 0 { return false }
                 let take = min(available, remaining)
                 let from = buffer.readIndex
-                body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[from..<(from + take)]))
+                let kept = min(take, max(0, keeping - body.count))
+                if kept > 0 { body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[from..<(from + kept)])) }
                 buffer.readIndex += take
+                received += take
                 phase = take == remaining ? .dataCRLF : .data(remaining: remaining - take)
             case .dataCRLF:
                 let available = buffer.readableCount
@@ -320,11 +326,15 @@ extension HTTP1HeadFields {
 }
 
 extension InputBuffer {
-    /// Moves up to `remaining` buffered body bytes into `body`; returns how many it moved.
-    mutating func takeBody(upTo remaining: Int, from storage: UnsafeBufferPointer<UInt8>, into body: inout [UInt8]) -> Int {
+    /// Consumes up to `remaining` buffered body bytes, appending them to `body` while it holds fewer
+    /// than `keeping`; returns how many it consumed.
+    mutating func takeBody(
+        upTo remaining: Int, from storage: UnsafeBufferPointer<UInt8>, into body: inout [UInt8], keeping: Int = .max
+    ) -> Int {
         let take = min(remaining, readableCount)
         if take > 0 {
-            body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[readIndex..<(readIndex + take)]))
+            let kept = min(take, max(0, keeping - body.count))
+            if kept > 0 { body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[readIndex..<(readIndex + kept)])) }
             readIndex += take
         }
         return take

@@ -33,10 +33,16 @@ package struct HTTP1ResponseDecoder: Sendable {
     private var status = HTTPResponse.Status.ok
     private var head = HTTP1HeadFields()
     private var body: [UInt8] = []
+    /// Body bytes of the current response read so far, kept or not.
+    private var bodyReceived = 0
+    /// A response's body keeps at most this many bytes; the rest is read (still within
+    /// `limits.maxBodyBytes`) and dropped, so a caller that wants an excerpt buffers no more.
+    package let keptBodyBytes: Int
 
-    package init(requestMethod: HTTPRequest.Method = .post, limits: HTTP1Limits = .responseDefaults) {
+    package init(requestMethod: HTTPRequest.Method = .post, limits: HTTP1Limits = .responseDefaults, keptBodyBytes: Int = .max) {
         self.requestMethod = requestMethod
         self.limits = limits
+        self.keptBodyBytes = max(0, keptBodyBytes)
     }
 
     /// Bytes received but not yet consumed.
@@ -109,23 +115,21 @@ package struct HTTP1ResponseDecoder: Sendable {
                 }
 
             case .fixedBody(let remaining):
-                let take = buffer.takeBody(upTo: remaining, from: storage, into: &body)
+                let take = buffer.takeBody(upTo: remaining, from: storage, into: &body, keeping: keptBodyBytes)
                 if take == remaining { return complete(keepAlive: connectionPersists) }
                 state = .fixedBody(remaining: remaining - take)
                 return nil
 
             case .chunkedBody(var chunked):
-                let done = try chunked.decode(storage, &buffer, into: &body, limits: limits)
+                let done = try chunked.decode(storage, &buffer, into: &body, limits: limits, keeping: keptBodyBytes)
                 if done { return complete(keepAlive: connectionPersists) }
                 state = .chunkedBody(chunked)
                 return nil
 
             case .untilClose:
-                let take = buffer.readableCount
-                if take > limits.maxBodyBytes - body.count { throw .contentTooLarge("response body too large") }
-                let from = buffer.readIndex
-                body.append(contentsOf: UnsafeBufferPointer(rebasing: storage[from..<(from + take)]))
-                buffer.readIndex += take
+                let available = buffer.readableCount
+                if available > limits.maxBodyBytes - bodyReceived { throw .contentTooLarge("response body too large") }
+                bodyReceived += buffer.takeBody(upTo: available, from: storage, into: &body, keeping: keptBodyBytes)
                 return nil
             }
         }
@@ -187,7 +191,7 @@ package struct HTTP1ResponseDecoder: Sendable {
         if let length = head.contentLength {
             if length > limits.maxBodyBytes { throw .contentTooLarge("response body too large") }
             if length == 0 { return complete(keepAlive: connectionPersists) }
-            body.reserveCapacity(min(length, 256 * 1024))
+            body.reserveCapacity(min(length, 256 * 1024, keptBodyBytes))
             state = .fixedBody(remaining: length)
             return nil
         }
@@ -205,6 +209,7 @@ package struct HTTP1ResponseDecoder: Sendable {
         state = .statusLine
         head = HTTP1HeadFields()
         body = []
+        bodyReceived = 0
         return response
     }
 }

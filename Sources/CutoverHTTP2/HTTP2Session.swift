@@ -60,6 +60,8 @@ package final class HTTP2Session: @unchecked Sendable {
         var discarding = false
         var rejection: (HTTPResponse.Status, String)?
         var body: [UInt8] = []
+        /// Body bytes read, kept or not (`limits.keptBodyBytes`).
+        var received = 0
         /// Request bytes dropped since the rejection. Past `discardAllowance`, once the
         /// response is out, RST_STREAM(NO_ERROR) tells the peer to stop sending (RFC 9113 §8.1).
         /// Not earlier: some clients (curl 7.88) then lose the response they already have.
@@ -440,15 +442,17 @@ package final class HTTP2Session: @unchecked Sendable {
             }
             return
         }
-        if stream.body.count + data.count > limits.maxBodyBytes {
+        if stream.received + data.count > limits.maxBodyBytes {
             reject(id, .contentTooLarge, "body over the limit of \(limits.maxBodyBytes) bytes", now: true)
             return
         }
-        if role == .server, !reserveMore(for: stream, id, total: stream.body.count + data.count) {
+        let kept = min(data.count, max(0, limits.keptBodyBytes - stream.body.count))
+        if role == .server, !reserveMore(for: stream, id, total: stream.body.count + kept) {
             reject(id, .serviceUnavailable, "no memory for more request body now; retry later", now: true)
             return
         }
-        stream.body.append(contentsOf: data)
+        stream.received += data.count
+        if kept > 0 { stream.body.append(contentsOf: UnsafeBufferPointer(rebasing: data[0..<kept])) }
     }
 
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {

@@ -63,6 +63,9 @@ package struct HTTP2Limits: Sendable, Hashable {
     /// Header blocks over the limits (431s) one connection may send; the next ends it with
     /// GOAWAY ENHANCE_YOUR_CALM. An HPACK bomb makes us decode its whole block every time.
     package var maxHeaderRejections: Int
+    /// A message's body keeps at most this many bytes; the rest is read (still within
+    /// `maxBodyBytes`) and dropped: a client that wants an excerpt of responses buffers no more.
+    package var keptBodyBytes = Int.max
 
     package init(
         maxConcurrentStreams: Int = 100,

@@ -30,7 +30,7 @@ final class HTTP1ClientConnection: ConnectionDelegate, @unchecked Sendable {
         self.onClose = onClose
         var limits = HTTP1Limits.responseDefaults
         limits.maxBodyBytes = configuration.maxResponseBodyBytes
-        decoder = HTTP1ResponseDecoder(limits: limits)
+        decoder = HTTP1ResponseDecoder(limits: limits, keptBodyBytes: configuration.keptResponseBodyBytes ?? .max)
     }
 
     /// Starts HTTP/1.1 on a connected (and, for https, handshaken) stream. Call on `loop`.

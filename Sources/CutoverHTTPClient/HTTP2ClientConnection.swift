@@ -34,7 +34,9 @@ final class HTTP2ClientConnection: ConnectionDelegate, HTTP2SessionDelegate, @un
         self.transport = transport
         self.configuration = configuration
         self.onClose = onClose
-        session = try HTTP2Session(role: .client, limits: HTTP2Limits(maxBodyBytes: configuration.maxResponseBodyBytes))
+        var limits = HTTP2Limits(maxBodyBytes: configuration.maxResponseBodyBytes)
+        limits.keptBodyBytes = configuration.keptResponseBodyBytes ?? .max
+        session = try HTTP2Session(role: .client, limits: limits)
         session.delegate = self
     }
 

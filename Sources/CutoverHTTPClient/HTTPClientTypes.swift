@@ -64,6 +64,9 @@ package struct HTTPClientConfiguration: Sendable {
     package var idleTimeout: Duration
     /// Longer response bodies fail the request: deliveries only keep an excerpt.
     package var maxResponseBodyBytes: Int
+    /// A response's body keeps at most this many bytes, the rest read and dropped (deliveries store
+    /// a prefix); nil keeps it whole.
+    package var keptResponseBodyBytes: Int? = nil
     /// TLS for https destinations whose request carries no context of its own. Offers `h2`
     /// first by default: a destination that picks it gets many requests over one connection.
     package var tls: TLSClientConfiguration

@@ -142,8 +142,11 @@ package final class Relay: Sendable {
             cacheLifetime: .milliseconds(Int(settings.delivery.dnsCacheSeconds * 1000)),
             maxConcurrentLookups: settings.delivery.dnsMaxLookups
         )
+        var clientConfiguration = HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns)
+        // Deliveries read a response's first bytes only: its error excerpt and the prefix kept for comparisons.
+        clientConfiguration.keptResponseBodyBytes = max(settings.delivery.responseBodyKeepBytes, DeliveryWorker.errorExcerptBytes)
         client = HTTPClient(
-            configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(Int(settings.delivery.timeoutSeconds * 1000)), dns: dns),
+            configuration: clientConfiguration,
             loops: loops,
             resolver: HostResolver(configuration: dns, observe: { metrics.countResolution(result: $0.rawValue) })
         )
@@ -164,6 +167,7 @@ package final class Relay: Sendable {
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
         self.settings = Locked(settings)
+        Self.pairWorkers(started, settings.destinations)
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
         spoolGauges = SpoolGauges(spool: spool, metrics: metrics, destinations: settings.destinations.map(\.name), logger: logger)
@@ -179,7 +183,9 @@ package final class Relay: Sendable {
             boundTLSAddress = nil
         }
         if let admin = settings.admin {
-            let handler = AdminHandler(spool: spool, token: admin.token, metrics: metrics, logger: logger) { workers.pokeAll() }
+            let handler = AdminHandler(
+                spool: spool, token: admin.token, metrics: metrics, logger: logger, destinations: settings.destinations
+            ) { workers.pokeAll() }
             var configuration = settings.server
             configuration.maxConnections = 64
             let adminServer = HTTPServer(
@@ -221,7 +227,7 @@ package final class Relay: Sendable {
         let tls = try destination.tls.map { try TLSContext(client: $0) }
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
-            metrics: metrics, logger: logger
+            metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes
         )
         }
     }
@@ -252,8 +258,10 @@ package final class Relay: Sendable {
         try adminTLSContext?.reload()
         ingress.reload(fresh)
         if let token = fresh.admin?.token { adminHandler?.reload(token: token) }
+        adminHandler?.reload(destinations: fresh.destinations)
         spoolGauges.setDestinations(fresh.destinations.map(\.name))
         settings.withLock { $0 = fresh }
+        Self.pairWorkers(next, fresh.destinations)
         workers.replace(with: next)
         // A replaced worker finishes what it has in flight; claims are atomic, so the new one never
         // takes the same delivery.
@@ -269,6 +277,16 @@ package final class Relay: Sendable {
                 "needs_restart": "\(needsRestart.isEmpty ? "nothing" : needsRestart.joined(separator: ","))",
             ]
         )
+    }
+
+    /// Tells each worker the other side of its primary/shadow pairs, for the comparison metrics.
+    private static func pairWorkers(_ workers: [String: DeliveryWorker], _ destinations: [RelaySettings.DestinationSettings]) {
+        var others: [String: [String]] = [:]
+        for pair in AdminComparison.pairs(of: destinations) {
+            others[pair.primary, default: []].append(pair.shadow)
+            others[pair.shadow, default: []].append(pair.primary)
+        }
+        for (name, worker) in workers { worker.compare(with: others[name] ?? []) }
     }
 
     private static func sameDelivery(_ a: RelaySettings.DestinationSettings, _ b: RelaySettings.DestinationSettings) -> Bool {

@@ -4,9 +4,42 @@
 package struct DeliveryTurn: Sendable {
     package var skipped: [Int64]
     package var claimed: [ClaimedDelivery]
+    /// Outcomes of this turn that finished the second side of a compared pair (`comparedWith`).
+    package var settled: [SettledComparison] = []
 
     package init(skipped: [Int64], claimed: [ClaimedDelivery]) {
         self.skipped = skipped
         self.claimed = claimed
+    }
+}
+
+/// A final outcome recorded while the delivery of the same event to `otherDestination` had
+/// already ended: the pair's comparison is decided, once, in the transaction that decided it.
+package struct SettledComparison: Sendable, Hashable {
+    package var deliveryID: Int64
+    package var otherDestination: String
+    package var otherAccepted: Bool
+}
+
+extension DeliveryTurn {
+    /// The outcome loop both spools run inside a transaction: `apply` records one outcome (false
+    /// when its delivery is no longer held: skipped, not failing the others) and `settle` says
+    /// which comparisons a recorded one decided.
+    static func recording<Failure: Error>(
+        _ outcomes: [DeliveryResult],
+        apply: (_ id: Int64, _ state: DeliveryState, _ nextAttemptAt: Double?, _ error: String?, _ status: Int?, _ response: AttemptResponse?)
+            throws(Failure) -> Bool,
+        settle: (DeliveryResult) throws(Failure) -> [SettledComparison]
+    ) throws(Failure) -> DeliveryTurn {
+        var turn = DeliveryTurn(skipped: [], claimed: [])
+        for outcome in outcomes {
+            let (state, next, error, status) = outcome.recorded
+            if try apply(outcome.deliveryID, state, next, error, status, outcome.response) {
+                turn.settled += try settle(outcome)
+            } else {
+                turn.skipped.append(outcome.deliveryID)
+            }
+        }
+        return turn
     }
 }

@@ -221,6 +221,12 @@ package struct DeliveryAttempt: Sendable, Hashable {
     package var status: Int?
     /// At most `DeliveryAttempt.maxErrorBytes` bytes of the error.
     package var error: String?
+    /// From handing the request to the HTTP client to the complete response (schema v6 on; nil
+    /// before, and for attempts that sent nothing).
+    package var latencyMilliseconds: Double? = nil
+    /// The first bytes of the response body, as many as `delivery.response_body_keep_bytes`
+    /// allowed (schema v6 on; nil before, without a response, or with nothing kept).
+    package var bodyPrefix: [UInt8]? = nil
 
     /// Longest error excerpt stored per attempt, in UTF-8 bytes.
     package static let maxErrorBytes = 512
@@ -329,10 +335,28 @@ package struct DeliveryResult: Sendable, Hashable {
 
     package var deliveryID: Int64
     package var result: Result
+    /// What the attempt's response came to, kept with the attempt for comparisons.
+    package var response: AttemptResponse?
+    /// The destinations on the other side of this delivery's primary/shadow pairs: when this
+    /// outcome is final and theirs already is, `recordAndClaim` reports the pair as settled.
+    package var comparedWith: [String] = []
 
-    package init(deliveryID: Int64, result: Result) {
+    package init(deliveryID: Int64, result: Result, response: AttemptResponse? = nil) {
         self.deliveryID = deliveryID
         self.result = result
+        self.response = response
+    }
+
+    /// Delivered with a 2xx: what the comparison calls accepted.
+    package var accepted: Bool {
+        if case .delivered(let status?) = result { return (200..<300).contains(status) }
+        return false
+    }
+
+    /// Delivered or dead: no further attempt follows.
+    var isFinal: Bool {
+        if case .retry = result { return false }
+        return true
     }
 
     /// The delivery's row after this outcome: its state, when it is due again (nil: unchanged), its
@@ -344,4 +368,19 @@ package struct DeliveryResult: Sendable, Hashable {
         case .dead(let error, let status): (.dead, nil, error, status)
         }
     }
+}
+
+/// What an attempt measured of its response: stored beside the attempt's status and error.
+package struct AttemptResponse: Sendable, Hashable {
+    package var latencyMilliseconds: Double?
+    /// Already cut to the configured bound; empty is stored as NULL.
+    package var bodyPrefix: [UInt8]
+
+    package init(latencyMilliseconds: Double?, bodyPrefix: [UInt8]) {
+        self.latencyMilliseconds = latencyMilliseconds
+        self.bodyPrefix = bodyPrefix
+    }
+
+    /// The longest body prefix `delivery.response_body_keep_bytes` may ask for.
+    package static let maxBodyPrefixBytes = 4096
 }

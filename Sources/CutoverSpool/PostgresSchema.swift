@@ -6,7 +6,7 @@ import CutoverPostgres
 /// Several instances may start at once: `migrate` runs in one transaction holding a transaction-level
 /// advisory lock, so the first migrates and the others, waiting on the lock, find the latest version.
 enum PostgresSchema {
-    static let migrations: [(version: Int, sql: String)] = [(1, v1)]
+    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2)]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
@@ -87,6 +87,13 @@ enum PostgresSchema {
             id TEXT NOT NULL
         );
         INSERT INTO spool_identity (id) VALUES (md5(random()::text || clock_timestamp()::text));
+        """
+
+    /// v2, the SQLite schema's v6: each attempt's response latency (milliseconds) and the first
+    /// bytes of its body (bytea, bounded by `delivery.response_body_keep_bytes`); NULL before.
+    static let v2 = """
+        ALTER TABLE attempts ADD COLUMN latency_ms DOUBLE PRECISION;
+        ALTER TABLE attempts ADD COLUMN body_prefix BYTEA;
         """
 
     /// Brings the database to `latestVersion` under the advisory lock; the version found before.

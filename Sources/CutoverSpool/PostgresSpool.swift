@@ -252,7 +252,7 @@ package final class PostgresSpool: SpoolBackend {
         // Recorded or not, the caller is done with them.
         defer { letGo(outcomes.lazy.map(\.deliveryID)) }
         return try shared { store throws(PostgresError) in
-            try store.transaction("record outcomes") { () throws(PostgresError) in try store.applyOutcomes(outcomes, now: now) }
+            try store.transaction("record outcomes") { () throws(PostgresError) in try store.applyOutcomes(outcomes, now: now).skipped }
         }
     }
 
@@ -376,6 +376,14 @@ package final class PostgresSpool: SpoolBackend {
 
     package func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
         try reading("list attempts") { store throws(PostgresError) in try store.attempts(deliveryID: deliveryID) }
+    }
+
+    package func comparison(_ pair: ComparisonPair) throws(SpoolError) -> PairComparison {
+        try reading("compare destinations") { store throws(PostgresError) in try store.comparison(pair) }
+    }
+
+    package func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(SpoolError) -> [Disagreement] {
+        try reading("list disagreements") { store throws(PostgresError) in try store.disagreements(pair, afterSeq: afterSeq, limit: limit) }
     }
 
     // MARK: Retention and purge

@@ -179,7 +179,10 @@ extension PostgresStore {
 
     func attempts(deliveryID: Int64) throws(PostgresError) -> [DeliveryAttempt] {
         let result = try connection.query(
-            "SELECT delivery_id, attempt, at, outcome, status, error FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
+            """
+            SELECT delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix FROM attempts
+            WHERE delivery_id = $1 ORDER BY attempt
+            """,
             [.int64(deliveryID)], "list attempts of delivery \(deliveryID)")
         var attempts: [DeliveryAttempt] = []
         for row in 0..<result.count {
@@ -189,7 +192,8 @@ extension PostgresStore {
             attempts.append(
                 DeliveryAttempt(
                     deliveryID: try result.int64(row, 0), attempt: try result.int(row, 1), at: try result.double(row, 2), outcome: outcome,
-                    status: try result.optionalInt(row, 4), error: try result.optionalString(row, 5)))
+                    status: try result.optionalInt(row, 4), error: try result.optionalString(row, 5),
+                    latencyMilliseconds: try result.optionalDouble(row, 6), bodyPrefix: result.isNull(row, 7) ? nil : try result.bytes(row, 7)))
         }
         return attempts
     }

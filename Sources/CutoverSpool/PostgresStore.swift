@@ -163,7 +163,7 @@ struct PostgresStore {
     func recordAndClaim(
         _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
     ) throws(PostgresError) -> DeliveryTurn {
-        let skipped = try applyOutcomes(outcomes, now: now)
+        var turn = try applyOutcomes(outcomes, now: now)
         for id in releasing {
             try connection.query(
                 """
@@ -171,25 +171,25 @@ struct PostgresStore {
                 WHERE id = $1 AND state = 'inflight' AND claimed_by = $3
                 """, [.int64(id), .double(now), .text(instanceID)], "release delivery \(id)")
         }
-        return DeliveryTurn(skipped: skipped, claimed: try claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody))
+        turn.claimed = try claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
+        return turn
     }
 
-    /// Returns the ids that were no longer inflight under this instance's lease (an operator changed
-    /// them, or another instance took them over after the lease lapsed): skipped, not failing the others.
-    func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> [Int64] {
-        var skipped: [Int64] = []
-        for outcome in outcomes {
-            let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
-                skipped.append(outcome.deliveryID)
-            }
+    /// The ids that were no longer inflight under this instance's lease (an operator changed them, or
+    /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
+    /// and the comparisons the outcomes settled.
+    func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
+        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(PostgresError) in
+            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        } settle: { outcome throws(PostgresError) in
+            try settledComparisons(outcome)
         }
-        return skipped
     }
 
     /// One outcome on a delivery this instance holds; false when it does not hold it.
     func applyAttempt(
-        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
+        now: Double
     ) throws(PostgresError) -> Bool {
         let changed = try connection.query(
             """
@@ -210,13 +210,17 @@ struct PostgresStore {
             }
         let number = try connection.query(
             """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error)
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
             SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
-                   $2, $3, $4, $5
+                   $2, $3, $4, $5, $6, $7
             FROM deliveries AS d WHERE d.id = $1
             RETURNING attempt
             """,
-            [.int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) })],
+            [
+                .int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) }),
+                .optional(response?.latencyMilliseconds),
+                response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
+            ],
             "record attempt of delivery \(id)")
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
             try connection.query(

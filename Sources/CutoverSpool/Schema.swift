@@ -12,6 +12,7 @@ enum Schema {
         Migration(version: 3, sql: v3),
         Migration(version: 4, sql: v4),
         Migration(version: 5, sql: v5),
+        Migration(version: 6, sql: v6),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -197,6 +198,16 @@ extension Schema {
         ) STRICT;
         INSERT INTO spool_identity (id, created_at)
             VALUES (lower(hex(randomblob(16))), (julianday('now') - 2440587.5) * 86400.0);
+        """
+}
+
+extension Schema {
+    /// v6: what each attempt's response came to, for primary-vs-shadow comparisons: the latency
+    /// (milliseconds) and the first bytes of the body (a BLOB: bodies need not be UTF-8; bounded by
+    /// `delivery.response_body_keep_bytes`). Attempts recorded before stay NULL in both.
+    static let v6 = """
+        ALTER TABLE attempts ADD COLUMN latency_ms REAL;
+        ALTER TABLE attempts ADD COLUMN body_prefix BLOB;
         """
 }
 

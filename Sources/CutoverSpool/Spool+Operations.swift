@@ -27,6 +27,16 @@ extension Spool {
         try withReader("list attempts") { database throws(SpoolError) in try database.attempts(deliveryID: deliveryID) }
     }
 
+    package func comparison(_ pair: ComparisonPair) throws(SpoolError) -> PairComparison {
+        try withReader("compare destinations") { database throws(SpoolError) in try database.comparison(pair) }
+    }
+
+    package func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(SpoolError) -> [Disagreement] {
+        try withReader("list disagreements") { database throws(SpoolError) in
+            try database.disagreements(pair, afterSeq: afterSeq, limit: limit)
+        }
+    }
+
     /// Requests with id > `afterID`, ascending, without their bodies.
     package func requestSummaries(
         afterID: Int64 = 0, limit: Int = 100, status: RequestStatus? = nil

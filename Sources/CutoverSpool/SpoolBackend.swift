@@ -72,6 +72,10 @@ package protocol SpoolBackend: AnyObject, Sendable {
     func deliveries(eventID: String) throws(SpoolError) -> [DeliveryRecord]
     func delivery(id: Int64) throws(SpoolError) -> DeliveryRecord?
     func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt]
+    /// The events delivered to both sides of `pair`, counted by how each side ended (`PairComparison`).
+    func comparison(_ pair: ComparisonPair) throws(SpoolError) -> PairComparison
+    /// The pair's events whose sides both ended and disagree, by event seq above `afterSeq`.
+    func disagreements(_ pair: ComparisonPair, afterSeq: Int64, limit: Int) throws(SpoolError) -> [Disagreement]
 
     // MARK: Retention and purge
 

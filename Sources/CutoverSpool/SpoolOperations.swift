@@ -46,7 +46,9 @@ extension SQLiteDatabase {
     /// Writes the attempt row of an outcome just recorded on delivery `id` (same transaction). The
     /// attempt number goes on from the delivery's history, or from its `attempts` column for a
     /// delivery that was attempted before the table existed (or revived, which resets that column).
-    func recordAttempt(id: Int64, state: DeliveryState, error: String?, status: Int?, now: Double) throws(SpoolError) {
+    func recordAttempt(
+        id: Int64, state: DeliveryState, error: String?, status: Int?, response: AttemptResponse? = nil, now: Double
+    ) throws(SpoolError) {
         let outcome: AttemptOutcome =
             switch state {
             case .delivered: .delivered
@@ -55,9 +57,9 @@ extension SQLiteDatabase {
             }
         let number = try firstRow(
             """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error)
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
             SELECT ?1, max(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = ?1), 0), d.attempts - 1) + 1,
-                   ?2, ?3, ?4, ?5
+                   ?2, ?3, ?4, ?5, ?6, ?7
             FROM deliveries AS d WHERE d.id = ?1
             RETURNING attempt
             """, "record attempt of delivery \(id)",
@@ -67,6 +69,8 @@ extension SQLiteDatabase {
                 try statement.bind(outcome.rawValue, at: 3)
                 try statement.bind(status, at: 4)
                 try statement.bind(error.map { DeliveryAttempt.excerpt($0) }, at: 5)
+                try statement.bind(response?.latencyMilliseconds, at: 6)
+                if let prefix = response?.bodyPrefix, !prefix.isEmpty { try statement.bind(prefix, at: 7) } else { try statement.bindNull(at: 7) }
             }
         ) { $0.int(0) }
         if let number, number > DeliveryAttempt.maxKeptPerDelivery {
@@ -81,7 +85,10 @@ extension SQLiteDatabase {
 
     func attempts(deliveryID: Int64) throws(SpoolError) -> [DeliveryAttempt] {
         try rows(
-            "SELECT delivery_id, attempt, at, outcome, status, error FROM attempts WHERE delivery_id = ?1 ORDER BY attempt",
+            """
+            SELECT delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix FROM attempts
+            WHERE delivery_id = ?1 ORDER BY attempt
+            """,
             "list attempts of delivery \(deliveryID)",
             bind: { statement throws(SpoolError) in try statement.bind(deliveryID, at: 1) }
         ) { row throws(SpoolError) in
@@ -92,7 +99,8 @@ extension SQLiteDatabase {
             }
             return DeliveryAttempt(
                 deliveryID: row.int64(0), attempt: row.int(1), at: row.double(2), outcome: outcome,
-                status: row.optionalInt(4), error: row.optionalString(5))
+                status: row.optionalInt(4), error: row.optionalString(5), latencyMilliseconds: row.optionalDouble(6),
+                bodyPrefix: row.isNull(7) ? nil : row.bytes(7))
         }
     }
 

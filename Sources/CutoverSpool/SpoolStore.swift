@@ -162,15 +162,15 @@ extension SQLiteDatabase {
     ) throws(SpoolError) -> DeliveryTurn {
         if outcomes.isEmpty && releasing.isEmpty && limit <= 0 { return DeliveryTurn(skipped: [], claimed: []) }
         return try transaction("record \(outcomes.count) outcomes and claim for \(destination)") { () throws(SpoolError) -> DeliveryTurn in
-            let skipped = try applyOutcomes(outcomes, now: now)
+            var turn = try applyOutcomes(outcomes, now: now)
             for id in releasing {
                 try run(Self.releaseSQL, "release delivery \(id)") { statement throws(SpoolError) in
                     try statement.bind(id, at: 1)
                     try statement.bind(now, at: 2)
                 }
             }
-            let claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
-            return DeliveryTurn(skipped: skipped, claimed: claimed)
+            turn.claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
+            return turn
         }
     }
 
@@ -221,25 +221,24 @@ extension SQLiteDatabase {
     /// operator), which are skipped rather than failing the others.
     func finishAttempts(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
         try transaction("record \(outcomes.count) delivery outcomes") { () throws(SpoolError) -> [Int64] in
-            try applyOutcomes(outcomes, now: now)
+            try applyOutcomes(outcomes, now: now).skipped
         }
     }
 
-    /// Inside the caller's transaction; returns the ids that were no longer inflight.
-    private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> [Int64] {
-        var skipped: [Int64] = []
-        for outcome in outcomes {
-            let (state, next, error, status) = outcome.recorded
-            if try !applyAttempt(id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, now: now) {
-                skipped.append(outcome.deliveryID)
-            }
+    /// Inside the caller's transaction: the ids that were no longer inflight (`skipped`) and the
+    /// comparisons the outcomes settled.
+    private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> DeliveryTurn {
+        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(SpoolError) in
+            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        } settle: { outcome throws(SpoolError) in
+            try settledComparisons(outcome)
         }
-        return skipped
     }
 
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
     private func applyAttempt(
-        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
+        id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
+        now: Double
     ) throws(SpoolError) -> Bool {
         let changed = try run(
             """
@@ -257,7 +256,7 @@ extension SQLiteDatabase {
             try statement.bind(now, at: 6)
         }
         guard changed > 0 else { return false }
-        try recordAttempt(id: id, state: state, error: error, status: status, now: now)
+        try recordAttempt(id: id, state: state, error: error, status: status, response: response, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)

@@ -88,6 +88,31 @@ import Glibc
         #expect(try send(client, ClientRequest(url: url, body: [1], tls: context)).get().head.status == .ok)
         #expect(fixture.observer.connectionCount == 1)
     }
+
+    /// `keptResponseBodyBytes`: deliveries keep a prefix of each response, over either protocol;
+    /// the rest is read and dropped, and the connection serves the next request.
+    @Test(arguments: ["h2", "http/1.1"])
+    func aResponseKeepsOnlyItsBodyPrefix(protocolName: String) throws {
+        let h2 = protocolName == "h2"
+        let h2Fixture = h2 ? try H2ServerFixture(loops: loops) : nil
+        let h1Fixture = h2 ? nil : try TLSServerFixture(loops: loops)
+        defer {
+            h2Fixture?.server.shutdown()
+            h1Fixture?.server.shutdown()
+        }
+        var configuration = HTTPClientConfiguration()
+        configuration.keptResponseBodyBytes = 16
+        let client = HTTPClient(configuration: configuration, loops: loops)
+        defer { client.shutdown() }
+        let context = try clientContext()
+        let port = try #require(h2Fixture?.tlsPort ?? h1Fixture?.port)
+        let url = try #require(DestinationURL("https://localhost:\(port)/hook"))
+        let echoed = Array("shadow broke: ".utf8) + Array(repeating: UInt8(ascii: "x"), count: 100_000)
+        let response = try send(client, ClientRequest(url: url, body: echoed, tls: context)).get()
+        #expect(response.head.status == .ok)
+        #expect(response.body == Array(echoed.prefix(16)))
+        #expect(try send(client, ClientRequest(url: url, body: Array("ok".utf8), tls: context)).get().body == Array("ok".utf8))
+    }
 }
 
 /// nginx with `http2` as the delivery destination: its access log shows which connection and

@@ -15,6 +15,7 @@ import Logging
 /// GET  /admin/stats
 /// GET  /admin/deliveries?state=dead&destination=D&after=ID&limit=N
 /// GET  /admin/deliveries/{id}                      the delivery, its attempts, its event
+/// GET  /admin/comparison?primary=P&shadow=S&after=SEQ&limit=N   primary vs shadow (AdminComparison)
 /// POST /admin/retry?id=1&id=2 | destination=D | all=true
 /// POST /admin/purge?target=dead|delivered|quarantined&destination=D&older_than=7d&confirm=true
 /// ```
@@ -29,9 +30,15 @@ package final class AdminHandler: HTTPServerHandler {
     /// Wakes the delivery workers (revived dead letters go out at once).
     private let onRetried: @Sendable () -> Void
     private let queue = DispatchQueue(label: "cutover.admin", qos: .utility)
+    /// The configured (primary, shadow) pairs `/admin/comparison` answers by default.
+    private let comparisonPairs: Locked<[ComparisonPair]>
 
-    package init(spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger, onRetried: @escaping @Sendable () -> Void) {
+    package init(
+        spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger,
+        destinations: [RelaySettings.DestinationSettings] = [], onRetried: @escaping @Sendable () -> Void
+    ) {
         self.spool = spool
+        comparisonPairs = Locked(AdminComparison.pairs(of: destinations))
         self.token = Locked(Array(token.utf8))
         self.metrics = metrics
         self.logger = logger
@@ -41,6 +48,11 @@ package final class AdminHandler: HTTPServerHandler {
     /// A reloaded token applies to the next request.
     package func reload(token fresh: String) {
         token.withLock { $0 = Array(fresh.utf8) }
+    }
+
+    package func reload(destinations: [RelaySettings.DestinationSettings]) {
+        let pairs = AdminComparison.pairs(of: destinations)
+        comparisonPairs.withLock { $0 = pairs }
     }
 
     package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
@@ -77,7 +89,7 @@ package final class AdminHandler: HTTPServerHandler {
 
     private static func endpointLabel(_ path: Substring) -> String {
         switch path {
-        case "/admin/stats", "/admin/deliveries", "/admin/retry", "/admin/purge": String(path)
+        case "/admin/stats", "/admin/deliveries", "/admin/retry", "/admin/purge", "/admin/comparison": String(path)
         default: path.hasPrefix("/admin/deliveries/") ? "/admin/deliveries/{id}" : "other"
         }
     }
@@ -100,6 +112,9 @@ package final class AdminHandler: HTTPServerHandler {
         case "/admin/purge":
             try require(method, .post)
             return try purge(parameters)
+        case "/admin/comparison":
+            try require(method, .get)
+            return Self.json(.ok, try AdminComparison(spool: spool, configured: comparisonPairs.withLock { $0 }).answer(parameters))
         default:
             if path.hasPrefix("/admin/deliveries/") {
                 try require(method, .get)
@@ -170,10 +185,13 @@ package final class AdminHandler: HTTPServerHandler {
         let now = Spool.currentTime()
         var result: [String: Any] = ["delivery": Self.delivery(delivery, now: now)]
         result["attempts"] = try spool.attempts(deliveryID: id).map { attempt -> [String: Any] in
-            [
+            var object: [String: Any] = [
                 "attempt": attempt.attempt, "at": attempt.at, "outcome": attempt.outcome.rawValue,
                 "status": Self.nullable(attempt.status), "error": Self.nullable(attempt.error),
+                "latency_ms": Self.nullable(attempt.latencyMilliseconds),
             ]
+            AdminComparison.addBodyPrefix(attempt.bodyPrefix, to: &object)
+            return object
         }
         if let event = try spool.event(id: delivery.eventID) {
             var object: [String: Any] = [

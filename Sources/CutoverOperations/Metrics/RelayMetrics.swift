@@ -49,6 +49,7 @@ package final class RelayMetrics: Sendable {
     let deliveryResponses: MetricFamily<CoreMetrics.Counter>
     let deliverySeconds: MetricFamily<CoreMetrics.Timer>
     let circuitOpened: MetricFamily<CoreMetrics.Counter>
+    let shadowComparisons: MetricFamily<CoreMetrics.Counter>
     let phoneless: MetricFamily<CoreMetrics.Counter>
     let resolutions: MetricFamily<CoreMetrics.Counter>
     // Spool state (refreshed periodically by `SpoolGauges`)
@@ -144,6 +145,7 @@ package final class RelayMetrics: Sendable {
             CoreMetrics.Timer(label: name, dimensions: dimensions, factory: factory)
         }
         circuitOpened = counters("cutover_circuit_opened_total", ["destination"])
+        shadowComparisons = counters("cutover_shadow_comparisons_total", ["primary", "shadow", "result"])
         phoneless = counters("cutover_phoneless_deliveries_total", ["destination", "policy"])
         resolutions = counters("cutover_dns_resolutions_total", ["result"])
         queueDepth = gauges("cutover_queue_depth", ["destination", "state"])
@@ -260,6 +262,12 @@ package final class RelayMetrics: Sendable {
 
     func countAdminRequest(endpoint: String, status: Int) { adminRequests(endpoint, Self.statusText(status)).increment() }
 
+    /// The handles of one primary/shadow pair's comparisons, made once per worker (so the pair's
+    /// series exist from the start, at zero).
+    package func comparison(primary: String, shadow: String) -> ComparisonMetrics {
+        ComparisonMetrics(agree: shadowComparisons(primary, shadow, "agree"), disagree: shadowComparisons(primary, shadow, "disagree"))
+    }
+
     /// The handles one destination's worker records with, made once when the worker starts.
     package func destination(_ name: String, role: String) -> DestinationMetrics {
         DestinationMetrics(metrics: self, name: name, role: role)
@@ -344,4 +352,13 @@ package struct DestinationMetrics: Sendable {
         case .userID: phonelessAsUserID.increment()
         }
     }
+}
+
+/// `cutover_shadow_comparisons_total` of one pair: counted when the second of its two deliveries
+/// of an event ends (delivered or dead), by whether both sides accepted (2xx) or both did not.
+package struct ComparisonMetrics: Sendable {
+    let agree: CoreMetrics.Counter
+    let disagree: CoreMetrics.Counter
+
+    package func record(agreed: Bool) { (agreed ? agree : disagree).increment() }
 }
