@@ -2,18 +2,18 @@
 # Both install missing system packages first (as root), or print the exact command to run.
 
 SWIFT        ?= swift
-# Build: the C libraries. Tests: the real peers they start (curl, openssl, nginx, h2load, Python).
-APT_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev pkg-config curl openssl python3 nginx-light nghttp2-client libpq-dev postgresql
-# The deploy/ checks: systemd-analyze verifies deploy/cutover.service.
-DEPLOY_TEST_PACKAGES := systemd
-# The cockpit tests drive the admin page in headless Chromium.
-COCKPIT_TEST_PACKAGES := chromium
+# Build (and so `make run`): the C libraries only.
+BUILD_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev libpq-dev pkg-config
+# Tests: the real peers they start (curl, openssl, nginx, h2load, Python, PostgreSQL); the deploy/
+# checks' systemd-analyze, which verifies deploy/cutover.service; chromium, in which the cockpit
+# tests drive the admin page (headless).
+TEST_PACKAGES := curl openssl python3 nginx-light nghttp2-client postgresql systemd chromium
 BENCH_PACKAGES := wrk
 ARGS         ?=
 
-.PHONY: run test test-asan test-tsan fuzz build release bench deps bench-deps clean
+.PHONY: run test test-asan test-tsan fuzz build release bench deps test-deps bench-deps clean
 
-run: deps release
+run: release
 	./.build/release/cutover serve $(ARGS)
 
 # Every process the tests start carries CUTOVER_TEST_PEER=$(CURDIR); after the suite (passed or
@@ -33,7 +33,7 @@ FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 20
 
 # The suite, then each libFuzzer harness briefly (scripts/fuzz.sh builds them into .build-fuzz).
-test: deps
+test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(call run_suite,.build,,FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) ./scripts/fuzz.sh || status=1;)
 
@@ -48,21 +48,21 @@ TSAN_REPORTS := $(CURDIR)/.build-tsan/sanitizer-reports
 # LeakSanitizer skips only the leaks inside Foundation listed, each with why, in lsan.supp.
 test-asan: export ASAN_OPTIONS = log_path=$(ASAN_REPORTS)/asan detect_leaks=1
 test-asan: export LSAN_OPTIONS = suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp print_suppressions=0
-test-asan: deps
+test-asan: deps test-deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path "$(CURDIR)/.build-asan"
 	@rm -rf "$(ASAN_REPORTS)" && mkdir -p "$(ASAN_REPORTS)"
 	$(call run_suite,.build-asan,--sanitize=address,./scripts/sanitizers/check-reports.sh "$(ASAN_REPORTS)" || status=1;)
 
 # check-tsan.sh first: TSan still reports a real race and trusts the annotated lock (Locked).
 test-tsan: export TSAN_OPTIONS = log_path=$(TSAN_REPORTS)/tsan halt_on_error=0
-test-tsan: deps
+test-tsan: deps test-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path "$(CURDIR)/.build-tsan"
 	./scripts/sanitizers/check-tsan.sh "$(CURDIR)/.build-tsan/tsan-race-check"
 	@rm -rf "$(TSAN_REPORTS)" && mkdir -p "$(TSAN_REPORTS)"
 	$(call run_suite,.build-tsan,--sanitize=thread,./scripts/sanitizers/check-reports.sh "$(TSAN_REPORTS)" || status=1;)
 
 # Each libFuzzer harness for FUZZ_SECONDS (FUZZ_TARGETS: a subset); fails on a crash.
-fuzz: deps
+fuzz: deps test-deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 build: deps
@@ -72,11 +72,14 @@ release: deps
 	$(SWIFT) build -c release --product cutover
 
 # One table (issue 12): scripts/bench.sh runs bench-h2.sh and bench-ingest.sh for their rows.
-bench: deps bench-deps release
+bench: deps test-deps bench-deps release
 	./scripts/bench.sh
 
 deps:
-	@./scripts/ensure-packages.sh $(APT_PACKAGES) $(DEPLOY_TEST_PACKAGES) $(COCKPIT_TEST_PACKAGES)
+	@./scripts/ensure-packages.sh $(BUILD_PACKAGES)
+
+test-deps:
+	@./scripts/ensure-packages.sh $(TEST_PACKAGES)
 
 bench-deps:
 	@./scripts/ensure-packages.sh $(BENCH_PACKAGES)

@@ -35,6 +35,8 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     /// GOAWAY sent for an idle timeout or a shutdown; a second deadline closes regardless.
     private var goingAway = false
     private var closed = false
+    /// Inside `session.receive`: answers given meanwhile are submitted and flushed together after it.
+    private var receiving = false
 
     /// Output nghttp2 serializes per turn, and unwritten output above which it stops (and reading
     /// pauses) until the peer reads: a peer that does not read cannot grow our buffers.
@@ -77,12 +79,15 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
         guard !closed else { return }
+        receiving = true
+        defer { receiving = false }
         do {
             try session.receive(bytes)
         } catch {
             fail(error)
             return
         }
+        receiving = false
         flush()
     }
 
@@ -146,14 +151,22 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         let request = ServerRequest(head: head, body: message.body, remoteAddress: transport.peer, tls: tls)
         let loop = transport.loop
         handler.handle(request) { [self] response in
-            loop.execute { [self] in
-                if let held = heldByHandler.removeValue(forKey: id) {
-                    returnToBudget(held)
-                    observer.bodyBytesInFlight(budget.reservedBytes)
-                }
-                respond(on: id, response)
+            // An answer given on the loop (inside this read) goes out with the read's flush, in the
+            // same write as its neighbours'; one from another thread waits for a turn of the loop.
+            if loop.isCurrent {
+                answer(id, response)
+            } else {
+                loop.execute { [self] in answer(id, response) }
             }
         }
+    }
+
+    private func answer(_ id: Int32, _ response: ServerResponse) {
+        if let held = heldByHandler.removeValue(forKey: id) {
+            returnToBudget(held)
+            observer.bodyBytesInFlight(budget.reservedBytes)
+        }
+        respond(on: id, response)
     }
 
     func http2Session(_ session: HTTP2Session, didReject streamID: Int32, status: HTTPResponse.Status, reason: String) {
@@ -223,7 +236,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
     private func respond(on id: Int32, _ response: ServerResponse) {
         guard !closed, let head = inFlight.removeValue(forKey: id) else { return }
         submit(id, response, head: head)
-        flush()
+        if !receiving { flush() }
     }
 
     private func submit(_ id: Int32, _ response: ServerResponse, head: Bool) {

@@ -13,6 +13,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// A running Cutover: spool, HTTP server (plain and TLS listeners), one delivery worker per destination.
 package final class Relay: Sendable {
@@ -304,9 +305,15 @@ package final class Relay: Sendable {
     /// workers finish and record their deliveries in flight; the capture file is written out and
     /// closed; the janitor and the gauges finish a pass in progress; the spool commits what was
     /// submitted and closes last.
-    /// - Parameter loadSettings: re-reads the configuration (file, environment, flags) on SIGHUP.
+    /// - Parameters:
+    ///   - hangups: SIGHUP, trapped by the caller when the process starts.
+    ///   - loadSettings: re-reads the configuration (file, environment, flags) on SIGHUP.
+    /// How long a listener (ingress, admin) may take to finish its requests in flight at shutdown.
+    package static let listenerGracePeriod: Duration = .seconds(10)
+
     package func services(
-        gracePeriod: Duration = .seconds(10), loadSettings: @escaping @Sendable () throws -> RelaySettings
+        gracePeriod: Duration = Relay.listenerGracePeriod, hangups: UnixSignalsSequence,
+        loadSettings: @escaping @Sendable () throws -> RelaySettings
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let (commitTimeout, deliveryTimeout) = settings.withLock { ($0.spoolCommitTimeout, Duration.seconds($0.delivery.timeoutSeconds)) }
         let logger = logger
@@ -338,7 +345,7 @@ package final class Relay: Sendable {
             logger.notice("shutting down: finishing in-flight requests and deliveries")
             await server.shutdownGracefully(gracePeriod: gracePeriod)
         }))
-        services.append(("reload", ReloadOnHangup(relay: self, logger: logger, loadSettings: loadSettings)))
+        services.append(("reload", ReloadOnHangup(relay: self, hangups: hangups, logger: logger, loadSettings: loadSettings)))
         // A part that ends or fails on its own takes the others down in the same order, not all at once.
         return services.map {
             ServiceGroupConfiguration.ServiceConfiguration(

@@ -50,11 +50,13 @@ struct StopOnShutdown: Service {
 /// SIGHUP reloads the relay's configuration without dropping connections, until graceful shutdown.
 struct ReloadOnHangup: Service {
     let relay: Relay
+    /// Trapped by the caller at process start, so a SIGHUP that comes before this service runs waits.
+    let hangups: UnixSignalsSequence
     let logger: Logger
     let loadSettings: @Sendable () throws -> RelaySettings
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        for await _ in hangups.cancelOnGracefulShutdown() {
             do {
                 try relay.reload(loadSettings())
             } catch {

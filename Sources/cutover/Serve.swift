@@ -78,12 +78,10 @@ struct Serve: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        // SIGHUP's default action ends the process, and the reload service traps it only once the
-        // group runs, after "listening" is logged: a reload that early (`systemctl reload` right
-        // after the start) is dropped instead of killing the relay.
-        var ignore = sigaction()
-        ignore.__sigaction_handler.sa_handler = SIG_IGN
-        guard sigaction(SIGHUP, &ignore, nil) == 0 else { throw SystemError("sigaction(SIGHUP, SIG_IGN)", errno: errno) }
+        // SIGHUP's default action ends the process. Trapping it before anything else (the sequence
+        // buffers what arrives until the reload service reads it) makes a reload sent right after the
+        // start (`systemctl reload` once "listening" is logged) a reload, neither fatal nor lost.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let logger = CutoverLogging.bootstrap(format: logFormat, level: logLevel)
         // Log lines are written by a queue of their own: let it finish before the process exits.
         defer { StandardErrorWriter.shared.flush() }
@@ -117,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         let command = self
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: relay.services { try command.loadSettings() }, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: relay.services(hangups: hangups) { try command.loadSettings() }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )

@@ -1,3 +1,5 @@
+import CutoverConfiguration
+import CutoverRelay
 import CutoverTestSupport
 import Foundation
 import Testing
@@ -35,15 +37,16 @@ enum Deploy {
     }
 
     /// Seconds `cutover serve` may take to exit after SIGTERM when running `config`. The services
-    /// stop one after the other (Relay.services): the ingress listeners finish their requests (a
-    /// grace of 10 s), then the admin listener (10 s, when `admin` is configured or `withAdmin`),
+    /// stop one after the other (Relay.services): the ingress listeners finish their requests (within
+    /// Relay.listenerGracePeriod), then the admin listener (the same, when `admin` is configured or `withAdmin`),
     /// then the delivery workers finish their deliveries in flight (each bounded by
     /// delivery.timeout_seconds), then the spool's last group commit (bounded like any by
     /// spool_commit_timeout_seconds).
     static func drainSeconds(config: [String: Any], withAdmin: Bool = false) -> Int {
-        let listenerGrace = 10
-        let delivery = (config["delivery"] as? [String: Any])?["timeout_seconds"] as? Int ?? 30
-        let commit = config["spool_commit_timeout_seconds"] as? Int ?? 5
+        let defaults = CutoverConfig()
+        let listenerGrace = Int(Relay.listenerGracePeriod.components.seconds)
+        let delivery = (config["delivery"] as? [String: Any])?["timeout_seconds"] as? Int ?? Int(defaults.delivery.timeoutSeconds)
+        let commit = config["spool_commit_timeout_seconds"] as? Int ?? Int(defaults.spoolCommitTimeoutSeconds)
         let admin = (withAdmin || config["admin"] != nil) ? listenerGrace : 0
         return listenerGrace + admin + delivery + commit
     }
