@@ -18,7 +18,8 @@ BATCHES=${BENCH_BATCHES:-16 64 256}
 ROUNDS=${BENCH_ROUNDS:-3}
 root=$PWD/.build-bench
 
-# One small package per variant: CSQLite + CutoverSpool + the bench, nothing else to build.
+# One small package per variant: CutoverSpool, the targets it depends on, and the bench; nothing else to build.
+spool_targets="CSystemShims CutoverLocking CSQLite CLibPQ CutoverPostgres CutoverSpool"
 prepare() { # name, flags
     local dir=$root/$1
     mkdir -p "$dir/Sources/spool-bench"
@@ -30,7 +31,11 @@ let package = Package(
     name: "SpoolBench",
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
-        .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: settings),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq"),
+        .target(name: "CSystemShims"),
+        .target(name: "CutoverLocking", dependencies: ["CSystemShims"], swiftSettings: settings),
+        .target(name: "CutoverPostgres", dependencies: ["CLibPQ"], swiftSettings: settings),
+        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite", "CutoverPostgres"], swiftSettings: settings),
         .executableTarget(name: "spool-bench", dependencies: ["CutoverSpool"], swiftSettings: settings + [$2]),
     ]
 )
@@ -39,10 +44,12 @@ SWIFT
     swift build -c release --package-path "$dir" --product spool-bench >&2
 }
 
-rm -rf "$root/base/Sources/CutoverSpool" "$root/base/Sources/CSQLite" "$root/new/Sources/CutoverSpool" "$root/new/Sources/CSQLite"
-mkdir -p "$root/base/Sources" "$root/new/Sources"
-git archive "$BASE" Sources/CutoverSpool Sources/CSQLite | tar -x -C "$root/base"
-cp -R Sources/CutoverSpool Sources/CSQLite "$root/new/Sources/"
+for variant in base new; do
+    for target in $spool_targets; do rm -rf "$root/$variant/Sources/$target"; done
+    mkdir -p "$root/$variant/Sources"
+done
+git archive "$BASE" $(printf 'Sources/%s ' $spool_targets) | tar -x -C "$root/base"
+for target in $spool_targets; do cp -R "Sources/$target" "$root/new/Sources/"; done
 echo "building base $(git rev-parse --short "$BASE") and this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources/CutoverSpool || echo ' + changes'))" >&2
 prepare base '.define("BASE")'
 prepare new '.define("TURNS")'

@@ -12,6 +12,7 @@ enum Schema {
         Migration(version: 3, sql: v3),
         Migration(version: 4, sql: v4),
         Migration(version: 5, sql: v5),
+        Migration(version: 6, sql: v6),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -129,9 +130,8 @@ extension Schema {
     /// connection's lock every scrape interval).
     /// - `delivery_counts`: deliveries per destination and state.
     /// - `row_counts`: `requests.accepted`, `requests.quarantined` and `events`.
-    /// Triggers, not code, keep them: every statement that inserts, deletes (cascades included) or
-    /// changes the state of a row updates its count in the same transaction, whichever process or
-    /// code path ran it. The counts start from one full count here, once per spool.
+    /// Triggers kept them until v6 (which keeps them from the code, see there). The counts start
+    /// from one full count here, once per spool.
     static let v4 = """
         CREATE TABLE delivery_counts (
             destination TEXT NOT NULL,
@@ -197,6 +197,28 @@ extension Schema {
         ) STRICT;
         INSERT INTO spool_identity (id, created_at)
             VALUES (lower(hex(randomblob(16))), (julianday('now') - 2440587.5) * 86400.0);
+        """
+}
+
+extension Schema {
+    /// v6: the counts of v4 kept by the code instead of per-row triggers. A trigger ran one or two
+    /// statements for every row a statement touched (a delivery turn of 64 outcomes ran about 200),
+    /// each growing SQLite's records for a trigger subprogram; now every write path notes what it
+    /// changed in `SQLiteDatabase.countDeltas` and the transaction writes one upsert per
+    /// (destination, state) and per row count that moved, just before its COMMIT
+    /// (`RowCountDeltas`). The counts are exact when this runs (the triggers kept them so), so
+    /// nothing is recounted. Every statement that changes `requests`, `events` or `deliveries`
+    /// must note its change; `SpoolCountTests` compares the counts with the tables after random
+    /// mixes of every operation.
+    static let v6 = """
+        DROP TRIGGER deliveries_count_insert;
+        DROP TRIGGER deliveries_count_delete;
+        DROP TRIGGER deliveries_count_update;
+        DROP TRIGGER requests_count_insert;
+        DROP TRIGGER requests_count_delete;
+        DROP TRIGGER requests_count_update;
+        DROP TRIGGER events_count_insert;
+        DROP TRIGGER events_count_delete;
         """
 }
 

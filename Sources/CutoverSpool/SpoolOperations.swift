@@ -184,12 +184,19 @@ extension SQLiteDatabase {
                     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_seq = ?1)",
                     "delete attempts of pruned event"
                 ) { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
-                report.deliveries += try run(
-                    "DELETE FROM deliveries WHERE event_seq = ?1 AND state = 'delivered'", "delete deliveries of pruned event"
-                ) { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
-                report.events += try run("DELETE FROM events WHERE seq = ?1", "delete pruned event") {
+                let destinations = try rows(
+                    "DELETE FROM deliveries WHERE event_seq = ?1 AND state = 'delivered' RETURNING destination",
+                    "delete deliveries of pruned event",
+                    bind: { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
+                ) { $0.string(0) }
+                for destination in destinations { countDeltas.addDeliveries(-1, destination: destination, state: .delivered) }
+                report.deliveries += destinations.count
+                // Every delivery of a done event was delivered and went above: the cascade finds none.
+                let events = try run("DELETE FROM events WHERE seq = ?1", "delete pruned event") {
                     statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1)
                 }
+                countDeltas.addEvents(-events)
+                report.events += events
             }
             try addToCounter(.prunedEvents, report.events)
             let next = candidates.last.map { Cursor(time: $0.createdAt, id: $0.seq) } ?? cursor
@@ -221,9 +228,12 @@ extension SQLiteDatabase {
             var report = PruneReport()
             report.transactions = 1
             for candidate in candidates where candidate.prunable {
-                report.requests += try run("DELETE FROM requests WHERE id = ?1 AND status = 'accepted'", "delete pruned request") {
+                // No event is left to cascade to (the candidate's condition).
+                let requests = try run("DELETE FROM requests WHERE id = ?1 AND status = 'accepted'", "delete pruned request") {
                     statement throws(SpoolError) in try statement.bind(candidate.id, at: 1)
                 }
+                countDeltas.addRequests(-requests, status: .accepted)
+                report.requests += requests
             }
             try addToCounter(.prunedRequests, report.requests)
             let next = candidates.last.map { Cursor(time: $0.receivedAt, id: $0.id) } ?? cursor
@@ -323,8 +333,13 @@ extension SQLiteDatabase {
                     }
                     // A dead letter is not open, so no `blocked` flag depends on it: deleting it keeps
                     // every contact's order as it was.
-                    deleted += try run("DELETE FROM deliveries WHERE id = ?1 AND state = 'dead'", "delete dead letter") {
-                        statement throws(SpoolError) in try statement.bind(id, at: 1)
+                    let destination = try firstRow(
+                        "DELETE FROM deliveries WHERE id = ?1 AND state = 'dead' RETURNING destination", "delete dead letter",
+                        bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+                    ) { $0.string(0) }
+                    if let destination {
+                        countDeltas.addDeliveries(-1, destination: destination, state: .dead)
+                        deleted += 1
                     }
                 }
                 try addToCounter(.purgedDeadLetters, deleted)
@@ -344,10 +359,12 @@ extension SQLiteDatabase {
                     }
                 ) { $0.int64(0) }
                 for id in ids {
+                    // A quarantined request has no events to cascade to.
                     deleted += try run(
                         "DELETE FROM requests WHERE id = ?1 AND status = 'quarantined'", "delete quarantined request"
                     ) { statement throws(SpoolError) in try statement.bind(id, at: 1) }
                 }
+                countDeltas.addRequests(-deleted, status: .quarantined)
                 try addToCounter(.purgedQuarantined, deleted)
                 return (deleted, ids.last)
             }
