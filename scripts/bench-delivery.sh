@@ -51,14 +51,16 @@ done
 git archive "$BASE" $(printf 'Sources/%s ' $spool_targets) | tar -x -C "$root/base"
 for target in $spool_targets; do cp -R "Sources/$target" "$root/new/Sources/"; done
 echo "building base $(git rev-parse --short "$BASE") and this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources/CutoverSpool || echo ' + changes'))" >&2
-prepare base '.define("BASE")'
+# A base from before worker turns has no `recordAndClaim`: its `turns` row reads n/a.
+if grep -q "func recordAndClaim" "$root/base/Sources/CutoverSpool/Spool.swift"; then prepare base '.define("TURNS")'; else prepare base '.define("BASE")'; fi
 prepare new '.define("TURNS")'
+variants=("base separate" "base turns" "new separate" "new turns")
 
 printf '%-6s %-22s %10s %10s %10s %10s %10s\n' batch variant "wall µs/ev" "CPU µs/ev" "txn/100ev" "wall ×" "CPU ×"
 for batch in $BATCHES; do
     declare -A wall=() cpu=() txn=()
     for round in $(seq 1 "$ROUNDS"); do
-        for variant in "base separate" "new separate" "new turns"; do
+        for variant in "${variants[@]}"; do
             read -r name mode <<<"$variant"
             out=$("$root/$name/.build/release/spool-bench" "$EVENTS" "$CONTACTS" "$mode" "$batch")
             read -r w c t <<<"$out"
@@ -67,7 +69,8 @@ for batch in $BATCHES; do
     done
     base_wall=$(median <<<"${wall[base separate]}")
     base_cpu=$(median <<<"${cpu[base separate]}")
-    for variant in "base separate" "new separate" "new turns"; do
+    for variant in "${variants[@]}"; do
+        [[ ${wall[$variant]} == n/a* ]] && { printf '%-6s %-22s %10s\n' "$batch" "$variant" n/a; continue; }
         w=$(median <<<"${wall[$variant]}")
         c=$(median <<<"${cpu[$variant]}")
         printf '%-6s %-22s %10s %10s %10s %10.2f %10.2f\n' "$batch" "$variant" "$w" "$c" "${txn[$variant]}" \

@@ -43,33 +43,27 @@ extension SQLiteDatabase {
 
     // MARK: Attempts
 
-    /// Writes the attempt row of an outcome just recorded on delivery `id` (same transaction). The
-    /// attempt number goes on from the delivery's history, or from its `attempts` column for a
-    /// delivery that was attempted before the table existed (or revived, which resets that column).
-    func recordAttempt(id: Int64, state: DeliveryState, error: String?, status: Int?, now: Double) throws(SpoolError) {
+    /// Writes attempt `number` of delivery `id`, whose outcome was just recorded (same transaction).
+    func recordAttempt(id: Int64, number: Int, state: DeliveryState, error: String?, status: Int?, now: Double) throws(SpoolError) {
         let outcome: AttemptOutcome =
             switch state {
             case .delivered: .delivered
             case .dead: .dead
             case .pending, .inflight: .retry
             }
-        let number = try firstRow(
+        try run(
             """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error)
-            SELECT ?1, max(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = ?1), 0), d.attempts - 1) + 1,
-                   ?2, ?3, ?4, ?5
-            FROM deliveries AS d WHERE d.id = ?1
-            RETURNING attempt
-            """, "record attempt of delivery \(id)",
-            bind: { statement throws(SpoolError) in
-                try statement.bind(id, at: 1)
-                try statement.bind(now, at: 2)
-                try statement.bind(outcome.rawValue, at: 3)
-                try statement.bind(status, at: 4)
-                try statement.bind(error.map { DeliveryAttempt.excerpt($0) }, at: 5)
-            }
-        ) { $0.int(0) }
-        if let number, number > DeliveryAttempt.maxKeptPerDelivery {
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """, "record attempt of delivery \(id)"
+        ) { statement throws(SpoolError) in
+            try statement.bind(id, at: 1)
+            try statement.bind(number, at: 2)
+            try statement.bind(now, at: 3)
+            try statement.bind(outcome.rawValue, at: 4)
+            try statement.bind(status, at: 5)
+            try statement.bind(error.map { DeliveryAttempt.excerpt($0) }, at: 6)
+        }
+        if number > DeliveryAttempt.maxKeptPerDelivery {
             // Numbers ascend per delivery: keeping the latest N is a range delete on the index.
             try run("DELETE FROM attempts WHERE delivery_id = ?1 AND attempt <= ?2", "trim attempts of delivery \(id)") {
                 statement throws(SpoolError) in

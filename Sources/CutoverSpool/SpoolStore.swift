@@ -248,30 +248,43 @@ extension SQLiteDatabase {
         return skipped
     }
 
+    /// The inflight delivery an outcome is for: its destination (for the counts) and the number its
+    /// attempt gets, read before the row changes. Plain lookups by key: an `UPDATE ... RETURNING` or
+    /// an `INSERT ... SELECT` from the table it writes would build an ephemeral table per outcome.
+    private static let inflightDeliverySQL = """
+        SELECT d.destination, d.attempts, (SELECT max(attempt) FROM attempts WHERE delivery_id = ?1)
+        FROM deliveries AS d WHERE d.id = ?1 AND d.state = 'inflight'
+        """
+    private static let recordOutcomeSQL = """
+        UPDATE deliveries
+        SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
+            last_error = ?4, last_status = ?5, updated_at = ?6
+        WHERE id = ?1 AND state = 'inflight'
+        """
+
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
     private func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, now: Double
     ) throws(SpoolError) -> Bool {
-        let changedDestination = try firstRow(
-            """
-            UPDATE deliveries
-            SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
-                last_error = ?4, last_status = ?5, updated_at = ?6
-            WHERE id = ?1 AND state = 'inflight'
-            RETURNING destination
-            """, "record the outcome of delivery \(id)",
-            bind: { statement throws(SpoolError) in
+        let operation = "record the outcome of delivery \(id)"
+        let found = try firstRow(
+            Self.inflightDeliverySQL, operation,
+            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+        ) { row in (destination: row.string(0), attempts: row.int(1), latestAttempt: row.optionalInt(2)) }
+        guard let found else { return false }
+        try run(Self.recordOutcomeSQL, operation) { statement throws(SpoolError) in
             try statement.bind(id, at: 1)
             try statement.bind(state.rawValue, at: 2)
             try statement.bind(nextAttemptAt, at: 3)
             try statement.bind(error, at: 4)
             try statement.bind(status, at: 5)
             try statement.bind(now, at: 6)
-            }
-        ) { $0.string(0) }
-        guard let changedDestination else { return false }
-        countDeltas.moveDeliveries(1, destination: changedDestination, from: .inflight, to: state)
-        try recordAttempt(id: id, state: state, error: error, status: status, now: now)
+        }
+        countDeltas.moveDeliveries(1, destination: found.destination, from: .inflight, to: state)
+        // Numbering goes on from the history, or from the `attempts` column for a delivery attempted
+        // before the history existed (or revived, which resets the column).
+        let number = max(found.latestAttempt ?? 0, found.attempts) + 1
+        try recordAttempt(id: id, number: number, state: state, error: error, status: status, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
