@@ -23,7 +23,8 @@
 #              processes + every postgres process (postmaster, backends, WAL writer, ...).
 # Environment: BENCH_ROUNDS (3), BENCH_DURATION (5), BENCH_EVENTS (20000), BENCH_CONNECTIONS (64),
 # BENCH_LATENCY_SECONDS (5), BENCH_RSS_RATE (10000), BENCH_SKIP (words of: h2 mallocs pg),
-# BENCH_ROWS (all, or distinct: only the distinct rows, nginx, SQLite and PostgreSQL, a few minutes).
+# BENCH_ROWS (all, or distinct: only the distinct rows, nginx, SQLite and PostgreSQL: about 8 minutes
+# of the whole run's 20 on a loaded 2-core machine, the PostgreSQL rows taking most).
 source "$(dirname "$0")/bench-common.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
