@@ -131,8 +131,9 @@ package final class PostgresSpool: SpoolBackend {
     private func scheduleRenewal() {
         renewals.asyncAfter(deadline: .now() + renewalInterval) { [weak self] in
             guard let self, !self.committer.isClosed else { return }
-            self.instanceLock?.keep()
+            // The leases first: they are what lapses if this turn runs late.
             self.renewLeases()
+            self.instanceLock?.keep()
             self.scheduleRenewal()
         }
     }
