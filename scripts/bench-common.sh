@@ -46,18 +46,23 @@ wait_port() {
     return 1
 }
 
-# wait_file_line FILE PATTERN: until FILE has a line matching PATTERN (10 s).
+# wait_file_line FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN (10 s by default).
 wait_file_line() {
-    for _ in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    for _ in $(seq 1 $((${3:-10} * 20))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
     echo "$1 never showed '$2'" >&2
     return 1
 }
 
-# start_nginx NAME: nginx `return 200` with one worker on the server core, listening on plain
-# HTTP/1.1 ($nginx_port), h2c with prior knowledge ($nginx_h2c_port) and, when $work/cert.pem
-# exists, TLS with h2 and http/1.1 by ALPN ($nginx_tls_port). Its worker's pid is $nginx_pid.
+# start_nginx NAME [EVENT_ID_LOG]: nginx `return 200` with one worker on the server core, listening on
+# plain HTTP/1.1 ($nginx_port), h2c with prior knowledge ($nginx_h2c_port) and, when $work/cert.pem
+# exists, TLS with h2 and http/1.1 by ALPN ($nginx_tls_port). Its worker's pid is $nginx_pid. With
+# EVENT_ID_LOG it appends each request's X-Cutover-Event-Id there (buffered, flushed within 1 s), so
+# a sink can tell what arrived once, twice or never.
 start_nginx() {
-    local name=$1 dir=$work/nginx-$1 tls_listen=""
+    local name=$1 dir=$work/nginx-$1 tls_listen="" access_log="access_log off;"
+    if [ -n "${2:-}" ]; then
+        access_log="log_format event_ids '\$http_x_cutover_event_id'; access_log $2 event_ids buffer=64k flush=1s;"
+    fi
     nginx_port=$(free_port)
     nginx_h2c_port=$(free_port)
     nginx_tls_port=""
@@ -74,7 +79,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  $access_log
   keepalive_requests 1000000;
   client_body_temp_path $dir/body;
   proxy_temp_path $dir/proxy;
@@ -103,13 +108,61 @@ make_certificate() {
 
 # start_cutover NAME ARGS...: `cutover serve` on a fresh port ($cutover_port), spool in
 # $work/spool-NAME, log in $work/cutover-NAME.log; its pid is $cutover_pid.
-start_cutover() {
-    local name=$1; shift
+start_cutover() { start_cutover_on "$work/spool-$1" "$@"; }
+
+# start_cutover_on SPOOL NAME ARGS...: start_cutover with the spool given (a directory or a
+# postgresql:// URL).
+start_cutover_on() {
+    local spool=$1 name=$2; shift 2
     cutover_port=$(free_port)
     bench_spawn "$work/cutover-$name.log" "$CUTOVER_RELEASE_BINARY" serve --listen "127.0.0.1:$cutover_port" \
-        --spool "$work/spool-$name" "$@"
+        --spool "$spool" "$@"
     cutover_pid=$spawned
     wait_port "$cutover_port" "$cutover_pid"
+}
+
+# start_postgres: Debian's PostgreSQL, a cluster made by initdb in $work/postgres, on the server
+# core, a loopback port ($postgres_port), trust authentication for the user `cutover`, durable as
+# in production (fsync=on, synchronous_commit=on; only initdb itself skips its syncs). The
+# postmaster's pid is $postgres_pid; stopped at exit with the other processes (stop_postgres
+# before is faster). PostgreSQL refuses root: as root it runs as `postgres` through setpriv,
+# which execs, so $postgres_pid is the postmaster itself.
+start_postgres() {
+    local dir=$work/postgres bin as_user=()
+    bin=/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -n | tail -1)/bin
+    mkdir -p "$dir/sockets"
+    if [ "$(id -u)" = 0 ]; then
+        chmod o+x "$work"
+        chown -R postgres:postgres "$dir"
+        as_user=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    fi
+    "${as_user[@]}" "$bin/initdb" -D "$dir/data" -A trust -U cutover -E UTF8 --no-sync --no-instructions >"$work/initdb.log" 2>&1 ||
+        { cat "$work/initdb.log" >&2; return 1; }
+    postgres_port=$(free_port)
+    bench_spawn "$work/postgres.log" "${as_user[@]}" "$bin/postgres" -D "$dir/data" -p "$postgres_port" -k "$dir/sockets" \
+        -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=100 -c logging_collector=off
+    postgres_pid=$spawned
+    wait_file_line "$work/postgres.log" "ready to accept connections" 60
+}
+
+# postgres_database NAME: a new empty database; prints its URL.
+postgres_database() {
+    psql -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" "postgresql://cutover@127.0.0.1:$postgres_port/postgres" >&2
+    echo "postgresql://cutover@127.0.0.1:$postgres_port/$1"
+}
+
+# stop_postgres: fast shutdown (SIGINT: sessions end, the server exits at once).
+stop_postgres() { kill -INT "$postgres_pid" 2>/dev/null || true; wait "$postgres_pid" 2>/dev/null || true; }
+
+# postgres_cpu_microseconds: CPU of every PostgreSQL process so far: the postmaster, its live
+# children (backends, WAL writer, checkpointer, ...) and the children it already reaped.
+postgres_cpu_microseconds() {
+    local ticks child
+    ticks=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postgres_pid/stat")
+    for child in $(cat /proc/"$postgres_pid"/task/*/children 2>/dev/null); do
+        ticks=$((ticks + $(cpu_ticks "$child" 2>/dev/null || echo 0)))
+    done
+    echo $(( ticks * 1000000 / $(getconf CLK_TCK) ))
 }
 
 # stop_process PID: SIGTERM, then wait for it.

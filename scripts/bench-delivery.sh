@@ -18,7 +18,8 @@ BATCHES=${BENCH_BATCHES:-16 64 256}
 ROUNDS=${BENCH_ROUNDS:-3}
 root=$PWD/.build-bench
 
-# One small package per variant: CSQLite + CutoverSpool + the bench, nothing else to build.
+# One small package per variant: CutoverSpool, the targets it depends on, and the bench; nothing else to build.
+spool_targets="CSystemShims CutoverLocking CSQLite CLibPQ CutoverPostgres CutoverSpool"
 prepare() { # name, flags
     local dir=$root/$1
     mkdir -p "$dir/Sources/spool-bench"
@@ -30,7 +31,11 @@ let package = Package(
     name: "SpoolBench",
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
-        .target(name: "CutoverSpool", dependencies: ["CSQLite"], swiftSettings: settings),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq"),
+        .target(name: "CSystemShims"),
+        .target(name: "CutoverLocking", dependencies: ["CSystemShims"], swiftSettings: settings),
+        .target(name: "CutoverPostgres", dependencies: ["CLibPQ"], swiftSettings: settings),
+        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite", "CutoverPostgres"], swiftSettings: settings),
         .executableTarget(name: "spool-bench", dependencies: ["CutoverSpool"], swiftSettings: settings + [$2]),
     ]
 )
@@ -39,19 +44,23 @@ SWIFT
     swift build -c release --package-path "$dir" --product spool-bench >&2
 }
 
-rm -rf "$root/base/Sources/CutoverSpool" "$root/base/Sources/CSQLite" "$root/new/Sources/CutoverSpool" "$root/new/Sources/CSQLite"
-mkdir -p "$root/base/Sources" "$root/new/Sources"
-git archive "$BASE" Sources/CutoverSpool Sources/CSQLite | tar -x -C "$root/base"
-cp -R Sources/CutoverSpool Sources/CSQLite "$root/new/Sources/"
+for variant in base new; do
+    for target in $spool_targets; do rm -rf "$root/$variant/Sources/$target"; done
+    mkdir -p "$root/$variant/Sources"
+done
+git archive "$BASE" $(printf 'Sources/%s ' $spool_targets) | tar -x -C "$root/base"
+for target in $spool_targets; do cp -R "Sources/$target" "$root/new/Sources/"; done
 echo "building base $(git rev-parse --short "$BASE") and this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources/CutoverSpool || echo ' + changes'))" >&2
-prepare base '.define("BASE")'
+# A base from before worker turns has no `recordAndClaim`: its `turns` row reads n/a.
+if grep -q "func recordAndClaim" "$root/base/Sources/CutoverSpool/Spool.swift"; then prepare base '.define("TURNS")'; else prepare base '.define("BASE")'; fi
 prepare new '.define("TURNS")'
+variants=("base separate" "base turns" "new separate" "new turns")
 
 printf '%-6s %-22s %10s %10s %10s %10s %10s\n' batch variant "wall µs/ev" "CPU µs/ev" "txn/100ev" "wall ×" "CPU ×"
 for batch in $BATCHES; do
     declare -A wall=() cpu=() txn=()
     for round in $(seq 1 "$ROUNDS"); do
-        for variant in "base separate" "new separate" "new turns"; do
+        for variant in "${variants[@]}"; do
             read -r name mode <<<"$variant"
             out=$("$root/$name/.build/release/spool-bench" "$EVENTS" "$CONTACTS" "$mode" "$batch")
             read -r w c t <<<"$out"
@@ -60,7 +69,8 @@ for batch in $BATCHES; do
     done
     base_wall=$(median <<<"${wall[base separate]}")
     base_cpu=$(median <<<"${cpu[base separate]}")
-    for variant in "base separate" "new separate" "new turns"; do
+    for variant in "${variants[@]}"; do
+        [[ ${wall[$variant]} == n/a* ]] && { printf '%-6s %-22s %10s\n' "$batch" "$variant" n/a; continue; }
         w=$(median <<<"${wall[$variant]}")
         c=$(median <<<"${cpu[$variant]}")
         printf '%-6s %-22s %10s %10s %10s %10.2f %10.2f\n' "$batch" "$variant" "$w" "$c" "${txn[$variant]}" \

@@ -76,27 +76,37 @@ package final class PostgresSpool: SpoolBackend {
     /// Claimed by this process, outcome not yet recorded: the leases the renewal extends.
     private let held = Locked<Set<Int64>>([])
     private let renewals = DispatchQueue(label: "cutover.spool.leases", qos: .utility)
+    /// Held by the process that delivers (`options.recoverInflight`), so its id is its alone.
+    private let instanceLock: PostgresInstanceLock?
 
-    private init(configuration: PostgresSpoolConfiguration, options: SpoolOptions, pool: PostgresPool, spoolID: String) {
+    private init(
+        configuration: PostgresSpoolConfiguration, options: SpoolOptions, pool: PostgresPool, spoolID: String,
+        instanceLock: PostgresInstanceLock?
+    ) {
         self.configuration = configuration
         self.options = options
         self.pool = pool
         self.spoolID = spoolID
+        self.instanceLock = instanceLock
         location = PostgresConnection.redacted(configuration.url)
         committer = GroupCommitter(options: options)
         committedIndex = CommittedEventIndex(capacity: options.dedupIndexCapacity)
     }
 
     /// Connects, migrates the schema to the latest version (once, under an advisory lock, however
-    /// many instances start together) and, with `options.recoverInflight`, releases the leases this
-    /// instance id held (a restart with a stable id). Fails with `.unavailable` if the server cannot
-    /// be reached now: starting needs the database once.
+    /// many instances start together) and, with `options.recoverInflight` (the delivering process),
+    /// takes the instance id's lock, refusing with `.refused` when another running instance has the
+    /// id, and then releases the leases this instance id held (a restart with a stable id). Fails
+    /// with `.unavailable` if the server cannot be reached now: starting needs the database once.
     package static func open(_ configuration: PostgresSpoolConfiguration, options: SpoolOptions = SpoolOptions()) throws(SpoolError)
         -> PostgresSpool
     {
+        // Before the leases are released: a second process with a live instance's id would take its claims.
+        let instanceLock = options.recoverInflight ? try PostgresInstanceLock.acquire(configuration) : nil
         let pool = PostgresPool(
             url: configuration.url, password: configuration.password, size: configuration.poolSize,
             connectTimeout: configuration.connectTimeout)
+        // A failure below drops the lock with its session (the connection closes when freed).
         let spoolID = try PostgresSpoolError.map { () throws(PostgresError) -> String in
             try pool.with(slot: 0) { connection throws(PostgresError) -> String in
                 do throws(SpoolError) {
@@ -109,7 +119,7 @@ package final class PostgresSpool: SpoolBackend {
                 return try connection.query("SELECT id FROM spool_identity", [], "read the spool id").string(0, 0)
             }
         }
-        let spool = PostgresSpool(configuration: configuration, options: options, pool: pool, spoolID: spoolID)
+        let spool = PostgresSpool(configuration: configuration, options: options, pool: pool, spoolID: spoolID, instanceLock: instanceLock)
         spool.scheduleRenewal()
         return spool
     }
@@ -121,7 +131,9 @@ package final class PostgresSpool: SpoolBackend {
     private func scheduleRenewal() {
         renewals.asyncAfter(deadline: .now() + renewalInterval) { [weak self] in
             guard let self, !self.committer.isClosed else { return }
+            // The leases first: they are what lapses if this turn runs late.
             self.renewLeases()
+            self.instanceLock?.keep()
             self.scheduleRenewal()
         }
     }
@@ -453,6 +465,7 @@ package final class PostgresSpool: SpoolBackend {
             }
         }
         pool.closeAll()
+        instanceLock?.release()
     }
 
     // MARK: Test hooks

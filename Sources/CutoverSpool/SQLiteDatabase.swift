@@ -9,6 +9,8 @@ final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
     let path: String
     private var statements: [String: Statement] = [:]
+    /// What the open write transaction changed in the stored counts, written before its COMMIT.
+    var countDeltas = RowCountDeltas()
 
     struct Options {
         var busyTimeoutMilliseconds: Int32 = 5_000
@@ -183,11 +185,14 @@ final class SQLiteDatabase {
         beginning begin: String, _ operation: @autoclosure () -> String, _ body: () throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
         try run(begin, "begin transaction: \(operation())")
+        countDeltas.removeAll()
         do throws(SpoolError) {
             let value = try body()
+            try writeCountDeltas()
             try run("COMMIT", "commit: \(operation())")
             return value
         } catch {
+            countDeltas.removeAll()
             rollback()
             throw error
         }

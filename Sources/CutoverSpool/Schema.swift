@@ -13,6 +13,8 @@ enum Schema {
         Migration(version: 4, sql: v4),
         Migration(version: 5, sql: v5),
         Migration(version: 6, sql: v6),
+        Migration(version: 7, sql: v7),
+        Migration(version: 8, sql: v8),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
@@ -130,9 +132,8 @@ extension Schema {
     /// connection's lock every scrape interval).
     /// - `delivery_counts`: deliveries per destination and state.
     /// - `row_counts`: `requests.accepted`, `requests.quarantined` and `events`.
-    /// Triggers, not code, keep them: every statement that inserts, deletes (cascades included) or
-    /// changes the state of a row updates its count in the same transaction, whichever process or
-    /// code path ran it. The counts start from one full count here, once per spool.
+    /// Triggers kept them until v6 (which keeps them from the code, see there). The counts start
+    /// from one full count here, once per spool.
     static let v4 = """
         CREATE TABLE delivery_counts (
             destination TEXT NOT NULL,
@@ -208,6 +209,51 @@ extension Schema {
     static let v6 = """
         ALTER TABLE attempts ADD COLUMN latency_ms REAL;
         ALTER TABLE attempts ADD COLUMN body_prefix BLOB;
+        """
+}
+
+extension Schema {
+    /// v7: the counts of v4 kept by the code instead of per-row triggers. A trigger ran one or two
+    /// statements for every row a statement touched (a delivery turn of 64 outcomes ran about 200),
+    /// each growing SQLite's records for a trigger subprogram; now every write path notes what it
+    /// changed in `SQLiteDatabase.countDeltas` and the transaction writes one upsert per
+    /// (destination, state) and per row count that moved, just before its COMMIT
+    /// (`RowCountDeltas`). The counts are exact when this runs (the triggers kept them so), so
+    /// nothing is recounted. Every statement that changes `requests`, `events` or `deliveries`
+    /// must note its change; `SpoolCountTests` compares the counts with the tables after random
+    /// mixes of every operation.
+    static let v7 = """
+        DROP TRIGGER deliveries_count_insert;
+        DROP TRIGGER deliveries_count_delete;
+        DROP TRIGGER deliveries_count_update;
+        DROP TRIGGER requests_count_insert;
+        DROP TRIGGER requests_count_delete;
+        DROP TRIGGER requests_count_update;
+        DROP TRIGGER events_count_insert;
+        DROP TRIGGER events_count_delete;
+        """
+}
+
+extension Schema {
+    /// v8: the CHECKs on `deliveries.state` and `attempts.outcome` as comparisons instead of `IN`
+    /// lists. SQLite evaluates a CHECK `IN` of three or more values by building an ephemeral table
+    /// on every insert or update of the column (about 5 µs: three times per delivery), comparisons
+    /// cost nothing of the kind. Both spell the same constraint and no stored row changes, which is
+    /// the case SQLite documents for editing `sqlite_schema` in place (writable_schema, "making
+    /// other kinds of table schema changes"); rebuilding the tables would copy every row and, with
+    /// foreign keys on, a dropped `deliveries` would cascade into `attempts`. `RESET` makes this
+    /// connection parse the new text; others parse it when they open.
+    static let v8 = """
+        PRAGMA writable_schema = ON;
+        UPDATE sqlite_schema
+        SET sql = replace(sql, 'CHECK (state IN (''pending'', ''inflight'', ''delivered'', ''dead''))',
+                          'CHECK (state = ''pending'' OR state = ''inflight'' OR state = ''delivered'' OR state = ''dead'')')
+        WHERE type = 'table' AND name = 'deliveries';
+        UPDATE sqlite_schema
+        SET sql = replace(sql, 'CHECK (outcome IN (''delivered'', ''retry'', ''dead''))',
+                          'CHECK (outcome = ''delivered'' OR outcome = ''retry'' OR outcome = ''dead'')')
+        WHERE type = 'table' AND name = 'attempts';
+        PRAGMA writable_schema = RESET;
         """
 }
 

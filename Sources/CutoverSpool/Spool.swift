@@ -460,6 +460,7 @@ package final class Spool: Sendable {
                 try database.run(
                     "INSERT INTO requests (received_at, route, headers, body, status) VALUES (0, 'held', x'', x'', 'accepted')",
                     "insert a held request")
+                database.countDeltas.addRequests(1, status: .accepted)
                 body()
             }
         }

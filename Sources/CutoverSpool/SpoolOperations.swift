@@ -43,11 +43,10 @@ extension SQLiteDatabase {
 
     // MARK: Attempts
 
-    /// Writes the attempt row of an outcome just recorded on delivery `id` (same transaction). The
-    /// attempt number goes on from the delivery's history, or from its `attempts` column for a
-    /// delivery that was attempted before the table existed (or revived, which resets that column).
+    /// Writes attempt `number` of delivery `id`, whose outcome was just recorded (same transaction),
+    /// with what the response came to when there was one.
     func recordAttempt(
-        id: Int64, state: DeliveryState, error: String?, status: Int?, response: AttemptResponse? = nil, now: Double
+        id: Int64, number: Int, state: DeliveryState, error: String?, status: Int?, response: AttemptResponse? = nil, now: Double
     ) throws(SpoolError) {
         let outcome: AttemptOutcome =
             switch state {
@@ -55,25 +54,22 @@ extension SQLiteDatabase {
             case .dead: .dead
             case .pending, .inflight: .retry
             }
-        let number = try firstRow(
+        try run(
             """
             INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
-            SELECT ?1, max(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = ?1), 0), d.attempts - 1) + 1,
-                   ?2, ?3, ?4, ?5, ?6, ?7
-            FROM deliveries AS d WHERE d.id = ?1
-            RETURNING attempt
-            """, "record attempt of delivery \(id)",
-            bind: { statement throws(SpoolError) in
-                try statement.bind(id, at: 1)
-                try statement.bind(now, at: 2)
-                try statement.bind(outcome.rawValue, at: 3)
-                try statement.bind(status, at: 4)
-                try statement.bind(error.map { DeliveryAttempt.excerpt($0) }, at: 5)
-                try statement.bind(response?.latencyMilliseconds, at: 6)
-                if let prefix = response?.bodyPrefix, !prefix.isEmpty { try statement.bind(prefix, at: 7) } else { try statement.bindNull(at: 7) }
-            }
-        ) { $0.int(0) }
-        if let number, number > DeliveryAttempt.maxKeptPerDelivery {
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            """, "record attempt of delivery \(id)"
+        ) { statement throws(SpoolError) in
+            try statement.bind(id, at: 1)
+            try statement.bind(number, at: 2)
+            try statement.bind(now, at: 3)
+            try statement.bind(outcome.rawValue, at: 4)
+            try statement.bind(status, at: 5)
+            try statement.bind(error.map { DeliveryAttempt.excerpt($0) }, at: 6)
+            try statement.bind(response?.latencyMilliseconds, at: 7)
+            if let prefix = response?.bodyPrefix, !prefix.isEmpty { try statement.bind(prefix, at: 8) } else { try statement.bindNull(at: 8) }
+        }
+        if number > DeliveryAttempt.maxKeptPerDelivery {
             // Numbers ascend per delivery: keeping the latest N is a range delete on the index.
             try run("DELETE FROM attempts WHERE delivery_id = ?1 AND attempt <= ?2", "trim attempts of delivery \(id)") {
                 statement throws(SpoolError) in
@@ -192,12 +188,19 @@ extension SQLiteDatabase {
                     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_seq = ?1)",
                     "delete attempts of pruned event"
                 ) { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
-                report.deliveries += try run(
-                    "DELETE FROM deliveries WHERE event_seq = ?1 AND state = 'delivered'", "delete deliveries of pruned event"
-                ) { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
-                report.events += try run("DELETE FROM events WHERE seq = ?1", "delete pruned event") {
+                let destinations = try rows(
+                    "DELETE FROM deliveries WHERE event_seq = ?1 AND state = 'delivered' RETURNING destination",
+                    "delete deliveries of pruned event",
+                    bind: { statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1) }
+                ) { $0.string(0) }
+                for destination in destinations { countDeltas.addDeliveries(-1, destination: destination, state: .delivered) }
+                report.deliveries += destinations.count
+                // Every delivery of a done event was delivered and went above: the cascade finds none.
+                let events = try run("DELETE FROM events WHERE seq = ?1", "delete pruned event") {
                     statement throws(SpoolError) in try statement.bind(candidate.seq, at: 1)
                 }
+                countDeltas.addEvents(-events)
+                report.events += events
             }
             try addToCounter(.prunedEvents, report.events)
             let next = candidates.last.map { Cursor(time: $0.createdAt, id: $0.seq) } ?? cursor
@@ -229,9 +232,12 @@ extension SQLiteDatabase {
             var report = PruneReport()
             report.transactions = 1
             for candidate in candidates where candidate.prunable {
-                report.requests += try run("DELETE FROM requests WHERE id = ?1 AND status = 'accepted'", "delete pruned request") {
+                // No event is left to cascade to (the candidate's condition).
+                let requests = try run("DELETE FROM requests WHERE id = ?1 AND status = 'accepted'", "delete pruned request") {
                     statement throws(SpoolError) in try statement.bind(candidate.id, at: 1)
                 }
+                countDeltas.addRequests(-requests, status: .accepted)
+                report.requests += requests
             }
             try addToCounter(.prunedRequests, report.requests)
             let next = candidates.last.map { Cursor(time: $0.receivedAt, id: $0.id) } ?? cursor
@@ -331,8 +337,13 @@ extension SQLiteDatabase {
                     }
                     // A dead letter is not open, so no `blocked` flag depends on it: deleting it keeps
                     // every contact's order as it was.
-                    deleted += try run("DELETE FROM deliveries WHERE id = ?1 AND state = 'dead'", "delete dead letter") {
-                        statement throws(SpoolError) in try statement.bind(id, at: 1)
+                    let destination = try firstRow(
+                        "DELETE FROM deliveries WHERE id = ?1 AND state = 'dead' RETURNING destination", "delete dead letter",
+                        bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+                    ) { $0.string(0) }
+                    if let destination {
+                        countDeltas.addDeliveries(-1, destination: destination, state: .dead)
+                        deleted += 1
                     }
                 }
                 try addToCounter(.purgedDeadLetters, deleted)
@@ -352,10 +363,12 @@ extension SQLiteDatabase {
                     }
                 ) { $0.int64(0) }
                 for id in ids {
+                    // A quarantined request has no events to cascade to.
                     deleted += try run(
                         "DELETE FROM requests WHERE id = ?1 AND status = 'quarantined'", "delete quarantined request"
                     ) { statement throws(SpoolError) in try statement.bind(id, at: 1) }
                 }
+                countDeltas.addRequests(-deleted, status: .quarantined)
                 try addToCounter(.purgedQuarantined, deleted)
                 return (deleted, ids.last)
             }

@@ -45,6 +45,7 @@ extension SQLiteDatabase {
             try statement.bind(request.quarantineReason, at: 6)
         }
         let requestID = lastInsertRowID
+        countDeltas.addRequests(1, status: quarantined ? .quarantined : .accepted)
         var receipt = IngestReceipt(
             requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
         if quarantined { return receipt }
@@ -69,10 +70,11 @@ extension SQLiteDatabase {
                 continue
             }
             receipt.newEvents += 1
+            countDeltas.addEvents(1)
             let eventSeq = lastInsertRowID
             for destination in event.destinations {
                 // OR IGNORE: a destination named twice for one event gets one delivery.
-                receipt.deliveriesCreated += try run(
+                let created = try run(
                     """
                     INSERT OR IGNORE INTO deliveries
                         (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
@@ -87,6 +89,8 @@ extension SQLiteDatabase {
                     try statement.bind(request.receivedAt, at: 3)
                     try statement.bind(event.contactKey, at: 4)
                 }
+                receipt.deliveriesCreated += created
+                countDeltas.addDeliveries(created, destination: destination, state: .pending)
             }
         }
         return receipt
@@ -163,19 +167,24 @@ extension SQLiteDatabase {
         if outcomes.isEmpty && releasing.isEmpty && limit <= 0 { return DeliveryTurn(skipped: [], claimed: []) }
         return try transaction("record \(outcomes.count) outcomes and claim for \(destination)") { () throws(SpoolError) -> DeliveryTurn in
             var turn = try applyOutcomes(outcomes, now: now)
+            var released = 0
             for id in releasing {
-                try run(Self.releaseSQL, "release delivery \(id)") { statement throws(SpoolError) in
+                released += try run(Self.releaseSQL, "release delivery \(id)") { statement throws(SpoolError) in
                     try statement.bind(id, at: 1)
                     try statement.bind(now, at: 2)
+                    try statement.bind(destination, at: 3)
                 }
             }
+            countDeltas.moveDeliveries(released, destination: destination, from: .inflight, to: .pending)
             turn.claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
             return turn
         }
     }
 
     private static let markInflightSQL = "UPDATE deliveries SET state = 'inflight', updated_at = ?2 WHERE id = ?1"
-    private static let releaseSQL = "UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight'"
+    private static let releaseSQL = """
+        UPDATE deliveries SET state = 'pending', updated_at = ?2 WHERE id = ?1 AND state = 'inflight' AND destination = ?3
+        """
 
     /// Inside the caller's transaction.
     private func claimDue(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(SpoolError) -> [ClaimedDelivery] {
@@ -198,6 +207,8 @@ extension SQLiteDatabase {
                 try statement.bind(now, at: 2)
             }
         }
+        // Selected as pending in this transaction, so each one moved from pending to inflight.
+        countDeltas.moveDeliveries(claimed.count, destination: destination, from: .pending, to: .inflight)
         return claimed
     }
 
@@ -235,19 +246,32 @@ extension SQLiteDatabase {
         }
     }
 
+    /// The inflight delivery an outcome is for: its destination (for the counts) and the number its
+    /// attempt gets, read before the row changes. Plain lookups by key: an `UPDATE ... RETURNING` or
+    /// an `INSERT ... SELECT` from the table it writes would build an ephemeral table per outcome.
+    private static let inflightDeliverySQL = """
+        SELECT d.destination, d.attempts, (SELECT max(attempt) FROM attempts WHERE delivery_id = ?1)
+        FROM deliveries AS d WHERE d.id = ?1 AND d.state = 'inflight'
+        """
+    private static let recordOutcomeSQL = """
+        UPDATE deliveries
+        SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
+            last_error = ?4, last_status = ?5, updated_at = ?6
+        WHERE id = ?1 AND state = 'inflight'
+        """
+
     /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
     private func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
         now: Double
     ) throws(SpoolError) -> Bool {
-        let changed = try run(
-            """
-            UPDATE deliveries
-            SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
-                last_error = ?4, last_status = ?5, updated_at = ?6
-            WHERE id = ?1 AND state = 'inflight'
-            """, "record the outcome of delivery \(id)"
-        ) { statement throws(SpoolError) in
+        let operation = "record the outcome of delivery \(id)"
+        let found = try firstRow(
+            Self.inflightDeliverySQL, operation,
+            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+        ) { row in (destination: row.string(0), attempts: row.int(1), latestAttempt: row.optionalInt(2)) }
+        guard let found else { return false }
+        try run(Self.recordOutcomeSQL, operation) { statement throws(SpoolError) in
             try statement.bind(id, at: 1)
             try statement.bind(state.rawValue, at: 2)
             try statement.bind(nextAttemptAt, at: 3)
@@ -255,8 +279,11 @@ extension SQLiteDatabase {
             try statement.bind(status, at: 5)
             try statement.bind(now, at: 6)
         }
-        guard changed > 0 else { return false }
-        try recordAttempt(id: id, state: state, error: error, status: status, response: response, now: now)
+        countDeltas.moveDeliveries(1, destination: found.destination, from: .inflight, to: state)
+        // Numbering goes on from the history, or from the `attempts` column for a delivery attempted
+        // before the history existed (or revived, which resets the column).
+        let number = max(found.latestAttempt ?? 0, found.attempts) + 1
+        try recordAttempt(id: id, number: number, state: state, error: error, status: status, response: response, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
@@ -278,10 +305,15 @@ extension SQLiteDatabase {
     @discardableResult
     func resetInflight(now: Double) throws(SpoolError) -> Int {
         try transaction("reset inflight deliveries") { () throws(SpoolError) -> Int in
-            try run(
-                "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight'",
-                "reset inflight deliveries to pending"
-            ) { statement throws(SpoolError) in try statement.bind(now, at: 1) }
+            let destinations = try rows(
+                "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'inflight' RETURNING destination",
+                "reset inflight deliveries to pending",
+                bind: { statement throws(SpoolError) in try statement.bind(now, at: 1) }
+            ) { $0.string(0) }
+            for destination in destinations {
+                countDeltas.moveDeliveries(1, destination: destination, from: .inflight, to: .pending)
+            }
+            return destinations.count
         }
     }
 
@@ -292,14 +324,22 @@ extension SQLiteDatabase {
             let sql = """
                 UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, updated_at = ?2
                 WHERE state = 'dead' AND (?3 IS NULL OR destination = ?3) AND (?4 IS NULL OR id = ?4)
+                RETURNING destination
                 """
             func retry(_ id: Int64?) throws(SpoolError) -> Int {
-                try run(sql, "retry dead deliveries") { statement throws(SpoolError) in
-                    try statement.bind(time, at: 1)
-                    try statement.bind(now, at: 2)
-                    try statement.bind(destination, at: 3)
-                    if let id { try statement.bind(id, at: 4) } else { try statement.bindNull(at: 4) }
+                let revived = try rows(
+                    sql, "retry dead deliveries",
+                    bind: { statement throws(SpoolError) in
+                        try statement.bind(time, at: 1)
+                        try statement.bind(now, at: 2)
+                        try statement.bind(destination, at: 3)
+                        if let id { try statement.bind(id, at: 4) } else { try statement.bindNull(at: 4) }
+                    }
+                ) { $0.string(0) }
+                for destination in revived {
+                    countDeltas.moveDeliveries(1, destination: destination, from: .dead, to: .pending)
                 }
+                return revived.count
             }
             var count = 0
             if let ids {
@@ -314,7 +354,7 @@ extension SQLiteDatabase {
 
     // MARK: Inspection
 
-    /// Reads the counts schema v4's triggers keep (a few rows, whatever the spool's size) in one
+    /// Reads the counts every write transaction keeps (`RowCountDeltas`) (a few rows, whatever the spool's size) in one
     /// snapshot; only the oldest pending age reads deliveries, through the open-deliveries index, so
     /// its cost follows the backlog, not the table.
     func stats(now: Double) throws(SpoolError) -> SpoolStats {

@@ -30,7 +30,7 @@ struct PostgresInstancesTests {
         // Killed while it holds deliveries, so the kill has something in flight to lose.
         _ = try waitFor(timeout: 30) { try relays.postgres.psql(held, database: relays.database).isEmpty ? nil : true }
         first.kill()
-        // What the killed instance held, read before anything can take it over (the lease is at least 5 s and
+        // What the killed instance held, read before anything can take it over (the lease is at least 15 s and
         // it is not restarted yet): only these may be delivered twice.
         let heldAtKill = Set(try relays.postgres.psql(held, database: relays.database).split(separator: "\n").map(String.init))
         #expect(!heldAtKill.isEmpty, "the killed instance held deliveries")

@@ -95,8 +95,16 @@ struct SpoolAttemptTests {
             // A v2 spool with a delivery attempted twice (no attempt history yet).
             let database = try SQLiteDatabase(path: directory + "/spool.sqlite3")
             try database.migrate(Array(Schema.migrations.prefix(2)))
-            _ = try database.ingest([request([event("old")], at: t0)])
-            try database.execute("UPDATE deliveries SET attempts = 2, last_status = 500", "set attempts")
+            // Written as v2 wrote it: today's code also keeps counts that v2 has no table for.
+            try database.execute(
+                """
+                INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, \(t0), 'cloud', x'', x'', 'accepted');
+                INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
+                    VALUES (1, 'old', 1, 'com.whatsapp.message.received', 'contact-1', x'7b7d', \(t0));
+                INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, last_status, contact_key,
+                                        created_at, updated_at)
+                    VALUES (1, 'primary', 'pending', 2, \(t0), 500, 'contact-1', \(t0), \(t0));
+                """, "write a v2 delivery attempted twice")
             database.close()
 
             let spool = try Spool.open(directory: directory)

@@ -63,52 +63,8 @@ struct SpoolReaderTests {
     }
 }
 
-/// What the counted stats must equal: the tables counted row by row.
-private struct TableCounts: Sendable, Equatable {
-    var deliveries: [String: SpoolStats.DeliveryCounts] = [:]
-    var requests = 0
-    var quarantined = 0
-    var events = 0
-    var destinations: [String] = []
-
-    init(counting spool: Spool) throws {
-        self = try spool.withReader("count tables") { database throws(SpoolError) in
-            var counts = TableCounts()
-            let deliveries = try database.rows(
-                "SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state", "count deliveries"
-            ) { row in (row.string(0), row.string(1), row.int(2)) }
-            for (destination, state, count) in deliveries {
-                counts.deliveries[destination, default: SpoolStats.DeliveryCounts()][DeliveryState(rawValue: state)!] = count
-            }
-            counts.requests = try database.firstRow("SELECT count(*) FROM requests", "") { $0.int(0) } ?? 0
-            counts.quarantined =
-                try database.firstRow("SELECT count(*) FROM requests WHERE status = 'quarantined'", "") { $0.int(0) } ?? 0
-            counts.events = try database.firstRow("SELECT count(*) FROM events", "") { $0.int(0) } ?? 0
-            counts.destinations = try database.rows("SELECT DISTINCT destination FROM deliveries ORDER BY 1", "") {
-                $0.string(0)
-            }
-            return counts
-        }
-    }
-
-    init(_ stats: SpoolStats, destinations: [String]) {
-        deliveries = stats.deliveries
-        requests = stats.requests
-        quarantined = stats.quarantined
-        events = stats.events
-        self.destinations = destinations
-    }
-
-    private init() {}
-}
-
 @Suite("Spool: counted stats")
 struct SpoolCountTests {
-    private func expectCountsMatch(_ spool: Spool, _ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let counted = TableCounts(try spool.stats(), destinations: try spool.destinations())
-        #expect(counted == (try TableCounts(counting: spool)), "after \(step)", sourceLocation: sourceLocation)
-    }
-
     @Test func countsEqualTheTablesAfterEveryKindOfChange() throws {
         try withSpool { spool, directory in
             try expectCountsMatch(spool, "opening")
@@ -165,11 +121,20 @@ struct SpoolCountTests {
         try withTemporaryDirectory { directory in
             let database = try SQLiteDatabase(path: directory + "/spool.sqlite3")
             try database.migrate(Array(Schema.migrations.prefix(3)))
-            _ = try database.ingest([
-                request([event("x", destinations: ["primary", "shadow"]), event("y", contact: "Y")], at: t0),
-                request([], at: t0, quarantineReason: "not JSON"),
-            ])
-            _ = try database.claim(destination: "primary", now: .infinity, limit: 1)
+            // As v3 wrote them (today's code also keeps counts that v3 has no table for): events x
+            // (to primary, claimed, and shadow) and y, and a quarantined request.
+            try database.execute(
+                """
+                INSERT INTO requests (id, received_at, route, headers, body, status, quarantine_reason) VALUES
+                    (1, \(t0), 'cloud', x'', x'', 'accepted', NULL), (2, \(t0), 'cloud', x'', x'', 'quarantined', 'not JSON');
+                INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at) VALUES
+                    (1, 'x', 1, 'com.whatsapp.message.received', 'contact-1', x'7b7d', \(t0)),
+                    (2, 'y', 1, 'com.whatsapp.message.received', 'Y', x'7b7d', \(t0));
+                INSERT INTO deliveries (event_seq, destination, state, next_attempt_at, contact_key, created_at, updated_at) VALUES
+                    (1, 'primary', 'inflight', \(t0), 'contact-1', \(t0), \(t0)),
+                    (1, 'shadow', 'pending', \(t0), 'contact-1', \(t0), \(t0)),
+                    (2, 'primary', 'pending', \(t0), 'Y', \(t0), \(t0));
+                """, "write v3 rows")
             database.close()
 
             let spool = try Spool.open(directory: directory, options: SpoolOptions(recoverInflight: false))

@@ -1,0 +1,152 @@
+import CutoverTestSupport
+import Testing
+
+@testable import CutoverSpool
+
+/// The counts every write transaction keeps (`RowCountDeltas`, schema v7) against the tables,
+/// after each step of a random mix of every operation that changes requests, events or
+/// deliveries: ingest (direct and group-committed, duplicates and quarantine included), claims,
+/// turns that record and release, single outcomes, dead-letter revivals, purges, retention and
+/// the inflight recovery of a reopen.
+@Suite("Spool: counts under random operations")
+struct SpoolCountRandomTests {
+    private static let destinations = ["primary", "shadow", "audit"]
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func countsEqualTheTablesAfterEveryStep(seed: UInt64) throws {
+        try withTemporaryDirectory { directory in
+            var random = SplitMix64(seed: seed)
+            var spool = try Spool.open(directory: directory)
+            defer { spool.close() }
+            var now = 1_700_000_000.0
+            var nextEvent = 0
+            for step in 0..<160 {
+                now += 10
+                let operation = Int.random(in: 0..<12, using: &random)
+                let name = try Self.apply(operation, to: &spool, directory: directory, now: now, nextEvent: &nextEvent, random: &random)
+                try expectCountsMatch(spool, "step \(step) (\(name)), seed \(seed)")
+            }
+        }
+    }
+
+    /// Runs operation number `operation` and names it.
+    private static func apply(
+        _ operation: Int, to spool: inout Spool, directory: String, now: Double, nextEvent: inout Int,
+        random: inout SplitMix64
+    ) throws -> String {
+        let destination = destinations.randomElement(using: &random)!
+        switch operation {
+        case 0, 1:
+            _ = try spool.ingest(requests(now: now, nextEvent: &nextEvent, random: &random))
+            return "ingest"
+        case 2:
+            let results = submitAndWait(spool, requests(now: now, nextEvent: &nextEvent, random: &random))
+            #expect(results.allSatisfy { (try? $0?.get()) != nil })
+            return "group commit"
+        case 3:
+            _ = try spool.claim(destination: destination, now: now, limit: Int.random(in: 1...6, using: &random))
+            return "claim"
+        case 4:
+            let inflight = try spool.deliveries(state: .inflight, destination: destination, afterID: 0, limit: 1_000)
+            let (recording, releasing) = split(inflight.map(\.id), random: &random)
+            _ = try spool.recordAndClaim(
+                recording.map { outcome(for: $0, now: now, random: &random) }, releasing: releasing, destination: destination,
+                now: now, limit: Int.random(in: 0...4, using: &random))
+            return "turn"
+        case 5:
+            // Outcomes of several destinations in one transaction, some no longer inflight.
+            let inflight = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000).map(\.id)
+            let stale = try spool.deliveries(state: .delivered, destination: nil, afterID: 0, limit: 3).map(\.id)
+            let chosen = split(inflight, random: &random).0 + stale
+            _ = try spool.record(chosen.map { outcome(for: $0, now: now, random: &random) }, now: now)
+            return "record"
+        case 6:
+            guard let delivery = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000)
+                .randomElement(using: &random)
+            else { return "single outcome (none inflight)" }
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: try spool.markDelivered(id: delivery.id, status: 200, now: now)
+            case 1: try spool.scheduleRetry(id: delivery.id, at: now - 1, error: "HTTP 503", status: 503, now: now)
+            default: try spool.deadLetter(id: delivery.id, error: "HTTP 410", status: 410, now: now)
+            }
+            return "single outcome"
+        case 7:
+            let dead = try spool.deliveries(state: .dead, destination: nil, afterID: 0, limit: 1_000).map(\.id)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: _ = try spool.retryDead(ids: split(dead, random: &random).0, destination: nil, at: now)
+            case 1: _ = try spool.retryDead(ids: nil, destination: destination, at: now)
+            default: _ = try spool.retryDead(ids: nil, destination: nil, at: now)
+            }
+            return "retry dead letters"
+        case 8:
+            let selection: PurgeSelection =
+                Bool.random(using: &random)
+                ? .deadLetters(destination: Bool.random(using: &random) ? destination : nil, createdBefore: nil)
+                : .quarantined(receivedBefore: nil)
+            _ = try spool.purge(selection, asOf: now, batchSize: Int.random(in: 1...4, using: &random))
+            return "purge"
+        case 9:
+            // A short window, so some events are done and old enough.
+            let policy = RetentionPolicy(dedupWindow: 100, rawRetention: 50, batchSize: Int.random(in: 1...5, using: &random))
+            _ = try spool.prune(now: now, policy: policy)
+            return "prune"
+        case 10:
+            // A restart: deliveries left inflight go back to pending.
+            spool.close()
+            spool = try Spool.open(directory: directory)
+            return "reopen"
+        default:
+            // A failing statement rolls the whole transaction back, its counts included.
+            let before = try spool.stats(now: now)
+            var batch = requests(now: now, nextEvent: &nextEvent, random: &random)
+            batch.append(request([], at: now, route: "boom"))
+            try spool._execute(
+                """
+                CREATE TEMP TRIGGER IF NOT EXISTS fail_boom BEFORE INSERT ON requests WHEN NEW.route = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+                """)
+            #expect(throws: SpoolError.self) { try spool.ingest(batch) }
+            let after = try spool.stats(now: now)
+            #expect(after.requests == before.requests && after.events == before.events && after.deliveries == before.deliveries)
+            return "rolled back ingest"
+        }
+    }
+
+    /// 1 to 4 requests: events with ids from a small pool (so duplicates come), a few contacts,
+    /// any destinations (a name twice included); now and then a quarantined request.
+    private static func requests(now: Double, nextEvent: inout Int, random: inout SplitMix64) -> [IncomingRequest] {
+        (0..<Int.random(in: 1...4, using: &random)).map { _ in
+            if Int.random(in: 0..<8, using: &random) == 0 { return request([], at: now, quarantineReason: "not JSON") }
+            let events = (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                let id: Int
+                if nextEvent > 0 && Bool.random(using: &random) {
+                    id = Int.random(in: 0..<nextEvent, using: &random)
+                } else {
+                    id = nextEvent
+                    nextEvent += 1
+                }
+                let targets = (0..<Int.random(in: 0...3, using: &random)).map { _ in destinations.randomElement(using: &random)! }
+                return event("e\(id)", contact: "c\(id % 4)", destinations: targets)
+            }
+            return request(events, at: now)
+        }
+    }
+
+    private static func outcome(for id: Int64, now: Double, random: inout SplitMix64) -> DeliveryResult {
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: DeliveryResult(deliveryID: id, result: .delivered(status: 200))
+        case 1: DeliveryResult(deliveryID: id, result: .retry(at: now - 1, error: "HTTP 503", status: 503))
+        default: DeliveryResult(deliveryID: id, result: .dead(error: "HTTP 410", status: 410))
+        }
+    }
+
+    /// A random subset and the rest.
+    private static func split(_ ids: [Int64], random: inout SplitMix64) -> ([Int64], [Int64]) {
+        var chosen: [Int64] = []
+        var rest: [Int64] = []
+        for id in ids {
+            if Bool.random(using: &random) { chosen.append(id) } else { rest.append(id) }
+        }
+        return (chosen, rest)
+    }
+}
