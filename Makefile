@@ -5,8 +5,9 @@ SWIFT        ?= swift
 # Build (and so `make run`): the C libraries only.
 BUILD_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev libpq-dev pkg-config
 # Tests: the real peers they start (curl, openssl, nginx, h2load, Python, PostgreSQL); the deploy/
-# checks' systemd-analyze, which verifies deploy/cutover.service.
-TEST_PACKAGES := curl openssl python3 nginx-light nghttp2-client postgresql systemd
+# checks' systemd-analyze, which verifies deploy/cutover.service; chromium, in which the cockpit
+# tests drive the admin page (headless).
+TEST_PACKAGES := curl openssl python3 nginx-light nghttp2-client postgresql systemd chromium
 BENCH_PACKAGES := wrk
 ARGS         ?=
 

@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "CutoverSockets", "CutoverTLS", "CutoverHTTP", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverWebhooks",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strictSwift
         ),

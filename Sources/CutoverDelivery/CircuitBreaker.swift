@@ -1,3 +1,5 @@
+import CutoverOperations
+
 /// Stops a destination that keeps failing from being hammered: after `failureThreshold`
 /// consecutive failures it opens (nothing is sent; the backlog stays in the spool), then lets one
 /// probe through after a pause that doubles per failed probe. Pure: time comes in as an argument.
@@ -62,6 +64,15 @@ package struct CircuitBreaker: Sendable, Equatable {
         case .open:
             // A delivery that was in flight when the circuit opened: no new information.
             return false
+        }
+    }
+
+    /// The state as the cockpit names it.
+    var circuit: DestinationActivity.Circuit {
+        switch state {
+        case .closed: .closed
+        case .open: .open
+        case .halfOpen: .halfOpen
         }
     }
 }

@@ -47,6 +47,8 @@ package final class DeliveryWorker: @unchecked Sendable {
     private var stopped = false
     private var sink: JSONLinesSink?
     private var breaker: CircuitBreaker
+    /// The circuit state the cockpit was last told about.
+    private var publishedCircuit = DestinationActivity.Circuit.closed
     private var onDrained: (@Sendable () -> Void)?
     /// Outcomes decided but not yet written to the spool, and whether a turn is queued.
     private var unrecorded: [DeliveryResult] = []
@@ -75,7 +77,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         self.client = client
         self.tls = tls
         self.policy = policy
-        outbound = Self.builder(for: destination)
+        outbound = destination.outboundBuilder
         self.breaker = breaker
         self.metrics = metrics.destination(destination.name, role: destination.role.rawValue)
         relayMetrics = metrics
@@ -175,6 +177,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 wake(at: until)
             }
         }
+        publishCircuit(now: now)
         if !releasing.isEmpty { ready.removeAll() }
         let claimed: [ClaimedDelivery]
         do {
@@ -331,16 +334,11 @@ package final class DeliveryWorker: @unchecked Sendable {
         }
     }
 
-    private static func builder(for destination: RelaySettings.DestinationSettings) -> OutboundRequestBuilder {
-        var headers = HTTPFields()
-        for header in destination.headers {
-            if let name = HTTPField.Name(header.name) { headers[name] = header.value }
-        }
-        return OutboundRequestBuilder(
-            format: destination.format, unsupported: destination.unsupported, phoneless: destination.phoneless,
-            appSecret: destination.appSecret.map(HMACSHA256Key.init(secret:)), standardWebhooksKey: destination.signingKey,
-            headers: headers
-        )
+    private func publishCircuit(now: Double) {
+        let circuit = breaker.circuit
+        guard circuit != publishedCircuit else { return }
+        publishedCircuit = circuit
+        metrics.recordCircuit(circuit, at: now)
     }
 
     /// Decides what an attempt means (retry when, or dead letter) and queues the result for the
@@ -382,6 +380,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 logger.log(level: failureLevel, "delivery dead-lettered", metadata: ["destination": "\(name)", "event": "\(delivery.eventID)", "reason": "\(why)"])
             }
         }
+        publishCircuit(now: now)
         unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result, response: response))
         sending -= 1
         // Now when little is left to send or nothing else will come back (an idle destination's

@@ -291,6 +291,8 @@ package final class IngressHandler: HTTPServerHandler {
         var incoming = IncomingRequest(
             receivedAt: receivedAt, route: route, headers: [], body: request.body, events: [], quarantineReason: nil
         )
+        // What the cockpit's per-number view counts once the commit succeeded.
+        var observed: [TrafficActivity.Observation] = []
         do throws(WebhookDecodeError) {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
@@ -326,6 +328,10 @@ package final class IngressHandler: HTTPServerHandler {
                 }
                 // Without ordering every event is its own queue, so nothing waits behind a failure.
                 let orderingKey = settings.delivery.ordering == .perContact ? event.contactKey : event.id
+                observed.append(
+                    TrafficActivity.Observation(
+                        phoneNumberID: event.business.phoneNumberID, displayPhoneNumber: event.business.displayPhoneNumber,
+                        api: api.rawValue, route: routeLabel, type: event.type, eventID: event.id))
                 incoming.events.append(
                     IncomingEvent(
                         id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
@@ -344,6 +350,7 @@ package final class IngressHandler: HTTPServerHandler {
             // acknowledge, so the sender does not retry a body that will never be accepted.
             incoming.events = []
             incoming.committedDuplicates = 0
+            observed = []
             incoming.quarantineReason = "\(error)"
             metrics.countQuarantined(route: routeLabel, reason: error.reasonLabel)
             logger.warning(
@@ -355,12 +362,14 @@ package final class IngressHandler: HTTPServerHandler {
         metrics.recordBody(route: routeLabel, bytes: request.body.count)
         let requestID = RequestContext.requestID ?? ""
         let submitted = DispatchTime.now()
+        let accepted = observed
         spool.submit(incoming) { [self] result in
             metrics.recordSpoolCommit(startedAt: submitted, succeeded: (try? result.get()) != nil)
             readiness.recordCommit(succeeded: (try? result.get()) != nil)
             switch result {
             case .success(let receipt):
                 spoolFailures.recordSuccess()
+                metrics.traffic.record(accepted, at: receivedAt)
                 // Includes `committedDuplicates`, which the store counts without writing them.
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }

@@ -166,7 +166,8 @@ package final class Relay: Sendable {
         let started = try Dictionary(
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
         )
-        self.settings = Locked(settings)
+        let lockedSettings = Locked(settings)
+        self.settings = lockedSettings
         Self.pairWorkers(started, settings.destinations)
         workers.replace(with: started)
         janitor = SpoolJanitor(spool: spool, retention: settings.spoolRetention, metrics: metrics, logger: logger)
@@ -184,7 +185,8 @@ package final class Relay: Sendable {
         }
         if let admin = settings.admin {
             let handler = AdminHandler(
-                spool: spool, token: admin.token, metrics: metrics, logger: logger, destinations: settings.destinations
+                spool: spool, token: admin.token, metrics: metrics, logger: logger, secureCookie: admin.tls != nil,
+                destinations: settings.destinations, settings: { lockedSettings.withLock { $0 } }
             ) { workers.pokeAll() }
             var configuration = settings.server
             configuration.maxConnections = 64

@@ -22,10 +22,8 @@ struct AdminTLSTests {
         let cutover = try CutoverServer(
             spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
         defer { cutover.kill() }
-        let marker = "admin API at https://127.0.0.1:"
-        let line = try cutover.process.waitForLine(.stderr) { $0.contains(marker) }
-        let port = try #require(Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }))
-        let admin = "https://127.0.0.1:\(port)/admin/stats"
+        let base = try cutover.adminURL(tls: true)
+        let admin = base + "/stats"
         let trust = ["--cacert", certificates.caCertificate]
 
         #expect(try curl(trust + [admin]).status == 401, "the token is still required over TLS")
@@ -35,7 +33,7 @@ struct AdminTLSTests {
         // Unverified, curl refuses the certificate (60); plain HTTP gets no HTTP answer at all.
         #expect(try runCommand("/usr/bin/curl", ["-sS", "-o", "/dev/null", admin]).status == 60)
         let plain = try runCommand(
-            "/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "http://127.0.0.1:\(port)/admin/stats"])
+            "/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", base.replacingOccurrences(of: "https://", with: "http://") + "/stats"])
         #expect(plain.status != 0 && plain.output == "000", "plain HTTP to the TLS port: \(plain.output) \(plain.error)")
     }
 }

@@ -132,10 +132,7 @@ import Testing
             spool: directory.url.appendingPathComponent("spool").path, arguments: ["--config", config.path],
             environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
         defer { cutover.kill() }
-        let marker = "admin API at http://127.0.0.1:"
-        let line = try #require(cutover.process.stderr.wait { $0.contains { $0.contains(marker) } }?.first { $0.contains(marker) })
-        let port = try #require(Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }))
-        let admin = "http://127.0.0.1:\(port)/admin"
+        let admin = try cutover.adminURL()
         let auth = ["-H", "Authorization: Bearer \(token)"]
 
         #expect(try curl([admin + "/stats"]).status == 401)
@@ -238,41 +235,6 @@ private func waitForScrape(_ base: String, timeout: TimeInterval = 20, until con
         let result = try scrape(base)
         if condition(result) { return result }
         guard Date() < deadline else { throw TestFailure("metrics never reached the expected state") }
-        Thread.sleep(forTimeInterval: 0.1)
-    }
-}
-
-/// curl with the response headers: status, lowercased headers, body.
-private func exchange(_ arguments: [String]) throws -> (status: Int, headers: [String: String], body: String) {
-    let result = try runCommand("/usr/bin/curl", ["-sS", "-D", "-", "-o", "-", "--max-time", "20"] + arguments)
-    guard let split = result.output.range(of: "\r\n\r\n") else { throw TestFailure("no response: \(result.error)") }
-    var lines = result.output[..<split.lowerBound].components(separatedBy: "\r\n")
-    let statusLine = lines.removeFirst()
-    let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
-    var headers: [String: String] = [:]
-    for line in lines {
-        guard let colon = line.firstIndex(of: ":") else { continue }
-        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-    }
-    return (status, headers, String(result.output[split.upperBound...]))
-}
-
-private func json(_ url: String, _ arguments: [String]) throws -> [String: Any] {
-    let response = try curl([url] + arguments)
-    guard response.status == 200, let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
-        throw TestFailure("GET \(url): \(response.status) \(response.body)")
-    }
-    return object
-}
-
-private func waitForJSON(
-    _ url: String, _ arguments: [String], timeout: TimeInterval = 20, until condition: ([String: Any]) -> Bool
-) throws -> [String: Any] {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        let object = try json(url, arguments)
-        if condition(object) { return object }
-        guard Date() < deadline else { throw TestFailure("\(url) never reached the expected state: \(object)") }
         Thread.sleep(forTimeInterval: 0.1)
     }
 }

@@ -31,6 +31,17 @@ final class CutoverServer: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     func kill() { process.kill() }
+
+    /// `http(s)://127.0.0.1:PORT/admin`, from the line the admin listener logs once bound.
+    func adminURL(tls: Bool = false) throws -> String {
+        let scheme = tls ? "https" : "http"
+        let marker = "admin API at \(scheme)://127.0.0.1:"
+        let line = try process.waitForLine(.stderr) { $0.contains(marker) }
+        guard let port = Int(line[line.range(of: marker)!.upperBound...].prefix { $0.isNumber }) else {
+            throw TestFailure("no admin port in \(line)")
+        }
+        return "\(scheme)://127.0.0.1:\(port)/admin"
+    }
 }
 
 /// curl as the sender. Returns the HTTP status and the response body.
@@ -46,4 +57,41 @@ func pythonSignature(body: Data, secret: String) throws -> String {
     let script = "import hashlib,hmac,sys; print('sha256=' + hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())"
     let result = try runCommand("/usr/bin/env", ["python3", "-c", script, secret], stdin: body)
     return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// curl with the response headers: status, lowercased headers, body.
+func exchange(_ arguments: [String]) throws -> (status: Int, headers: [String: String], body: String) {
+    let result = try runCommand("/usr/bin/curl", ["-sS", "-D", "-", "-o", "-", "--max-time", "20"] + arguments)
+    guard let split = result.output.range(of: "\r\n\r\n") else { throw TestFailure("no response: \(result.error)") }
+    var lines = result.output[..<split.lowerBound].components(separatedBy: "\r\n")
+    let statusLine = lines.removeFirst()
+    let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+    var headers: [String: String] = [:]
+    for line in lines {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return (status, headers, String(result.output[split.upperBound...]))
+}
+
+/// A JSON object from GET `url` (200 expected).
+func json(_ url: String, _ arguments: [String]) throws -> [String: Any] {
+    let response = try curl([url] + arguments)
+    guard response.status == 200, let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
+        throw TestFailure("GET \(url): \(response.status) \(response.body)")
+    }
+    return object
+}
+
+/// Polls an admin endpoint until `condition` holds (a deadline, not a sleep, ends the wait).
+func waitForJSON(
+    _ url: String, _ arguments: [String], timeout: TimeInterval = 20, until condition: ([String: Any]) -> Bool
+) throws -> [String: Any] {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        let object = try json(url, arguments)
+        if condition(object) { return object }
+        guard Date() < deadline else { throw TestFailure("\(url) never reached the expected state: \(object)") }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
 }

@@ -48,6 +48,10 @@ package enum Repo {
     /// `scripts/deploy/setup-venv.sh` (the same machinery, set `deploy`).
     package static let deployPython: Result<String, TestFailure> = venvPython(script: "scripts/deploy/setup-venv.sh", set: nil)
 
+    /// The cockpit tests' venv (websocket-client, for scripts/cockpit/cdp.py), made the same way
+    /// (`setup-venv.sh ROOT cockpit`).
+    package static let cockpitPython: Result<String, TestFailure> = venvPython(set: "cockpit")
+
     private static func venvPython(script: String = "scripts/consumers/setup-venv.sh", set: String?) -> Result<String, TestFailure> {
         let name = [script, set].compactMap { $0 }.joined(separator: " ")
         do {

@@ -4,7 +4,9 @@
 #   requirements.txt (pywa 3.9, cloudevents, standardwebhooks, jsonschema, ...);
 # - `pywa4`: <repo>/.build/consumers-venv-pywa4 with requirements-pywa4.txt (pywa 4.x, which
 #   cannot share a venv with 3.9);
-# - `deploy`: <repo>/.build/deploy-venv with scripts/deploy/requirements.txt (the deploy/ checkers).
+# - `deploy`: <repo>/.build/deploy-venv with scripts/deploy/requirements.txt (the deploy/ checkers);
+# - `cockpit`: <repo>/.build/cockpit-venv with scripts/cockpit/requirements.txt (websocket-client, for
+#   scripts/cockpit/cdp.py, which drives headless Chromium in the cockpit tests).
 # The checking scripts are scripts/consumers/*.py, run with the venv's python.
 #
 # Idempotent and safe when several processes call it at once (flock on a lock file next to the
@@ -20,7 +22,8 @@ case "${2:-consumers}" in
     consumers) venv="$root/.build/consumers-venv"; requirements="$here/requirements.txt" ;;
     pywa4) venv="$root/.build/consumers-venv-pywa4"; requirements="$here/requirements-pywa4.txt" ;;
     deploy) venv="$root/.build/deploy-venv"; requirements="$here/../deploy/requirements.txt" ;;
-    *) echo "setup-venv: unknown set '$2' (consumers, pywa4 or deploy)" >&2; exit 2 ;;
+    cockpit) venv="$root/.build/cockpit-venv"; requirements="$here/../cockpit/requirements.txt" ;;
+    *) echo "setup-venv: unknown set '$2' (consumers, pywa4, deploy or cockpit)" >&2; exit 2 ;;
 esac
 python="${CUTOVER_PYTHON:-python3}"
 

@@ -18,15 +18,20 @@ import Logging
 /// GET  /admin/comparison?primary=P&shadow=S&after=SEQ&limit=N   primary vs shadow (AdminComparison)
 /// POST /admin/retry?id=1&id=2 | destination=D | all=true
 /// POST /admin/purge?target=dead|delivered|quarantined&destination=D&older_than=7d&confirm=true
+/// GET  /admin/numbers | /admin/destinations | /admin/events/{event_id}   the cockpit's views
+/// GET  /admin/cockpit                              the cockpit page (POST /admin/session logs a browser in)
 /// ```
 /// Parameters come from the query string or an `application/x-www-form-urlencoded` body. Every
 /// answer is JSON; errors are `{"error": "..."}`. Spool work runs on the admin queue, never on the
 /// event loops that serve webhooks.
 package final class AdminHandler: HTTPServerHandler {
-    private let spool: any SpoolBackend
-    private let token: Locked<[UInt8]>
-    private let metrics: RelayMetrics
-    private let logger: Logger
+    let spool: any SpoolBackend
+    let token: Locked<[UInt8]>
+    let metrics: RelayMetrics
+    let logger: Logger
+    /// The settings in force (routes and destinations change on SIGHUP).
+    let settings: @Sendable () -> RelaySettings
+    let session: AdminSession
     /// Wakes the delivery workers (revived dead letters go out at once).
     private let onRetried: @Sendable () -> Void
     private let queue = DispatchQueue(label: "cutover.admin", qos: .utility)
@@ -34,10 +39,13 @@ package final class AdminHandler: HTTPServerHandler {
     private let comparisonPairs: Locked<[ComparisonPair]>
 
     package init(
-        spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger,
-        destinations: [RelaySettings.DestinationSettings] = [], onRetried: @escaping @Sendable () -> Void
+        spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger, secureCookie: Bool = false,
+        destinations: [RelaySettings.DestinationSettings] = [], settings: @escaping @Sendable () -> RelaySettings,
+        onRetried: @escaping @Sendable () -> Void
     ) {
         self.spool = spool
+        self.settings = settings
+        session = AdminSession(secure: secureCookie)
         comparisonPairs = Locked(AdminComparison.pairs(of: destinations))
         self.token = Locked(Array(token.utf8))
         self.metrics = metrics
@@ -58,12 +66,30 @@ package final class AdminHandler: HTTPServerHandler {
     package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
         let path = QueryString.split(request.head.path ?? "/").path
         let endpoint = Self.endpointLabel(path)
-        guard authorized(request.head.headerFields[.authorization]) else {
+        if path == "/admin/session" {
+            let response = logIn(request)
+            metrics.countAdminRequest(endpoint: endpoint, status: response.status.code)
+            respond(response)
+            return
+        }
+        let asking = caller(request.head.headerFields)
+        if asking == .nobody {
             logger.warning("admin request rejected: missing or wrong bearer token", metadata: ["remote": "\(request.remoteAddress)", "path": "\(path)"])
-            var response = Self.json(.unauthorized, ["error": "missing or wrong bearer token"])
+            var response =
+                path == "/admin/cockpit"
+                ? CockpitPage.login(status: .unauthorized, message: nil)
+                : Self.json(.unauthorized, ["error": "missing or wrong bearer token"])
             response.headerFields[.wwwAuthenticate] = "Bearer realm=\"cutover-admin\""
             metrics.countAdminRequest(endpoint: endpoint, status: 401)
             respond(response)
+            return
+        }
+        if asking == .session, request.head.method != .get, request.head.method != .head,
+            request.head.headerFields[AdminSession.csrfHeader] != "1"
+        {
+            logger.warning("admin request rejected: a session's change without X-Cutover-Cockpit", metadata: ["remote": "\(request.remoteAddress)", "path": "\(path)"])
+            metrics.countAdminRequest(endpoint: endpoint, status: 403)
+            respond(Self.json(.forbidden, ["error": "a change made with the session cookie needs the header X-Cutover-Cockpit: 1"]))
             return
         }
         queue.async { [self] in
@@ -81,16 +107,32 @@ package final class AdminHandler: HTTPServerHandler {
         }
     }
 
-    /// `Authorization: Bearer <token>`, compared in constant time.
-    private func authorized(_ header: String?) -> Bool {
-        guard let header, header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
-        return ConstantTime.equals(header.utf8.dropFirst(7), token.withLock { $0 })
+    /// Who is asking: a script with `Authorization: Bearer <token>`, a browser with the session
+    /// cookie, or nobody known. Both are compared in constant time.
+    enum Caller { case bearer, session, nobody }
+
+    func caller(_ fields: HTTPFields) -> Caller {
+        let current = token.withLock { $0 }
+        if let header = fields[.authorization], header.utf8.count > 7, header.prefix(7).lowercased() == "bearer ",
+            ConstantTime.equals(header.utf8.dropFirst(7), current)
+        {
+            return .bearer
+        }
+        if let presented = AdminSession.presented(fields), let expected = session.cookieValue(token: current),
+            ConstantTime.equals(presented, expected)
+        {
+            return .session
+        }
+        return .nobody
     }
 
     private static func endpointLabel(_ path: Substring) -> String {
         switch path {
-        case "/admin/stats", "/admin/deliveries", "/admin/retry", "/admin/purge", "/admin/comparison": String(path)
-        default: path.hasPrefix("/admin/deliveries/") ? "/admin/deliveries/{id}" : "other"
+        case "/admin/stats", "/admin/deliveries", "/admin/retry", "/admin/purge", "/admin/comparison", "/admin/numbers", "/admin/destinations",
+            "/admin/session", "/admin/logout", "/admin/cockpit", "/admin/cockpit.js", "/admin/cockpit.css":
+            String(path)
+        default:
+            if path.hasPrefix("/admin/deliveries/") { "/admin/deliveries/{id}" } else if path.hasPrefix("/admin/events/") { "/admin/events/{id}" } else { "other" }
         }
     }
 
@@ -115,7 +157,26 @@ package final class AdminHandler: HTTPServerHandler {
         case "/admin/comparison":
             try require(method, .get)
             return Self.json(.ok, try AdminComparison(spool: spool, configured: comparisonPairs.withLock { $0 }).answer(parameters))
+        case "/admin/numbers":
+            try require(method, .get)
+            return Self.json(.ok, try numbers())
+        case "/admin/destinations":
+            try require(method, .get)
+            return Self.json(.ok, try destinationsView())
+        case "/admin/logout":
+            try require(method, .post)
+            return logOut()
+        case "/admin/cockpit", "/admin/cockpit.js", "/admin/cockpit.css":
+            try require(method, .get)
+            return CockpitPage.asset(path)
         default:
+            if path.hasPrefix("/admin/events/") {
+                try require(method, .get)
+                guard let id = QueryString.percentDecoded(path.dropFirst("/admin/events/".count)), !id.isEmpty else {
+                    throw AdminError(.badRequest, "an event id, percent-encoded")
+                }
+                return Self.json(.ok, try eventSideBySide(id))
+            }
             if path.hasPrefix("/admin/deliveries/") {
                 try require(method, .get)
                 guard let id = Int64(path.dropFirst("/admin/deliveries/".count)) else {

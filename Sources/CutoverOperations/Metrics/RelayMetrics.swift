@@ -1,6 +1,7 @@
 import CoreMetrics
 import CutoverWebhooks
 import Dispatch
+import Foundation
 import Metrics
 import Prometheus
 
@@ -68,6 +69,9 @@ package final class RelayMetrics: Sendable {
     let captureRotations: CoreMetrics.Counter
     let captureErrors: CoreMetrics.Counter
     let captureDropped: MetricFamily<CoreMetrics.Counter>
+    // The cockpit's live figures (`GET /admin/numbers`, `GET /admin/destinations`)
+    package let traffic = TrafficActivity(startedAt: Date().timeIntervalSince1970)
+    package let destinationActivity = DestinationActivity()
 
     /// A fresh registry (the default) or a given one.
     package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -296,9 +300,11 @@ package struct DestinationMetrics: Sendable {
     private let phonelessAsUserID: CoreMetrics.Counter
     private let responseClasses: [CoreMetrics.Counter]  // 1xx...5xx, then error
     private let responses: MetricFamily<CoreMetrics.Counter>
+    private let activity: DestinationActivity.Recorder
 
     init(metrics: RelayMetrics, name: String, role: String) {
         self.name = name
+        activity = metrics.destinationActivity.recorder(for: name, role: role)
         delivered = metrics.deliveries(name, role, "delivered")
         filtered = metrics.deliveries(name, role, "filtered")
         dead = metrics.deliveries(name, role, "dead")
@@ -315,6 +321,7 @@ package struct DestinationMetrics: Sendable {
     /// A response (status code) or a transport error (nil), and how long the attempt took.
     package func recordResponse(status: Int?, nanoseconds: UInt64) {
         latency.recordNanoseconds(Int64(clamping: nanoseconds))
+        activity.recordResponse(class: status.map { "\($0 / 100)xx" } ?? "error", milliseconds: Double(nanoseconds) / 1e6)
         guard let status else { return responseClasses[5].increment() }
         let index = status / 100 - 1
         if (0..<5).contains(index) {
@@ -328,21 +335,34 @@ package struct DestinationMetrics: Sendable {
     package func recordDelivered(attempts count: Int) {
         delivered.increment()
         attempts.record(count)
+        activity.update { $0.delivered += 1 }
     }
 
     /// Dead-lettered after `attempts` attempts in all.
     package func recordDead(attempts count: Int) {
         dead.increment()
         attempts.record(count)
+        activity.update { $0.dead += 1 }
     }
 
     /// Deliberately not sent: the destination's API has no such notification.
     package func recordFiltered() { filtered.increment() }
 
     /// Failed; another attempt is scheduled.
-    package func recordRetry() { retry.increment() }
+    package func recordRetry() {
+        retry.increment()
+        activity.update { $0.retries += 1 }
+    }
 
     package func recordCircuitOpened() { circuitOpened.increment() }
+
+    /// The circuit's state after a change, for the cockpit (the worker calls it only on a change).
+    package func recordCircuit(_ circuit: DestinationActivity.Circuit, at time: Double) {
+        activity.update {
+            $0.circuit = circuit
+            $0.circuitChangedAt = time
+        }
+    }
 
     /// A delivery of an item from a user with no phone number (On-Prem destinations): dead-lettered,
     /// or sent with the business-scoped user id in the phone's place.
