@@ -8,23 +8,12 @@ import Testing
 struct AdminTLSTests {
     @Test func theAdminAPIAnswersOverHTTPSOnly() throws {
         let directory = try TemporaryDirectory()
-        let certificates = TestCertificates.shared
         let token = "admin-token-for-the-tls-test-0123"
-        let config = directory.path("cutover.yml")
-        try """
-        admin:
-          listen: 127.0.0.1:0
-          token: {env: CUTOVER_TEST_ADMIN_TOKEN}
-          tls:
-            certificate: \(certificates.serverCertificate)
-            private_key: \(certificates.serverKey)
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let cutover = try CutoverServer(
-            spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
+        let cutover = try CutoverServer.withAdminOverTLS(token: token, in: directory)
         defer { cutover.kill() }
         let base = try cutover.adminURL(tls: true)
         let admin = base + "/stats"
-        let trust = ["--cacert", certificates.caCertificate]
+        let trust = ["--cacert", TestCertificates.shared.caCertificate]
 
         #expect(try curl(trust + [admin]).status == 401, "the token is still required over TLS")
         let authorized = try curl(trust + [admin, "-H", "Authorization: Bearer \(token)"])

@@ -106,22 +106,11 @@ import Testing
 
     @Test func overTLSTheSessionCookieIsSecure() throws {
         let directory = try TemporaryDirectory()
-        let certificates = TestCertificates.shared
-        let config = directory.path("cutover.yml")
-        try """
-        admin:
-          listen: 127.0.0.1:0
-          token: {env: CUTOVER_TEST_ADMIN_TOKEN}
-          tls:
-            certificate: \(certificates.serverCertificate)
-            private_key: \(certificates.serverKey)
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let cutover = try CutoverServer(
-            spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": CockpitRelay.token])
+        let cutover = try CutoverServer.withAdminOverTLS(token: CockpitRelay.token, in: directory)
         defer { cutover.kill() }
         let admin = try cutover.adminURL(tls: true)
         let login = try exchange([
-            "--cacert", certificates.caCertificate, "-X", "POST", "--data-urlencode", "token=\(CockpitRelay.token)", admin + "/session",
+            "--cacert", TestCertificates.shared.caCertificate, "-X", "POST", "--data-urlencode", "token=\(CockpitRelay.token)", admin + "/session",
         ])
         #expect(login.status == 303)
         let attributes = (login.headers["set-cookie"] ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }

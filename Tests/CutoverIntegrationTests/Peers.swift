@@ -42,6 +42,23 @@ final class CutoverServer: @unchecked Sendable {
         }
         return "\(scheme)://127.0.0.1:\(port)/admin"
     }
+
+    /// Cutover with only an admin listener over TLS (the test certificates), its token from the
+    /// environment as a deployment would pass it.
+    static func withAdminOverTLS(token: String, in directory: TemporaryDirectory) throws -> CutoverServer {
+        let certificates = TestCertificates.shared
+        let config = directory.path("cutover.yml")
+        try """
+        admin:
+          listen: 127.0.0.1:0
+          token: {env: CUTOVER_TEST_ADMIN_TOKEN}
+          tls:
+            certificate: \(certificates.serverCertificate)
+            private_key: \(certificates.serverKey)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return try CutoverServer(
+            spool: directory.path("spool"), arguments: ["--config", config], environment: ["CUTOVER_TEST_ADMIN_TOKEN": token])
+    }
 }
 
 /// curl as the sender. Returns the HTTP status and the response body.
