@@ -186,7 +186,7 @@ package final class Relay: Sendable {
         if let admin = settings.admin {
             let handler = AdminHandler(
                 spool: spool, token: admin.token, metrics: metrics, logger: logger, secureCookie: admin.tls != nil,
-                destinations: settings.destinations, settings: { lockedSettings.withLock { $0 } }
+                settings: { lockedSettings.withLock { $0 } }
             ) { workers.pokeAll() }
             var configuration = settings.server
             configuration.maxConnections = 64
@@ -260,7 +260,6 @@ package final class Relay: Sendable {
         try adminTLSContext?.reload()
         ingress.reload(fresh)
         if let token = fresh.admin?.token { adminHandler?.reload(token: token) }
-        adminHandler?.reload(destinations: fresh.destinations)
         spoolGauges.setDestinations(fresh.destinations.map(\.name))
         settings.withLock { $0 = fresh }
         Self.pairWorkers(next, fresh.destinations)

@@ -35,18 +35,15 @@ package final class AdminHandler: HTTPServerHandler {
     /// Wakes the delivery workers (revived dead letters go out at once).
     private let onRetried: @Sendable () -> Void
     private let queue = DispatchQueue(label: "cutover.admin", qos: .utility)
-    /// The configured (primary, shadow) pairs `/admin/comparison` answers by default.
-    private let comparisonPairs: Locked<[ComparisonPair]>
 
     package init(
         spool: any SpoolBackend, token: String, metrics: RelayMetrics, logger: Logger, secureCookie: Bool = false,
-        destinations: [RelaySettings.DestinationSettings] = [], settings: @escaping @Sendable () -> RelaySettings,
+        settings: @escaping @Sendable () -> RelaySettings,
         onRetried: @escaping @Sendable () -> Void
     ) {
         self.spool = spool
         self.settings = settings
         session = AdminSession(secure: secureCookie)
-        comparisonPairs = Locked(AdminComparison.pairs(of: destinations))
         self.token = Locked(Array(token.utf8))
         self.metrics = metrics
         self.logger = logger
@@ -56,11 +53,6 @@ package final class AdminHandler: HTTPServerHandler {
     /// A reloaded token applies to the next request.
     package func reload(token fresh: String) {
         token.withLock { $0 = Array(fresh.utf8) }
-    }
-
-    package func reload(destinations: [RelaySettings.DestinationSettings]) {
-        let pairs = AdminComparison.pairs(of: destinations)
-        comparisonPairs.withLock { $0 = pairs }
     }
 
     package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
@@ -156,7 +148,7 @@ package final class AdminHandler: HTTPServerHandler {
             return try purge(parameters)
         case "/admin/comparison":
             try require(method, .get)
-            return Self.json(.ok, try AdminComparison(spool: spool, configured: comparisonPairs.withLock { $0 }).answer(parameters))
+            return Self.json(.ok, try AdminComparison(spool: spool, configured: AdminComparison.pairs(of: settings().destinations)).answer(parameters))
         case "/admin/numbers":
             try require(method, .get)
             return Self.json(.ok, try numbers())
