@@ -35,6 +35,10 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     /// A chunked body borrows memory in steps of this as it arrives.
     private static let reservationStep = 64 * 1024
     private var waitingForDrain = false
+    /// True while `handler.handle` runs on this loop's stack: an answer given before it returns
+    /// is kept here and written by `dispatch` itself, without a trip through the loop's queue.
+    private var handlerRunning = false
+    private var answerGivenInline: ServerResponse?
 
     private enum Phase {
         /// Waiting for (more of) the next request.
@@ -140,7 +144,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     private func decodeNext() {
         // What was read ahead is now the next request's: its head and body are reserved as decoded.
         releaseReadAhead()
-        while case .idle = phase, !transport.isClosed {
+        while case .idle = phase, !waitingForDrain, !transport.isClosed {
             let output: HTTP1RequestDecoder.Output?
             do {
                 output = try decoder.next()
@@ -208,12 +212,23 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         transport.setDeadline(nil)
         let serverRequest = ServerRequest(head: request.head, body: request.body, remoteAddress: transport.peer, tls: tls)
         let loop = transport.loop
+        handlerRunning = true
         handler.handle(serverRequest) { [self] response in
-            loop.execute { [self] in respond(response) }
+            if loop.isCurrent, handlerRunning {
+                answerGivenInline = response
+            } else {
+                loop.execute { [self] in respond(response) }
+            }
+        }
+        handlerRunning = false
+        if let answer = answerGivenInline {
+            answerGivenInline = nil
+            // The caller's decoding loop takes the next pipelined request.
+            respond(answer, thenDecode: false)
         }
     }
 
-    private func respond(_ response: ServerResponse) {
+    private func respond(_ response: ServerResponse, thenDecode: Bool = true) {
         guard case .handling(let keepAlive, let http10) = phase, !transport.isClosed else {
             releaseBody()
             return
@@ -235,7 +250,7 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
                 waitingForDrain = true
                 transport.pauseReading()
                 transport.setDeadline(after: configuration.writeTimeout)
-            } else {
+            } else if thenDecode {
                 decodeNext()
             }
         } else {

@@ -13,10 +13,12 @@ import Logging
 /// request and its events are durable in the spool.
 package final class IngressHandler: HTTPServerHandler {
     /// What a reload (SIGHUP) replaces as one unit; each request reads one consistent snapshot.
-    struct Snapshot: Sendable {
-        var settings: RelaySettings
-        var verifier: WebhookSignatureVerifier?
-        var decoder: WebhookDecoder
+    /// A class: every request takes the snapshot under the lock, and a reference is one retain
+    /// where the struct's copy retained each of its fields.
+    final class Snapshot: Sendable {
+        let settings: RelaySettings
+        let verifier: WebhookSignatureVerifier?
+        let decoder: WebhookDecoder
 
         init(_ settings: RelaySettings) {
             self.settings = settings
@@ -251,20 +253,30 @@ package final class IngressHandler: HTTPServerHandler {
 
     // MARK: Spooling
 
-    /// Hands the request to the decode pool; only a full backlog is answered here, on the loop.
+    /// Hands the request to the decode pool; on the loop, only a full backlog and a small body's
+    /// retry of ids the dedup index knows are answered.
     private func spoolRequest(
         _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, snapshot: Snapshot,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
+        let parsed: JSONValue?
+        switch request.body.count <= snapshot.settings.config.limits.loopDedupMaxBytes
+            ? answerKnownRetry(request, route: route, api: api, business: business, snapshot: snapshot, respond: respond)
+            : .unparsed
+        {
+        case .answered: return
+        case .parsed(let root): parsed = root
+        case .unparsed: parsed = nil
+        }
         let requestID = RequestContext.requestID
         // The request (and its body's storage) moves to the worker as is: no copy.
         let queued = decodePool.submit { [self] in
             RequestContext.$requestID.withValue(requestID) {
                 normalizeAndSpool(
-                    request, route: route, api: api, business: business, receivedAt: receivedAt, snapshot: snapshot,
-                    respond: respond)
+                    request, route: route, api: api, business: business, receivedAt: receivedAt, parsed: parsed,
+                    snapshot: snapshot, respond: respond)
             }
         }
         guard !queued else { return }
@@ -279,11 +291,38 @@ package final class IngressHandler: HTTPServerHandler {
         respond(busy)
     }
 
+    private enum LoopCheck {
+        case answered
+        /// Not known to be a retry: the body, parsed, for the decode worker.
+        case parsed(JSONValue)
+        /// Not JSON the decoder takes: the decode worker parses again and says why.
+        case unparsed
+    }
+
+    /// On the loop, for a body no larger than `limits.loop_dedup_max_bytes`: Meta's retries are the
+    /// commonest request of all, and one whose every id is in the dedup index is answered here,
+    /// without a hop to a decode worker and back. Only memory is asked (`committedInMemory`), so the
+    /// loop never waits for the database; anything else goes on to a decode worker, parsed.
+    private func answerKnownRetry(
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, snapshot: Snapshot,
+        respond: @escaping @Sendable (ServerResponse) -> Void
+    ) -> LoopCheck {
+        let started = DispatchTime.now()
+        let root: JSONValue
+        do throws(WebhookDecodeError) { root = try snapshot.decoder.parse(request.body) } catch { return .unparsed }
+        let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
+        guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: routeName),
+            spool.committedInMemory(ids)
+        else { return .parsed(root) }
+        answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
+        return .answered
+    }
+
     /// On a decode worker: parse, answer a retry whose every event is already stored, else normalize
     /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
         _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, receivedAt: Double,
-        snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+        parsed: JSONValue?, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let settings = snapshot.settings
         let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
@@ -297,7 +336,8 @@ package final class IngressHandler: HTTPServerHandler {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
             let format = WebhookInputFormat(api)
-            let root = try snapshot.decoder.parse(request.body)
+            let root: JSONValue
+            if let parsed { root = parsed } else { root = try snapshot.decoder.parse(request.body) }
             // Dedup before normalizing: a retry of stored ids costs a parse and an index lookup.
             var committed: Set<String> = []
             if let ids = snapshot.decoder.eventIDs(json: root, api: format, business: business, route: routeName),

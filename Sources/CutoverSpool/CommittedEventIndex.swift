@@ -41,6 +41,11 @@ final class CommittedEventIndex: Sendable {
         }
     }
 
+    /// Whether every one of `ids` is in the index.
+    func containsAll(_ ids: [String]) -> Bool {
+        state.withLock { state in ids.allSatisfy { state.members.contains($0) } }
+    }
+
     /// For each of `ids`, whether it is committed: the index first, then `lookUp` (whether the
     /// database holds an id, on a connection that sees only committed data) for the ids it misses,
     /// which are added. nil when there are more than `maxLookUps` misses or a look-up fails.

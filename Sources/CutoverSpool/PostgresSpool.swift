@@ -203,6 +203,10 @@ package final class PostgresSpool: SpoolBackend {
         }
     }
 
+    package func committedInMemory(_ ids: [String]) -> Bool {
+        !ids.isEmpty && !committer.isClosed && committedIndex.containsAll(ids)
+    }
+
     package func committedEvents(_ ids: [String]) -> [Bool]? {
         guard !ids.isEmpty, !committer.isClosed else { return nil }
         return committedIndex.resolve(ids, maxLookUps: Spool.maxCommittedLookups) { missing throws(SpoolError) in

@@ -158,6 +158,12 @@ package final class Spool: Sendable {
         return known
     }
 
+    package func committedInMemory(_ ids: [String]) -> Bool {
+        guard !ids.isEmpty, fault?.kind != .lost, !committer.isClosed, committedIndex.containsAll(ids) else { return false }
+        // As before every 200 of the writer: the ids are in the file the path still names.
+        return verifyIdentity() == nil
+    }
+
     /// `events` stored events of a request answered without a spool write: the persistent dedup
     /// count (`spool stats`) takes them with the next commit, or at close.
     package func recordCommittedDuplicates(_ events: Int) {

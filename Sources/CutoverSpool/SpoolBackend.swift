@@ -24,6 +24,9 @@ package protocol SpoolBackend: AnyObject, Sendable {
     func submit(_ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void)
     /// For each id, whether a committed transaction stored it; nil when that cannot be said.
     func committedEvents(_ ids: [String]) -> [Bool]?
+    /// Whether every id is known committed from memory alone (the dedup index), never asking the
+    /// database: cheap and non-blocking enough for an I/O loop. False says nothing either way.
+    func committedInMemory(_ ids: [String]) -> Bool
     /// Stored events of a request answered without a write, counted with the next commit.
     func recordCommittedDuplicates(_ events: Int)
     /// Stores `requests` in one transaction on the caller's thread, bypassing the batcher.

@@ -112,10 +112,11 @@ final class Responses: Sendable {
         let pool: DecodePool
         let handler: IngressHandler
 
-        init(workers: Int = 1, maxPending: Int = 1) throws {
+        init(workers: Int = 1, maxPending: Int = 1, loopDedupMaxBytes: Int = CutoverConfig.Limits().loopDedupMaxBytes) throws {
             directory = try TemporaryDirectory()
             var config = CutoverConfig()
             config.spool = .directory(directory.path)
+            config.limits.loopDedupMaxBytes = loopDedupMaxBytes
             let settings = try RelaySettings(config: config, environment: [:])
             spool = try Spool.open(directory: directory.path)
             pool = DecodePool(workers: workers, maxPending: maxPending)
@@ -172,6 +173,39 @@ final class Responses: Sendable {
         #expect(webhook.all.map(\.status) == [.ok])
         #expect(try harness.spool.requestSummaries().count == 1, "the refused body was not stored")
         #expect(harness.exposition.contains("cutover_decode_seconds_count 1"))
+    }
+
+    /// Meta's retries are answered where they were read: a body whose ids are all in the dedup
+    /// index gets its 200 on the calling thread (the loop) even with every decode worker busy.
+    /// Over `limits.loop_dedup_max_bytes`, the same retry waits for a decode worker.
+    @Test(arguments: [true, false]) func aRetryOfIndexedIdsIsAnsweredOnTheLoopWhenSmallEnough(small: Bool) throws {
+        let harness = try Harness(workers: 1, maxPending: 4, loopDedupMaxBytes: small ? Self.onpremBody.count : Self.onpremBody.count - 1)
+        let first = Responses()
+        harness.post("/onprem/default", Self.onpremBody, first)
+        #expect(first.next())
+        #expect(first.all.map(\.status) == [.ok])
+
+        let started = Latch()
+        let gate = Latch()
+        #expect(harness.pool.submit {
+            started.open()
+            _ = gate.wait()
+        })
+        #expect(started.wait())
+        let retry = Responses()
+        harness.post("/onprem/default", Self.onpremBody, retry)
+        if small {
+            #expect(retry.all.map(\.status) == [.ok], "answered on the caller, behind no decode")
+            #expect(harness.pool.pending == 0)
+        } else {
+            #expect(retry.all.isEmpty)
+            #expect(harness.pool.pending == 1, "a body over the limit waits for a decode worker")
+        }
+        gate.open()
+        if !small { #expect(retry.next()) }
+        #expect(retry.all.map(\.status) == [.ok])
+        #expect(try harness.spool.requestSummaries().count == 1, "the retry was not stored")
+        #expect(harness.exposition.contains(#"cutover_duplicate_requests_total{route="/onprem/default"} 1"#))
     }
 
     @Test func quarantinedBodiesAreCountedByReason() throws {

@@ -99,6 +99,16 @@ struct LoggingTests {
         }
         #expect(RequestID.resolve(incoming: nil) != RequestID.resolve(incoming: nil), "generated ids are unique")
     }
+
+    @Test func generatedIDsAreTheProcessPrefixAndACounterInHex() throws {
+        let first = RequestID.generate(), second = RequestID.generate()
+        let parts = [first, second].map { $0.split(separator: "-").map(String.init) }
+        #expect(parts.allSatisfy { $0.count == 2 && $0[0].utf8.count == 16 })
+        #expect(parts[0][0] == parts[1][0], "one prefix per process")
+        let counters = try parts.map { try #require(UInt64($0[1], radix: 16)) }
+        #expect(counters[1] > counters[0], "other tests may take ids in between")
+        #expect(parts.allSatisfy { $0[1] == String(UInt64($0[1], radix: 16)!, radix: 16) }, "no leading zeros")
+    }
 }
 
 /// A stderr pipe nobody reads must not stall the threads that log (loops, the spool writer).
