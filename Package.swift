@@ -139,7 +139,7 @@ let package = Package(
             name: "CutoverRelay",
             dependencies: [
                 "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverIngress", "CutoverDelivery",
-                "CutoverSockets", "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool",
+                "CutoverSockets", "CutoverTLS", "CutoverHTTPServer", "CutoverHTTPClient", "CutoverSpool", "CutoverWebhooks",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -356,6 +356,7 @@ package struct CutoverConfig: ConfigSection {
         package var dnsCacheSeconds = 60.0
         package var dnsMaxLookups = 8
         package var responseBodyKeepBytes = 512
+        package var decodedEventsKept = 8_192
 
         package enum Ordering: String, Sendable, Equatable, ConfigEnumeration {
             case perContact = "per_contact"
@@ -381,6 +382,9 @@ package struct CutoverConfig: ConfigSection {
             .value(
                 "response_body_keep_bytes", \.responseBodyKeepBytes, .between(0, 4096), reload: .restart,
                 doc: "first bytes of each response body kept with the attempt (primary vs shadow comparison); 0: none"),
+            .value(
+                "decoded_events_kept", \.decodedEventsKept, .atLeast(0), reload: .restart,
+                doc: "events kept decoded in memory after their commit (a few KB each), so their deliveries render without parsing the stored payload again; 0: none"),
         ]
     }
 

@@ -64,14 +64,18 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// The other side of each primary/shadow pair this destination is in, with the pair's metrics.
     private var comparedWith: [String: ComparisonMetrics] = [:]
     private let relayMetrics: RelayMetrics
+    /// Events still decoded since their commit, so a fresh delivery renders without a parse.
+    private let decodedEvents: DecodedEventCache?
 
     package init(
         destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
         breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment(),
-        responseBodyKeepBytes: Int = 0
+        responseBodyKeepBytes: Int = 0, decodedEvents: DecodedEventCache? = nil
     ) {
         self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
+        // Only the rendered formats parse the stored payload.
+        self.decodedEvents = destination.format == .onprem || destination.format == .cloud ? decodedEvents : nil
         self.destination = destination
         self.spool = spool
         self.client = client
@@ -273,7 +277,8 @@ package final class DeliveryWorker: @unchecked Sendable {
         let rendered: OutboundRequest
         do throws(OutboundError) {
             switch try outbound.request(
-                storedEvent: delivery.payload, eventID: delivery.eventID, rawBody: delivery.requestBody, now: environment.now()
+                storedEvent: delivery.payload, eventID: delivery.eventID, rawBody: delivery.requestBody,
+                decoded: decodedEvents?.event(requestID: delivery.requestID, eventID: delivery.eventID), now: environment.now()
             ) {
             case .send(let request):
                 rendered = request

@@ -44,11 +44,15 @@ package final class IngressHandler: HTTPServerHandler {
     private static let maxLoggedShapes = 1_000
     /// Records authenticated requests for `cutover replay` (`capture:`); never blocks or fails one.
     package let capture: CaptureWriter?
+    /// Filled after each commit with the events it stored, for the delivery workers.
+    private let decodedEvents: DecodedEventCache?
 
     package init(
         settings: RelaySettings, spool: any SpoolBackend, metrics: RelayMetrics, readiness: Readiness, logger: Logger,
-        wallClock: WallClock = .system, decodePool: DecodePool? = nil, onAccepted: @escaping @Sendable () -> Void
+        wallClock: WallClock = .system, decodePool: DecodePool? = nil, decodedEvents: DecodedEventCache? = nil,
+        onAccepted: @escaping @Sendable () -> Void
     ) {
+        self.decodedEvents = decodedEvents
         snapshot = Locked(Snapshot(settings))
         self.decodePool =
             decodePool
@@ -332,6 +336,8 @@ package final class IngressHandler: HTTPServerHandler {
         )
         // What the cockpit's per-number view counts once the commit succeeded.
         var observed: [TrafficActivity.Observation] = []
+        // The events written, still decoded, for their deliveries once the commit succeeded.
+        var fresh: [CanonicalEvent] = []
         do throws(WebhookDecodeError) {
             // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
             let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
@@ -377,6 +383,7 @@ package final class IngressHandler: HTTPServerHandler {
                         id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
                         destinations: destinations.map(\.name)
                     ))
+                if decodedEvents != nil, !destinations.isEmpty { fresh.append(event) }
             }
         } catch .digestFailed(let error) {
             // The body is fine, this process cannot hash it: not acknowledged, so the sender retries
@@ -391,6 +398,7 @@ package final class IngressHandler: HTTPServerHandler {
             incoming.events = []
             incoming.committedDuplicates = 0
             observed = []
+            fresh = []
             incoming.quarantineReason = "\(error)"
             metrics.countQuarantined(route: routeLabel, reason: error.reasonLabel)
             logger.warning(
@@ -403,12 +411,15 @@ package final class IngressHandler: HTTPServerHandler {
         let requestID = RequestContext.requestID ?? ""
         let submitted = DispatchTime.now()
         let accepted = observed
+        let stored = fresh
         spool.submit(incoming) { [self] result in
             metrics.recordSpoolCommit(startedAt: submitted, succeeded: (try? result.get()) != nil)
             readiness.recordCommit(succeeded: (try? result.get()) != nil)
             switch result {
             case .success(let receipt):
                 spoolFailures.recordSuccess()
+                // Before the workers are poked: a delivery claimed from this commit finds its event.
+                decodedEvents?.insert(requestID: receipt.requestID, events: stored)
                 metrics.traffic.record(accepted, at: receivedAt)
                 // Includes `committedDuplicates`, which the store counts without writing them.
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }

@@ -8,6 +8,7 @@ import CutoverOperations
 import CutoverSockets
 import CutoverSpool
 import CutoverTLS
+import CutoverWebhooks
 import Dispatch
 import Foundation
 import HTTPTypes
@@ -153,7 +154,10 @@ package final class Relay: Sendable {
         let workers = workers
         let readiness = Readiness(spool: spool, answerTimeout: settings.readyzTimeout)
         self.readiness = readiness
-        let ingress = IngressHandler(settings: settings, spool: spool, metrics: metrics, readiness: readiness, logger: logger) {
+        let decodedEvents = DecodedEventCache(capacity: settings.delivery.decodedEventsKept)
+        let ingress = IngressHandler(
+            settings: settings, spool: spool, metrics: metrics, readiness: readiness, logger: logger, decodedEvents: decodedEvents
+        ) {
             workers.pokeAll()
         }
         self.ingress = ingress
@@ -161,7 +165,7 @@ package final class Relay: Sendable {
             configuration: settings.server, handler: ingress, observer: ServerLogObserver(logger: logger, metrics: metrics),
             loops: loops
         )
-        let factory = WorkerFactory(spool: spool, client: client, metrics: metrics, logger: logger)
+        let factory = WorkerFactory(spool: spool, client: client, metrics: metrics, logger: logger, decodedEvents: decodedEvents)
         self.factory = factory
         let started = try Dictionary(
             uniqueKeysWithValues: settings.destinations.map { ($0.name, try factory.make($0, settings: settings)) }
@@ -216,6 +220,7 @@ package final class Relay: Sendable {
         let client: HTTPClient
         let metrics: RelayMetrics
         let logger: Logger
+        let decodedEvents: DecodedEventCache
 
         func make(_ destination: RelaySettings.DestinationSettings, settings: RelaySettings) throws -> DeliveryWorker {
         let policy = RetryPolicy(
@@ -229,7 +234,8 @@ package final class Relay: Sendable {
         let tls = try destination.tls.map { try TLSContext(client: $0) }
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
-            metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes
+            metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes,
+            decodedEvents: decodedEvents
         )
         }
     }

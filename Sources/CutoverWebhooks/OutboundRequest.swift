@@ -112,8 +112,11 @@ package struct OutboundRequestBuilder: Sendable {
     }
 
     /// For an event as the spool stores it (canonical JSON); `rawBody` is the request it came in,
-    /// which only `raw` needs.
-    package func request(storedEvent payload: [UInt8], eventID: String, rawBody: [UInt8]? = nil, now: Double) throws(OutboundError) -> OutboundOutcome {
+    /// which only `raw` needs; `decoded`, the same event still in memory (`DecodedEventCache`),
+    /// spares `onprem` and `cloud` parsing the payload.
+    package func request(
+        storedEvent payload: [UInt8], eventID: String, rawBody: [UInt8]? = nil, decoded: CanonicalEvent? = nil, now: Double
+    ) throws(OutboundError) -> OutboundOutcome {
         switch format {
         case .raw:
             guard let rawBody else { throw .missingRawBody }
@@ -123,6 +126,7 @@ package struct OutboundRequestBuilder: Sendable {
             // them would cost time and could only change what was signed at ingress.
             return .send(try signed(body: payload, eventIDs: [eventID], now: now))
         case .onprem, .cloud:
+            if let decoded, decoded.id == eventID { return try request(event: decoded, now: now) }
             let event: CanonicalEvent
             do { event = try CanonicalEvent(bytes: payload) } catch { throw .unrenderable("\(error)") }
             return try request(event: event, now: now)
