@@ -10,6 +10,7 @@ package struct CutoverConfig: ConfigSection {
     package var listen = ListenAddress.address(HostAndPort(host: "127.0.0.1", port: 8080))
     package var spool = SpoolLocation.defaults
     package var spoolMaxBatch = 64
+    package var spoolDeliveryTurnSync = SpoolDeliveryTurnSync.deferred
     package var spoolRetention = Retention()
     package var spoolCommitTimeoutSeconds = 5.0
     package var spoolCheck = SpoolCheck.quick
@@ -36,6 +37,7 @@ package struct CutoverConfig: ConfigSection {
         .value("listen", \.listen, flag: "--listen", reload: .restart, doc: "plain HTTP/1.1 and h2c listener; off when only tls listens"),
         .valueOrSection("spool", \.spool, flag: "--spool", reload: .restart, doc: "SQLite spool directory (raw requests, events, deliveries), or a PostgreSQL spool: a postgresql:// URL or {postgres: {...}}"),
         .value("spool_max_batch", \.spoolMaxBatch, .atLeast(1), reload: .restart, doc: "requests per spool transaction (group commit); 1 = one fsync each"),
+        .value("spool_delivery_turn_sync", \.spoolDeliveryTurnSync, reload: .restart, doc: "deferred: a delivery turn (outcomes recorded, deliveries claimed) is durable with the next ingest commit, so a power loss may repeat the last moments' deliveries (at least once) | full: each turn fsyncs; every 200 is fsynced either way"),
         .section("spool_retention", \.spoolRetention, reload: .restart, doc: "how long finished work is kept; pending deliveries and dead letters never pruned"),
         .value("spool_commit_timeout_seconds", \.spoolCommitTimeoutSeconds, .positive, reload: .restart, doc: "a request not committed by then gets 503 (the sender retries; dedup absorbs a late commit)"),
         .value("spool_check", \.spoolCheck, flag: "--spool-check", reload: .restart, doc: "quick: PRAGMA quick_check at start, refusing a damaged spool | off"),
@@ -70,6 +72,12 @@ package struct CutoverConfig: ConfigSection {
     package enum SpoolCheck: String, Sendable, Equatable, ConfigEnumeration {
         case quick
         case off
+    }
+
+    /// `spool_delivery_turn_sync`: whether a delivery turn waits for its own fsync.
+    package enum SpoolDeliveryTurnSync: String, Sendable, Equatable, ConfigEnumeration {
+        case deferred
+        case full
     }
 
     /// `capture:`: where received requests are recorded, and how the file is rotated.

@@ -13,6 +13,7 @@ package struct RelaySettings: Sendable {
     package var listen: HostAndPort?
     package var spool: SpoolSettings
     package var spoolMaxBatch: Int
+    package var spoolDeliveryTurnSync: CutoverConfig.SpoolDeliveryTurnSync
     package var spoolRetention: CutoverConfig.Retention
     package var spoolCommitTimeout: Duration
     package var spoolCheck: CutoverConfig.SpoolCheck
@@ -95,6 +96,7 @@ package struct RelaySettings: Sendable {
         listen = config.listen.address
         spool = try SpoolSettings(config.spool, environment: environment)
         spoolMaxBatch = config.spoolMaxBatch
+        spoolDeliveryTurnSync = config.spoolDeliveryTurnSync
         spoolRetention = config.spoolRetention
         spoolCommitTimeout = .milliseconds(Int(config.spoolCommitTimeoutSeconds * 1000))
         spoolCheck = config.spoolCheck

@@ -121,7 +121,8 @@ package final class Relay: Sendable {
             settings.spool,
             options: SpoolOptions(
                 maxBatch: settings.spoolMaxBatch, commitTimeout: settings.spoolCommitTimeout,
-                check: settings.spoolCheck == .off ? .off : .quick, checkTimeout: settings.spoolCheckTimeout))
+                check: settings.spoolCheck == .off ? .off : .quick, checkTimeout: settings.spoolCheckTimeout,
+                fsyncDeliveryTurns: settings.spoolDeliveryTurnSync == .full))
         if let sqlite = spool as? Spool {
             Self.report(sqlite.openReport, path: sqlite.path, logger: logger)
         } else if let postgres = spool as? PostgresSpool {

@@ -299,15 +299,21 @@ package struct SpoolOptions: Sendable, Hashable {
     /// Committed event ids kept in memory for `Spool.committedEvents` (about 100 bytes each); older
     /// ones are looked up in the database. 0 keeps none.
     package var dedupIndexCapacity: Int
+    /// Whether a delivery worker's turn (outcomes recorded, deliveries claimed) waits for its own
+    /// fsync. Off, it becomes durable with the next ingest commit: a process crash loses nothing, and
+    /// a power loss can only repeat deliveries recorded in its last moments, which delivery at least
+    /// once allows; ingest commits, and so every 200, always fsync.
+    package var fsyncDeliveryTurns: Bool
 
     package static let defaultDedupIndexCapacity = 65_536
 
     package init(
         maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true,
         commitTimeout: Duration? = nil, check: SpoolCheck = .quick, checkTimeout: Duration = .seconds(60),
-        dedupIndexCapacity: Int = SpoolOptions.defaultDedupIndexCapacity
+        dedupIndexCapacity: Int = SpoolOptions.defaultDedupIndexCapacity, fsyncDeliveryTurns: Bool = false
     ) {
         self.dedupIndexCapacity = max(0, dedupIndexCapacity)
+        self.fsyncDeliveryTurns = fsyncDeliveryTurns
         self.maxBatch = max(1, maxBatch)
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.recoverInflight = recoverInflight

@@ -278,7 +278,7 @@ package final class PostgresSpool: SpoolBackend {
         try closedCheck("record outcomes and claim")
         let result = Result { () throws(SpoolError) -> DeliveryTurn in
             try shared { store throws(PostgresError) in
-                try store.transaction("record outcomes and claim") { () throws(PostgresError) in
+                try store.transaction("record outcomes and claim", deferredSync: !options.fsyncDeliveryTurns) { () throws(PostgresError) in
                     try store.recordAndClaim(
                         outcomes, releasing: releasing, destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
                 }

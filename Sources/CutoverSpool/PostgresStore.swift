@@ -16,8 +16,11 @@ struct PostgresStore {
     let leaseSeconds: Double
 
     /// Runs `body` in one transaction: COMMIT (durable: `synchronous_commit = on`) or ROLLBACK.
-    func transaction<T>(_ operation: String, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
-        try connection.execute("BEGIN", "begin: \(operation)")
+    /// `deferredSync`: the COMMIT does not wait for the WAL flush (`SET LOCAL synchronous_commit =
+    /// off`): visible at once, durable within a few WAL-writer rounds; a server crash before that
+    /// loses this transaction whole, nothing else.
+    func transaction<T>(_ operation: String, deferredSync: Bool = false, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try connection.execute(deferredSync ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN", "begin: \(operation)")
         do throws(PostgresError) {
             let value = try body()
             try connection.execute("COMMIT", "commit: \(operation)")

@@ -11,6 +11,19 @@ final class SQLiteDatabase {
     private var statements: [String: Statement] = [:]
     /// What the open write transaction changed in the stored counts, written before its COMMIT.
     var countDeltas = RowCountDeltas()
+    /// How a delivery turn's COMMIT syncs (`SpoolOptions.fsyncDeliveryTurns`); every other write
+    /// transaction syncs in full.
+    var deliveryTurnSync = CommitSync.full
+    /// `PRAGMA synchronous` as last set on this connection (FULL at open).
+    private var commitSync = CommitSync.full
+
+    /// Whether COMMIT returns only after the WAL's fsync. In WAL mode a `deferred` commit still
+    /// writes its frames to the WAL before it returns (a process crash loses nothing); they become
+    /// durable with the next `full` commit, whose fsync of the WAL covers every earlier frame, or
+    /// at a checkpoint. A power loss before that rolls such a transaction back, whole.
+    enum CommitSync {
+        case full, deferred
+    }
 
     struct Options {
         var busyTimeoutMilliseconds: Int32 = 5_000
@@ -44,7 +57,8 @@ final class SQLiteDatabase {
                     operation: "switch to WAL journal mode")
             }
             if !options.readOnly {
-                // FULL: in WAL mode every COMMIT fsyncs the WAL, so a commit that returned survives power loss.
+                // FULL: in WAL mode every COMMIT fsyncs the WAL, so a commit that returned survives
+                // power loss (`transaction(sync:)` relaxes it for delivery turns only).
                 try execute("PRAGMA synchronous = FULL", "set synchronous = FULL")
                 try execute("PRAGMA foreign_keys = ON", "enable foreign keys")
             }
@@ -168,9 +182,13 @@ final class SQLiteDatabase {
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`. On any failure, including a failed COMMIT,
     /// the transaction is rolled back so nothing partial stays, and the error is rethrown.
     func transaction<T>(
-        _ operation: @autoclosure () -> String, _ body: () throws(SpoolError) -> T
+        _ operation: @autoclosure () -> String, sync: CommitSync = .full, _ body: () throws(SpoolError) -> T
     ) throws(SpoolError) -> T {
-        try transaction(beginning: "BEGIN IMMEDIATE", operation(), body)
+        if sync != commitSync {
+            try run(sync == .full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", "set synchronous for: \(operation())")
+            commitSync = sync
+        }
+        return try transaction(beginning: "BEGIN IMMEDIATE", operation(), body)
     }
 
     /// Runs `body` inside a deferred `BEGIN ... COMMIT` that only reads: every statement in it sees

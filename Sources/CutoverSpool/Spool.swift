@@ -75,6 +75,7 @@ package final class Spool: Sendable {
             // Page 1 is unreadable: even the journal-mode pragma fails.
             throw SpoolIntegrity.refusal(path: path, "\(path) is damaged: \(error)", code: error.code)
         }
+        database.deliveryTurnSync = options.fsyncDeliveryTurns ? .full : .deferred
         let check = try SpoolIntegrity.verify(database, directory: directory, options: options)
         try database.migrate()
         guard let spoolID = try database.storedSpoolID() else {

@@ -165,7 +165,8 @@ extension SQLiteDatabase {
         _ outcomes: [DeliveryResult], releasing: [Int64], destination: String, now: Double, limit: Int, withRequestBody: Bool
     ) throws(SpoolError) -> DeliveryTurn {
         if outcomes.isEmpty && releasing.isEmpty && limit <= 0 { return DeliveryTurn(skipped: [], claimed: []) }
-        return try transaction("record \(outcomes.count) outcomes and claim for \(destination)") { () throws(SpoolError) -> DeliveryTurn in
+        return try transaction("record \(outcomes.count) outcomes and claim for \(destination)", sync: deliveryTurnSync) {
+            () throws(SpoolError) -> DeliveryTurn in
             var turn = try applyOutcomes(outcomes, now: now)
             var released = 0
             for id in releasing {
