@@ -38,6 +38,8 @@ package final class Spool: Sendable {
     private let faultState = Locked<FaultState>(FaultState())
     /// Ids of recently committed events, for `committedEvents`.
     let committedIndex: CommittedEventIndex
+    /// Checkpoints the WAL beside the writer, so no commit (and no 200) waits for one.
+    let checkpointer: WALCheckpointer
 
     private struct FaultState {
         var fault: SpoolFault?
@@ -46,8 +48,9 @@ package final class Spool: Sendable {
 
     private init(
         directory: String, path: String, options: SpoolOptions, openReport: SpoolOpenReport, identity: FileIdentity,
-        database: consuming sending SQLiteDatabase, reader: consuming sending SQLiteDatabase
+        database: consuming sending SQLiteDatabase, reader: consuming sending SQLiteDatabase, checkpointer: WALCheckpointer
     ) {
+        self.checkpointer = checkpointer
         self.directory = directory
         self.path = path
         self.options = options
@@ -86,10 +89,13 @@ package final class Spool: Sendable {
         let reader = try SQLiteDatabase(
             path: path, options: SQLiteDatabase.Options(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds, readOnly: true))
         let identity = try FileIdentity.of(path: path).get()
+        try database.execute(
+            "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerFallbackPages)", "leave checkpoints to the checkpointer")
+        let checkpointer = try WALCheckpointer(path: path, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
         return Spool(
             directory: directory, path: path, options: options,
             openReport: SpoolOpenReport(spoolID: spoolID, check: check, wroteMarker: wroteMarker), identity: identity,
-            database: database, reader: reader)
+            database: database, reader: reader, checkpointer: checkpointer)
     }
 
     /// Wall-clock unix seconds, the time base of every `Double` time the spool stores.
@@ -411,6 +417,8 @@ package final class Spool: Sendable {
             reader?.close()
             reader = nil
         }
+        // Before the writer: closing the last connection checkpoints what is left.
+        checkpointer.close()
         database.withLock { database in
             database?.close()
             database = nil
