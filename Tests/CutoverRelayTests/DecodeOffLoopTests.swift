@@ -136,6 +136,18 @@ final class Responses: Sendable {
         }
 
         var exposition: String { String(decoding: metrics.exposition(), as: UTF8.self) }
+
+        /// Keeps the pool's only worker busy until the returned latch opens.
+        func occupyTheWorker() throws -> Latch {
+            let started = Latch()
+            let gate = Latch()
+            #expect(pool.submit {
+                started.open()
+                _ = gate.wait()
+            })
+            try #require(started.wait())
+            return gate
+        }
     }
 
     static let onpremBody = Array(#"{"messages":[{"from":"1650","id":"m1","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}"#.utf8)
@@ -144,13 +156,7 @@ final class Responses: Sendable {
     /// thread is answered at once; the next webhook finds the backlog full and gets 503.
     @Test func aBusyDecoderNeitherStallsTheLoopNorQueuesWithoutBound() throws {
         let harness = try Harness(workers: 1, maxPending: 1)
-        let started = Latch()
-        let gate = Latch()
-        #expect(harness.pool.submit {
-            started.open()
-            _ = gate.wait()
-        })
-        #expect(started.wait())
+        let gate = try harness.occupyTheWorker()
 
         let webhook = Responses()
         harness.post("/onprem/default", Self.onpremBody, webhook)
@@ -185,13 +191,7 @@ final class Responses: Sendable {
         #expect(first.next())
         #expect(first.all.map(\.status) == [.ok])
 
-        let started = Latch()
-        let gate = Latch()
-        #expect(harness.pool.submit {
-            started.open()
-            _ = gate.wait()
-        })
-        #expect(started.wait())
+        let gate = try harness.occupyTheWorker()
         let retry = Responses()
         harness.post("/onprem/default", Self.onpremBody, retry)
         if small {
