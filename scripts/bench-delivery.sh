@@ -52,8 +52,14 @@ git archive "$BASE" $(printf 'Sources/%s ' $spool_targets) | tar -x -C "$root/ba
 for target in $spool_targets; do cp -R "Sources/$target" "$root/new/Sources/"; done
 echo "building base $(git rev-parse --short "$BASE") and this tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources/CutoverSpool || echo ' + changes'))" >&2
 # A base from before worker turns has no `recordAndClaim`: its `turns` row reads n/a.
-if grep -q "func recordAndClaim" "$root/base/Sources/CutoverSpool/Spool.swift"; then prepare base '.define("TURNS")'; else prepare base '.define("BASE")'; fi
-prepare new '.define("TURNS")'
+# A base whose results carry no claim (`DeliveryResult(for:)`) makes them from the delivery id alone.
+defines() { # variant
+    local spool=$root/$1/Sources/CutoverSpool
+    if grep -q "func recordAndClaim" "$spool/Spool.swift"; then printf '.define("TURNS")'; else printf '.define("BASE")'; fi
+    if grep -q "init(for delivery: ClaimedDelivery" "$spool/Models.swift"; then printf ', .define("CLAIMED_RESULTS")'; fi
+}
+prepare base "$(defines base)"
+prepare new "$(defines new)"
 variants=("base separate" "base turns" "new separate" "new turns")
 
 printf '%-6s %-22s %10s %10s %10s %10s %10s\n' batch variant "wall µs/ev" "CPU µs/ev" "txn/100ev" "wall ×" "CPU ×"

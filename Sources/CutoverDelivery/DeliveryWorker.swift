@@ -386,7 +386,7 @@ package final class DeliveryWorker: @unchecked Sendable {
             }
         }
         publishCircuit(now: now)
-        unrecorded.append(DeliveryResult(deliveryID: delivery.id, result: result, response: response))
+        unrecorded.append(DeliveryResult(for: delivery, result: result, response: response))
         sending -= 1
         // Now when little is left to send or nothing else will come back (an idle destination's
         // outcome is recorded at once); otherwise after more outcomes joined.

@@ -27,14 +27,12 @@ extension DeliveryTurn {
     /// which comparisons a recorded one decided.
     static func recording<Failure: Error>(
         _ outcomes: [DeliveryResult],
-        apply: (_ id: Int64, _ state: DeliveryState, _ nextAttemptAt: Double?, _ error: String?, _ status: Int?, _ response: AttemptResponse?)
-            throws(Failure) -> Bool,
+        apply: (DeliveryResult) throws(Failure) -> Bool,
         settle: (DeliveryResult) throws(Failure) -> [SettledComparison]
     ) throws(Failure) -> DeliveryTurn {
         var turn = DeliveryTurn(skipped: [], claimed: [])
         for outcome in outcomes {
-            let (state, next, error, status) = outcome.recorded
-            if try apply(outcome.deliveryID, state, next, error, status, outcome.response) {
+            if try apply(outcome) {
                 turn.settled += try settle(outcome)
             } else {
                 turn.skipped.append(outcome.deliveryID)

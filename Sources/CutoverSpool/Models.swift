@@ -88,6 +88,10 @@ package struct ClaimedDelivery: Sendable, Hashable {
     package var destination: String
     /// Attempts already made before this one.
     package var attempts: Int
+    /// The number this attempt gets in the delivery's history: one past the latest recorded (a
+    /// revived dead letter goes on counting) or past `attempts` when that is more (attempts made
+    /// before the history existed). Read with the claim, so recording the outcome reads nothing.
+    package var attemptNumber: Int
     /// Canonical event JSON bytes.
     package var payload: [UInt8]
     /// The request the event came from.
@@ -347,10 +351,20 @@ package struct DeliveryResult: Sendable, Hashable {
     /// outcome is final and theirs already is, `recordAndClaim` reports the pair as settled.
     package var comparedWith: [String] = []
 
+    /// What the claim knew of the delivery, when this result was made from it: the SQLite spool
+    /// then records the outcome without reading the delivery's row first. Nil: it reads it.
+    package var claim: AttemptClaim?
+
     package init(deliveryID: Int64, result: Result, response: AttemptResponse? = nil) {
         self.deliveryID = deliveryID
         self.result = result
         self.response = response
+    }
+
+    /// The result of the attempt on `delivery`, carrying what its claim read.
+    package init(for delivery: ClaimedDelivery, result: Result, response: AttemptResponse? = nil) {
+        self.init(deliveryID: delivery.id, result: result, response: response)
+        claim = AttemptClaim(destination: delivery.destination, contactKey: delivery.contactKey, number: delivery.attemptNumber)
     }
 
     /// Delivered with a 2xx: what the comparison calls accepted.
@@ -374,6 +388,16 @@ package struct DeliveryResult: Sendable, Hashable {
         case .dead(let error, let status): (.dead, nil, error, status)
         }
     }
+}
+
+/// The delivery an outcome is for, as its claim left it: its destination (for the counts), its
+/// contact (whose next delivery a final outcome unblocks) and the number the attempt gets. Between
+/// a claim and its outcome the delivery is inflight and only that outcome records an attempt of
+/// it, so the number read at the claim is still the next one.
+package struct AttemptClaim: Sendable, Hashable {
+    package var destination: String
+    package var contactKey: String
+    package var number: Int
 }
 
 /// What an attempt measured of its response: stored beside the attempt's status and error.

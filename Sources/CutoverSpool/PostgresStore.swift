@@ -129,7 +129,8 @@ struct PostgresStore {
         SET state = 'inflight', claimed_by = $4, lease_expires_at = $2 + $5, updated_at = $2
         FROM heads, events AS e\(withRequestBody ? ", requests AS r" : "")
         WHERE d.id = heads.id AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
-        RETURNING d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at, d.next_attempt_at\(
+        RETURNING d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at, d.next_attempt_at,
+            greatest(coalesce((SELECT max(a.attempt) FROM attempts AS a WHERE a.delivery_id = d.id), 0), d.attempts) + 1\(
             withRequestBody ? ", r.body" : "")
         """
     }
@@ -153,8 +154,8 @@ struct PostgresStore {
                     ClaimedDelivery(
                         id: try result.int64(row, 0), eventID: try result.string(row, 1), eventType: try result.string(row, 2),
                         contactKey: try result.string(row, 3), destination: destination, attempts: try result.int(row, 4),
-                        payload: try result.bytes(row, 5), requestID: try result.int64(row, 6), createdAt: try result.double(row, 7),
-                        requestBody: withRequestBody ? try result.bytes(row, 9) : nil)
+                        attemptNumber: try result.int(row, 9), payload: try result.bytes(row, 5), requestID: try result.int64(row, 6),
+                        createdAt: try result.double(row, 7), requestBody: withRequestBody ? try result.bytes(row, 10) : nil)
                 ))
         }
         // RETURNING has no order: the claim's order is due time, then arrival, as in SQLite.
@@ -182,8 +183,10 @@ struct PostgresStore {
     /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
     /// and the comparisons the outcomes settled.
     func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
-        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(PostgresError) in
-            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
+            let (state, next, error, status) = outcome.recorded
+            return try applyAttempt(
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
         } settle: { outcome throws(PostgresError) in
             try settledComparisons(outcome)
         }

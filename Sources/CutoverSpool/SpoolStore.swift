@@ -103,17 +103,16 @@ extension SQLiteDatabase {
     /// one at a time (schema v2 keeps the flag).
     private static let headOfContactQueue = "d.blocked = 0"
 
-    /// When a contact's head delivery is finished (delivered or dead), the next open one becomes the head.
-    /// `state IN (...)` is spelled out so the planner may use the partial index on open deliveries
-    /// (`next.state = 'pending'` alone does not imply the index's condition to SQLite, and without it
-    /// every outcome scanned the whole table).
+    /// When a contact's head delivery (?1, of destination ?2 and contact ?3) is finished (delivered
+    /// or dead), the next open one becomes the head. `state IN (...)` is the condition of the partial
+    /// index on open deliveries, spelled out so the planner uses it (without it every outcome scanned
+    /// the whole table); the index alone answers the subquery. The next open one is pending: only
+    /// a head is ever claimed.
     static let unblockNextSQL = """
         UPDATE deliveries SET blocked = 0
         WHERE id = (
-            SELECT next.id FROM deliveries AS finished JOIN deliveries AS next
-              ON next.destination = finished.destination AND next.contact_key = finished.contact_key
-            WHERE finished.id = ?1 AND next.state IN ('pending', 'inflight') AND next.state = 'pending'
-              AND next.id > finished.id
+            SELECT next.id FROM deliveries AS next
+            WHERE next.destination = ?2 AND next.contact_key = ?3 AND next.state IN ('pending', 'inflight') AND next.id > ?1
             ORDER BY next.id LIMIT 1)
         """
 
@@ -129,7 +128,9 @@ extension SQLiteDatabase {
 
     private static func claimSQL(withRequestBody: Bool) -> String {
         """
-        SELECT d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at\(withRequestBody ? ", r.body" : "")
+        SELECT d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at,
+               max(coalesce((SELECT max(a.attempt) FROM attempts AS a WHERE a.delivery_id = d.id), 0), d.attempts) + 1\(
+            withRequestBody ? ", r.body" : "")
         FROM deliveries AS d JOIN events AS e ON e.seq = d.event_seq\(withRequestBody ? " JOIN requests AS r ON r.id = e.request_id" : "")
         WHERE d.destination = ?1 AND d.state = 'pending' AND d.next_attempt_at <= ?2
           AND \(headOfContactQueue)
@@ -199,9 +200,10 @@ extension SQLiteDatabase {
         ) { row in
             ClaimedDelivery(
                 id: row.int64(0), eventID: row.string(1), eventType: row.string(2), contactKey: row.string(3),
-                destination: destination, attempts: row.int(4), payload: row.bytes(5),
-                requestID: row.int64(6), createdAt: row.double(7), requestBody: withRequestBody ? row.bytes(8) : nil)
+                destination: destination, attempts: row.int(4), attemptNumber: row.int(8), payload: row.bytes(5),
+                requestID: row.int64(6), createdAt: row.double(7), requestBody: withRequestBody ? row.bytes(9) : nil)
         }
+        guard !claimed.isEmpty else { return [] }
         for delivery in claimed {
             try run(Self.markInflightSQL, "mark delivery \(delivery.id) inflight") { statement throws(SpoolError) in
                 try statement.bind(delivery.id, at: 1)
@@ -240,57 +242,73 @@ extension SQLiteDatabase {
     /// Inside the caller's transaction: the ids that were no longer inflight (`skipped`) and the
     /// comparisons the outcomes settled.
     private func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(SpoolError) -> DeliveryTurn {
-        try DeliveryTurn.recording(outcomes) { id, state, next, error, status, response throws(SpoolError) in
-            try applyAttempt(id: id, state: state, nextAttemptAt: next, error: error, status: status, response: response, now: now)
+        try DeliveryTurn.recording(outcomes) { outcome throws(SpoolError) in
+            let (state, next, error, status) = outcome.recorded
+            return try applyAttempt(
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response,
+                claim: outcome.claim, now: now)
         } settle: { outcome throws(SpoolError) in
             try settledComparisons(outcome)
         }
     }
 
-    /// The inflight delivery an outcome is for: its destination (for the counts) and the number its
-    /// attempt gets, read before the row changes. Plain lookups by key: an `UPDATE ... RETURNING` or
-    /// an `INSERT ... SELECT` from the table it writes would build an ephemeral table per outcome.
+    /// The inflight delivery an outcome is for, read when the outcome does not carry its claim
+    /// (`AttemptClaim`). Plain lookups by key: an `UPDATE ... RETURNING` or an `INSERT ... SELECT`
+    /// from the table it writes would build an ephemeral table per outcome.
     private static let inflightDeliverySQL = """
-        SELECT d.destination, d.attempts, (SELECT max(attempt) FROM attempts WHERE delivery_id = ?1)
+        SELECT d.destination, d.contact_key, max(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = ?1), 0), d.attempts) + 1
         FROM deliveries AS d WHERE d.id = ?1 AND d.state = 'inflight'
         """
-    private static let recordOutcomeSQL = """
+    /// `destination`: an outcome carrying a claim for another destination's delivery is not its outcome.
+    static let recordOutcomeSQL = """
         UPDATE deliveries
         SET state = ?2, attempts = attempts + 1, next_attempt_at = coalesce(?3, next_attempt_at),
             last_error = ?4, last_status = ?5, updated_at = ?6
-        WHERE id = ?1 AND state = 'inflight'
+        WHERE id = ?1 AND state = 'inflight' AND destination = ?7
         """
 
-    /// One outcome, inside the caller's transaction. False when the delivery is not inflight.
+    /// One outcome, inside the caller's transaction. False when the delivery is not inflight: the
+    /// UPDATE's change count says so, whether the claim was carried or read.
     private func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
-        now: Double
+        claim carried: AttemptClaim? = nil, now: Double
     ) throws(SpoolError) -> Bool {
-        let operation = "record the outcome of delivery \(id)"
-        let found = try firstRow(
-            Self.inflightDeliverySQL, operation,
-            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
-        ) { row in (destination: row.string(0), attempts: row.int(1), latestAttempt: row.optionalInt(2)) }
-        guard let found else { return false }
-        try run(Self.recordOutcomeSQL, operation) { statement throws(SpoolError) in
+        let claim: AttemptClaim
+        if let carried {
+            claim = carried
+        } else if let read = try inflightClaim(id: id) {
+            claim = read
+        } else {
+            return false
+        }
+        let changed = try run(Self.recordOutcomeSQL, "record the outcome of delivery \(id)") { statement throws(SpoolError) in
             try statement.bind(id, at: 1)
             try statement.bind(state.rawValue, at: 2)
             try statement.bind(nextAttemptAt, at: 3)
             try statement.bind(error, at: 4)
             try statement.bind(status, at: 5)
             try statement.bind(now, at: 6)
+            try statement.bind(claim.destination, at: 7)
         }
-        countDeltas.moveDeliveries(1, destination: found.destination, from: .inflight, to: state)
-        // Numbering goes on from the history, or from the `attempts` column for a delivery attempted
-        // before the history existed (or revived, which resets the column).
-        let number = max(found.latestAttempt ?? 0, found.attempts) + 1
-        try recordAttempt(id: id, number: number, state: state, error: error, status: status, response: response, now: now)
+        guard changed == 1 else { return false }
+        countDeltas.moveDeliveries(1, destination: claim.destination, from: .inflight, to: state)
+        try recordAttempt(id: id, number: claim.number, state: state, error: error, status: status, response: response, now: now)
         if state == .delivered || state == .dead {
             try run(Self.unblockNextSQL, "unblock the delivery after \(id)") { statement throws(SpoolError) in
                 try statement.bind(id, at: 1)
+                try statement.bind(claim.destination, at: 2)
+                try statement.bind(claim.contactKey, at: 3)
             }
         }
         return true
+    }
+
+    /// What the claim of an inflight delivery read, read again (nil: not inflight).
+    private func inflightClaim(id: Int64) throws(SpoolError) -> AttemptClaim? {
+        try firstRow(
+            Self.inflightDeliverySQL, "read inflight delivery \(id)",
+            bind: { statement throws(SpoolError) in try statement.bind(id, at: 1) }
+        ) { row in AttemptClaim(destination: row.string(0), contactKey: row.string(1), number: row.int(2)) }
     }
 
     /// Earliest time a claimable delivery of `destination` becomes due (only heads of contact queues

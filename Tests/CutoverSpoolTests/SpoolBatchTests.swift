@@ -128,16 +128,65 @@ struct SpoolBatchTests {
         }
     }
 
-    @Test func outcomesOfDeliveriesNoLongerInflightAreSkippedAndTheRestRecorded() throws {
+    /// Results made from their claim (`DeliveryResult(for:)`, as the worker makes them) or from the
+    /// delivery id alone (the spool reads the row): both are recorded, or skipped, alike.
+    @Test(arguments: [false, true])
+    func outcomesOfDeliveriesNoLongerInflightAreSkippedAndTheRestRecorded(carryingTheClaim: Bool) throws {
         try withSpool { spool, _ in
             let t = 1_000.0
             _ = try spool.ingest([request([event("A1", contact: "A"), event("B1", contact: "B")], at: t)])
             let claimed = try spool.recordAndClaim([], destination: "primary", now: t, limit: 10).claimed
             // An operator's restart (crash recovery) put them back to pending meanwhile.
             _ = try spool.withDatabase("reset") { database throws(SpoolError) in try database.resetInflight(now: t) }
-            let turn = try spool.recordAndClaim(delivered(claimed), destination: "primary", now: t + 1, limit: 10)
+            let outcomes = carryingTheClaim ? claimed.map { DeliveryResult(for: $0, result: .delivered(status: 200)) } : delivered(claimed)
+            let turn = try spool.recordAndClaim(outcomes, destination: "primary", now: t + 1, limit: 10)
             #expect(turn.skipped == claimed.map(\.id))
             #expect(turn.claimed.map(\.eventID) == ["A1", "B1"], "still pending, so claimed again")
+            #expect(try spool.attempts(deliveryID: claimed[0].id).isEmpty)
+        }
+    }
+
+    @Test func aResultCarryingAClaimOfAnotherDestinationIsSkippedAndCountsNothing() throws {
+        try withSpool { spool, _ in
+            let t = 1_000.0
+            _ = try spool.ingest([request([event("A1", contact: "A", destinations: ["primary", "shadow"])], at: t)])
+            let primary = try #require(try spool.recordAndClaim([], destination: "primary", now: t, limit: 10).claimed.first)
+            _ = try spool.recordAndClaim([], destination: "shadow", now: t, limit: 10)
+            var misaddressed = DeliveryResult(for: primary, result: .delivered(status: 200))
+            misaddressed.claim?.destination = "shadow"
+            let turn = try spool.recordAndClaim([misaddressed], destination: "primary", now: t + 1, limit: 10)
+            #expect(turn.skipped == [primary.id])
+            let counts = try spool.stats().deliveries
+            #expect(counts["primary"]?.inflight == 1 && counts["primary"]?.delivered == 0)
+            #expect(counts["shadow"]?.inflight == 1 && counts["shadow"]?.delivered == 0)
+            #expect(try spool.delivery(id: primary.id)?.state == .inflight)
+        }
+    }
+
+    /// A claim carries the number its attempt gets, the same the row and the history give (what
+    /// recording from the id alone reads): past the history after a revive, past `attempts`.
+    @Test(arguments: SpoolKind.allCases)
+    func aClaimCarriesTheNumberTheHistoryGivesItsAttempt(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            let t = 1_000.0
+            _ = try spool.ingest([request([event("A1", contact: "A")], at: t)])
+            var claimed = try #require(try spool.recordAndClaim([], destination: "primary", now: t, limit: 1).claimed.first)
+            #expect(claimed.attemptNumber == 1)
+            claimed = try #require(
+                try spool.recordAndClaim(
+                    [DeliveryResult(for: claimed, result: .retry(at: t + 1, error: "HTTP 503", status: 503))],
+                    destination: "primary", now: t + 1, limit: 1
+                ).claimed.first)
+            #expect(claimed.attemptNumber == 2 && claimed.attempts == 1)
+            let dead = try spool.recordAndClaim(
+                [DeliveryResult(for: claimed, result: .dead(error: "HTTP 410", status: 410))], destination: "primary", now: t + 2, limit: 1)
+            #expect(dead.claimed.isEmpty && dead.skipped.isEmpty)
+            #expect(try spool.retryDead(ids: [claimed.id], destination: nil, at: t + 3) == 1)
+            claimed = try #require(try spool.recordAndClaim([], destination: "primary", now: t + 3, limit: 1).claimed.first)
+            #expect(claimed.attemptNumber == 3 && claimed.attempts == 0, "the revive reset the row's count, not the history's")
+            _ = try spool.recordAndClaim([DeliveryResult(for: claimed, result: .delivered(status: 200))], destination: "primary", now: t + 4, limit: 1)
+            #expect(try spool.attempts(deliveryID: claimed.id).map(\.attempt) == [1, 2, 3])
+            #expect(try spool.stats().deliveries["primary"]?.delivered == 1)
         }
     }
 }

@@ -109,7 +109,9 @@ struct SpoolAttemptTests {
 
             let spool = try Spool.open(directory: directory)
             defer { spool.close() }
-            let id = try #require(try spool.claim(destination: "primary", now: t0, limit: 1).first).id
+            let claimed = try #require(try spool.claim(destination: "primary", now: t0, limit: 1).first)
+            #expect(claimed.attemptNumber == 3)
+            let id = claimed.id
             try spool.scheduleRetry(id: id, at: t0 + 60, error: "HTTP 502", status: 502, now: t0)
             #expect(try spool.attempts(deliveryID: id).map(\.attempt) == [3])
             #expect(try spool.stats().totals == SpoolTotals())

@@ -4,7 +4,8 @@
 // instant, so what is timed is what the spool costs per delivered event.
 //
 // Built twice by scripts/bench-delivery.sh, against the base commit's CutoverSpool and against
-// this tree's; `TURNS` is defined only where `Spool.recordAndClaim` exists.
+// this tree's; `TURNS` is defined only where `Spool.recordAndClaim` exists, `CLAIMED_RESULTS` only
+// where a result is made from its claim (`DeliveryResult(for:)`, as the delivery worker makes them).
 //
 // usage: spool-bench <events> <contacts> <mode> <batch>
 //   mode `separate`: claim(limit: batch), then record(the batch): two transactions per batch.
@@ -44,6 +45,14 @@ do {
         index += chunk.count
     }
 
+    func deliveredResults(_ claimed: [ClaimedDelivery]) -> [DeliveryResult] {
+        #if CLAIMED_RESULTS
+        claimed.map { DeliveryResult(for: $0, result: .delivered(status: 200)) }
+        #else
+        claimed.map { DeliveryResult(deliveryID: $0.id, result: .delivered(status: 200)) }
+        #endif
+    }
+
     let wallStart = DispatchTime.now().uptimeNanoseconds
     let cpuStart = cpuSeconds()
     var delivered = 0
@@ -54,7 +63,7 @@ do {
             let claimed = try spool.claim(destination: "d", now: 2_000, limit: batch)
             transactions += 1
             if claimed.isEmpty { break }
-            try spool.record(claimed.map { DeliveryResult(deliveryID: $0.id, result: .delivered(status: 200)) }, now: 2_000)
+            try spool.record(deliveredResults(claimed), now: 2_000)
             transactions += 1
             delivered += claimed.count
         }
@@ -66,7 +75,7 @@ do {
             transactions += 1
             delivered += outcomes.count
             if turn.claimed.isEmpty { break }
-            outcomes = turn.claimed.map { DeliveryResult(deliveryID: $0.id, result: .delivered(status: 200)) }
+            outcomes = deliveredResults(turn.claimed)
         }
         #else
         print("n/a")
