@@ -295,6 +295,11 @@ package final class IngressHandler: HTTPServerHandler {
         respond(busy)
     }
 
+    /// The route name the decoder takes: it names On-Prem sources after it (`cutover:onprem/<name>`).
+    private static func decoderRoute(_ route: String, _ api: WebhookAPI) -> String? {
+        api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
+    }
+
     private enum LoopCheck {
         case answered
         /// Not known to be a retry: the body, parsed, for the decode worker.
@@ -314,8 +319,7 @@ package final class IngressHandler: HTTPServerHandler {
         let started = DispatchTime.now()
         let root: JSONValue
         do throws(WebhookDecodeError) { root = try snapshot.decoder.parse(request.body) } catch { return .unparsed }
-        let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
-        guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: routeName),
+        guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: Self.decoderRoute(route, api)),
             spool.committedInMemory(ids)
         else { return .parsed(root) }
         answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
@@ -339,8 +343,7 @@ package final class IngressHandler: HTTPServerHandler {
         // The events written, still decoded, for their deliveries once the commit succeeded.
         var fresh: [CanonicalEvent] = []
         do throws(WebhookDecodeError) {
-            // The decoder names On-Prem sources after the route (`cutover:onprem/<name>`).
-            let routeName = api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
+            let routeName = Self.decoderRoute(route, api)
             let format = WebhookInputFormat(api)
             let root: JSONValue
             if let parsed { root = parsed } else { root = try snapshot.decoder.parse(request.body) }
