@@ -2,7 +2,9 @@
 package enum QueryString {
     /// Splits a request target into its path and decoded query parameters (first value wins).
     package static func split(_ target: String) -> (path: Substring, parameters: [String: String]) {
-        guard let mark = target.firstIndex(of: "?") else { return (target[...], [:]) }
+        // On the UTF-8 view: `String.firstIndex(of:)` would walk grapheme clusters, and `?` is ASCII,
+        // so the index found is a valid String index.
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], [:]) }
         var parameters: [String: String] = [:]
         for pair in target[target.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -31,10 +31,15 @@ package struct ServerResponse: Sendable {
 
     /// A short plain-text response, the shape of every error Cutover answers.
     package static func text(_ status: HTTPResponse.Status, _ text: String) -> ServerResponse {
-        var fields = HTTPFields()
-        fields[.contentType] = "text/plain; charset=utf-8"
-        return ServerResponse(status: status, headerFields: fields, body: Array((text + "\n").utf8))
+        var body: [UInt8] = []
+        body.reserveCapacity(text.utf8.count + 1)
+        body.append(contentsOf: text.utf8)
+        body.append(UInt8(ascii: "\n"))
+        return ServerResponse(status: status, headerFields: plainTextFields, body: body)
     }
+
+    /// Built once: setting a field validates its value, and every error and probe answer has this one.
+    private static let plainTextFields: HTTPFields = [.contentType: "text/plain; charset=utf-8"]
 }
 
 /// Answers requests. `respond` may be called from any thread, exactly once.

@@ -25,6 +25,19 @@ package final class IngressHandler: HTTPServerHandler {
             verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
             decoder = WebhookDecoder(maxEvents: settings.config.limits.maxEventsPerRequest)
         }
+
+        /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
+        /// random paths cannot grow the metrics without bound). A method of the snapshot: passing
+        /// `settings` to a static function copied the whole struct (a retain per field) per request.
+        func routeLabel(_ path: Substring) -> String {
+            switch path {
+            case "/cloud", "/healthz", "/readyz", "/metrics":
+                return String(path)
+            default:
+                guard path.hasPrefix("/onprem/") else { return "other" }
+                return settings.onpremRoutes[String(path.dropFirst("/onprem/".count))] != nil ? String(path) : "/onprem/unknown"
+            }
+        }
     }
 
     private let snapshot: Locked<Snapshot>
@@ -74,6 +87,8 @@ package final class IngressHandler: HTTPServerHandler {
     }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
+    /// `/healthz`'s answer, built once: it never changes, and every load balancer polls it.
+    private static let alive = ServerResponse.text(.ok, "ok")
 
     /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
     /// echoes it in the response.
@@ -82,7 +97,9 @@ package final class IngressHandler: HTTPServerHandler {
         let logger = logger
         let respondWithID: @Sendable (ServerResponse) -> Void = { response in
             var response = response
-            response.headerFields[Self.requestIDField] = requestID
+            // Appended, not set: no answer of ours carries the field yet, and the setter first
+            // searches the fields for it and replaces every match.
+            response.headerFields.append(HTTPField(name: Self.requestIDField, value: requestID))
             logger.debug(
                 "request",
                 metadata: [
@@ -102,7 +119,7 @@ package final class IngressHandler: HTTPServerHandler {
         let response: ServerResponse?
         switch path {
         case "/healthz":
-            response = method == .get || method == .head ? .text(.ok, "ok") : methodNotAllowed(allow: "GET")
+            response = method == .get || method == .head ? Self.alive : methodNotAllowed(allow: "GET")
         case "/readyz":
             guard method == .get || method == .head else {
                 response = methodNotAllowed(allow: "GET")
@@ -137,7 +154,7 @@ package final class IngressHandler: HTTPServerHandler {
             }
         }
         if let response {
-            count(request, route: Self.routeLabel(path, settings: current.settings), status: response.status)
+            count(request, route: current.routeLabel(path), status: response.status)
             respond(response)
         }
     }
@@ -162,7 +179,7 @@ package final class IngressHandler: HTTPServerHandler {
             let name = String(path.dropFirst("/onprem/".count))
             guard let route = current.settings.onpremRoutes[name] else {
                 refusal = .text(.notFound, "no On-Prem route named \(name)")
-                return refused(refusal, head, path: path, settings: current.settings)
+                return refused(refusal, head, path: path, snapshot: current)
             }
             guard let token = route.token else { return nil }
             if let offered = Self.offeredCredential(head.headerFields, query: query), ConstantTime.equals(offered, token) { return nil }
@@ -173,13 +190,13 @@ package final class IngressHandler: HTTPServerHandler {
             guard !Self.servedPaths.contains(path) else { return nil }
             refusal = .text(.notFound, "no route for \(path)")
         }
-        return refused(refusal, head, path: path, settings: current.settings)
+        return refused(refusal, head, path: path, snapshot: current)
     }
 
     private static let servedPaths: Set<Substring> = ["/healthz", "/readyz", "/metrics"]
 
-    private func refused(_ response: ServerResponse, _ head: HTTPRequest, path: Substring, settings: RelaySettings) -> ServerResponse {
-        metrics.countRequest(route: Self.routeLabel(path, settings: settings), status: response.status.code)
+    private func refused(_ response: ServerResponse, _ head: HTTPRequest, path: Substring, snapshot: Snapshot) -> ServerResponse {
+        metrics.countRequest(route: snapshot.routeLabel(path), status: response.status.code)
         var response = response
         response.headerFields[Self.requestIDField] = RequestID.resolve(incoming: head.headerFields[Self.requestIDField])
         return response
@@ -484,17 +501,5 @@ package final class IngressHandler: HTTPServerHandler {
 
     private func count(_ request: ServerRequest, route: String, status: HTTPResponse.Status) {
         metrics.countRequest(route: route, status: status.code)
-    }
-
-    /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
-    /// random paths cannot grow the metrics without bound).
-    private static func routeLabel(_ path: Substring, settings: RelaySettings) -> String {
-        switch path {
-        case "/cloud", "/healthz", "/readyz", "/metrics":
-            return String(path)
-        default:
-            guard path.hasPrefix("/onprem/") else { return "other" }
-            return settings.onpremRoutes[String(path.dropFirst("/onprem/".count))] != nil ? String(path) : "/onprem/unknown"
-        }
     }
 }
