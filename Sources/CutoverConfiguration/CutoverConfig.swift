@@ -199,6 +199,7 @@ package struct CutoverConfig: ConfigSection {
         package var maxPendingDecodes = 256
         package var decodeWorkers = 0
         package var loopDedupMaxBytes = 16 * 1024
+        package var signedBodiesKept = 65_536
 
         package init() {}
         package static var defaults: Self { Self() }
@@ -219,6 +220,7 @@ package struct CutoverConfig: ConfigSection {
             .value("max_pending_decodes", \.maxPendingDecodes, .atLeast(1), doc: "bodies waiting for a decode worker; one more gets 503"),
             .value("decode_workers", \.decodeWorkers, .atLeast(0), doc: "threads that normalize bodies off the I/O loops; 0: one per core"),
             .value("loop_dedup_max_bytes", \.loopDedupMaxBytes, .atLeast(0), doc: "bodies up to this size are parsed on the I/O loop, and a retry of ids in the dedup index is answered there; 0: every body goes to a decode worker"),
+            .value("signed_bodies_kept", \.signedBodiesKept, .atLeast(0), doc: "verified X-Hub-Signature-256 values of recent /cloud bodies, kept with their event ids, so a retry of the same bytes is recognized without parsing; 0: off"),
         ]
     }
 

@@ -19,11 +19,16 @@ package final class IngressHandler: HTTPServerHandler {
         let settings: RelaySettings
         let verifier: WebhookSignatureVerifier?
         let decoder: WebhookDecoder
+        /// The ids of recent signed bodies, under this snapshot's secrets and decoder; nil when off
+        /// or when no signature is checked.
+        let signedBodies: SignedBodyIDs?
 
         init(_ settings: RelaySettings) {
             self.settings = settings
             verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
             decoder = WebhookDecoder(maxEvents: settings.config.limits.maxEventsPerRequest)
+            let kept = settings.config.limits.signedBodiesKept
+            signedBodies = verifier != nil && kept > 0 ? SignedBodyIDs(capacity: kept) : nil
         }
 
         /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
@@ -85,6 +90,9 @@ package final class IngressHandler: HTTPServerHandler {
         let fresh = Snapshot(settings)
         snapshot.withLock { $0 = fresh }
     }
+
+    /// Signed bodies whose ids the current snapshot remembers (`SignedBodyIDs`).
+    package var signedBodiesRemembered: Int { snapshot.withLock { $0 }.signedBodies?.count ?? 0 }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
     /// `/healthz`'s answer, built once: it never changes, and every load balancer polls it.
@@ -221,19 +229,21 @@ package final class IngressHandler: HTTPServerHandler {
     private func acceptCloud(
         _ request: ServerRequest, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> ServerResponse? {
+        var signedBody: SignedBodyIDs.Key?
         if let verifier = snapshot.verifier {
             guard let signature = request.head.headerFields[.xHubSignature256] else {
                 metrics.countSignatureFailure(reason: "missing")
                 logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "missing X-Hub-Signature-256")
             }
-            guard verifier.verify(header: signature, body: request.body) else {
+            guard let mac = verifier.verifiedMAC(header: signature, body: request.body) else {
                 metrics.countSignatureFailure(reason: "mismatch")
                 logger.warning("POST /cloud rejected: signature does not match", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "invalid X-Hub-Signature-256")
             }
+            signedBody = SignedBodyIDs.Key(mac: mac)
         }
-        spoolRequest(request, route: "cloud", api: .cloud, business: nil, snapshot: snapshot, respond: respond)
+        spoolRequest(request, route: "cloud", api: .cloud, business: nil, signedBody: signedBody, snapshot: snapshot, respond: respond)
         return nil
     }
 
@@ -253,7 +263,9 @@ package final class IngressHandler: HTTPServerHandler {
                 return .text(.unauthorized, "missing or wrong credential")
             }
         }
-        spoolRequest(request, route: "onprem/\(name)", api: .onprem, business: route.business, snapshot: snapshot, respond: respond)
+        spoolRequest(
+            request, route: "onprem/\(name)", api: .onprem, business: route.business, signedBody: nil, snapshot: snapshot,
+            respond: respond)
         return nil
     }
 
@@ -277,14 +289,15 @@ package final class IngressHandler: HTTPServerHandler {
     /// Hands the request to the decode pool; on the loop, only a full backlog and a small body's
     /// retry of ids the dedup index knows are answered.
     private func spoolRequest(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, snapshot: Snapshot,
-        respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
+        snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
         let parsed: JSONValue?
         switch request.body.count <= snapshot.settings.config.limits.loopDedupMaxBytes
-            ? answerKnownRetry(request, route: route, api: api, business: business, snapshot: snapshot, respond: respond)
+            ? answerKnownRetry(
+                request, route: route, api: api, business: business, signedBody: signedBody, snapshot: snapshot, respond: respond)
             : .unparsed
         {
         case .answered: return
@@ -328,17 +341,24 @@ package final class IngressHandler: HTTPServerHandler {
     /// On the loop, for a body no larger than `limits.loop_dedup_max_bytes`: Meta's retries are the
     /// commonest request of all, and one whose every id is in the dedup index is answered here,
     /// without a hop to a decode worker and back. Only memory is asked (`committedInMemory`), so the
-    /// loop never waits for the database; anything else goes on to a decode worker, parsed.
+    /// loop never waits for the database; anything else goes on to a decode worker, parsed. A signed
+    /// body seen before is not even parsed: its signature gives its ids (`SignedBodyIDs`).
     private func answerKnownRetry(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, snapshot: Snapshot,
-        respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
+        snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> LoopCheck {
         let started = DispatchTime.now()
+        let signedBodies = signedBody.flatMap { key in snapshot.signedBodies.map { (key, $0) } }
+        if let (key, known) = signedBodies, let ids = known.ids(of: key), spool.committedInMemory(ids) {
+            answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
+            return .answered
+        }
         let root: JSONValue
         do throws(WebhookDecodeError) { root = try snapshot.decoder.parse(request.body) } catch { return .unparsed }
-        guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: Self.decoderRoute(route, api)),
-            spool.committedInMemory(ids)
+        guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: Self.decoderRoute(route, api))
         else { return .parsed(root) }
+        if let (key, known) = signedBodies { known.remember(ids, of: key) }
+        guard spool.committedInMemory(ids) else { return .parsed(root) }
         answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
         return .answered
     }

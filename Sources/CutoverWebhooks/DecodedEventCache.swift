@@ -23,48 +23,27 @@ package final class DecodedEventCache: Sendable {
     }
 
     package let capacity: Int
-
-    private struct State {
-        var events: [Key: CanonicalEvent] = [:]
-        /// Insertion order, as a ring: `order[next]` is the oldest once the ring is full.
-        var order: [Key] = []
-        var next = 0
-    }
-
-    private let state: Locked<State>
+    private let events: Locked<BoundedRecentMap<Key, CanonicalEvent>>
 
     package init(capacity: Int) {
         self.capacity = max(0, capacity)
-        var initial = State()
-        initial.events.reserveCapacity(min(self.capacity, 4_096))
-        state = Locked(initial)
+        events = Locked(BoundedRecentMap(capacity: capacity))
     }
 
     /// After the commit that stored them: `events` of request `requestID`. An event already kept
     /// under its key stays (the first of a request's repeated ids is the one stored).
-    package func insert(requestID: Int64, events: [CanonicalEvent]) {
-        guard capacity > 0, !events.isEmpty else { return }
-        state.withLock { state in
-            for event in events {
-                let key = Key(requestID: requestID, eventID: event.id)
-                guard state.events[key] == nil else { continue }
-                state.events[key] = event
-                if state.order.count < capacity {
-                    state.order.append(key)
-                } else {
-                    state.events[state.order[state.next]] = nil
-                    state.order[state.next] = key
-                    state.next = (state.next + 1) % capacity
-                }
-            }
+    package func insert(requestID: Int64, events stored: [CanonicalEvent]) {
+        guard capacity > 0, !stored.isEmpty else { return }
+        events.withLock { events in
+            for event in stored { events.insertIfAbsent(event, for: Key(requestID: requestID, eventID: event.id)) }
         }
     }
 
     /// The stored event `eventID` of request `requestID`, if still kept.
     package func event(requestID: Int64, eventID: String) -> CanonicalEvent? {
         guard capacity > 0 else { return nil }
-        return state.withLock { $0.events[Key(requestID: requestID, eventID: eventID)] }
+        return events.withLock { $0[Key(requestID: requestID, eventID: eventID)] }
     }
 
-    package var count: Int { state.withLock { $0.events.count } }
+    package var count: Int { events.withLock { $0.count } }
 }

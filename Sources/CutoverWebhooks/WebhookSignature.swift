@@ -171,18 +171,28 @@ package struct WebhookSignatureVerifier: Sendable, CustomStringConvertible, Cust
     /// True when `header` is `sha256=<hex>` and matches the HMAC of `body` under any secret
     /// (constant-time compare). A missing or malformed header, no secrets, or an OpenSSL failure is false.
     package func verify(header: String?, body: UnsafeRawBufferPointer) -> Bool {
-        guard let header, let expected = WebhookSignature.parseHeader(header) else { return false }
+        verifiedMAC(header: header, body: body) != nil
+    }
+
+    package func verify(header: String?, body: [UInt8]) -> Bool {
+        body.withUnsafeBytes { verify(header: header, body: $0) }
+    }
+
+    /// `verify`, giving the 32 bytes the header named when they match: an identity of exactly
+    /// this body (nobody without a secret can make another body with the same HMAC).
+    package func verifiedMAC(header: String?, body: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let header, let expected = WebhookSignature.parseHeader(header) else { return nil }
         var matched = false
         // Every secret is tried, so the time taken does not tell which one matched.
         for key in keys {
             guard let mac = try? key.mac(body) else { continue }
             if ConstantTime.equals(mac, expected) { matched = true }
         }
-        return matched
+        return matched ? expected : nil
     }
 
-    package func verify(header: String?, body: [UInt8]) -> Bool {
-        body.withUnsafeBytes { verify(header: header, body: $0) }
+    package func verifiedMAC(header: String?, body: [UInt8]) -> [UInt8]? {
+        body.withUnsafeBytes { verifiedMAC(header: header, body: $0) }
     }
 }
 

@@ -4,6 +4,7 @@ import CutoverHTTPServer
 @testable import CutoverOperations
 import CutoverSpool
 import CutoverTestSupport
+import CutoverWebhooks
 import Dispatch
 import Foundation
 import HTTPTypes
@@ -112,12 +113,19 @@ final class Responses: Sendable {
         let pool: DecodePool
         let handler: IngressHandler
 
-        init(workers: Int = 1, maxPending: Int = 1, loopDedupMaxBytes: Int = CutoverConfig.Limits().loopDedupMaxBytes) throws {
+        let settings: RelaySettings
+
+        init(
+            workers: Int = 1, maxPending: Int = 1, loopDedupMaxBytes: Int = CutoverConfig.Limits().loopDedupMaxBytes,
+            appSecret: String? = nil, signedBodiesKept: Int = CutoverConfig.Limits().signedBodiesKept
+        ) throws {
             directory = try TemporaryDirectory()
             var config = CutoverConfig()
             config.spool = .directory(directory.path)
             config.limits.loopDedupMaxBytes = loopDedupMaxBytes
-            let settings = try RelaySettings(config: config, environment: [:])
+            config.limits.signedBodiesKept = signedBodiesKept
+            config.cloud.appSecrets = appSecret.map { [Secret(.literal($0))] } ?? []
+            settings = try RelaySettings(config: config, environment: [:])
             spool = try Spool.open(directory: directory.path)
             pool = DecodePool(workers: workers, maxPending: maxPending)
             handler = IngressHandler(
@@ -127,6 +135,12 @@ final class Responses: Sendable {
 
         func post(_ path: String, _ body: [UInt8], _ responses: Responses) {
             let head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: path)
+            handler.handle(ServerRequest(head: head, body: body, remoteAddress: "127.0.0.1"), respond: responses.respond)
+        }
+
+        func post(_ path: String, _ body: [UInt8], signature: String, _ responses: Responses) {
+            var head = HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: path)
+            head.headerFields[.xHubSignature256] = signature
             handler.handle(ServerRequest(head: head, body: body, remoteAddress: "127.0.0.1"), respond: responses.respond)
         }
 
@@ -206,6 +220,62 @@ final class Responses: Sendable {
         #expect(retry.all.map(\.status) == [.ok])
         #expect(try harness.spool.requestSummaries().count == 1, "the retry was not stored")
         #expect(harness.exposition.contains(#"cutover_duplicate_requests_total{route="/onprem/default"} 1"#))
+    }
+
+    static func cloudBody(messageID: String) -> [UInt8] {
+        Array(
+            #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001","phone_number_id":"2"},"messages":[{"from":"1650","id":"\#(messageID)","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}}]}]}"#
+                .utf8)
+    }
+
+    /// A signed `/cloud` body's ids are kept under its verified signature, so Meta's byte-for-byte
+    /// retry is answered on the loop from memory; another body is another entry, a reload (other
+    /// secrets) forgets them all, and `signed_bodies_kept: 0` keeps none (the retry is then
+    /// answered on the loop after a parse, as before).
+    @Test(arguments: [65_536, 0]) func aSignedRetryIsKnownByItsSignature(kept: Int) throws {
+        let secret = "signed-retry-secret"
+        let harness = try Harness(workers: 1, maxPending: 4, appSecret: secret, signedBodiesKept: kept)
+        let body = Self.cloudBody(messageID: "wamid.signed-1")
+        let signature = try WebhookSignature.sign(body: body, secret: secret)
+        let first = Responses()
+        harness.post("/cloud", body, signature: signature, first)
+        #expect(first.next())
+        #expect(first.all.map(\.status) == [.ok])
+        #expect(harness.handler.signedBodiesRemembered == (kept > 0 ? 1 : 0))
+
+        let gate = try harness.occupyTheWorker()
+        let retry = Responses()
+        harness.post("/cloud", body, signature: signature, retry)
+        #expect(retry.all.map(\.status) == [.ok], "answered on the caller, behind no decode")
+        #expect(harness.handler.signedBodiesRemembered == (kept > 0 ? 1 : 0), "the same body is one entry")
+
+        let other = Self.cloudBody(messageID: "wamid.signed-2")
+        let otherResponses = Responses()
+        harness.post("/cloud", other, signature: try WebhookSignature.sign(body: other, secret: secret), otherResponses)
+        #expect(otherResponses.all.isEmpty, "a new id waits for the decode worker")
+        #expect(harness.handler.signedBodiesRemembered == (kept > 0 ? 2 : 0))
+        gate.open()
+        #expect(otherResponses.next())
+        #expect(otherResponses.all.map(\.status) == [.ok])
+        #expect(try harness.spool.requestSummaries().count == 2, "the retry was not stored")
+        #expect(harness.exposition.contains(#"cutover_duplicate_requests_total{route="/cloud"} 1"#))
+
+        harness.handler.reload(harness.settings)
+        #expect(harness.handler.signedBodiesRemembered == 0)
+    }
+
+    /// A signature the verifier refuses never reaches the cache, even for a remembered body's bytes.
+    @Test func aBadSignatureIsRefusedEvenForARememberedBody() throws {
+        let secret = "signed-retry-secret"
+        let harness = try Harness(workers: 1, maxPending: 4, appSecret: secret)
+        let body = Self.cloudBody(messageID: "wamid.signed-3")
+        let first = Responses()
+        harness.post("/cloud", body, signature: try WebhookSignature.sign(body: body, secret: secret), first)
+        #expect(first.next())
+        let forged = Responses()
+        harness.post("/cloud", body, signature: try WebhookSignature.sign(body: body, secret: "another-secret"), forged)
+        #expect(forged.all.map(\.status) == [.unauthorized])
+        #expect(harness.handler.signedBodiesRemembered == 1)
     }
 
     @Test func quarantinedBodiesAreCountedByReason() throws {
