@@ -101,7 +101,7 @@ package final class IngressHandler: HTTPServerHandler {
     /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
     /// echoes it in the response.
     package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        let requestID = RequestID.resolve(incoming: request.head.headerFields[Self.requestIDField])
+        let requestID = RequestID.resolve(incoming: request.head.headerFields.value(of: Self.requestIDField))
         let logger = logger
         let respondWithID: @Sendable (ServerResponse) -> Void = { response in
             var response = response
@@ -179,7 +179,7 @@ package final class IngressHandler: HTTPServerHandler {
         if path == "/cloud" || path.hasPrefix("/onprem/"), head.method != .post {
             return nil  // answered 405 by `route`
         } else if path == "/cloud" {
-            guard current.verifier != nil, head.headerFields[.xHubSignature256] == nil else { return nil }
+            guard current.verifier != nil, head.headerFields.value(of: .xHubSignature256) == nil else { return nil }
             metrics.countSignatureFailure(reason: "missing")
             logger.warning("POST /cloud refused before its body: missing X-Hub-Signature-256", metadata: ["remote": "\(remoteAddress)"])
             refusal = .text(.unauthorized, "missing X-Hub-Signature-256")
@@ -231,7 +231,7 @@ package final class IngressHandler: HTTPServerHandler {
     ) -> ServerResponse? {
         var signedBody: SignedBodyIDs.Key?
         if let verifier = snapshot.verifier {
-            guard let signature = request.head.headerFields[.xHubSignature256] else {
+            guard let signature = request.head.headerFields.value(of: .xHubSignature256) else {
                 metrics.countSignatureFailure(reason: "missing")
                 logger.warning("POST /cloud rejected: missing X-Hub-Signature-256", metadata: ["remote": "\(request.remoteAddress)"])
                 return .text(.unauthorized, "missing X-Hub-Signature-256")

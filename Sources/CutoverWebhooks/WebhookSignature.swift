@@ -123,26 +123,30 @@ package enum WebhookSignature {
 
     /// Decodes `sha256=<64 hex digits>` (hex in either case) into 32 bytes.
     static func parseHeader(_ header: String) -> [UInt8]? {
-        var utf8 = Array(header.utf8)
-        // Tolerate surrounding whitespace only.
-        while let last = utf8.last, last == 0x20 || last == 0x09 { utf8.removeLast() }
-        var start = 0
-        while start < utf8.count, utf8[start] == 0x20 || utf8[start] == 0x09 { start += 1 }
-        let prefix = Array("sha256=".utf8)
-        guard utf8.count - start == prefix.count + 64 else { return nil }
-        for i in 0..<prefix.count {
-            var c = utf8[start + i]
-            if c >= 0x41 && c <= 0x5A { c |= 0x20 }
-            guard c == prefix[i] else { return nil }
+        var header = header
+        return header.withUTF8 { utf8 -> [UInt8]? in
+            // Tolerate surrounding whitespace only.
+            var start = 0
+            var end = utf8.count
+            while end > start, utf8[end - 1] == 0x20 || utf8[end - 1] == 0x09 { end -= 1 }
+            while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 { start += 1 }
+            let prefix: StaticString = "sha256="
+            let prefixLength = prefix.utf8CodeUnitCount
+            guard end - start == prefixLength + 64 else { return nil }
+            for i in 0..<prefixLength {
+                var c = utf8[start + i]
+                if c >= 0x41 && c <= 0x5A { c |= 0x20 }
+                guard c == prefix.utf8Start[i] else { return nil }
+            }
+            var out = [UInt8](repeating: 0, count: 32)
+            var i = start + prefixLength
+            for j in 0..<32 {
+                guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+                out[j] = hi << 4 | lo
+                i += 2
+            }
+            return out
         }
-        var out = [UInt8](repeating: 0, count: 32)
-        var i = start + prefix.count
-        for j in 0..<32 {
-            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
-            out[j] = hi << 4 | lo
-            i += 2
-        }
-        return out
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {

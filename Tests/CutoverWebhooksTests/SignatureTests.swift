@@ -24,6 +24,10 @@ import Testing
         let verifier = WebhookSignatureVerifier(secrets: ["old-secret", "new-secret"])
         #expect(verifier.verify(header: header, body: body))
         #expect(verifier.verify(header: "sha256=" + header.dropFirst(7).uppercased(), body: body))
+        #expect(verifier.verify(header: "SHA256=" + header.dropFirst(7), body: body))
+        #expect(verifier.verify(header: " \t" + header + "\t ", body: body), "surrounding whitespace is tolerated")
+        #expect(verifier.verifiedMAC(header: header, body: body) == Array(try HMACSHA256(key: Array("new-secret".utf8)).mac(body)))
+        #expect(verifier.verifiedMAC(header: header, body: tampered(body)) == nil)
         #expect(!WebhookSignatureVerifier(secrets: ["old-secret"]).verify(header: header, body: body))
         #expect(!WebhookSignatureVerifier(secrets: []).verify(header: header, body: body))
         #expect(!"\(verifier)".contains("secret") || "\(verifier)" == "WebhookSignatureVerifier(2 secrets)")
@@ -34,10 +38,20 @@ import Testing
         // Re-serializing changes the bytes (Meta's \/ escapes), so the signature no longer matches.
         let reserialized = try JSONValue.parse(body).serialized()
         #expect(!verifier.verify(header: header, body: reserialized))
-        for bad in [nil, "", "sha256=", "sha1=" + String(header.dropFirst(7)), header + "0", String(header.dropLast()) + "g"] {
+        let bad: [String?] = [
+            nil, "", "sha256=", "sha1=" + String(header.dropFirst(7)), header + "0", String(header.dropLast()) + "g",
+            "sha256 =" + header.dropFirst(7), header + ", " + header, "x" + header.dropFirst(),
+        ]
+        for bad in bad {
             #expect(!verifier.verify(header: bad, body: body))
         }
         #expect(verifier.verify(header: try WebhookSignature.sign(body: [], secret: "old-secret"), body: []))
+    }
+
+    private func tampered(_ body: [UInt8]) -> [UInt8] {
+        var copy = body
+        copy[0] ^= 1
+        return copy
     }
 
     @Test func aSharedKeyGivesTheSameMACFromManyThreads() throws {
