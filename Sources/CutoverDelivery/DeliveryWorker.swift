@@ -44,6 +44,8 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// Handed to the client or the sink, outcome not yet decided.
     private var sending = 0
     private var timer: (any DispatchSourceTimer)?
+    /// When `timer` fires (the environment's clock), while it is armed.
+    private var timerFiresAt: Double?
     private var stopped = false
     private var sink: JSONLinesSink?
     private var breaker: CircuitBreaker
@@ -126,6 +128,7 @@ package final class DeliveryWorker: @unchecked Sendable {
             stopped = true
             timer?.cancel()
             timer = nil
+            timerFiresAt = nil
             onDrained = completion
             // Claimed but unsent deliveries go back to pending; outcomes are recorded.
             if !ready.isEmpty || !unrecorded.isEmpty { queueTurn() }
@@ -257,7 +260,11 @@ package final class DeliveryWorker: @unchecked Sendable {
         // Otherwise what is due waits behind an in-flight delivery, whose completion pumps again.
     }
 
+    /// A turn at `time` at the latest. A timer armed for then or earlier stays: waking early costs
+    /// one turn that finds nothing, where making a timer per turn (most turns end here, with the
+    /// idle recheck) cost a Dispatch source and its registration each.
     private func wake(at time: Double) {
+        if timer != nil, let firesAt = timerFiresAt, firesAt <= time { return }
         timer?.cancel()
         let delay = max(0, time - environment.now())
         let timer = DispatchSource.makeTimerSource(queue: queue)
@@ -265,9 +272,11 @@ package final class DeliveryWorker: @unchecked Sendable {
         timer.setEventHandler { [self] in
             self.timer?.cancel()
             self.timer = nil
+            timerFiresAt = nil
             pump()
         }
         self.timer = timer
+        timerFiresAt = time
         timer.activate()
     }
 
