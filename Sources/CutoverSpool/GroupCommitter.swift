@@ -32,13 +32,19 @@ final class GroupCommitter: Sendable {
         /// Duplicates answered without a write (`recordCommittedDuplicates`), not yet in the
         /// persistent count: the next transaction adds them.
         var uncountedDuplicates = 0
+        /// Every submission not yet known complete with its timeout deadline, in submission order,
+        /// which (one timeout for all) is deadline order too: one check, armed for the first,
+        /// serves them all.
+        var deadlines = DeadlineQueue()
+        /// A timeout check is queued on `timeoutQueue`. Invariant: `deadlines` non-empty implies true.
+        var timeoutCheckScheduled = false
     }
 
     private let state = Locked<State>(State())
     private let maxBatch: Int
     private let commitTimeout: Duration?
     private let writerQueue: DispatchQueue
-    /// Fires commit timeouts; a fired timeout only completes a submission that is still waiting.
+    /// Runs the timeout checks; an expired deadline only completes a submission still waiting.
     private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
     /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
     private let batchStartedAt = Atomic<UInt64>(0)
@@ -57,31 +63,61 @@ final class GroupCommitter: Sendable {
         completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {
         let pending = PendingCompletion(completion)
-        let (accepted, startWriter) = state.withLock { state -> (Bool, Bool) in
+        let deadline = commitTimeout.map { DispatchTime.now() + $0.dispatchInterval }
+        let (accepted, startWriter, checkAt) = state.withLock { state -> (Bool, Bool, DispatchTime?) in
             if state.closed {
                 state.counters.failedRequests += 1
-                return (false, false)
+                return (false, false, nil)
             }
             state.queue.append(Submission(request: request, completion: pending))
-            if state.writerScheduled { return (true, false) }
+            var checkAt: DispatchTime?
+            if let deadline {
+                // The submissions before this one mostly completed already: forget them now, so
+                // the queue holds about what is waiting, not a whole timeout's worth of traffic.
+                state.deadlines.dropCompletedHead()
+                state.deadlines.append(deadline, pending)
+                if !state.timeoutCheckScheduled {
+                    state.timeoutCheckScheduled = true
+                    checkAt = deadline
+                }
+            }
+            if state.writerScheduled { return (true, false, checkAt) }
             state.writerScheduled = true
-            return (true, true)
+            return (true, true, checkAt)
         }
         guard accepted else {
             pending.complete(.failure(.closed("submit request")))
             return
         }
-        if let timeout = commitTimeout {
-            // Weak: a completed submission is freed at once, not when its timer fires.
-            timeoutQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak pending, weak self] in
-                guard let pending, let self else { return }
-                let error = SpoolError(
-                    kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)",
-                    operation: "submit request")
-                if pending.complete(.failure(error)) { self.state.withLock { $0.counters.timedOutRequests += 1 } }
-            }
-        }
+        if let checkAt { scheduleTimeoutCheck(at: checkAt) }
         if startWriter { writerQueue.async { self.drain(writer) } }
+    }
+
+    // MARK: Commit timeouts
+
+    private func scheduleTimeoutCheck(at deadline: DispatchTime) {
+        timeoutQueue.asyncAfter(deadline: deadline) { [weak self] in self?.expireTimedOut() }
+    }
+
+    /// Completes every waiting submission whose deadline passed with `.timeout`, then arms the next
+    /// check for the first deadline still ahead: one timer at a time, not one per submission.
+    private func expireTimedOut() {
+        guard let timeout = commitTimeout else { return }
+        let now = DispatchTime.now()
+        let (expired, next) = state.withLock { state -> ([PendingCompletion], DispatchTime?) in
+            let expired = state.deadlines.removeExpired(now: now)
+            guard let next = state.deadlines.firstDeadline else {
+                state.timeoutCheckScheduled = false
+                return (expired, nil)
+            }
+            return (expired, next)
+        }
+        let error = SpoolError(
+            kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)", operation: "submit request")
+        var timedOut = 0
+        for pending in expired where pending.complete(.failure(error)) { timedOut += 1 }
+        if timedOut > 0 { state.withLock { $0.counters.timedOutRequests += timedOut } }
+        if let next { scheduleTimeoutCheck(at: next) }
     }
 
     private func drain(_ writer: some GroupCommitWriter) {
@@ -185,6 +221,52 @@ extension SpoolCounters {
     fileprivate mutating func recordFailure(_ requests: Int) {
         failedIngestBatches += 1
         failedRequests += requests
+    }
+}
+
+/// The submissions a commit timeout may still complete, oldest first: a FIFO whose head is
+/// dropped once it is complete (the commits complete submissions in order, so the head goes first).
+struct DeadlineQueue {
+    private var entries: [(deadline: DispatchTime, completion: PendingCompletion)] = []
+    private var head = 0
+
+    var firstDeadline: DispatchTime? { head < entries.count ? entries[head].deadline : nil }
+
+    mutating func append(_ deadline: DispatchTime, _ completion: PendingCompletion) {
+        entries.append((deadline, completion))
+    }
+
+    /// Drops completed submissions from the head, up to the first still waiting.
+    mutating func dropCompletedHead() {
+        while head < entries.count, entries[head].completion.isDone { head += 1 }
+        compact()
+    }
+
+    /// Removes, from the head, the completed submissions and the waiting ones whose deadline is
+    /// `now` or earlier; returns the latter.
+    mutating func removeExpired(now: DispatchTime) -> [PendingCompletion] {
+        var expired: [PendingCompletion] = []
+        while head < entries.count {
+            let entry = entries[head]
+            if !entry.completion.isDone {
+                guard entry.deadline <= now else { break }
+                expired.append(entry.completion)
+            }
+            head += 1
+        }
+        compact()
+        return expired
+    }
+
+    /// Gives back the dropped prefix's slots once they are the larger part.
+    private mutating func compact() {
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: entries.count <= 4_096)
+            head = 0
+        } else if head > 1_024, head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
     }
 }
 

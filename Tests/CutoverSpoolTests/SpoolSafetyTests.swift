@@ -112,6 +112,51 @@ struct SpoolCommitTimeoutTests {
         }
     }
 
+    /// One check chain serves every deadline: submissions made one after another while the writer
+    /// is stalled each time out, in order, and the timeout check ends once none is waiting.
+    @Test func everyQueuedRequestTimesOutInSubmissionOrder() throws {
+        try withSpool(options: SpoolOptions(commitTimeout: .milliseconds(50))) { spool, _ in
+            spool._suspendWriter()
+            let order = Locked<[String]>([])
+            let done = DispatchGroup()
+            for name in ["first", "second", "third"] {
+                done.enter()
+                spool.submit(request([event(name)])) { outcome in
+                    if case .failure(let error) = outcome, error.kind == .timeout { order.withLock { $0.append(name) } }
+                    done.leave()
+                }
+            }
+            #expect(done.wait(timeout: .now() + 30) == .success)
+            #expect(order.withLock { $0 } == ["first", "second", "third"])
+            #expect(spool.counters.timedOutRequests == 3)
+            spool._resumeWriter()
+            #expect(succeeded(submitOne(spool, request([event("after")]))), "a later submission has a deadline of its own")
+            for name in ["first", "second", "third"] {
+                let stored = try spool.event(id: name)
+                #expect(stored == nil, "\(name) was never written")
+            }
+        }
+    }
+
+    @Test func theDeadlineQueueDropsCompletedHeadsAndExpiresOnlyWaitingOnes() {
+        var queue = DeadlineQueue()
+        let start = DispatchTime.now()
+        let completions = (0..<4).map { _ in PendingCompletion { _ in } }
+        for (index, completion) in completions.enumerated() {
+            queue.append(start + .milliseconds(index * 10), completion)
+        }
+        completions[0].complete(.failure(.closed("test")))
+        completions[2].complete(.failure(.closed("test")))
+        queue.dropCompletedHead()
+        #expect(queue.firstDeadline == start + .milliseconds(10), "the completed head is gone, the waiting second is first")
+        let expired = queue.removeExpired(now: start + .milliseconds(25))
+        #expect(expired.map(ObjectIdentifier.init) == [ObjectIdentifier(completions[1])], "the completed third is skipped")
+        #expect(queue.firstDeadline == start + .milliseconds(30))
+        #expect(queue.removeExpired(now: start + .milliseconds(29)).isEmpty)
+        #expect(queue.removeExpired(now: start + .milliseconds(30)).count == 1)
+        #expect(queue.firstDeadline == nil)
+    }
+
     @Test func aCommitFinishingAfterItsTimeoutIsNotReportedAgain() throws {
         try withSpool(options: SpoolOptions(commitTimeout: .milliseconds(100))) { spool, _ in
             let calls = Atomic<Int>(0)
