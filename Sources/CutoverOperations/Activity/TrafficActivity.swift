@@ -56,18 +56,23 @@ package final class TrafficActivity: Sendable {
             for observation in observations {
                 var key = observation.phoneNumberID ?? "route:" + observation.route
                 if numbers[key] == nil, numbers.count >= Self.maxNumbers { key = Self.overflowKey }
-                var number = numbers[key] ?? Number(phoneNumberID: key == Self.overflowKey ? nil : observation.phoneNumberID)
-                if number.displayPhoneNumber == nil { number.displayPhoneNumber = observation.displayPhoneNumber }
-                number.apis.insert(observation.api)
-                number.routes.insert(observation.route)
-                number.totalsByType[observation.type, default: 0] += 1
-                number.recent.add(observation.type, at: time)
-                number.lastEventAt = time
-                number.lastEventID = observation.eventID
-                number.lastEventType = observation.type
-                numbers[key] = number
+                let phoneNumberID = key == Self.overflowKey ? nil : observation.phoneNumberID
+                // In place: a copy taken out and stored back would copy each of its sets and
+                // dictionaries on the first change, since the dictionary still held the original.
+                Self.add(observation, at: time, to: &numbers[key, default: Number(phoneNumberID: phoneNumberID)])
             }
         }
+    }
+
+    private static func add(_ observation: Observation, at time: Double, to number: inout Number) {
+        if number.displayPhoneNumber == nil { number.displayPhoneNumber = observation.displayPhoneNumber }
+        number.apis.insert(observation.api)
+        number.routes.insert(observation.route)
+        number.totalsByType[observation.type, default: 0] += 1
+        number.recent.add(observation.type, at: time)
+        number.lastEventAt = time
+        number.lastEventID = observation.eventID
+        number.lastEventType = observation.type
     }
 
     package func snapshot() -> [Number] {
