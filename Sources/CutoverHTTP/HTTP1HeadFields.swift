@@ -103,7 +103,9 @@ struct HTTP1HeadFields {
 
     var fields: HTTPFields {
         var fields = HTTPFields()
-        // One call: HTTPFields' element-wise append goes through replaceSubrange per field.
+        // Sized once, then one call: HTTPFields' element-wise append goes through replaceSubrange
+        // per field, and its storage would grow by doubling.
+        fields.reserveCapacity(fieldList.count)
         fields.replaceSubrange(0..<0, with: fieldList)
         return fields
     }
