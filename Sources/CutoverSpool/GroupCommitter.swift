@@ -114,9 +114,10 @@ final class GroupCommitter: Sendable {
         }
         let error = SpoolError(
             kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)", operation: "submit request")
-        var timedOut = 0
-        for pending in expired where pending.complete(.failure(error)) { timedOut += 1 }
-        if timedOut > 0 { state.withLock { $0.counters.timedOutRequests += timedOut } }
+        // Counted before any is answered: whoever sees an answer sees it in the counters too.
+        let answers = expired.compactMap { $0.take() }
+        if !answers.isEmpty { state.withLock { $0.counters.timedOutRequests += answers.count } }
+        for answer in answers { answer(.failure(error)) }
         if let next { scheduleTimeoutCheck(at: next) }
     }
 
@@ -283,8 +284,13 @@ final class PendingCompletion: Sendable {
     /// Calls the completion unless it was called already; whether it did.
     @discardableResult
     func complete(_ result: Result<IngestReceipt, SpoolError>) -> Bool {
-        guard let completion = completion.withLock({ $0.take() }) else { return false }
+        guard let completion = take() else { return false }
         completion(result)
         return true
+    }
+
+    /// The completion, unless it was called already; after this nobody else can call it.
+    func take() -> (@Sendable (Result<IngestReceipt, SpoolError>) -> Void)? {
+        completion.withLock { $0.take() }
     }
 }
