@@ -9,6 +9,11 @@ package final class PostgresConnection {
     private var handle: OpaquePointer?
     /// The connection string without its password, for messages.
     package let displayName: String
+    /// This session's prepared statements, by SQL and parameter types (a NULL's type is the
+    /// server's guess, so the same SQL with a typed value is another statement).
+    private var preparedStatements: [PreparedStatementKey: String] = [:]
+    /// Beyond this many, statements run unprepared: SQL built from values must not grow the session.
+    package static let maxPreparedStatements = 128
 
     /// Connects with `url` (a `postgresql://` URL or a `key=value` string) and `password`, if given
     /// (kept out of the URL so it never shows in logs). `connectTimeout` seconds bound the attempt.
@@ -58,7 +63,9 @@ package final class PostgresConnection {
     }
 
     /// Runs one statement with `parameters` ($1, $2, ...), sent in binary with their types, and
-    /// returns its rows in binary.
+    /// returns its rows in binary. The statement is prepared on this session the first time it
+    /// runs: PQexecParams would parse, analyze and plan it again on every call, which costs the
+    /// server more than running most of these statements does.
     @discardableResult
     package func query(
         _ sql: String, _ parameters: [PostgresValue] = [], _ operation: @autoclosure () -> String
@@ -68,10 +75,31 @@ package final class PostgresConnection {
         let types = encoded.map(\.type)
         let lengths = encoded.map { Int32($0.bytes?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: encoded.count)
+        let name = try preparedStatement(sql, types: types, handle: handle, operation: operation())
         let result = Self.withBuffers(encoded.map(\.bytes)) { values in
-            PQexecParams(handle, sql, Int32(encoded.count), types, values, lengths, formats, 1)
+            if let name {
+                PQexecPrepared(handle, name, Int32(encoded.count), values, lengths, formats, 1)
+            } else {
+                PQexecParams(handle, sql, Int32(encoded.count), types, values, lengths, formats, 1)
+            }
         }
         return try PostgresResult(checking: result, connection: handle, operation: operation())
+    }
+
+    /// Statements prepared on this session so far (tests).
+    package var preparedStatementCount: Int { preparedStatements.count }
+
+    /// The name `sql` is prepared under on this session, preparing it now if it is new; nil once
+    /// `maxPreparedStatements` are prepared. A failed PREPARE (a syntax error, an aborted
+    /// transaction) throws and is not remembered, so the next call tries again.
+    private func preparedStatement(_ sql: String, types: [Oid], handle: OpaquePointer, operation: String) throws(PostgresError) -> String? {
+        let key = PreparedStatementKey(sql: sql, types: types)
+        if let name = preparedStatements[key] { return name }
+        guard preparedStatements.count < Self.maxPreparedStatements else { return nil }
+        let name = "cutover_\(preparedStatements.count + 1)"
+        _ = try PostgresResult(checking: PQprepare(handle, name, sql, Int32(types.count), types), connection: handle, operation: operation)
+        preparedStatements[key] = name
+        return name
     }
 
     private func openHandle(_ operation: String) throws(PostgresError) -> OpaquePointer {
@@ -123,6 +151,11 @@ package final class PostgresConnection {
         let pointers: [UnsafePointer<CChar>?] = copies.map { copy in copy.map { UnsafePointer($0) } }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
     }
+}
+
+private struct PreparedStatementKey: Hashable {
+    let sql: String
+    let types: [Oid]
 }
 
 #if canImport(Glibc)

@@ -108,27 +108,33 @@ struct PostgresStore {
 
     // MARK: Delivery
 
+    /// `d` is the first open delivery of its (destination, contact) queue.
+    private static let headOfContactQueue = """
+        NOT EXISTS (
+            SELECT 1 FROM deliveries AS earlier
+            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+        """
+
     /// The head open delivery of each of `destination`'s contact queues that is claimable now.
     private static let claimableHeads = """
         SELECT d.id FROM deliveries AS d
         WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
           AND ((d.state = 'pending' AND d.next_attempt_at <= $2) OR (d.state = 'inflight' AND d.lease_expires_at <= $2))
-          AND NOT EXISTS (
-            SELECT 1 FROM deliveries AS earlier
-            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+          AND \(headOfContactQueue)
         ORDER BY d.next_attempt_at, d.id
         LIMIT $3
         FOR UPDATE OF d SKIP LOCKED
         """
 
+    /// The heads go in as an array, not a join: the statement is prepared, and its generic plan
+    /// (LIMIT $3 unknown) hash-joined the heads with a scan of every delivery ever kept.
     private static func claimSQL(withRequestBody: Bool) -> String {
         """
-        WITH heads AS (\(claimableHeads))
         UPDATE deliveries AS d
         SET state = 'inflight', claimed_by = $4, lease_expires_at = $2 + $5, updated_at = $2
-        FROM heads, events AS e\(withRequestBody ? ", requests AS r" : "")
-        WHERE d.id = heads.id AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
+        FROM events AS e\(withRequestBody ? ", requests AS r" : "")
+        WHERE d.id = ANY (ARRAY(\(claimableHeads))) AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
         RETURNING d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at, d.next_attempt_at,
             greatest(coalesce((SELECT max(a.attempt) FROM attempts AS a WHERE a.delivery_id = d.id), 0), d.attempts) + 1\(
             withRequestBody ? ", r.body" : "")
@@ -186,48 +192,69 @@ struct PostgresStore {
         try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
             let (state, next, error, status) = outcome.recorded
             return try applyAttempt(
-                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response,
+                claim: outcome.claim, now: now)
         } settle: { outcome throws(PostgresError) in
             try settledComparisons(outcome)
         }
     }
 
+    /// The delivery's row after an outcome: $1 id, $2 state, $3 next due (nil: unchanged), $4 error,
+    /// $5 status, $6 now, $7 this instance (the lease it must still hold).
+    private static let recordOutcome = """
+        UPDATE deliveries
+        SET state = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
+            last_error = $4, last_status = $5, updated_at = $6, claimed_by = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
+        """
+
+    /// An outcome whose claim is carried (`AttemptClaim`: the attempt's number is known) in one
+    /// statement: the row's update and its attempt, nothing inserted when the lease is gone. $8 the
+    /// claim's destination (an outcome carrying another destination's claim is not this delivery's),
+    /// $9 the attempt's number, $10 its outcome, $11 the error's excerpt, $12 latency, $13 body prefix.
+    private static let recordClaimedOutcome = """
+        WITH finished AS (\(recordOutcome) AND destination = $8 RETURNING id)
+        INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+        SELECT id, $9, $6, $10, $5, $11, $12, $13 FROM finished
+        RETURNING attempt
+        """
+
     /// One outcome on a delivery this instance holds; false when it does not hold it.
     func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
-        now: Double
+        claim: AttemptClaim? = nil, now: Double
     ) throws(PostgresError) -> Bool {
-        let changed = try connection.query(
-            """
-            UPDATE deliveries
-            SET state = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
-                last_error = $4, last_status = $5, updated_at = $6, claimed_by = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
-            """,
-            [.int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID)],
-            "record the outcome of delivery \(id)"
-        ).affectedRows
-        guard changed > 0 else { return false }
         let outcome: AttemptOutcome =
             switch state {
             case .delivered: .delivered
             case .dead: .dead
             case .pending, .inflight: .retry
             }
-        let number = try connection.query(
-            """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
-            SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
-                   $2, $3, $4, $5, $6, $7
-            FROM deliveries AS d WHERE d.id = $1
-            RETURNING attempt
-            """,
-            [
-                .int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) }),
-                .optional(response?.latencyMilliseconds),
-                response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
-            ],
-            "record attempt of delivery \(id)")
+        let row: [PostgresValue] = [
+            .int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID),
+        ]
+        let attempt: [PostgresValue] = [
+            .text(outcome.rawValue), .optional(error.map { DeliveryAttempt.excerpt($0) }), .optional(response?.latencyMilliseconds),
+            response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
+        ]
+        let number: PostgresResult
+        if let claim {
+            number = try connection.query(
+                Self.recordClaimedOutcome, row + [.text(claim.destination), .int64(Int64(claim.number))] + attempt,
+                "record the outcome and attempt of delivery \(id)")
+            guard number.count == 1 else { return false }
+        } else {
+            guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)").affectedRows > 0 else { return false }
+            number = try connection.query(
+                """
+                INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+                SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
+                       $2, $3, $4, $5, $6, $7
+                FROM deliveries AS d WHERE d.id = $1
+                RETURNING attempt
+                """, [.int64(id), .double(now)] + attempt.prefix(1) + [.optional(status)] + attempt.dropFirst(),
+                "record attempt of delivery \(id)")
+        }
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
             try connection.query(
                 "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2",
@@ -237,17 +264,19 @@ struct PostgresStore {
     }
 
     /// When the next head of `destination` becomes claimable: a pending head's due time, or an
-    /// inflight head's lease expiry (when another instance may take it over).
+    /// inflight head's lease expiry (when another instance may take it over). Each half stops at its
+    /// first head in index order (the open deliveries by due time; the inflight ones by lease)
+    /// rather than joining the whole open backlog against itself, which cost O(backlog) per turn.
     func nextDueTime(destination: String) throws(PostgresError) -> Double? {
         try connection.query(
             """
-            SELECT min(CASE WHEN d.state = 'pending' THEN d.next_attempt_at ELSE d.lease_expires_at END)
-            FROM deliveries AS d
-            WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
-              AND NOT EXISTS (
-                SELECT 1 FROM deliveries AS earlier
-                WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-                  AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+            SELECT least(
+                (SELECT d.next_attempt_at FROM deliveries AS d
+                 WHERE d.destination = $1 AND d.state IN ('pending', 'inflight') AND d.state = 'pending' AND \(Self.headOfContactQueue)
+                 ORDER BY d.next_attempt_at, d.id LIMIT 1),
+                (SELECT d.lease_expires_at FROM deliveries AS d
+                 WHERE d.destination = $1 AND d.state = 'inflight' AND \(Self.headOfContactQueue)
+                 ORDER BY d.lease_expires_at LIMIT 1))
             """, [.text(destination)], "find next due delivery for \(destination)"
         ).optionalDouble(0, 0)
     }
