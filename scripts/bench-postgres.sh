@@ -9,7 +9,9 @@
 # is recorded (/metrics). Prints per binary the median events/s and CPU µs/event (cutover, postgres),
 # then the top statements of its last round's database (pg_stat_statements keeps them per database):
 # calls, total and mean execution ms, total planning ms (PQexecParams plans every call).
-# Environment: BENCH_ROUNDS (2), BENCH_EVENTS (20000), BENCH_CONNECTIONS (64), BENCH_STATEMENTS (12).
+# Environment: BENCH_ROUNDS (2), BENCH_EVENTS (20000), BENCH_CONNECTIONS (64), BENCH_STATEMENTS (12),
+# BENCH_POSTGRES_OPTIONS (more `-c name=value` for postgres, e.g. auto_explain's), BENCH_POSTGRES_LOG
+# (a path: the server's log is copied there at the end).
 source "$(dirname "$0")/bench-common.sh"
 
 ROUNDS=${BENCH_ROUNDS:-2}
@@ -25,7 +27,8 @@ done
 build_c paced-client scripts/bench-latency/paced-client.c
 start_nginx sink
 sink_port=$nginx_port
-start_postgres -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on
+# shellcheck disable=SC2086 # the options are words
+start_postgres -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on ${BENCH_POSTGRES_OPTIONS:-}
 admin_url="postgresql://cutover@127.0.0.1:$postgres_port/postgres"
 psql -X -q -c "CREATE EXTENSION pg_stat_statements" "$admin_url"
 results=$work/results.tsv
@@ -85,3 +88,4 @@ for entry in "${binaries[@]}"; do
         ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT $STATEMENTS" "$admin_url"
 done
 stop_postgres
+[ -z "${BENCH_POSTGRES_LOG:-}" ] || cp "$work/postgres.log" "$BENCH_POSTGRES_LOG"

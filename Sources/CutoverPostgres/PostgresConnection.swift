@@ -63,19 +63,23 @@ package final class PostgresConnection {
     }
 
     /// Runs one statement with `parameters` ($1, $2, ...), sent in binary with their types, and
-    /// returns its rows in binary. The statement is prepared on this session the first time it
-    /// runs: PQexecParams would parse, analyze and plan it again on every call, which costs the
-    /// server more than running most of these statements does.
+    /// returns its rows in binary.
+    ///
+    /// `prepared`: the statement is prepared on this session the first time it runs, and later
+    /// calls run its plan; otherwise each call is parsed, analyzed and planned for its values, which
+    /// costs the server more than running a single-row statement does. Only for statements whose
+    /// best plan does not depend on the values or the tables' sizes (single rows by key, inserts):
+    /// the server may keep one generic plan, made when the tables were small, for the session.
     @discardableResult
     package func query(
-        _ sql: String, _ parameters: [PostgresValue] = [], _ operation: @autoclosure () -> String
+        _ sql: String, _ parameters: [PostgresValue] = [], _ operation: @autoclosure () -> String, prepared: Bool = false
     ) throws(PostgresError) -> PostgresResult {
         let handle = try openHandle(operation())
         let encoded = parameters.map { $0.encoded() }
         let types = encoded.map(\.type)
         let lengths = encoded.map { Int32($0.bytes?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: encoded.count)
-        let name = try preparedStatement(sql, types: types, handle: handle, operation: operation())
+        let name = prepared ? try preparedStatement(sql, types: types, handle: handle, operation: operation()) : nil
         let result = Self.withBuffers(encoded.map(\.bytes)) { values in
             if let name {
                 PQexecPrepared(handle, name, Int32(encoded.count), values, lengths, formats, 1)

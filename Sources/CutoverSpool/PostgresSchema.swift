@@ -97,9 +97,12 @@ enum PostgresSchema {
         """
 
     /// v3: the inflight deliveries by lease expiry, so the next due time finds the first lapsing
-    /// lease without walking every open delivery (`nextDueTime`).
+    /// lease without walking every open delivery (`nextDueTime`). `deliveries_event` goes: the
+    /// UNIQUE (event_seq, destination) index serves every lookup by event, and each delivery's
+    /// insert and non-HOT update (claim, outcome) wrote an entry into both.
     static let v3 = """
         CREATE INDEX deliveries_inflight_by_lease ON deliveries (destination, lease_expires_at) WHERE state = 'inflight';
+        DROP INDEX deliveries_event;
         """
 
     /// Brings the database to `latestVersion` under the advisory lock; the version found before.

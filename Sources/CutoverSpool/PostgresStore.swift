@@ -33,64 +33,111 @@ struct PostgresStore {
 
     // MARK: Ingest
 
+    /// One group commit's requests in three statements, whatever their number: the requests, then
+    /// their events, then the new events' deliveries, each from arrays (`unnest ... WITH ORDINALITY
+    /// ORDER BY`), so ids ascend in arrival order as one INSERT per row gave them.
     func ingest(_ requests: [IncomingRequest], carriedDuplicates: Int) throws(PostgresError) -> [IngestReceipt] {
         try transaction("ingest \(requests.count) requests") { () throws(PostgresError) -> [IngestReceipt] in
-            var receipts: [IngestReceipt] = []
-            receipts.reserveCapacity(requests.count)
-            var duplicates = carriedDuplicates
-            for request in requests {
-                let receipt = try insert(request)
-                duplicates += receipt.duplicateEvents
-                receipts.append(receipt)
-            }
-            try addToCounter(.duplicateEvents, duplicates)
+            var receipts = try insertRequests(requests)
+            try insertEvents(of: requests, into: &receipts)
+            try addToCounter(.duplicateEvents, receipts.reduce(carriedDuplicates) { $0 + $1.duplicateEvents })
             return receipts
         }
     }
 
-    private func insert(_ request: IncomingRequest) throws(PostgresError) -> IngestReceipt {
-        let quarantined = request.quarantineReason != nil
+    private static let insertRequests = """
+        INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
+        SELECT received_at, route, headers, body, status, quarantine_reason
+        FROM unnest($1::float8[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[]) WITH ORDINALITY
+            AS r (received_at, route, headers, body, status, quarantine_reason, n)
+        ORDER BY n
+        RETURNING id
+        """
+
+    /// A receipt per request, in order, with its id and the duplicates the ingress already found.
+    private func insertRequests(_ requests: [IncomingRequest]) throws(PostgresError) -> [IngestReceipt] {
         let inserted = try connection.query(
-            """
-            INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-            """,
+            Self.insertRequests,
             [
-                .double(request.receivedAt), .text(request.route), .bytes(HeaderCoding.encode(request.headers)),
-                .bytes(request.body), .text(quarantined ? RequestStatus.quarantined.rawValue : RequestStatus.accepted.rawValue),
-                .optional(request.quarantineReason),
-            ], "insert request")
-        let requestID = try inserted.int64(0, 0)
-        var receipt = IngestReceipt(requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
-        if quarantined { return receipt }
-        receipt.duplicateEvents = request.committedDuplicates
-        for event in request.events {
-            // The unique id decides across instances: a concurrent insert of the same id waits for the
-            // other transaction and then does nothing.
-            let stored = try connection.query(
-                """
-                INSERT INTO events (id, request_id, type, contact_key, payload, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING seq
-                """,
-                [.text(event.id), .int64(requestID), .text(event.type), .text(event.contactKey), .bytes(event.payload), .double(request.receivedAt)],
-                "insert event \(event.id)")
-            guard stored.count == 1 else {
-                receipt.duplicateEvents += 1
+                .doubleArray(requests.map(\.receivedAt)), .textArray(requests.map(\.route)),
+                .bytesArray(requests.map { HeaderCoding.encode($0.headers) }), .bytesArray(requests.map(\.body)),
+                .textArray(requests.map { ($0.quarantineReason == nil ? RequestStatus.accepted : RequestStatus.quarantined).rawValue }),
+                .textArray(requests.map(\.quarantineReason)),
+            ], "insert \(requests.count) requests", prepared: true)
+        guard inserted.count == requests.count else {
+            throw PostgresError(
+                kind: .decoding, message: "\(inserted.count) ids for \(requests.count) requests", operation: "insert \(requests.count) requests")
+        }
+        // The ids were drawn in the rows' order: ascending, they are the requests' in order.
+        var ids: [Int64] = []
+        for row in 0..<inserted.count { ids.append(try inserted.int64(row, 0)) }
+        return zip(requests, ids.sorted()).map { request, id in
+            let quarantined = request.quarantineReason != nil
+            return IngestReceipt(
+                requestID: id, quarantined: quarantined, newEvents: 0, duplicateEvents: quarantined ? 0 : request.committedDuplicates,
+                deliveriesCreated: 0)
+        }
+    }
+
+    /// The unique id decides across instances: a concurrent insert of the same id waits for the
+    /// other transaction and then does nothing; so does the second of one id within the batch.
+    private static let insertEvents = """
+        INSERT INTO events (id, request_id, type, contact_key, payload, created_at)
+        SELECT id, request_id, type, contact_key, payload, created_at
+        FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bytea[], $6::float8[]) WITH ORDINALITY
+            AS e (id, request_id, type, contact_key, payload, created_at, n)
+        ORDER BY n
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, seq
+        """
+
+    private static let insertDeliveries = """
+        INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
+        SELECT event_seq, destination, 'pending', 0, due, contact_key, due, due
+        FROM unnest($1::int8[], $2::text[], $3::float8[], $4::text[]) WITH ORDINALITY AS d (event_seq, destination, due, contact_key, n)
+        ORDER BY n
+        ON CONFLICT (event_seq, destination) DO NOTHING
+        RETURNING event_seq
+        """
+
+    /// The events of the requests not quarantined, and the deliveries of those stored for the first time.
+    private func insertEvents(of requests: [IncomingRequest], into receipts: inout [IngestReceipt]) throws(PostgresError) {
+        let events = requests.indices.filter { requests[$0].quarantineReason == nil }.flatMap { index in
+            requests[index].events.map { (request: index, event: $0) }
+        }
+        guard !events.isEmpty else { return }
+        let stored = try connection.query(
+            Self.insertEvents,
+            [
+                .textArray(events.map(\.event.id)), .int64Array(events.map { receipts[$0.request].requestID }),
+                .textArray(events.map(\.event.type)), .textArray(events.map(\.event.contactKey)),
+                .bytesArray(events.map(\.event.payload)), .doubleArray(events.map { requests[$0.request].receivedAt }),
+            ], "insert \(events.count) events", prepared: true)
+        var newSeqs: [String: Int64] = [:]
+        for row in 0..<stored.count { newSeqs[try stored.string(row, 0)] = try stored.int64(row, 1) }
+        var deliveries: [(request: Int, seq: Int64, destination: String, due: Double, contact: String)] = []
+        for (index, event) in events {
+            // The first of an id in the batch is the one stored; any later one is a duplicate.
+            guard let seq = newSeqs.removeValue(forKey: event.id) else {
+                receipts[index].duplicateEvents += 1
                 continue
             }
-            receipt.newEvents += 1
-            let eventSeq = try stored.int64(0, 0)
+            receipts[index].newEvents += 1
             for destination in event.destinations {
-                receipt.deliveriesCreated += try connection.query(
-                    """
-                    INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
-                    VALUES ($1, $2, 'pending', 0, $3, $4, $3, $3) ON CONFLICT (event_seq, destination) DO NOTHING
-                    """, [.int64(eventSeq), .text(destination), .double(request.receivedAt), .text(event.contactKey)],
-                    "insert delivery of \(event.id) to \(destination)"
-                ).affectedRows
+                deliveries.append((index, seq, destination, requests[index].receivedAt, event.contactKey))
             }
         }
-        return receipt
+        guard !deliveries.isEmpty else { return }
+        let created = try connection.query(
+            Self.insertDeliveries,
+            [
+                .int64Array(deliveries.map(\.seq)), .textArray(deliveries.map(\.destination)), .doubleArray(deliveries.map(\.due)),
+                .textArray(deliveries.map(\.contact)),
+            ], "insert \(deliveries.count) deliveries", prepared: true)
+        let requestOfSeq = Dictionary(deliveries.map { ($0.seq, $0.request) }, uniquingKeysWith: { first, _ in first })
+        for row in 0..<created.count {
+            if let index = requestOfSeq[try created.int64(row, 0)] { receipts[index].deliveriesCreated += 1 }
+        }
     }
 
     func addToCounter(_ name: SQLiteDatabase.CounterName, _ amount: Int) throws(PostgresError) {
@@ -99,11 +146,11 @@ struct PostgresStore {
             """
             INSERT INTO counters (name, value) VALUES ($1, $2)
             ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value
-            """, [.text(name.rawValue), .int64(Int64(amount))], "add to counter \(name.rawValue)")
+            """, [.text(name.rawValue), .int64(Int64(amount))], "add to counter \(name.rawValue)", prepared: true)
     }
 
     func containsEvent(id: String) throws(PostgresError) -> Bool {
-        try connection.query("SELECT 1 FROM events WHERE id = $1", [.text(id)], "look up event \(id)").count > 0
+        try connection.query("SELECT 1 FROM events WHERE id = $1", [.text(id)], "look up event \(id)", prepared: true).count > 0
     }
 
     // MARK: Delivery
@@ -127,8 +174,9 @@ struct PostgresStore {
         FOR UPDATE OF d SKIP LOCKED
         """
 
-    /// The heads go in as an array, not a join: the statement is prepared, and its generic plan
-    /// (LIMIT $3 unknown) hash-joined the heads with a scan of every delivery ever kept.
+    /// Planned on every call, never prepared: a generic plan made while the tables are small (LIMIT
+    /// $3 unknown) scanned every open delivery per candidate and hash-joined the heads with a scan
+    /// of every delivery kept. The heads go in as an array, so even that plan finds them by key.
     private static func claimSQL(withRequestBody: Bool) -> String {
         """
         UPDATE deliveries AS d
@@ -241,10 +289,10 @@ struct PostgresStore {
         if let claim {
             number = try connection.query(
                 Self.recordClaimedOutcome, row + [.text(claim.destination), .int64(Int64(claim.number))] + attempt,
-                "record the outcome and attempt of delivery \(id)")
+                "record the outcome and attempt of delivery \(id)", prepared: true)
             guard number.count == 1 else { return false }
         } else {
-            guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)").affectedRows > 0 else { return false }
+            guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)", prepared: true).affectedRows > 0 else { return false }
             number = try connection.query(
                 """
                 INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
@@ -253,12 +301,12 @@ struct PostgresStore {
                 FROM deliveries AS d WHERE d.id = $1
                 RETURNING attempt
                 """, [.int64(id), .double(now)] + attempt.prefix(1) + [.optional(status)] + attempt.dropFirst(),
-                "record attempt of delivery \(id)")
+                "record attempt of delivery \(id)", prepared: true)
         }
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
             try connection.query(
                 "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2",
-                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)")
+                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)", prepared: true)
         }
         return true
     }

@@ -143,4 +143,32 @@ struct SpoolBackendTests {
             #expect(try spool.nextDueTime(destination: "primary") == 500)
         }
     }
+
+    /// One batch (one group commit) of requests: a quarantined one among them, an id twice in the
+    /// batch, an event for two destinations. Receipts per request, and delivery ids in arrival order.
+    @Test(arguments: SpoolKind.allCases)
+    func aBatchOfRequestsKeepsEachReceiptAndTheArrivalOrder(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            var retried = request([event("b1", contact: "b"), event("a1", contact: "a")], at: 102)
+            retried.committedDuplicates = 2
+            let receipts = try spool.ingest([
+                request([event("a0", contact: "a", destinations: ["primary", "shadow"]), event("b0", contact: "b")], at: 100),
+                request([], at: 101, quarantineReason: "not JSON"),
+                retried,
+                request([event("a0", contact: "a"), event("a2", contact: "a")], at: 103),
+            ])
+            #expect(receipts.map(\.newEvents) == [2, 0, 2, 1])
+            #expect(receipts.map(\.duplicateEvents) == [0, 0, 2, 1])
+            #expect(receipts.map(\.deliveriesCreated) == [3, 0, 2, 1])
+            #expect(receipts.map(\.quarantined) == [false, true, false, false])
+            #expect(receipts.map(\.requestID) == receipts.map(\.requestID).sorted() && Set(receipts.map(\.requestID)).count == 4)
+            #expect(try spool.events(requestID: receipts[2].requestID).map(\.id) == ["b1", "a1"])
+            #expect(try spool.request(id: receipts[1].requestID)?.status == .quarantined)
+            let primary = try spool.deliveries(state: .pending, destination: "primary", afterID: 0, limit: 10)
+            #expect(primary.map(\.eventID) == ["a0", "b0", "b1", "a1", "a2"], "ids ascend in arrival order")
+            #expect(try spool.stats().totals.duplicateEvents == 3)
+            let heads = try spool.claim(destination: "primary", now: 200, limit: 10)
+            #expect(heads.map(\.eventID) == ["a0", "b0"])
+        }
+    }
 }
