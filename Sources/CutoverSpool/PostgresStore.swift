@@ -174,9 +174,8 @@ struct PostgresStore {
         FOR UPDATE OF d SKIP LOCKED
         """
 
-    /// Planned on every call, never prepared: a generic plan made while the tables are small (LIMIT
-    /// $3 unknown) scanned every open delivery per candidate and hash-joined the heads with a scan
-    /// of every delivery kept. The heads go in as an array, so even that plan finds them by key.
+    /// The heads go in as an array, not a join: a generic plan of the join, made while the tables
+    /// were small, hash-joined them with a scan of every delivery kept.
     private static func claimSQL(withRequestBody: Bool) -> String {
         """
         UPDATE deliveries AS d
@@ -198,7 +197,7 @@ struct PostgresStore {
         let result = try connection.query(
             withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL,
             [.text(destination), .double(now), .int64(Int64(limit)), .text(instanceID), .double(leaseSeconds)],
-            "claim due deliveries for \(destination)")
+            "claim due deliveries for \(destination)", prepared: true)
         var claimed: [(due: Double, delivery: ClaimedDelivery)] = []
         claimed.reserveCapacity(result.count)
         for row in 0..<result.count {
@@ -325,7 +324,7 @@ struct PostgresStore {
                 (SELECT d.lease_expires_at FROM deliveries AS d
                  WHERE d.destination = $1 AND d.state = 'inflight' AND \(Self.headOfContactQueue)
                  ORDER BY d.lease_expires_at LIMIT 1))
-            """, [.text(destination)], "find next due delivery for \(destination)"
+            """, [.text(destination)], "find next due delivery for \(destination)", prepared: true
         ).optionalDouble(0, 0)
     }
 

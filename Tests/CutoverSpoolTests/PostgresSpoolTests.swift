@@ -62,6 +62,14 @@ struct PostgresSpoolTests {
             "SELECT count(*) FROM pg_prepared_statements WHERE from_sql = false", [], "count the session's statements")
         #expect(try prepared.int64(0, 0) == 2, "an unprepared statement leaves none behind")
         #expect(connection.preparedStatementCount == 2)
+        // An aged preparation is dropped and made again: the session keeps one per statement.
+        connection.preparedPlanLifetime = .zero
+        for value in [3, 4] as [Int64] {
+            #expect(try connection.query("SELECT coalesce($1, 0)::bigint + 1", [.int64(value)], "add", prepared: true).int64(0, 0) == value + 1)
+        }
+        #expect(try connection.query(
+            "SELECT count(*) FROM pg_prepared_statements WHERE from_sql = false", [], "count the session's statements").int64(0, 0) == 2)
+        connection.preparedPlanLifetime = .seconds(3600)
         // Past the bound, statements still run, unprepared.
         for offset in 0..<PostgresConnection.maxPreparedStatements {
             #expect(try connection.query("SELECT $1::bigint + \(offset)", [.int64(1)], "add \(offset)", prepared: true).int64(0, 0) == Int64(offset) + 1)
