@@ -155,12 +155,16 @@ struct PostgresStore {
 
     // MARK: Delivery
 
-    /// `d` is the first open delivery of its (destination, contact) queue.
+    /// `d` is the first open delivery of its (destination, contact) queue. OFFSET 0 keeps the test a
+    /// subquery run per candidate, an index probe of that contact's earlier deliveries: pulled up
+    /// into an anti-join, a generic plan costed while the tables were small read every open
+    /// delivery of the destination for each candidate.
     private static let headOfContactQueue = """
         NOT EXISTS (
             SELECT 1 FROM deliveries AS earlier
             WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id
+            OFFSET 0)
         """
 
     /// The head open delivery of each of `destination`'s contact queues that is claimable now.
