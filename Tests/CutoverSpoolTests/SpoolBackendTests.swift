@@ -171,4 +171,15 @@ struct SpoolBackendTests {
             #expect(heads.map(\.eventID) == ["a0", "b0"])
         }
     }
+
+    /// A `raw` destination's claim reads the request's body with the event.
+    @Test(arguments: SpoolKind.allCases)
+    func aClaimWithTheRequestBodyReadsIt(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("r1")], at: 100, body: Array("raw bytes".utf8))])
+            let claimed = try spool.claim(destination: "primary", now: 100, limit: 10, withRequestBody: true)
+            #expect(claimed.map(\.eventID) == ["r1"])
+            #expect(claimed.first?.requestBody == Array("raw bytes".utf8))
+        }
+    }
 }
