@@ -125,7 +125,7 @@ start_cutover_on() {
 # core, a loopback port ($postgres_port), trust authentication for the user `cutover`, durable as
 # in production (fsync=on, synchronous_commit=on; only initdb itself skips its syncs). The
 # postmaster's pid is $postgres_pid; stopped at exit with the other processes (stop_postgres
-# before is faster). PostgreSQL refuses root: as root it runs as `postgres` through setpriv,
+# before is faster). Arguments go to postgres (`-c name=value`). PostgreSQL refuses root: as root it runs as `postgres` through setpriv,
 # which execs, so $postgres_pid is the postmaster itself.
 start_postgres() {
     local dir=$work/postgres bin as_user=()
@@ -140,7 +140,7 @@ start_postgres() {
         { cat "$work/initdb.log" >&2; return 1; }
     postgres_port=$(free_port)
     bench_spawn "$work/postgres.log" "${as_user[@]}" "$bin/postgres" -D "$dir/data" -p "$postgres_port" -k "$dir/sockets" \
-        -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=100 -c logging_collector=off
+        -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=100 -c logging_collector=off "$@"
     postgres_pid=$spawned
     wait_file_line "$work/postgres.log" "ready to accept connections" 60
 }

@@ -9,6 +9,12 @@ package enum PostgresValue: Sendable, Hashable {
     case double(Double)
     case text(String)
     case bytes([UInt8])
+    /// One-dimensional arrays: one statement over many rows (`unnest($1::text[], ...)`) instead of
+    /// one statement per row.
+    case textArray([String?])
+    case bytesArray([[UInt8]?])
+    case int64Array([Int64])
+    case doubleArray([Double])
 
     package static func optional(_ value: String?) -> PostgresValue { value.map(PostgresValue.text) ?? .null }
     package static func optional(_ value: Double?) -> PostgresValue { value.map(PostgresValue.double) ?? .null }
@@ -24,7 +30,33 @@ package enum PostgresValue: Sendable, Hashable {
         case .double(let value): (PostgresType.float8, withUnsafeBytes(of: value.bitPattern.bigEndian, Array.init))
         case .text(let value): (PostgresType.text, Array(value.utf8))
         case .bytes(let value): (PostgresType.bytea, value)
+        case .textArray(let values): Self.array(values.map { $0.map { Array($0.utf8) } }, of: PostgresType.text, as: PostgresType.textArray)
+        case .bytesArray(let values): Self.array(values, of: PostgresType.bytea, as: PostgresType.byteaArray)
+        case .int64Array(let values): Self.array(values.map { Self.int64($0).encoded().bytes }, of: PostgresType.int8, as: PostgresType.int8Array)
+        case .doubleArray(let values): Self.array(values.map { Self.double($0).encoded().bytes }, of: PostgresType.float8, as: PostgresType.float8Array)
         }
+    }
+
+    /// PostgreSQL's binary array: dimensions (1), whether any element is NULL, the element type,
+    /// the length and lower bound (1), then each element as its length (-1: NULL) and bytes.
+    private static func array(_ elements: [[UInt8]?], of elementType: Oid, as arrayType: Oid) -> (type: Oid, bytes: [UInt8]?) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20 + elements.reduce(0) { $0 + 4 + ($1?.count ?? 0) })
+        func append(_ value: Int32) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
+        append(1)
+        append(elements.contains(where: { $0 == nil }) ? 1 : 0)
+        append(Int32(bitPattern: elementType))
+        append(Int32(elements.count))
+        append(1)
+        for element in elements {
+            if let element {
+                append(Int32(element.count))
+                bytes.append(contentsOf: element)
+            } else {
+                append(-1)
+            }
+        }
+        return (arrayType, bytes)
     }
 }
 
@@ -38,4 +70,8 @@ enum PostgresType {
     static let text: Oid = 25
     static let float8: Oid = 701
     static let varchar: Oid = 1043
+    static let byteaArray: Oid = 1001
+    static let textArray: Oid = 1009
+    static let int8Array: Oid = 1016
+    static let float8Array: Oid = 1022
 }

@@ -6,7 +6,7 @@ import CutoverPostgres
 /// Several instances may start at once: `migrate` runs in one transaction holding a transaction-level
 /// advisory lock, so the first migrates and the others, waiting on the lock, find the latest version.
 enum PostgresSchema {
-    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2)]
+    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3)]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
@@ -94,6 +94,15 @@ enum PostgresSchema {
     static let v2 = """
         ALTER TABLE attempts ADD COLUMN latency_ms DOUBLE PRECISION;
         ALTER TABLE attempts ADD COLUMN body_prefix BYTEA;
+        """
+
+    /// v3: the inflight deliveries by lease expiry, so the next due time finds the first lapsing
+    /// lease without walking every open delivery (`nextDueTime`). `deliveries_event` goes: the
+    /// UNIQUE (event_seq, destination) index serves every lookup by event, and each delivery's
+    /// insert and non-HOT update (claim, outcome) wrote an entry into both.
+    static let v3 = """
+        CREATE INDEX deliveries_inflight_by_lease ON deliveries (destination, lease_expires_at) WHERE state = 'inflight';
+        DROP INDEX deliveries_event;
         """
 
     /// Brings the database to `latestVersion` under the advisory lock; the version found before.

@@ -33,64 +33,111 @@ struct PostgresStore {
 
     // MARK: Ingest
 
+    /// One group commit's requests in three statements, whatever their number: the requests, then
+    /// their events, then the new events' deliveries, each from arrays (`unnest ... WITH ORDINALITY
+    /// ORDER BY`), so ids ascend in arrival order as one INSERT per row gave them.
     func ingest(_ requests: [IncomingRequest], carriedDuplicates: Int) throws(PostgresError) -> [IngestReceipt] {
         try transaction("ingest \(requests.count) requests") { () throws(PostgresError) -> [IngestReceipt] in
-            var receipts: [IngestReceipt] = []
-            receipts.reserveCapacity(requests.count)
-            var duplicates = carriedDuplicates
-            for request in requests {
-                let receipt = try insert(request)
-                duplicates += receipt.duplicateEvents
-                receipts.append(receipt)
-            }
-            try addToCounter(.duplicateEvents, duplicates)
+            var receipts = try insertRequests(requests)
+            try insertEvents(of: requests, into: &receipts)
+            try addToCounter(.duplicateEvents, receipts.reduce(carriedDuplicates) { $0 + $1.duplicateEvents })
             return receipts
         }
     }
 
-    private func insert(_ request: IncomingRequest) throws(PostgresError) -> IngestReceipt {
-        let quarantined = request.quarantineReason != nil
+    private static let insertRequests = """
+        INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
+        SELECT received_at, route, headers, body, status, quarantine_reason
+        FROM unnest($1::float8[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::text[]) WITH ORDINALITY
+            AS r (received_at, route, headers, body, status, quarantine_reason, n)
+        ORDER BY n
+        RETURNING id
+        """
+
+    /// A receipt per request, in order, with its id and the duplicates the ingress already found.
+    private func insertRequests(_ requests: [IncomingRequest]) throws(PostgresError) -> [IngestReceipt] {
         let inserted = try connection.query(
-            """
-            INSERT INTO requests (received_at, route, headers, body, status, quarantine_reason)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-            """,
+            Self.insertRequests,
             [
-                .double(request.receivedAt), .text(request.route), .bytes(HeaderCoding.encode(request.headers)),
-                .bytes(request.body), .text(quarantined ? RequestStatus.quarantined.rawValue : RequestStatus.accepted.rawValue),
-                .optional(request.quarantineReason),
-            ], "insert request")
-        let requestID = try inserted.int64(0, 0)
-        var receipt = IngestReceipt(requestID: requestID, quarantined: quarantined, newEvents: 0, duplicateEvents: 0, deliveriesCreated: 0)
-        if quarantined { return receipt }
-        receipt.duplicateEvents = request.committedDuplicates
-        for event in request.events {
-            // The unique id decides across instances: a concurrent insert of the same id waits for the
-            // other transaction and then does nothing.
-            let stored = try connection.query(
-                """
-                INSERT INTO events (id, request_id, type, contact_key, payload, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING seq
-                """,
-                [.text(event.id), .int64(requestID), .text(event.type), .text(event.contactKey), .bytes(event.payload), .double(request.receivedAt)],
-                "insert event \(event.id)")
-            guard stored.count == 1 else {
-                receipt.duplicateEvents += 1
+                .doubleArray(requests.map(\.receivedAt)), .textArray(requests.map(\.route)),
+                .bytesArray(requests.map { HeaderCoding.encode($0.headers) }), .bytesArray(requests.map(\.body)),
+                .textArray(requests.map { ($0.quarantineReason == nil ? RequestStatus.accepted : RequestStatus.quarantined).rawValue }),
+                .textArray(requests.map(\.quarantineReason)),
+            ], "insert \(requests.count) requests", prepared: true)
+        guard inserted.count == requests.count else {
+            throw PostgresError(
+                kind: .decoding, message: "\(inserted.count) ids for \(requests.count) requests", operation: "insert \(requests.count) requests")
+        }
+        // The ids were drawn in the rows' order: ascending, they are the requests' in order.
+        var ids: [Int64] = []
+        for row in 0..<inserted.count { ids.append(try inserted.int64(row, 0)) }
+        return zip(requests, ids.sorted()).map { request, id in
+            let quarantined = request.quarantineReason != nil
+            return IngestReceipt(
+                requestID: id, quarantined: quarantined, newEvents: 0, duplicateEvents: quarantined ? 0 : request.committedDuplicates,
+                deliveriesCreated: 0)
+        }
+    }
+
+    /// The unique id decides across instances: a concurrent insert of the same id waits for the
+    /// other transaction and then does nothing; so does the second of one id within the batch.
+    private static let insertEvents = """
+        INSERT INTO events (id, request_id, type, contact_key, payload, created_at)
+        SELECT id, request_id, type, contact_key, payload, created_at
+        FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bytea[], $6::float8[]) WITH ORDINALITY
+            AS e (id, request_id, type, contact_key, payload, created_at, n)
+        ORDER BY n
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, seq
+        """
+
+    private static let insertDeliveries = """
+        INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
+        SELECT event_seq, destination, 'pending', 0, due, contact_key, due, due
+        FROM unnest($1::int8[], $2::text[], $3::float8[], $4::text[]) WITH ORDINALITY AS d (event_seq, destination, due, contact_key, n)
+        ORDER BY n
+        ON CONFLICT (event_seq, destination) DO NOTHING
+        RETURNING event_seq
+        """
+
+    /// The events of the requests not quarantined, and the deliveries of those stored for the first time.
+    private func insertEvents(of requests: [IncomingRequest], into receipts: inout [IngestReceipt]) throws(PostgresError) {
+        let events = requests.indices.filter { requests[$0].quarantineReason == nil }.flatMap { index in
+            requests[index].events.map { (request: index, event: $0) }
+        }
+        guard !events.isEmpty else { return }
+        let stored = try connection.query(
+            Self.insertEvents,
+            [
+                .textArray(events.map(\.event.id)), .int64Array(events.map { receipts[$0.request].requestID }),
+                .textArray(events.map(\.event.type)), .textArray(events.map(\.event.contactKey)),
+                .bytesArray(events.map(\.event.payload)), .doubleArray(events.map { requests[$0.request].receivedAt }),
+            ], "insert \(events.count) events", prepared: true)
+        var newSeqs: [String: Int64] = [:]
+        for row in 0..<stored.count { newSeqs[try stored.string(row, 0)] = try stored.int64(row, 1) }
+        var deliveries: [(request: Int, seq: Int64, destination: String, due: Double, contact: String)] = []
+        for (index, event) in events {
+            // The first of an id in the batch is the one stored; any later one is a duplicate.
+            guard let seq = newSeqs.removeValue(forKey: event.id) else {
+                receipts[index].duplicateEvents += 1
                 continue
             }
-            receipt.newEvents += 1
-            let eventSeq = try stored.int64(0, 0)
+            receipts[index].newEvents += 1
             for destination in event.destinations {
-                receipt.deliveriesCreated += try connection.query(
-                    """
-                    INSERT INTO deliveries (event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at)
-                    VALUES ($1, $2, 'pending', 0, $3, $4, $3, $3) ON CONFLICT (event_seq, destination) DO NOTHING
-                    """, [.int64(eventSeq), .text(destination), .double(request.receivedAt), .text(event.contactKey)],
-                    "insert delivery of \(event.id) to \(destination)"
-                ).affectedRows
+                deliveries.append((index, seq, destination, requests[index].receivedAt, event.contactKey))
             }
         }
-        return receipt
+        guard !deliveries.isEmpty else { return }
+        let created = try connection.query(
+            Self.insertDeliveries,
+            [
+                .int64Array(deliveries.map(\.seq)), .textArray(deliveries.map(\.destination)), .doubleArray(deliveries.map(\.due)),
+                .textArray(deliveries.map(\.contact)),
+            ], "insert \(deliveries.count) deliveries", prepared: true)
+        let requestOfSeq = Dictionary(deliveries.map { ($0.seq, $0.request) }, uniquingKeysWith: { first, _ in first })
+        for row in 0..<created.count {
+            if let index = requestOfSeq[try created.int64(row, 0)] { receipts[index].deliveriesCreated += 1 }
+        }
     }
 
     func addToCounter(_ name: SQLiteDatabase.CounterName, _ amount: Int) throws(PostgresError) {
@@ -99,36 +146,46 @@ struct PostgresStore {
             """
             INSERT INTO counters (name, value) VALUES ($1, $2)
             ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value
-            """, [.text(name.rawValue), .int64(Int64(amount))], "add to counter \(name.rawValue)")
+            """, [.text(name.rawValue), .int64(Int64(amount))], "add to counter \(name.rawValue)", prepared: true)
     }
 
     func containsEvent(id: String) throws(PostgresError) -> Bool {
-        try connection.query("SELECT 1 FROM events WHERE id = $1", [.text(id)], "look up event \(id)").count > 0
+        try connection.query("SELECT 1 FROM events WHERE id = $1", [.text(id)], "look up event \(id)", prepared: true).count > 0
     }
 
     // MARK: Delivery
+
+    /// `d` is the first open delivery of its (destination, contact) queue. OFFSET 0 keeps the test a
+    /// subquery run per candidate, an index probe of that contact's earlier deliveries: pulled up
+    /// into an anti-join, a generic plan costed while the tables were small read every open
+    /// delivery of the destination for each candidate.
+    private static let headOfContactQueue = """
+        NOT EXISTS (
+            SELECT 1 FROM deliveries AS earlier
+            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
+              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id
+            OFFSET 0)
+        """
 
     /// The head open delivery of each of `destination`'s contact queues that is claimable now.
     private static let claimableHeads = """
         SELECT d.id FROM deliveries AS d
         WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
           AND ((d.state = 'pending' AND d.next_attempt_at <= $2) OR (d.state = 'inflight' AND d.lease_expires_at <= $2))
-          AND NOT EXISTS (
-            SELECT 1 FROM deliveries AS earlier
-            WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-              AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
+          AND \(headOfContactQueue)
         ORDER BY d.next_attempt_at, d.id
         LIMIT $3
         FOR UPDATE OF d SKIP LOCKED
         """
 
+    /// The heads go in as an array, not a join: a generic plan of the join, made while the tables
+    /// were small, hash-joined them with a scan of every delivery kept.
     private static func claimSQL(withRequestBody: Bool) -> String {
         """
-        WITH heads AS (\(claimableHeads))
         UPDATE deliveries AS d
         SET state = 'inflight', claimed_by = $4, lease_expires_at = $2 + $5, updated_at = $2
-        FROM heads, events AS e\(withRequestBody ? ", requests AS r" : "")
-        WHERE d.id = heads.id AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
+        FROM events AS e\(withRequestBody ? ", requests AS r" : "")
+        WHERE d.id = ANY (ARRAY(\(claimableHeads))) AND e.seq = d.event_seq\(withRequestBody ? " AND r.id = e.request_id" : "")
         RETURNING d.id, e.id, e.type, d.contact_key, d.attempts, e.payload, e.request_id, d.created_at, d.next_attempt_at,
             greatest(coalesce((SELECT max(a.attempt) FROM attempts AS a WHERE a.delivery_id = d.id), 0), d.attempts) + 1\(
             withRequestBody ? ", r.body" : "")
@@ -144,7 +201,7 @@ struct PostgresStore {
         let result = try connection.query(
             withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL,
             [.text(destination), .double(now), .int64(Int64(limit)), .text(instanceID), .double(leaseSeconds)],
-            "claim due deliveries for \(destination)")
+            "claim due deliveries for \(destination)", prepared: true)
         var claimed: [(due: Double, delivery: ClaimedDelivery)] = []
         claimed.reserveCapacity(result.count)
         for row in 0..<result.count {
@@ -186,69 +243,92 @@ struct PostgresStore {
         try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
             let (state, next, error, status) = outcome.recorded
             return try applyAttempt(
-                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response, now: now)
+                id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response,
+                claim: outcome.claim, now: now)
         } settle: { outcome throws(PostgresError) in
             try settledComparisons(outcome)
         }
     }
 
+    /// The delivery's row after an outcome: $1 id, $2 state, $3 next due (nil: unchanged), $4 error,
+    /// $5 status, $6 now, $7 this instance (the lease it must still hold).
+    private static let recordOutcome = """
+        UPDATE deliveries
+        SET state = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
+            last_error = $4, last_status = $5, updated_at = $6, claimed_by = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
+        """
+
+    /// An outcome whose claim is carried (`AttemptClaim`: the attempt's number is known) in one
+    /// statement: the row's update and its attempt, nothing inserted when the lease is gone. $8 the
+    /// claim's destination (an outcome carrying another destination's claim is not this delivery's),
+    /// $9 the attempt's number, $10 its outcome, $11 the error's excerpt, $12 latency, $13 body prefix.
+    private static let recordClaimedOutcome = """
+        WITH finished AS (\(recordOutcome) AND destination = $8 RETURNING id)
+        INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+        SELECT id, $9, $6, $10, $5, $11, $12, $13 FROM finished
+        RETURNING attempt
+        """
+
     /// One outcome on a delivery this instance holds; false when it does not hold it.
     func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
-        now: Double
+        claim: AttemptClaim? = nil, now: Double
     ) throws(PostgresError) -> Bool {
-        let changed = try connection.query(
-            """
-            UPDATE deliveries
-            SET state = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
-                last_error = $4, last_status = $5, updated_at = $6, claimed_by = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
-            """,
-            [.int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID)],
-            "record the outcome of delivery \(id)"
-        ).affectedRows
-        guard changed > 0 else { return false }
         let outcome: AttemptOutcome =
             switch state {
             case .delivered: .delivered
             case .dead: .dead
             case .pending, .inflight: .retry
             }
-        let number = try connection.query(
-            """
-            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
-            SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
-                   $2, $3, $4, $5, $6, $7
-            FROM deliveries AS d WHERE d.id = $1
-            RETURNING attempt
-            """,
-            [
-                .int64(id), .double(now), .text(outcome.rawValue), .optional(status), .optional(error.map { DeliveryAttempt.excerpt($0) }),
-                .optional(response?.latencyMilliseconds),
-                response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
-            ],
-            "record attempt of delivery \(id)")
+        let row: [PostgresValue] = [
+            .int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID),
+        ]
+        let attempt: [PostgresValue] = [
+            .text(outcome.rawValue), .optional(error.map { DeliveryAttempt.excerpt($0) }), .optional(response?.latencyMilliseconds),
+            response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
+        ]
+        let number: PostgresResult
+        if let claim {
+            number = try connection.query(
+                Self.recordClaimedOutcome, row + [.text(claim.destination), .int64(Int64(claim.number))] + attempt,
+                "record the outcome and attempt of delivery \(id)", prepared: true)
+            guard number.count == 1 else { return false }
+        } else {
+            guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)", prepared: true).affectedRows > 0 else { return false }
+            number = try connection.query(
+                """
+                INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+                SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
+                       $2, $3, $4, $5, $6, $7
+                FROM deliveries AS d WHERE d.id = $1
+                RETURNING attempt
+                """, [.int64(id), .double(now)] + attempt.prefix(1) + [.optional(status)] + attempt.dropFirst(),
+                "record attempt of delivery \(id)", prepared: true)
+        }
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
             try connection.query(
                 "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2",
-                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)")
+                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)", prepared: true)
         }
         return true
     }
 
     /// When the next head of `destination` becomes claimable: a pending head's due time, or an
-    /// inflight head's lease expiry (when another instance may take it over).
+    /// inflight head's lease expiry (when another instance may take it over). Each half stops at its
+    /// first head in index order (the open deliveries by due time; the inflight ones by lease)
+    /// rather than joining the whole open backlog against itself, which cost O(backlog) per turn.
     func nextDueTime(destination: String) throws(PostgresError) -> Double? {
         try connection.query(
             """
-            SELECT min(CASE WHEN d.state = 'pending' THEN d.next_attempt_at ELSE d.lease_expires_at END)
-            FROM deliveries AS d
-            WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
-              AND NOT EXISTS (
-                SELECT 1 FROM deliveries AS earlier
-                WHERE earlier.destination = d.destination AND earlier.contact_key = d.contact_key
-                  AND earlier.state IN ('pending', 'inflight') AND earlier.id < d.id)
-            """, [.text(destination)], "find next due delivery for \(destination)"
+            SELECT least(
+                (SELECT d.next_attempt_at FROM deliveries AS d
+                 WHERE d.destination = $1 AND d.state IN ('pending', 'inflight') AND d.state = 'pending' AND \(Self.headOfContactQueue)
+                 ORDER BY d.next_attempt_at, d.id LIMIT 1),
+                (SELECT d.lease_expires_at FROM deliveries AS d
+                 WHERE d.destination = $1 AND d.state = 'inflight' AND \(Self.headOfContactQueue)
+                 ORDER BY d.lease_expires_at LIMIT 1))
+            """, [.text(destination)], "find next due delivery for \(destination)", prepared: true
         ).optionalDouble(0, 0)
     }
 

@@ -44,6 +44,85 @@ struct PostgresSpoolTests {
         #expect(try values.bytes(0, 3) == [0, 255] && values.int(0, 4) == 1)
     }
 
+    @Test func statementsArePreparedOncePerSessionAndTypes() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let connection = try PostgresConnection(url: server.url(), password: nil)
+        defer { connection.close() }
+        for value in [1, 2] as [Int64] {
+            #expect(try connection.query("SELECT coalesce($1, 0)::bigint + 1", [.int64(value)], "add", prepared: true).int64(0, 0) == value + 1)
+        }
+        #expect(connection.preparedStatementCount == 1)
+        // A NULL leaves its type to the server: another statement than the one with a bigint.
+        #expect(try connection.query("SELECT coalesce($1, 0)::bigint + 1", [.null], "add", prepared: true).int64(0, 0) == 1)
+        #expect(connection.preparedStatementCount == 2)
+        #expect(throws: PostgresError.self) { try connection.query("SELEC $1", [.int64(1)], "run a typo", prepared: true) }
+        #expect(connection.preparedStatementCount == 2, "a failed PREPARE is not remembered")
+        let prepared = try connection.query(
+            "SELECT count(*) FROM pg_prepared_statements WHERE from_sql = false", [], "count the session's statements")
+        #expect(try prepared.int64(0, 0) == 2, "an unprepared statement leaves none behind")
+        #expect(connection.preparedStatementCount == 2)
+        // An aged preparation is dropped and made again: the session keeps one per statement.
+        connection.preparedPlanLifetime = .zero
+        for value in [3, 4] as [Int64] {
+            #expect(try connection.query("SELECT coalesce($1, 0)::bigint + 1", [.int64(value)], "add", prepared: true).int64(0, 0) == value + 1)
+        }
+        #expect(try connection.query(
+            "SELECT count(*) FROM pg_prepared_statements WHERE from_sql = false", [], "count the session's statements").int64(0, 0) == 2)
+        connection.preparedPlanLifetime = .seconds(3600)
+        // Past the bound, statements still run, unprepared.
+        for offset in 0..<PostgresConnection.maxPreparedStatements {
+            #expect(try connection.query("SELECT $1::bigint + \(offset)", [.int64(1)], "add \(offset)", prepared: true).int64(0, 0) == Int64(offset) + 1)
+        }
+        #expect(connection.preparedStatementCount == PostgresConnection.maxPreparedStatements)
+    }
+
+    /// A database a build with schema v2 left: deliveries pending, inflight under another
+    /// instance's lease and attempted once. The migration keeps every row, and the inflight one is
+    /// found by its lease (v3's index) and taken over when it lapses.
+    @Test func aVersion2DatabaseMigratesAndKeepsItsRows() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        do {
+            let connection = try PostgresConnection(url: url, password: nil)
+            defer { connection.close() }
+            try connection.execute("CREATE TABLE cutover_schema (version INTEGER NOT NULL)", "create the version table")
+            for migration in PostgresSchema.migrations where migration.version <= 2 {
+                try connection.execute(migration.sql, "apply v\(migration.version)")
+                try connection.query("INSERT INTO cutover_schema (version) VALUES ($1)", [.int64(Int64(migration.version))], "record it")
+            }
+            try connection.execute(
+                """
+                INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 100, 'cloud', '', 'body', 'accepted');
+                INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
+                    VALUES (1, 'old-1', 1, 'message', 'a', '{}', 100), (2, 'old-2', 1, 'message', 'b', '{}', 100);
+                INSERT INTO deliveries (id, event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
+                                        claimed_by, lease_expires_at)
+                    VALUES (1, 1, 'primary', 'inflight', 1, 100, 'a', 100, 100, 'gone', 130),
+                           (2, 2, 'primary', 'pending', 0, 200, 'b', 100, 100, NULL, NULL);
+                INSERT INTO attempts (delivery_id, attempt, at, outcome, status, latency_ms) VALUES (1, 1, 101, 'retry', 503, 12);
+                """, "store v2 rows")
+        }
+        let spool = try open(url, instance: "one")
+        defer { spool.close() }
+        let versions = try server.psql("SELECT max(version) FROM cutover_schema", database: String(url.split(separator: "/").last!))
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
+        let indexes = try server.psql(
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'",
+            database: String(url.split(separator: "/").last!))
+        let names = Set(indexes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
+        #expect(names.contains("deliveries_inflight_by_lease") && !names.contains("deliveries_event"))
+        #expect(names.contains("deliveries_event_seq_destination_key"), "the unique index that serves lookups by event stays")
+        let stats = try spool.stats()
+        #expect(stats.requests == 1 && stats.events == 2)
+        #expect(stats.deliveries["primary"]?.inflight == 1 && stats.deliveries["primary"]?.pending == 1)
+        #expect(try spool.attempts(deliveryID: 1).map(\.latencyMilliseconds) == [12])
+        #expect(try spool.nextDueTime(destination: "primary") == 130, "the lease lapses before the pending one is due")
+        let takenOver = try spool.claim(destination: "primary", now: 130, limit: 10)
+        #expect(takenOver.map(\.eventID) == ["old-1"] && takenOver.first?.attemptNumber == 2)
+    }
+
     @Test func aLiveLeaseIsNeverClaimedTwiceAndAnExpiredOneIsTakenOver() throws {
         try withTwoInstances { first, second, _ in
             _ = try first.ingest([request([event("e1")], at: 100)])

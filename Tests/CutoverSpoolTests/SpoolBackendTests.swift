@@ -96,4 +96,90 @@ struct SpoolBackendTests {
             #expect(try spool.requests(afterID: 0, limit: 10, status: nil, since: nil, until: nil).count == 1)
         }
     }
+
+    /// What the delivery worker sends back: results made from the claim (`DeliveryResult(for:)`),
+    /// which carry the attempt's number, so the spool records them without reading the row first.
+    @Test(arguments: SpoolKind.allCases)
+    func outcomesCarryingTheirClaimNumberAttemptsAndUnblockTheContact(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("c1"), event("c2")], at: 100)])
+            let first = try #require(try spool.claim(destination: "primary", now: 100, limit: 10).first)
+            #expect(first.eventID == "c1" && first.attemptNumber == 1)
+            let retried = try spool.recordAndClaim(
+                [DeliveryResult(for: first, result: .retry(at: 150, error: "503", status: 503))], destination: "primary", now: 101, limit: 10)
+            #expect(retried.skipped.isEmpty && retried.claimed.isEmpty, "c2 waits behind c1's retry")
+            let again = try #require(try spool.claim(destination: "primary", now: 150, limit: 10).first)
+            #expect(again.id == first.id && again.attemptNumber == 2)
+            let done = try spool.recordAndClaim(
+                [DeliveryResult(for: again, result: .delivered(status: 200))], destination: "primary", now: 151, limit: 10)
+            #expect(done.claimed.map(\.eventID) == ["c2"])
+            #expect(try spool.attempts(deliveryID: first.id).map(\.attempt) == [1, 2])
+            #expect(try spool.attempts(deliveryID: first.id).map(\.outcome) == [.retry, .delivered])
+            #expect(try spool.delivery(id: first.id)?.attempts == 2)
+            // A claim carried to the wrong destination is not this delivery's outcome.
+            var stray = DeliveryResult(for: done.claimed[0], result: .delivered(status: 200))
+            stray.claim?.destination = "shadow"
+            #expect(try spool.record([stray], now: 152) == [done.claimed[0].id])
+            #expect(try spool.delivery(id: done.claimed[0].id)?.state == .inflight)
+        }
+    }
+
+    @Test(arguments: SpoolKind.allCases)
+    func nextDueTimeIsTheEarliestHeadOfAContactQueue(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            #expect(try spool.nextDueTime(destination: "primary") == nil)
+            _ = try spool.ingest([request([event("a1", contact: "a")], at: 100), request([event("a2", contact: "a")], at: 110)])
+            _ = try spool.ingest([request([event("b1", contact: "b")], at: 120)])
+            #expect(try spool.nextDueTime(destination: "primary") == 100)
+            let a1 = try #require(try spool.claim(destination: "primary", now: 100, limit: 1).first)
+            #expect(a1.eventID == "a1")
+            // a2 (due 110) waits behind the inflight a1: b1 is the earliest pending head.
+            #expect(try spool.nextDueTime(destination: "primary") == 120)
+            try spool.record([DeliveryResult(for: a1, result: .retry(at: 500, error: "503", status: 503))], now: 101)
+            #expect(try spool.nextDueTime(destination: "primary") == 120, "a2 still waits behind a1, due again at 500")
+            let b1 = try #require(try spool.claim(destination: "primary", now: 120, limit: 10).first)
+            #expect(b1.eventID == "b1")
+            try spool.record([DeliveryResult(for: b1, result: .delivered(status: 200))], now: 121)
+            #expect(try spool.nextDueTime(destination: "primary") == 500)
+        }
+    }
+
+    /// One batch (one group commit) of requests: a quarantined one among them, an id twice in the
+    /// batch, an event for two destinations. Receipts per request, and delivery ids in arrival order.
+    @Test(arguments: SpoolKind.allCases)
+    func aBatchOfRequestsKeepsEachReceiptAndTheArrivalOrder(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            var retried = request([event("b1", contact: "b"), event("a1", contact: "a")], at: 102)
+            retried.committedDuplicates = 2
+            let receipts = try spool.ingest([
+                request([event("a0", contact: "a", destinations: ["primary", "shadow"]), event("b0", contact: "b")], at: 100),
+                request([], at: 101, quarantineReason: "not JSON"),
+                retried,
+                request([event("a0", contact: "a"), event("a2", contact: "a")], at: 103),
+            ])
+            #expect(receipts.map(\.newEvents) == [2, 0, 2, 1])
+            #expect(receipts.map(\.duplicateEvents) == [0, 0, 2, 1])
+            #expect(receipts.map(\.deliveriesCreated) == [3, 0, 2, 1])
+            #expect(receipts.map(\.quarantined) == [false, true, false, false])
+            #expect(receipts.map(\.requestID) == receipts.map(\.requestID).sorted() && Set(receipts.map(\.requestID)).count == 4)
+            #expect(try spool.events(requestID: receipts[2].requestID).map(\.id) == ["b1", "a1"])
+            #expect(try spool.request(id: receipts[1].requestID)?.status == .quarantined)
+            let primary = try spool.deliveries(state: .pending, destination: "primary", afterID: 0, limit: 10)
+            #expect(primary.map(\.eventID) == ["a0", "b0", "b1", "a1", "a2"], "ids ascend in arrival order")
+            #expect(try spool.stats().totals.duplicateEvents == 3)
+            let heads = try spool.claim(destination: "primary", now: 200, limit: 10)
+            #expect(heads.map(\.eventID) == ["a0", "b0"])
+        }
+    }
+
+    /// A `raw` destination's claim reads the request's body with the event.
+    @Test(arguments: SpoolKind.allCases)
+    func aClaimWithTheRequestBodyReadsIt(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("r1")], at: 100, body: Array("raw bytes".utf8))])
+            let claimed = try spool.claim(destination: "primary", now: 100, limit: 10, withRequestBody: true)
+            #expect(claimed.map(\.eventID) == ["r1"])
+            #expect(claimed.first?.requestBody == Array("raw bytes".utf8))
+        }
+    }
 }
