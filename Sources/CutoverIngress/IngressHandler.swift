@@ -95,13 +95,18 @@ package final class IngressHandler: HTTPServerHandler {
     package var signedBodiesRemembered: Int { snapshot.withLock { $0 }.signedBodies?.count ?? 0 }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
+
+    /// The id a request is answered and logged under: the sender's `X-Request-Id` when sane, else a new one.
+    private static func requestID(of head: HTTPRequest) -> String {
+        RequestID.resolve(incoming: head.headerFields.value(of: requestIDField))
+    }
     /// `/healthz`'s answer, built once: it never changes, and every load balancer polls it.
     private static let alive = ServerResponse.text(.ok, "ok")
 
     /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
     /// echoes it in the response.
     package func handle(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
-        let requestID = RequestID.resolve(incoming: request.head.headerFields.value(of: Self.requestIDField))
+        let requestID = Self.requestID(of: request.head)
         let logger = logger
         let respondWithID: @Sendable (ServerResponse) -> Void = { response in
             var response = response
@@ -206,7 +211,7 @@ package final class IngressHandler: HTTPServerHandler {
     private func refused(_ response: ServerResponse, _ head: HTTPRequest, path: Substring, snapshot: Snapshot) -> ServerResponse {
         metrics.countRequest(route: snapshot.routeLabel(path), status: response.status.code)
         var response = response
-        response.headerFields[Self.requestIDField] = RequestID.resolve(incoming: head.headerFields[Self.requestIDField])
+        response.headerFields[Self.requestIDField] = Self.requestID(of: head)
         return response
     }
 
