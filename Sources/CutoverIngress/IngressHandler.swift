@@ -310,16 +310,22 @@ package final class IngressHandler: HTTPServerHandler {
         case .unparsed: parsed = nil
         }
         let requestID = RequestContext.requestID
+        let routeLabel = "/" + route
+        // The commit timeout runs from here: the wait for a worker and the dedup lookup count too.
+        let ticket = spool.admit { [self] error in
+            answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID ?? "", respond: respond)
+        }
         // The request (and its body's storage) moves to the worker as is: no copy.
         let queued = decodePool.submit { [self] in
+            // Answered by the timeout while it waited: neither decoded nor written.
+            guard !ticket.isAnswered else { return }
             RequestContext.$requestID.withValue(requestID) {
                 normalizeAndSpool(
                     request, route: route, api: api, business: business, receivedAt: receivedAt, parsed: parsed,
-                    snapshot: snapshot, respond: respond)
+                    snapshot: snapshot, ticket: ticket, respond: respond)
             }
         }
-        guard !queued else { return }
-        let routeLabel = "/" + route
+        guard !queued, ticket.answerWithoutCommit() else { return }
         metrics.countDecodeRejected(route: routeLabel)
         logger.warning(
             "decode backlog full: answered 503",
@@ -372,7 +378,7 @@ package final class IngressHandler: HTTPServerHandler {
     /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
         _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, receivedAt: Double,
-        parsed: JSONValue?, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+        parsed: JSONValue?, snapshot: Snapshot, ticket: IngestTicket, respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let settings = snapshot.settings
         let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
@@ -395,6 +401,8 @@ package final class IngressHandler: HTTPServerHandler {
                 let known = spool.committedEvents(ids)
             {
                 if !known.contains(false) {
+                    // Unless the timeout answered while the lookup waited for the disk.
+                    guard ticket.answerWithoutCommit() else { return }
                     answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
                     return
                 }
@@ -433,6 +441,7 @@ package final class IngressHandler: HTTPServerHandler {
         } catch .digestFailed(let error) {
             // The body is fine, this process cannot hash it: not acknowledged, so the sender retries
             // (quarantining it, or giving its events other ids, would break deduplication).
+            guard ticket.answerWithoutCommit() else { return }
             logger.error("event ids unavailable", metadata: ["route": "\(route)", "error": "\(error)"])
             count(request, route: routeLabel, status: .serviceUnavailable)
             respond(.text(.serviceUnavailable, "cannot compute event ids"))
@@ -457,11 +466,11 @@ package final class IngressHandler: HTTPServerHandler {
         let submitted = DispatchTime.now()
         let accepted = observed
         let stored = fresh
-        spool.submit(incoming) { [self] result in
+        spool.submit(incoming, ticket: ticket) { [self] result in
             metrics.recordSpoolCommit(startedAt: submitted, succeeded: (try? result.get()) != nil)
-            readiness.recordCommit(succeeded: (try? result.get()) != nil)
             switch result {
             case .success(let receipt):
+                readiness.recordCommit(succeeded: true)
                 spoolFailures.recordSuccess()
                 // Before the workers are poked: a delivery claimed from this commit finds its event.
                 decodedEvents?.insert(requestID: receipt.requestID, events: stored)
@@ -472,13 +481,21 @@ package final class IngressHandler: HTTPServerHandler {
                 count(request, route: routeLabel, status: .ok)
                 respond(.text(.ok, "ok"))
             case .failure(let error):
-                // Not durable (or not known to be), so not acknowledged: the sender retries and
-                // nothing is lost; a commit that lands after a timeout makes the retry a dedup hit.
-                spoolFailures.report(error, route: route, requestID: requestID)
-                count(request, route: routeLabel, status: .serviceUnavailable)
-                respond(.text(.serviceUnavailable, error.kind == .timeout ? "spool commit timed out" : "spool unavailable"))
+                answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID, respond: respond)
             }
         }
+    }
+
+    /// Not durable (or not known to be), so not acknowledged: the sender retries and nothing is
+    /// lost; a commit that lands after a timeout makes the retry a dedup hit.
+    private func answerSpoolFailure(
+        _ error: SpoolError, _ request: ServerRequest, route: String, routeLabel: String, requestID: String,
+        respond: @Sendable (ServerResponse) -> Void
+    ) {
+        readiness.recordCommit(succeeded: false)
+        spoolFailures.report(error, route: route, requestID: requestID)
+        count(request, route: routeLabel, status: .serviceUnavailable)
+        respond(.text(.serviceUnavailable, error.kind == .timeout ? "spool commit timed out" : "spool unavailable"))
     }
 
     /// Every event of the body is stored by a committed transaction: nothing is written (not even

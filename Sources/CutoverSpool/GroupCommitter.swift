@@ -20,7 +20,7 @@ protocol GroupCommitWriter: Sendable {
 final class GroupCommitter: Sendable {
     private struct Submission: Sendable {
         let request: IncomingRequest
-        let completion: PendingCompletion
+        let ticket: IngestTicket
     }
 
     private struct State {
@@ -32,9 +32,8 @@ final class GroupCommitter: Sendable {
         /// Duplicates answered without a write (`recordCommittedDuplicates`), not yet in the
         /// persistent count: the next transaction adds them.
         var uncountedDuplicates = 0
-        /// Every submission not yet known complete with its timeout deadline, in submission order,
-        /// which (one timeout for all) is deadline order too: one check, armed for the first,
-        /// serves them all.
+        /// Every ticket not yet known answered with its timeout deadline, in admission order, which
+        /// (one timeout for all) is deadline order too: one check, armed for the first, serves them all.
         var deadlines = DeadlineQueue()
         /// A timeout check is queued on `timeoutQueue`. Invariant: `deadlines` non-empty implies true.
         var timeoutCheckScheduled = false
@@ -57,40 +56,52 @@ final class GroupCommitter: Sendable {
         writerQueue = DispatchQueue(label: label, qos: .userInitiated)
     }
 
-    /// Queues `request` for `writer`'s next batch (see `Spool.submit` for the completion's contract).
-    func submit(
-        _ request: IncomingRequest, to writer: some GroupCommitWriter,
-        completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
-    ) {
-        let pending = PendingCompletion(completion)
-        let deadline = commitTimeout.map { DispatchTime.now() + $0.dispatchInterval }
-        let (accepted, startWriter, checkAt) = state.withLock { state -> (Bool, Bool, DispatchTime?) in
-            if state.closed {
-                state.counters.failedRequests += 1
-                return (false, false, nil)
-            }
-            state.queue.append(Submission(request: request, completion: pending))
-            var checkAt: DispatchTime?
-            if let deadline {
-                // The submissions before this one mostly completed already: forget them now, so
-                // the queue holds about what is waiting, not a whole timeout's worth of traffic.
-                state.deadlines.dropCompletedHead()
-                state.deadlines.append(deadline, pending)
-                if !state.timeoutCheckScheduled {
-                    state.timeoutCheckScheduled = true
-                    checkAt = deadline
-                }
-            }
-            if state.writerScheduled { return (true, false, checkAt) }
-            state.writerScheduled = true
-            return (true, true, checkAt)
-        }
-        guard accepted else {
-            pending.complete(.failure(.closed("submit request")))
-            return
+    /// Starts `request`'s commit timeout (see `SpoolBackend.admit`).
+    func admit(onTimeout: @escaping @Sendable (SpoolError) -> Void) -> IngestTicket {
+        let ticket = IngestTicket(onTimeout: onTimeout)
+        guard let commitTimeout else { return ticket }
+        let deadline = DispatchTime.now() + commitTimeout.dispatchInterval
+        let checkAt = state.withLock { state -> DispatchTime? in
+            // The tickets before this one were mostly answered already: forget them now, so the
+            // queue holds about what is waiting, not a whole timeout's worth of traffic.
+            state.deadlines.dropAnsweredHead()
+            state.deadlines.append(deadline, ticket)
+            guard !state.timeoutCheckScheduled else { return nil }
+            state.timeoutCheckScheduled = true
+            return deadline
         }
         if let checkAt { scheduleTimeoutCheck(at: checkAt) }
+        return ticket
+    }
+
+    /// Queues `request` for `writer`'s next batch (see `Spool.submit` for the completion's contract);
+    /// nothing is queued for a ticket the timeout answered already.
+    func submit(
+        _ request: IncomingRequest, ticket: IngestTicket, to writer: some GroupCommitWriter,
+        completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+    ) {
+        guard ticket.submit(completion) else { return }
+        let (accepted, startWriter) = state.withLock { state -> (Bool, Bool) in
+            if state.closed {
+                state.counters.failedRequests += 1
+                return (false, false)
+            }
+            state.queue.append(Submission(request: request, ticket: ticket))
+            if state.writerScheduled { return (true, false) }
+            state.writerScheduled = true
+            return (true, true)
+        }
+        guard accepted else {
+            ticket.complete(.failure(.closed("submit request")))
+            return
+        }
         if startWriter { writerQueue.async { self.drain(writer) } }
+    }
+
+    /// Answers a submitted request with `error` without queueing it (the spool cannot take it).
+    func refuse(ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void, _ error: SpoolError) {
+        countRefused()
+        if ticket.submit(completion) { ticket.complete(.failure(error)) }
     }
 
     // MARK: Commit timeouts
@@ -99,12 +110,12 @@ final class GroupCommitter: Sendable {
         timeoutQueue.asyncAfter(deadline: deadline) { [weak self] in self?.expireTimedOut() }
     }
 
-    /// Completes every waiting submission whose deadline passed with `.timeout`, then arms the next
-    /// check for the first deadline still ahead: one timer at a time, not one per submission.
+    /// Answers every waiting ticket whose deadline passed with `.timeout`, then arms the next check
+    /// for the first deadline still ahead: one timer at a time, not one per request.
     private func expireTimedOut() {
         guard let timeout = commitTimeout else { return }
         let now = DispatchTime.now()
-        let (expired, next) = state.withLock { state -> ([PendingCompletion], DispatchTime?) in
+        let (expired, next) = state.withLock { state -> ([IngestTicket], DispatchTime?) in
             let expired = state.deadlines.removeExpired(now: now)
             guard let next = state.deadlines.firstDeadline else {
                 state.timeoutCheckScheduled = false
@@ -113,11 +124,11 @@ final class GroupCommitter: Sendable {
             return (expired, next)
         }
         let error = SpoolError(
-            kind: .timeout, message: "the commit did not finish within \(timeout) (stalled disk?)", operation: "submit request")
+            kind: .timeout, message: "the request was not committed within \(timeout) (stalled disk?)", operation: "submit request")
         // Counted before any is answered: whoever sees an answer sees it in the counters too.
-        let answers = expired.compactMap { $0.take() }
+        let answers = expired.compactMap { $0.expire() }
         if !answers.isEmpty { state.withLock { $0.counters.timedOutRequests += answers.count } }
-        for answer in answers { answer(.failure(error)) }
+        for answer in answers { answer(error) }
         if let next { scheduleTimeoutCheck(at: next) }
     }
 
@@ -137,7 +148,7 @@ final class GroupCommitter: Sendable {
             }
             if submissions.isEmpty { return }
             // Already answered (timed out while queued): writing them now would only surprise.
-            let live = submissions.filter { !$0.completion.isDone }
+            let live = submissions.filter { !$0.ticket.isAnswered }
             if live.isEmpty { continue }
 
             let requests = live.map(\.request)
@@ -150,13 +161,13 @@ final class GroupCommitter: Sendable {
             case .success(let receipts):
                 recordCommit(live.count)
                 writer.batchCommitted(requests)
-                for (submission, receipt) in zip(live, receipts) { submission.completion.complete(.success(receipt)) }
+                for (submission, receipt) in zip(live, receipts) { submission.ticket.complete(.success(receipt)) }
             case .failure(let error):
                 state.withLock { state in
                     state.counters.recordFailure(live.count)
                     state.uncountedDuplicates += carried
                 }
-                for submission in live { submission.completion.complete(.failure(error)) }
+                for submission in live { submission.ticket.complete(.failure(error)) }
             }
         }
     }
@@ -222,75 +233,5 @@ extension SpoolCounters {
     fileprivate mutating func recordFailure(_ requests: Int) {
         failedIngestBatches += 1
         failedRequests += requests
-    }
-}
-
-/// The submissions a commit timeout may still complete, oldest first: a FIFO whose head is
-/// dropped once it is complete (the commits complete submissions in order, so the head goes first).
-struct DeadlineQueue {
-    private var entries: [(deadline: DispatchTime, completion: PendingCompletion)] = []
-    private var head = 0
-
-    var firstDeadline: DispatchTime? { head < entries.count ? entries[head].deadline : nil }
-
-    mutating func append(_ deadline: DispatchTime, _ completion: PendingCompletion) {
-        entries.append((deadline, completion))
-    }
-
-    /// Drops completed submissions from the head, up to the first still waiting.
-    mutating func dropCompletedHead() {
-        while head < entries.count, entries[head].completion.isDone { head += 1 }
-        compact()
-    }
-
-    /// Removes, from the head, the completed submissions and the waiting ones whose deadline is
-    /// `now` or earlier; returns the latter.
-    mutating func removeExpired(now: DispatchTime) -> [PendingCompletion] {
-        var expired: [PendingCompletion] = []
-        while head < entries.count {
-            let entry = entries[head]
-            if !entry.completion.isDone {
-                guard entry.deadline <= now else { break }
-                expired.append(entry.completion)
-            }
-            head += 1
-        }
-        compact()
-        return expired
-    }
-
-    /// Gives back the dropped prefix's slots once they are the larger part.
-    private mutating func compact() {
-        if head == entries.count {
-            entries.removeAll(keepingCapacity: entries.count <= 4_096)
-            head = 0
-        } else if head > 1_024, head * 2 > entries.count {
-            entries.removeFirst(head)
-            head = 0
-        }
-    }
-}
-
-/// A submission's completion, called at most once: by the commit or by the timeout, whichever comes first.
-final class PendingCompletion: Sendable {
-    private let completion: Locked<(@Sendable (Result<IngestReceipt, SpoolError>) -> Void)?>
-
-    init(_ completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
-        self.completion = Locked(completion)
-    }
-
-    var isDone: Bool { completion.withLock { $0 == nil } }
-
-    /// Calls the completion unless it was called already; whether it did.
-    @discardableResult
-    func complete(_ result: Result<IngestReceipt, SpoolError>) -> Bool {
-        guard let completion = take() else { return false }
-        completion(result)
-        return true
-    }
-
-    /// The completion, unless it was called already; after this nobody else can call it.
-    func take() -> (@Sendable (Result<IngestReceipt, SpoolError>) -> Void)? {
-        completion.withLock { $0.take() }
     }
 }

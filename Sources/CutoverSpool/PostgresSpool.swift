@@ -180,8 +180,14 @@ package final class PostgresSpool: SpoolBackend {
 
     // MARK: Ingest
 
-    package func submit(_ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
-        committer.submit(request, to: Writer(spool: self), completion: completion)
+    package func admit(onTimeout: @escaping @Sendable (SpoolError) -> Void) -> IngestTicket {
+        committer.admit(onTimeout: onTimeout)
+    }
+
+    package func submit(
+        _ request: IncomingRequest, ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+    ) {
+        committer.submit(request, ticket: ticket, to: Writer(spool: self), completion: completion)
     }
 
     /// The group committer's view of this spool (held only while a drain runs, so no cycle).

@@ -103,22 +103,29 @@ package final class Spool: Sendable {
 
     // MARK: Ingest
 
-    /// Queues `request` for the next group commit. `completion` is called exactly once: with the
+    /// Starts a request's way through ingest: its commit timeout (`options.commitTimeout`) runs from
+    /// now, and once it passed `onTimeout` answers a request not yet submitted (on the timeout queue).
+    package func admit(onTimeout: @escaping @Sendable (SpoolError) -> Void) -> IngestTicket {
+        committer.admit(onTimeout: onTimeout)
+    }
+
+    /// Queues `request` for the next group commit. `completion` is called at most once: with the
     /// receipt only after the transaction holding the request committed (fsynced) into the database
     /// the spool's path still names; or with the error that rolled the whole batch back; or, once
-    /// `options.commitTimeout` passed, with `.timeout` (on the timeout queue; a commit finishing later
-    /// is not reported, and a request still queued then is not written at all). After `close()`, or
+    /// the commit timeout passed, with `.timeout` (on the timeout queue; a commit finishing later is
+    /// not reported, and a request still queued then is not written at all). Never for a ticket the
+    /// timeout answered before this call: that request is not written either. After `close()`, or
     /// once the spool is lost, completes at once, on the caller's thread, with that error.
     package func submit(
-        _ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
+        _ request: IncomingRequest, ticket: IngestTicket,
+        completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {
         if let fault = fault, fault.kind == .lost {
-            committer.countRefused()
             note(fault)
-            completion(.failure(lostError(fault)))
+            committer.refuse(ticket: ticket, completion: completion, lostError(fault))
             return
         }
-        committer.submit(request, to: Writer(spool: self), completion: completion)
+        committer.submit(request, ticket: ticket, to: Writer(spool: self), completion: completion)
     }
 
     /// The group committer's view of this spool (held only while a drain runs, so no cycle).

@@ -19,9 +19,13 @@ package protocol SpoolBackend: AnyObject, Sendable {
 
     // MARK: Ingest
 
-    /// Queues `request` for the next group commit; `completion` runs exactly once, with a receipt
-    /// only after the commit.
-    func submit(_ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void)
+    /// Starts a request's commit timeout now, before the caller's own work on it (which may block on
+    /// the same sick disk as the commit); `onTimeout` answers it if it is not submitted in time.
+    func admit(onTimeout: @escaping @Sendable (SpoolError) -> Void) -> IngestTicket
+    /// Queues `request` for the next group commit; `completion` runs at most once, with a receipt
+    /// only after the commit, and never when the ticket's timeout answered first (nothing is written then).
+    func submit(
+        _ request: IncomingRequest, ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void)
     /// For each id, whether a committed transaction stored it; nil when that cannot be said.
     func committedEvents(_ ids: [String]) -> [Bool]?
     /// Whether every id is known committed from memory alone (the dedup index), never asking the
@@ -100,6 +104,11 @@ package protocol SpoolBackend: AnyObject, Sendable {
 /// The defaults callers rely on, for the existential (protocol requirements take no default arguments).
 extension SpoolBackend {
     package func writerBusyFor() -> Duration? { writerBusyFor(now: .now()) }
+
+    /// `admit` and `submit` in one: the timeout runs from now, `completion` runs exactly once.
+    package func submit(_ request: IncomingRequest, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void) {
+        submit(request, ticket: admit { completion(.failure($0)) }, completion: completion)
+    }
 
     package func claim(destination: String, now: Double, limit: Int) throws(SpoolError) -> [ClaimedDelivery] {
         try claim(destination: destination, now: now, limit: limit, withRequestBody: false)

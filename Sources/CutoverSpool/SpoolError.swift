@@ -17,8 +17,8 @@ package struct SpoolError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The database file at the spool's path is no longer the one the spool has open (deleted,
         /// moved or replaced); nothing more is acknowledged until a restart.
         case lost
-        /// A submitted request's commit did not finish within `SpoolOptions.commitTimeout`; it may
-        /// still commit later (the sender's retry is then deduplicated).
+        /// A request was not committed within `SpoolOptions.commitTimeout` of its admission; one
+        /// already in a commit may still commit later (the sender's retry is then deduplicated).
         case timeout
         /// Opening refused: the start-up checks found the database empty where it held data, or damaged.
         case refused

@@ -2,7 +2,7 @@
 import CutoverHTTPServer
 @testable import CutoverIngress
 @testable import CutoverOperations
-import CutoverSpool
+@testable import CutoverSpool
 import CutoverTestSupport
 import CutoverWebhooks
 import Dispatch
@@ -117,7 +117,8 @@ final class Responses: Sendable {
 
         init(
             workers: Int = 1, maxPending: Int = 1, loopDedupMaxBytes: Int = CutoverConfig.Limits().loopDedupMaxBytes,
-            appSecret: String? = nil, signedBodiesKept: Int = CutoverConfig.Limits().signedBodiesKept
+            appSecret: String? = nil, signedBodiesKept: Int = CutoverConfig.Limits().signedBodiesKept,
+            commitTimeout: Duration? = nil
         ) throws {
             directory = try TemporaryDirectory()
             var config = CutoverConfig()
@@ -126,7 +127,7 @@ final class Responses: Sendable {
             config.limits.signedBodiesKept = signedBodiesKept
             config.cloud.appSecrets = appSecret.map { [Secret(.literal($0))] } ?? []
             settings = try RelaySettings(config: config, environment: [:])
-            spool = try Spool.open(directory: directory.path)
+            spool = try Spool.open(directory: directory.path, options: SpoolOptions(commitTimeout: commitTimeout))
             pool = DecodePool(workers: workers, maxPending: maxPending)
             handler = IngressHandler(
                 settings: settings, spool: spool, metrics: metrics, readiness: Readiness(spool: spool),
@@ -193,6 +194,65 @@ final class Responses: Sendable {
         #expect(webhook.all.map(\.status) == [.ok])
         #expect(try harness.spool.requestSummaries().count == 1, "the refused body was not stored")
         #expect(harness.exposition.contains("cutover_decode_seconds_count 1"))
+    }
+
+    /// The commit timeout runs from when a webhook is handed to the decode pool: one whose dedup
+    /// lookup waits for the database (the reader held, as a read on a frozen disk holds it) gets
+    /// its 503 in time, and is not written once the lookup returns.
+    @Test func aDedupLookupStuckOnTheDiskIsAnsweredByTheCommitTimeout() throws {
+        let harness = try Harness(workers: 1, maxPending: 4, commitTimeout: .milliseconds(200))
+        let entered = Latch()
+        let release = Latch()
+        let holderDone = Latch()
+        Thread.detachNewThread {
+            _ = try? harness.spool.withReader("hold the reader") { _ in
+                entered.open()
+                _ = release.wait(seconds: 30)
+            }
+            holderDone.open()
+        }
+        try #require(entered.wait())
+        let stuck = Responses()
+        harness.post("/onprem/default", Self.onpremBody, stuck)
+        #expect(stuck.next(), "answered while the lookup still waits")
+        #expect(stuck.all.map(\.status) == [.serviceUnavailable])
+        #expect(stuck.all.first.map { String(decoding: $0.body, as: UTF8.self) } == "spool commit timed out\n")
+        #expect(harness.spool.counters.timedOutRequests == 1)
+        release.open()
+        try #require(holderDone.wait())
+
+        // Behind the stuck one on the only worker: once this is answered, that one is done too.
+        let next = Responses()
+        harness.post("/onprem/default", Self.onpremBody(id: "m2"), next)
+        #expect(next.next())
+        #expect(next.all.map(\.status) == [.ok])
+        #expect(try harness.spool.event(id: "m1") == nil, "the timed-out request was not written")
+        #expect(try harness.spool.requestSummaries().count == 1)
+        #expect(harness.exposition.contains(#"cutover_requests_total{route="/onprem/default",status="503"} 1"#))
+    }
+
+    /// A webhook still waiting for a decode worker when its commit timeout passes gets its 503 then,
+    /// and is neither decoded nor written when a worker frees up.
+    @Test func aWebhookWaitingForAWorkerPastTheCommitTimeoutIsAnsweredAndDropped() throws {
+        let harness = try Harness(workers: 1, maxPending: 4, commitTimeout: .milliseconds(200))
+        let gate = try harness.occupyTheWorker()
+        let waiting = Responses()
+        harness.post("/onprem/default", Self.onpremBody, waiting)
+        #expect(waiting.next())
+        #expect(waiting.all.map(\.status) == [.serviceUnavailable])
+        #expect(harness.pool.pending == 1, "answered by the timeout while still in the backlog")
+        gate.open()
+
+        let next = Responses()
+        harness.post("/onprem/default", Self.onpremBody(id: "m2"), next)
+        #expect(next.next())
+        #expect(next.all.map(\.status) == [.ok])
+        #expect(try harness.spool.requestSummaries().count == 1)
+        #expect(harness.exposition.contains("cutover_decode_seconds_count 1"), "the timed-out body was never decoded")
+    }
+
+    static func onpremBody(id: String) -> [UInt8] {
+        Array(#"{"messages":[{"from":"1650","id":"\#(id)","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}"#.utf8)
     }
 
     /// Meta's retries are answered where they were read: a body whose ids are all in the dedup

@@ -138,23 +138,49 @@ struct SpoolCommitTimeoutTests {
         }
     }
 
-    @Test func theDeadlineQueueDropsCompletedHeadsAndExpiresOnlyWaitingOnes() {
+    @Test func theDeadlineQueueDropsAnsweredHeadsAndExpiresOnlyWaitingOnes() {
         var queue = DeadlineQueue()
         let start = DispatchTime.now()
-        let completions = (0..<4).map { _ in PendingCompletion { _ in } }
-        for (index, completion) in completions.enumerated() {
-            queue.append(start + .milliseconds(index * 10), completion)
+        let tickets = (0..<4).map { _ in IngestTicket { _ in } }
+        for (index, ticket) in tickets.enumerated() {
+            queue.append(start + .milliseconds(index * 10), ticket)
         }
-        completions[0].complete(.failure(.closed("test")))
-        completions[2].complete(.failure(.closed("test")))
-        queue.dropCompletedHead()
-        #expect(queue.firstDeadline == start + .milliseconds(10), "the completed head is gone, the waiting second is first")
+        #expect(tickets[0].answerWithoutCommit())
+        #expect(tickets[2].submit { _ in })
+        #expect(tickets[2].complete(.failure(.closed("test"))))
+        queue.dropAnsweredHead()
+        #expect(queue.firstDeadline == start + .milliseconds(10), "the answered head is gone, the waiting second is first")
         let expired = queue.removeExpired(now: start + .milliseconds(25))
-        #expect(expired.map(ObjectIdentifier.init) == [ObjectIdentifier(completions[1])], "the completed third is skipped")
+        #expect(expired.map(ObjectIdentifier.init) == [ObjectIdentifier(tickets[1])], "the answered third is skipped")
         #expect(queue.firstDeadline == start + .milliseconds(30))
         #expect(queue.removeExpired(now: start + .milliseconds(29)).isEmpty)
         #expect(queue.removeExpired(now: start + .milliseconds(30)).count == 1)
         #expect(queue.firstDeadline == nil)
+    }
+
+    /// A ticket is answered once: whichever of the caller, the commit and the timeout comes first.
+    @Test func aTicketIsAnsweredOnceByWhicheverComesFirst() throws {
+        let timedOut = Atomic<Int>(0)
+        let admitted = IngestTicket { _ in timedOut.add(1, ordering: .relaxed) }
+        let expiry = try #require(admitted.expire())
+        expiry(SpoolError.closed("test"))
+        #expect(timedOut.load(ordering: .relaxed) == 1)
+        #expect(admitted.isAnswered)
+        #expect(!admitted.answerWithoutCommit(), "the timeout answered: the caller must not")
+        #expect(!admitted.submit { _ in Issue.record("a timed-out ticket was completed") }, "nor queue it")
+        #expect(admitted.expire() == nil)
+
+        let byCaller = IngestTicket { _ in Issue.record("the caller answered first") }
+        #expect(byCaller.answerWithoutCommit())
+        #expect(byCaller.expire() == nil)
+
+        let completions = Atomic<Int>(0)
+        let submitted = IngestTicket { _ in Issue.record("a submitted ticket times out through its completion") }
+        #expect(submitted.submit { _ in completions.add(1, ordering: .relaxed) })
+        #expect(!submitted.answerWithoutCommit(), "submitted: only the commit or the timeout answers")
+        submitted.expire()?(SpoolError.closed("test"))
+        #expect(!submitted.complete(.failure(.closed("test"))), "the commit landing after the timeout is not reported")
+        #expect(completions.load(ordering: .relaxed) == 1)
     }
 
     @Test func aCommitFinishingAfterItsTimeoutIsNotReportedAgain() throws {
