@@ -187,6 +187,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         publishCircuit(now: now)
         if !releasing.isEmpty { ready.removeAll() }
         let claimed: [ClaimedDelivery]
+        let nextDue: DeliveryTurn.NextDue
         do {
             // Sink lines are durable before the deliveries they complete are recorded as done.
             if !outcomes.isEmpty { try sink?.synchronize() }
@@ -195,6 +196,7 @@ package final class DeliveryWorker: @unchecked Sendable {
                 withRequestBody: destination.format == .raw
             )
             claimed = recorded.claimed
+            nextDue = recorded.nextDue
             countComparisons(recorded.settled, outcomes)
         } catch {
             // The claims stay in flight; a restart returns them to the queue (at least once).
@@ -207,7 +209,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         if !outcomes.isEmpty { onBatchRecorded?(outcomes) }
         ready.insert(contentsOf: claimed.reversed(), at: 0)
         startSends()
-        if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now) }
+        if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now, known: nextDue) }
         closeIfDrained()
     }
 
@@ -245,8 +247,15 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// (`cutover spool retry`) from another process, which cannot poke this one.
     private static let idleRecheckSeconds = 5.0
 
-    private func scheduleNextDue(now: Double) {
-        guard let due = try? spool.nextDueTime(destination: destination.name) else {
+    /// `known`: what the turn's transaction found, when the spool looked there.
+    private func scheduleNextDue(now: Double, known: DeliveryTurn.NextDue) {
+        let next: Double?
+        switch known {
+        case .at(let time): next = time
+        case .nothing: next = nil
+        case .notLooked: next = try? spool.nextDueTime(destination: destination.name)
+        }
+        guard let due = next else {
             if sending == 0 && ready.isEmpty { wake(at: now + Self.idleRecheckSeconds) }
             return
         }

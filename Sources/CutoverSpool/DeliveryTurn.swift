@@ -6,6 +6,15 @@ package struct DeliveryTurn: Sendable {
     package var claimed: [ClaimedDelivery]
     /// Outcomes of this turn that finished the second side of a compared pair (`comparedWith`).
     package var settled: [SettledComparison] = []
+    /// When the destination's next claimable delivery is due, as the turn's own transaction saw it
+    /// after claiming; a spool that did not look leaves `.notLooked` (ask `nextDueTime`).
+    package var nextDue: NextDue = .notLooked
+
+    package enum NextDue: Sendable, Equatable {
+        case notLooked
+        case nothing
+        case at(Double)
+    }
 
     package init(skipped: [Int64], claimed: [ClaimedDelivery]) {
         self.skipped = skipped

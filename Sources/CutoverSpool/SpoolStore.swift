@@ -179,6 +179,11 @@ extension SQLiteDatabase {
             }
             countDeltas.moveDeliveries(released, destination: destination, from: .inflight, to: .pending)
             turn.claimed = limit > 0 ? try claimDue(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody) : []
+            // A turn that could claim more than it found is followed by the worker asking when the
+            // next delivery is due: asked here, that costs no second round for the writer's lock.
+            if limit > 0, turn.claimed.count < limit {
+                turn.nextDue = try nextDueTime(destination: destination).map(DeliveryTurn.NextDue.at) ?? .nothing
+            }
             return turn
         }
     }

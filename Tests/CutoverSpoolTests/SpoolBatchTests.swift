@@ -90,6 +90,8 @@ struct SpoolBatchTests {
             let fourth = try spool.recordAndClaim(delivered(third.claimed), destination: "primary", now: t + 3, limit: 10)
             #expect(fourth.claimed.isEmpty, "A is held by A1 until it is due")
             #expect(try spool.nextDueTime(destination: "primary") == t + 60)
+            #expect(fourth.nextDue == .at(t + 60), "a turn that claimed less than its limit says when to look again")
+            #expect(third.nextDue == .at(t + 60), "B3 and C3 inflight, A1 pending: the next due is A1's retry")
 
             let retried = try spool.recordAndClaim([], destination: "primary", now: t + 60, limit: 10).claimed
             #expect(retried.map(\.eventID) == ["A1"] && retried[0].attempts == 1)
@@ -97,6 +99,7 @@ struct SpoolBatchTests {
             #expect(afterA1.claimed.map(\.eventID) == ["A2"])
             let afterA2 = try spool.recordAndClaim(delivered(afterA1.claimed), destination: "primary", now: t + 62, limit: 10)
             #expect(afterA2.claimed.map(\.eventID) == ["A3"])
+            #expect(afterA2.nextDue == .nothing, "nothing left to claim once A3 is inflight")
             _ = try spool.recordAndClaim(delivered(afterA2.claimed), destination: "primary", now: t + 63, limit: 0)
 
             // Each contact's finished deliveries are in arrival order (ids ascend with arrival).
