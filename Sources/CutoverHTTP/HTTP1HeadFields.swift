@@ -106,7 +106,7 @@ struct HTTP1HeadFields {
         // Sized once, then one call: HTTPFields' element-wise append goes through replaceSubrange
         // per field, and its storage would grow by doubling.
         fields.reserveCapacity(fieldList.count)
-        fields.replaceSubrange(0..<0, with: fieldList)
+        fields.replaceSubrange(0..<0, with: FieldListCopy(fieldList))
         return fields
     }
 
@@ -341,4 +341,32 @@ extension InputBuffer {
         }
         return take
     }
+}
+
+/// The collected fields as `HTTPFields.replaceSubrange` reads them. It is generic and not
+/// inlinable, so it iterates its argument through protocol witnesses; an `Array`'s iterator reads
+/// each element through the `subscript` read coroutine, whose frame is heap-allocated there: one
+/// malloc per field of every request and response. This iterator is a plain `next()`.
+struct FieldListCopy: Collection {
+    struct Iterator: IteratorProtocol {
+        let fields: [HTTPField]
+        var position = 0
+
+        mutating func next() -> HTTPField? {
+            guard position < fields.count else { return nil }
+            defer { position += 1 }
+            return fields[position]
+        }
+    }
+
+    let fields: [HTTPField]
+
+    init(_ fields: [HTTPField]) { self.fields = fields }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { fields.count }
+    var count: Int { fields.count }
+    func index(after index: Int) -> Int { index + 1 }
+    subscript(position: Int) -> HTTPField { fields[position] }
+    func makeIterator() -> Iterator { Iterator(fields: fields) }
 }

@@ -100,8 +100,8 @@ package final class IngressHandler: HTTPServerHandler {
     private static func requestID(of head: HTTPRequest) -> String {
         RequestID.resolve(incoming: head.headerFields.value(of: requestIDField))
     }
-    /// `/healthz`'s answer, built once: it never changes, and every load balancer polls it.
-    private static let alive = ServerResponse.text(.ok, "ok")
+    /// `/healthz`'s answer and every accepted webhook's, built once: it never changes.
+    private static let ok = ServerResponse.text(.ok, "ok")
 
     /// Gives the request an id (the sender's `X-Request-Id` when sane), binds it for log lines and
     /// echoes it in the response.
@@ -132,7 +132,7 @@ package final class IngressHandler: HTTPServerHandler {
         let response: ServerResponse?
         switch path {
         case "/healthz":
-            response = method == .get || method == .head ? Self.alive : methodNotAllowed(allow: "GET")
+            response = method == .get || method == .head ? Self.ok : methodNotAllowed(allow: "GET")
         case "/readyz":
             guard method == .get || method == .head else {
                 response = methodNotAllowed(allow: "GET")
@@ -479,7 +479,7 @@ package final class IngressHandler: HTTPServerHandler {
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
                 count(request, route: routeLabel, status: .ok)
-                respond(.text(.ok, "ok"))
+                respond(Self.ok)
             case .failure(let error):
                 answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID, respond: respond)
             }
@@ -510,7 +510,7 @@ package final class IngressHandler: HTTPServerHandler {
         metrics.countDedupHits(events)
         spool.recordCommittedDuplicates(events)
         count(request, route: route, status: .ok)
-        respond(.text(.ok, "ok"))
+        respond(Self.ok)
     }
 
     /// Unrecognized notifications are carried through intact and counted; each new shape is logged once.

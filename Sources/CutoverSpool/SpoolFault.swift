@@ -54,7 +54,9 @@ package struct FileIdentity: Equatable, Sendable {
     /// The identity of what `path` names now, or the `errno` of `stat`.
     package static func of(path: String) -> Result<FileIdentity, SpoolError> {
         var info = stat()
-        guard stat(path, &info) == 0 else {
+        // `withCString`, not the implicit String-to-pointer conversion, which copies the path into
+        // a new array on every call (this runs before every acknowledgement).
+        guard path.withCString({ stat($0, &info) }) == 0 else {
             let code = errno
             return .failure(SpoolError(kind: .io, code: code, message: FileSystem.errorText(code), operation: "stat \(path)"))
         }
