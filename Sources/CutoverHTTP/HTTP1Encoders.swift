@@ -56,18 +56,30 @@ package enum HTTP1ResponseEncoder {
         closeConnection: Bool = false,
         into output: inout [UInt8]
     ) {
-        let code = response.status.code
+        encode(status: response.status, headerFields: response.headerFields, body: body, closeConnection: closeConnection, into: &output)
+    }
+
+    /// `encode(_:body:closeConnection:into:)` from a status and fields, for a caller that has no
+    /// `HTTPResponse` (building one allocates its pseudo-header storage, once per response).
+    package static func encode(
+        status: HTTPResponse.Status,
+        headerFields: HTTPFields,
+        body: UnsafeRawBufferPointer,
+        closeConnection: Bool = false,
+        into output: inout [UInt8]
+    ) {
+        let code = status.code
         let bodyAllowed = !(code < 200 || code == 204 || code == 304)
-        output.reserveCapacity(output.count + 128 + response.headerFields.count * 40 + (bodyAllowed ? body.count : 0))
+        output.reserveCapacity(output.count + 128 + headerFields.count * 40 + (bodyAllowed ? body.count : 0))
 
         output.appendASCII("HTTP/1.1 ")
         output.appendDecimal(min(max(code, 0), 999))
         output.append(ASCII.space)
-        let phrase = response.status.reasonPhrase
+        let phrase = status.reasonPhrase
         output.appendString(phrase.isEmpty ? standardReasonPhrase(code) : phrase)
         output.appendASCII("\r\n")
 
-        for field in response.headerFields {
+        for field in headerFields {
             let name = field.name
             if name == .contentLength || name == .transferEncoding { continue }
             if closeConnection, name == .connection { continue }

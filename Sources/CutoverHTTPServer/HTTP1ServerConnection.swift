@@ -234,11 +234,14 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
             return
         }
         let stayOpen = keepAlive && !inputEnded && !closeRequested
-        var head = HTTPResponse(status: response.status, headerFields: response.headerFields)
+        var fields = response.headerFields
         // HTTP/1.0 closes by default: keeping it open has to be said.
-        if stayOpen, http10 { head.headerFields[.connection] = "keep-alive" }
+        if stayOpen, http10 { fields[.connection] = "keep-alive" }
         var bytes: [UInt8] = []
-        HTTP1ResponseEncoder.encode(head, body: response.body, closeConnection: !stayOpen, into: &bytes)
+        response.body.withUnsafeBytes { body in
+            HTTP1ResponseEncoder.encode(
+                status: response.status, headerFields: fields, body: body, closeConnection: !stayOpen, into: &bytes)
+        }
         // Given back before the peer can see the answer: what it observes next has the memory free.
         releaseBody()
         transport.write(bytes)

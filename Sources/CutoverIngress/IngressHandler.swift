@@ -122,7 +122,7 @@ package final class IngressHandler: HTTPServerHandler {
                 ])
             respond(response)
         }
-        RequestContext.$requestID.withValue(requestID) { route(request, respond: respondWithID) }
+        RequestContext.withRequestID(requestID) { route(request, respond: respondWithID) }
     }
 
     private func route(_ request: ServerRequest, respond: @escaping @Sendable (ServerResponse) -> Void) {
@@ -319,7 +319,7 @@ package final class IngressHandler: HTTPServerHandler {
         let queued = decodePool.submit { [self] in
             // Answered by the timeout while it waited: neither decoded nor written.
             guard !ticket.isAnswered else { return }
-            RequestContext.$requestID.withValue(requestID) {
+            RequestContext.withRequestID(requestID) {
                 normalizeAndSpool(
                     request, route: route, api: api, business: business, receivedAt: receivedAt, parsed: parsed,
                     snapshot: snapshot, ticket: ticket, respond: respond)

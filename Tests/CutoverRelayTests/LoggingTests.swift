@@ -72,13 +72,34 @@ struct LoggingTests {
 
     @Test func theRequestIDBoundToTheContextIsInEveryLine() throws {
         let (logger, lines) = collectingLogger(metadataProvider: RequestContext.metadataProvider)
-        RequestContext.$requestID.withValue("req-7") {
+        RequestContext.withRequestID("req-7") {
             logger.notice("inside", metadata: ["route": "/cloud"])
         }
         logger.notice("outside")
         let entries = try lines.withLock { $0 }.map(parse)
         #expect((entries[0]["metadata"] as? [String: String]) == ["request_id": "req-7", "route": "/cloud"])
         #expect(entries[1]["metadata"] == nil)
+    }
+
+    /// The binding is this thread's, for the closure's extent: nested bindings restore the outer
+    /// one, and another thread sees none.
+    @Test func aBoundRequestIDIsScopedToItsClosureAndThread() {
+        #expect(RequestContext.requestID == nil)
+        RequestContext.withRequestID("outer") {
+            #expect(RequestContext.requestID == "outer")
+            RequestContext.withRequestID("inner") { #expect(RequestContext.requestID == "inner") }
+            RequestContext.withRequestID(nil) { #expect(RequestContext.requestID == nil) }
+            #expect(RequestContext.requestID == "outer")
+            let seen = Locked<String??>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                seen.withLock { $0 = .some(RequestContext.requestID) }
+                done.signal()
+            }
+            #expect(done.wait(timeout: .now() + 10) == .success)
+            #expect(seen.withLock { $0 } == .some(nil), "another thread sees no binding")
+        }
+        #expect(RequestContext.requestID == nil)
     }
 
     @Test func logLevelIsHonoured() {

@@ -50,10 +50,40 @@ extension Logger.Level {
 
 /// The request being handled on this thread, for log metadata.
 ///
-/// The ingress binds it while it handles a request synchronously (`RequestContext.$requestID.withValue`);
+/// The ingress binds it while it handles a request synchronously (`RequestContext.withRequestID`);
 /// work that completes later (the spool commit) captures the id and passes it explicitly.
+///
+/// A thread-specific pointer to the caller's own copy of the id, not a `@TaskLocal`: the handlers
+/// run on Dispatch queues, outside any task, where binding a task-local allocates its record on
+/// every request (two mallocs per request on the hot path, most of which never logs a line).
 package enum RequestContext {
-    @TaskLocal package static var requestID: String?
+    /// nil only if the process ran out of thread-specific keys: log lines then lack the id.
+    private static let key: pthread_key_t? = {
+        var key = pthread_key_t()
+        return pthread_key_create(&key, nil) == 0 ? key : nil
+    }()
+
+    /// The id bound on this thread, if any.
+    package static var requestID: String? {
+        guard let key, let bound = pthread_getspecific(key) else { return nil }
+        return bound.assumingMemoryBound(to: String.self).pointee
+    }
+
+    /// Runs `body` with `id` bound on this thread (restoring what was bound before).
+    package static func withRequestID<Result>(_ id: String?, _ body: () throws -> Result) rethrows -> Result {
+        guard let key else { return try body() }
+        let outer = pthread_getspecific(key)
+        defer { pthread_setspecific(key, outer) }
+        guard let id else {
+            pthread_setspecific(key, nil)
+            return try body()
+        }
+        return try withUnsafePointer(to: id) { bound in
+            // Valid while `body` runs, on this thread only: exactly the scope the binding has.
+            pthread_setspecific(key, UnsafeRawPointer(bound))
+            return try body()
+        }
+    }
 
     /// Adds `request_id` to every log line emitted while one is bound.
     package static let metadataProvider = Logger.MetadataProvider {
