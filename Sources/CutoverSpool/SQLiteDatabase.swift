@@ -230,16 +230,57 @@ final class Statement {
     private(set) var handle: OpaquePointer?
     let sql: String
     private unowned let database: SQLiteDatabase
+    /// Per parameter, this statement's own copy of the text or blob bound there, which SQLite reads
+    /// in place (`SQLITE_STATIC`): with `SQLITE_TRANSIENT` SQLite mallocs a copy of every text and
+    /// blob of every execution (about twenty per stored event). A buffer is kept for the next
+    /// execution and freed with the statement; values larger than `maxKeptBindingBytes` are bound
+    /// as transient copies instead, so a 3 MB body does not stay allocated.
+    private var bindingBuffers: [UnsafeMutableRawBufferPointer?]
+    static let maxKeptBindingBytes = 64 * 1024
 
     init(handle: OpaquePointer, sql: String, database: SQLiteDatabase) {
         self.handle = handle
         self.sql = sql
         self.database = database
+        bindingBuffers = Array(repeating: nil, count: Int(sqlite3_bind_parameter_count(handle)) + 1)
     }
+
+    deinit { freeBindingBuffers() }
 
     func finalize() {
         sqlite3_finalize(handle)
         handle = nil
+        freeBindingBuffers()
+    }
+
+    private func freeBindingBuffers() {
+        for index in bindingBuffers.indices {
+            bindingBuffers[index]?.deallocate()
+            bindingBuffers[index] = nil
+        }
+    }
+
+    /// A copy of `bytes` in parameter `index`'s buffer, valid until the next bind of that parameter
+    /// or the statement's end; nil when the value is too large to keep (bind it transient).
+    /// Only called between executions: `reset` cleared the previous bindings, so SQLite holds no
+    /// pointer into a buffer that is replaced here.
+    private func keptCopy(_ bytes: UnsafeRawBufferPointer, at index: Int32) -> UnsafeRawPointer? {
+        let slot = Int(index)
+        guard bytes.count <= Self.maxKeptBindingBytes, slot > 0, slot < bindingBuffers.count, let source = bytes.baseAddress
+        else { return nil }
+        let buffer: UnsafeMutableRawBufferPointer
+        if let kept = bindingBuffers[slot], kept.count >= bytes.count {
+            buffer = kept
+        } else {
+            bindingBuffers[slot]?.deallocate()
+            // A power of two, so values that grow a little do not reallocate every time.
+            let capacity = max(64, 1 << (Int.bitWidth - (bytes.count - 1).leadingZeroBitCount))
+            buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
+            bindingBuffers[slot] = buffer
+        }
+        guard let base = buffer.baseAddress else { return nil }
+        base.copyMemory(from: source, byteCount: bytes.count)
+        return UnsafeRawPointer(base)
     }
 
     /// Resets the statement and clears its bindings. The return of `sqlite3_reset` repeats the error
@@ -284,6 +325,10 @@ final class Statement {
                 // A nil pointer would bind NULL; bind the empty string explicitly.
                 return cutover_sqlite3_bind_text_transient(handle, index, "", 0)
             }
+            let bytes = UnsafeRawBufferPointer(start: base, count: utf8.count)
+            if let kept = keptCopy(bytes, at: index) {
+                return cutover_sqlite3_bind_text_static(handle, index, kept.assumingMemoryBound(to: CChar.self), Int32(utf8.count))
+            }
             return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
                 cutover_sqlite3_bind_text_transient(handle, index, $0, Int32(utf8.count))
             }
@@ -296,6 +341,9 @@ final class Statement {
             guard let base = bytes.baseAddress, bytes.count > 0 else {
                 // A nil pointer would bind NULL; an empty blob is a zero-length blob.
                 return sqlite3_bind_zeroblob(handle, index, 0)
+            }
+            if let kept = keptCopy(bytes, at: index) {
+                return cutover_sqlite3_bind_blob_static(handle, index, kept, Int32(bytes.count))
             }
             return cutover_sqlite3_bind_blob_transient(handle, index, base, Int32(bytes.count))
         }
