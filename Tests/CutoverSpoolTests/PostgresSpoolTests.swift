@@ -86,7 +86,6 @@ struct PostgresSpoolTests {
         let url = try makeDatabase(
             on: server, atVersion: 2,
             storing: """
-                INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 100, 'cloud', '', 'body', 'accepted');
                 INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
                     VALUES (1, 'old-1', 1, 'message', 'a', '{}', 100), (2, 'old-2', 1, 'message', 'b', '{}', 100);
                 INSERT INTO deliveries (id, event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
@@ -99,10 +98,7 @@ struct PostgresSpoolTests {
         defer { spool.close() }
         let versions = try server.psql("SELECT max(version) FROM cutover_schema", database: String(url.split(separator: "/").last!))
         #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
-        let indexes = try server.psql(
-            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'",
-            database: String(url.split(separator: "/").last!))
-        let names = Set(indexes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
+        let names = try deliveryIndexes(on: server, url)
         #expect(names.contains("deliveries_inflight_by_lease") && !names.contains("deliveries_event"))
         #expect(names.contains("deliveries_event_seq_destination_key"), "the unique index that serves lookups by event stays")
         let stats = try spool.stats()
@@ -114,7 +110,8 @@ struct PostgresSpoolTests {
         #expect(takenOver.map(\.eventID) == ["old-1"] && takenOver.first?.attemptNumber == 2)
     }
 
-    /// A new database as a build whose schema was `version` left it, with `rows` stored (SQL).
+    /// A new database as a build whose schema was `version` left it, with one accepted request (id 1,
+    /// received at 100) and `rows` (SQL) stored.
     private func makeDatabase(on server: PostgresServer, atVersion version: Int, storing rows: String) throws -> String {
         let url = try server.makeDatabase()
         let connection = try PostgresConnection(url: url, password: nil)
@@ -124,8 +121,19 @@ struct PostgresSpoolTests {
             try connection.execute(migration.sql, "apply v\(migration.version)")
             try connection.query("INSERT INTO cutover_schema (version) VALUES ($1)", [.int64(Int64(migration.version))], "record it")
         }
+        try connection.execute(
+            "INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 100, 'cloud', '', 'body', 'accepted')",
+            "store a request")
         try connection.execute(rows, "store v\(version) rows")
         return url
+    }
+
+    /// The names of the indexes on `deliveries`.
+    private func deliveryIndexes(on server: PostgresServer, _ url: String) throws -> Set<String> {
+        let names = try server.psql(
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'",
+            database: String(url.split(separator: "/").last!))
+        return Set(names.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
     }
 
     /// A database a build with schema v3 left: contact a has two pending deliveries, contact b an
@@ -139,7 +147,6 @@ struct PostgresSpoolTests {
         let url = try makeDatabase(
             on: server, atVersion: 3,
             storing: """
-                INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 90, 'cloud', '', 'body', 'accepted');
                 INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
                     VALUES (1, 'a-1', 1, 'message', 'a', '{}', 90), (2, 'b-1', 1, 'message', 'b', '{}', 90),
                            (3, 'a-2', 1, 'message', 'a', '{}', 90), (4, 'b-2', 1, 'message', 'b', '{}', 90),
@@ -157,9 +164,7 @@ struct PostgresSpoolTests {
         defer { spool.close() }
         let database = String(url.split(separator: "/").last!)
         #expect(try server.psql("SELECT max(version) FROM cutover_schema", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "4")
-        let indexes = try server.psql(
-            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'", database: database)
-        let names = Set(indexes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
+        let names = try deliveryIndexes(on: server, url)
         #expect(names.contains("deliveries_pending_by_due") && !names.contains("deliveries_open_by_due"))
         let stats = try spool.stats(now: 200)
         #expect(stats.events == 5 && stats.deliveries["primary"]?.pending == 4 && stats.deliveries["primary"]?.inflight == 1)
