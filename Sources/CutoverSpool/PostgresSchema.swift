@@ -6,7 +6,7 @@ import CutoverPostgres
 /// Several instances may start at once: `migrate` runs in one transaction holding a transaction-level
 /// advisory lock, so the first migrates and the others, waiting on the lock, find the latest version.
 enum PostgresSchema {
-    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3)]
+    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3), (4, v4)]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
@@ -103,6 +103,19 @@ enum PostgresSchema {
     static let v3 = """
         CREATE INDEX deliveries_inflight_by_lease ON deliveries (destination, lease_expires_at) WHERE state = 'inflight';
         DROP INDEX deliveries_event;
+        """
+
+    /// v4: the due index holds pending deliveries only. With inflight ones in it (v1 to v3), a
+    /// claim's walk in due order passed every delivery in flight (they keep their due time), the
+    /// due bound could not narrow it (the claim's condition was one OR over both states), and
+    /// every claim wrote an entry of the claimed row's new version into it; a lapsed lease is
+    /// found by `deliveries_inflight_by_lease` instead. Built inside the migration's transaction,
+    /// like v3's index: writes to `deliveries` wait while it builds (it reads every delivery kept,
+    /// seconds on millions), which start-up accepts for one atomic, lock-serialized migration;
+    /// `CREATE INDEX CONCURRENTLY` cannot run in a transaction.
+    static let v4 = """
+        CREATE INDEX deliveries_pending_by_due ON deliveries (destination, next_attempt_at, id) WHERE state = 'pending';
+        DROP INDEX deliveries_open_by_due;
         """
 
     /// Brings the database to `latestVersion` under the advisory lock; the version found before.

@@ -14,7 +14,7 @@ extension PostgresStore {
             stats.deliveries[try counts.string(row, 0), default: SpoolStats.DeliveryCounts()][state] = try counts.int(row, 2)
         }
         let oldest = try connection.query(
-            "SELECT destination, min(created_at) FROM deliveries WHERE state IN ('pending', 'inflight') AND state = 'pending' GROUP BY destination",
+            "SELECT destination, min(created_at) FROM deliveries WHERE state = 'pending' GROUP BY destination",
             [], "find oldest pending deliveries")
         for row in 0..<oldest.count {
             let createdAt = try oldest.double(row, 1)

@@ -167,15 +167,29 @@ struct PostgresStore {
             OFFSET 0)
         """
 
-    /// The head open delivery of each of `destination`'s contact queues that is claimable now.
+    /// The head open delivery of each of `destination`'s contact queues that is claimable now, in
+    /// due order: pending heads due by $2 from the pending-only due index (its range stops at $2),
+    /// and inflight heads whose lease lapsed by $2 from the lease index, each branch locking what
+    /// it returns. A lapsed head is rare (its instance is gone); one the outer limit leaves out
+    /// stays locked until the claim's transaction ends, and other instances skip it meanwhile.
     private static let claimableHeads = """
-        SELECT d.id FROM deliveries AS d
-        WHERE d.destination = $1 AND d.state IN ('pending', 'inflight')
-          AND ((d.state = 'pending' AND d.next_attempt_at <= $2) OR (d.state = 'inflight' AND d.lease_expires_at <= $2))
-          AND \(headOfContactQueue)
-        ORDER BY d.next_attempt_at, d.id
+        SELECT head.id FROM (
+            SELECT * FROM (
+                SELECT d.id, d.next_attempt_at FROM deliveries AS d
+                WHERE d.destination = $1 AND d.state = 'pending' AND d.next_attempt_at <= $2 AND \(headOfContactQueue)
+                ORDER BY d.next_attempt_at, d.id
+                LIMIT $3
+                FOR UPDATE OF d SKIP LOCKED) AS due
+            UNION ALL
+            SELECT * FROM (
+                SELECT d.id, d.next_attempt_at FROM deliveries AS d
+                WHERE d.destination = $1 AND d.state = 'inflight' AND d.lease_expires_at <= $2 AND \(headOfContactQueue)
+                ORDER BY d.lease_expires_at
+                LIMIT $3
+                FOR UPDATE OF d SKIP LOCKED) AS lapsed
+        ) AS head
+        ORDER BY head.next_attempt_at, head.id
         LIMIT $3
-        FOR UPDATE OF d SKIP LOCKED
         """
 
     /// The heads go in as an array, not a join: a generic plan of the join, made while the tables
@@ -316,14 +330,14 @@ struct PostgresStore {
 
     /// When the next head of `destination` becomes claimable: a pending head's due time, or an
     /// inflight head's lease expiry (when another instance may take it over). Each half stops at its
-    /// first head in index order (the open deliveries by due time; the inflight ones by lease)
+    /// first head in index order (the pending deliveries by due time; the inflight ones by lease)
     /// rather than joining the whole open backlog against itself, which cost O(backlog) per turn.
     func nextDueTime(destination: String) throws(PostgresError) -> Double? {
         try connection.query(
             """
             SELECT least(
                 (SELECT d.next_attempt_at FROM deliveries AS d
-                 WHERE d.destination = $1 AND d.state IN ('pending', 'inflight') AND d.state = 'pending' AND \(Self.headOfContactQueue)
+                 WHERE d.destination = $1 AND d.state = 'pending' AND \(Self.headOfContactQueue)
                  ORDER BY d.next_attempt_at, d.id LIMIT 1),
                 (SELECT d.lease_expires_at FROM deliveries AS d
                  WHERE d.destination = $1 AND d.state = 'inflight' AND \(Self.headOfContactQueue)

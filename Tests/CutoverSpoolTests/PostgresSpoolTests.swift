@@ -83,18 +83,9 @@ struct PostgresSpoolTests {
     @Test func aVersion2DatabaseMigratesAndKeepsItsRows() throws {
         let server = try PostgresServer()
         defer { server.stop() }
-        let url = try server.makeDatabase()
-        do {
-            let connection = try PostgresConnection(url: url, password: nil)
-            defer { connection.close() }
-            try connection.execute("CREATE TABLE cutover_schema (version INTEGER NOT NULL)", "create the version table")
-            for migration in PostgresSchema.migrations where migration.version <= 2 {
-                try connection.execute(migration.sql, "apply v\(migration.version)")
-                try connection.query("INSERT INTO cutover_schema (version) VALUES ($1)", [.int64(Int64(migration.version))], "record it")
-            }
-            try connection.execute(
-                """
-                INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 100, 'cloud', '', 'body', 'accepted');
+        let url = try makeDatabase(
+            on: server, atVersion: 2,
+            storing: """
                 INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
                     VALUES (1, 'old-1', 1, 'message', 'a', '{}', 100), (2, 'old-2', 1, 'message', 'b', '{}', 100);
                 INSERT INTO deliveries (id, event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
@@ -102,16 +93,12 @@ struct PostgresSpoolTests {
                     VALUES (1, 1, 'primary', 'inflight', 1, 100, 'a', 100, 100, 'gone', 130),
                            (2, 2, 'primary', 'pending', 0, 200, 'b', 100, 100, NULL, NULL);
                 INSERT INTO attempts (delivery_id, attempt, at, outcome, status, latency_ms) VALUES (1, 1, 101, 'retry', 503, 12);
-                """, "store v2 rows")
-        }
+                """)
         let spool = try open(url, instance: "one")
         defer { spool.close() }
         let versions = try server.psql("SELECT max(version) FROM cutover_schema", database: String(url.split(separator: "/").last!))
         #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
-        let indexes = try server.psql(
-            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'",
-            database: String(url.split(separator: "/").last!))
-        let names = Set(indexes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
+        let names = try deliveryIndexes(on: server, url)
         #expect(names.contains("deliveries_inflight_by_lease") && !names.contains("deliveries_event"))
         #expect(names.contains("deliveries_event_seq_destination_key"), "the unique index that serves lookups by event stays")
         let stats = try spool.stats()
@@ -121,6 +108,76 @@ struct PostgresSpoolTests {
         #expect(try spool.nextDueTime(destination: "primary") == 130, "the lease lapses before the pending one is due")
         let takenOver = try spool.claim(destination: "primary", now: 130, limit: 10)
         #expect(takenOver.map(\.eventID) == ["old-1"] && takenOver.first?.attemptNumber == 2)
+    }
+
+    /// A new database as a build whose schema was `version` left it, with one accepted request (id 1,
+    /// received at 100) and `rows` (SQL) stored.
+    private func makeDatabase(on server: PostgresServer, atVersion version: Int, storing rows: String) throws -> String {
+        let url = try server.makeDatabase()
+        let connection = try PostgresConnection(url: url, password: nil)
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE cutover_schema (version INTEGER NOT NULL)", "create the version table")
+        for migration in PostgresSchema.migrations where migration.version <= version {
+            try connection.execute(migration.sql, "apply v\(migration.version)")
+            try connection.query("INSERT INTO cutover_schema (version) VALUES ($1)", [.int64(Int64(migration.version))], "record it")
+        }
+        try connection.execute(
+            "INSERT INTO requests (id, received_at, route, headers, body, status) VALUES (1, 100, 'cloud', '', 'body', 'accepted')",
+            "store a request")
+        try connection.execute(rows, "store v\(version) rows")
+        return url
+    }
+
+    /// The names of the indexes on `deliveries`.
+    private func deliveryIndexes(on server: PostgresServer, _ url: String) throws -> Set<String> {
+        let names = try server.psql(
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'deliveries'",
+            database: String(url.split(separator: "/").last!))
+        return Set(names.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init))
+    }
+
+    /// A database a build with schema v3 left: contact a has two pending deliveries, contact b an
+    /// inflight head under a lapsed lease of another instance and a pending one behind it, contact
+    /// c one pending delivery not due yet. After the migration the due index holds pending
+    /// deliveries only, every row is kept, and claims still take each contact's head alone, the
+    /// lapsed one by its lease, in due order.
+    @Test func aVersion3DatabaseMigratesKeepsItsRowsAndClaimsHeadsInOrder() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try makeDatabase(
+            on: server, atVersion: 3,
+            storing: """
+                INSERT INTO events (seq, id, request_id, type, contact_key, payload, created_at)
+                    VALUES (1, 'a-1', 1, 'message', 'a', '{}', 90), (2, 'b-1', 1, 'message', 'b', '{}', 90),
+                           (3, 'a-2', 1, 'message', 'a', '{}', 90), (4, 'b-2', 1, 'message', 'b', '{}', 90),
+                           (5, 'c-1', 1, 'message', 'c', '{}', 90);
+                INSERT INTO deliveries (id, event_seq, destination, state, attempts, next_attempt_at, contact_key, created_at, updated_at,
+                                        claimed_by, lease_expires_at)
+                    VALUES (1, 1, 'primary', 'pending', 0, 100, 'a', 90, 90, NULL, NULL),
+                           (2, 2, 'primary', 'inflight', 0, 90, 'b', 90, 90, 'gone', 130),
+                           (3, 3, 'primary', 'pending', 0, 100, 'a', 90, 90, NULL, NULL),
+                           (4, 4, 'primary', 'pending', 0, 95, 'b', 90, 90, NULL, NULL),
+                           (5, 5, 'primary', 'pending', 0, 300, 'c', 90, 90, NULL, NULL);
+                SELECT setval('deliveries_id_seq', 5);
+                """)
+        let spool = try open(url, instance: "one", lease: 60)
+        defer { spool.close() }
+        let database = String(url.split(separator: "/").last!)
+        #expect(try server.psql("SELECT max(version) FROM cutover_schema", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "4")
+        let names = try deliveryIndexes(on: server, url)
+        #expect(names.contains("deliveries_pending_by_due") && !names.contains("deliveries_open_by_due"))
+        let stats = try spool.stats(now: 200)
+        #expect(stats.events == 5 && stats.deliveries["primary"]?.pending == 4 && stats.deliveries["primary"]?.inflight == 1)
+        #expect(stats.oldestPendingCreatedAt == 90)
+        #expect(try spool.nextDueTime(destination: "primary") == 100, "a's head is due at 100, before b's lease lapses at 130")
+        let heads = try spool.claim(destination: "primary", now: 200, limit: 10)
+        #expect(heads.map(\.eventID) == ["b-1", "a-1"], "the lapsed head (due 90) first, then a's; no one's second, c not due")
+        #expect(try spool.nextDueTime(destination: "primary") == 260, "this instance's leases lapse before c is due at 300")
+        #expect(try spool.claim(destination: "primary", now: 200, limit: 10).isEmpty, "both heads are in flight")
+        let turn = try spool.recordAndClaim(
+            heads.map { DeliveryResult(deliveryID: $0.id, result: .delivered(status: 200)) }, destination: "primary", now: 201, limit: 1)
+        #expect(turn.claimed.map(\.eventID) == ["b-2"], "the limit takes the earlier due of the two new heads")
+        #expect(try spool.claim(destination: "primary", now: 201, limit: 10).map(\.eventID) == ["a-2"])
     }
 
     @Test func aLiveLeaseIsNeverClaimedTwiceAndAnExpiredOneIsTakenOver() throws {
