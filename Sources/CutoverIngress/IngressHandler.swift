@@ -299,10 +299,12 @@ package final class IngressHandler: HTTPServerHandler {
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
+        let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         let parsed: JSONValue?
         switch request.body.count <= snapshot.settings.config.limits.loopDedupMaxBytes
             ? answerKnownRetry(
-                request, route: route, api: api, business: business, signedBody: signedBody, snapshot: snapshot, respond: respond)
+                request, route: route, routeLabel: routeLabel, api: api, business: business, signedBody: signedBody,
+                snapshot: snapshot, respond: respond)
             : .unparsed
         {
         case .answered: return
@@ -310,7 +312,6 @@ package final class IngressHandler: HTTPServerHandler {
         case .unparsed: parsed = nil
         }
         let requestID = RequestContext.requestID
-        let routeLabel = "/" + route
         // The commit timeout runs from here: the wait for a worker and the dedup lookup count too.
         let ticket = spool.admit { [self] error in
             answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID ?? "", respond: respond)
@@ -321,8 +322,8 @@ package final class IngressHandler: HTTPServerHandler {
             guard !ticket.isAnswered else { return }
             RequestContext.withRequestID(requestID) {
                 normalizeAndSpool(
-                    request, route: route, api: api, business: business, receivedAt: receivedAt, parsed: parsed,
-                    snapshot: snapshot, ticket: ticket, respond: respond)
+                    request, route: route, routeLabel: routeLabel, api: api, business: business, receivedAt: receivedAt,
+                    parsed: parsed, snapshot: snapshot, ticket: ticket, respond: respond)
             }
         }
         guard !queued, ticket.answerWithoutCommit() else { return }
@@ -355,13 +356,13 @@ package final class IngressHandler: HTTPServerHandler {
     /// loop never waits for the database; anything else goes on to a decode worker, parsed. A signed
     /// body seen before is not even parsed: its signature gives its ids (`SignedBodyIDs`).
     private func answerKnownRetry(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
+        _ request: ServerRequest, route: String, routeLabel: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
         snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> LoopCheck {
         let started = DispatchTime.now()
         let signedBodies = signedBody.flatMap { key in snapshot.signedBodies.map { (key, $0) } }
         if let (key, known) = signedBodies, let ids = known.ids(of: key), spool.committedInMemory(ids) {
-            answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
+            answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
             return .answered
         }
         let root: JSONValue
@@ -370,18 +371,18 @@ package final class IngressHandler: HTTPServerHandler {
         else { return .parsed(root) }
         if let (key, known) = signedBodies { known.remember(ids, of: key) }
         guard spool.committedInMemory(ids) else { return .parsed(root) }
-        answerDuplicate(request, route: "/" + route, events: ids.count, startedAt: started, respond: respond)
+        answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
         return .answered
     }
 
     /// On a decode worker: parse, answer a retry whose every event is already stored, else normalize
     /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, receivedAt: Double,
-        parsed: JSONValue?, snapshot: Snapshot, ticket: IngestTicket, respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, route: String, routeLabel: String, api: WebhookAPI, business: BusinessIdentity?,
+        receivedAt: Double, parsed: JSONValue?, snapshot: Snapshot, ticket: IngestTicket,
+        respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let settings = snapshot.settings
-        let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         let started = DispatchTime.now()
         var incoming = IncomingRequest(
             receivedAt: receivedAt, route: route, headers: [], body: request.body, events: [], quarantineReason: nil
