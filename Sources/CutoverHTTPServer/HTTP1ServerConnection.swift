@@ -266,10 +266,10 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
     /// The handler refused the head: its answer, then close, since the body was never read.
     private func refuseUnread(_ response: ServerResponse) {
         var bytes: [UInt8] = []
-        HTTP1ResponseEncoder.encode(
-            HTTPResponse(status: response.status, headerFields: response.headerFields), body: response.body, closeConnection: true,
-            into: &bytes
-        )
+        response.body.withUnsafeBytes { body in
+            HTTP1ResponseEncoder.encode(
+                status: response.status, headerFields: response.headerFields, body: body, closeConnection: true, into: &bytes)
+        }
         closeUnread(bytes)
     }
 
