@@ -28,6 +28,8 @@ package final class Spool: Sendable {
     /// The database file's device and inode when it was opened: before and after every ingest commit
     /// the path must still name it, or nothing is acknowledged.
     package let databaseIdentity: FileIdentity
+    /// When (uptime nanoseconds) a check last found the path naming the open database.
+    private let identityConfirmedAt = Atomic<UInt64>(0)
 
     /// nil once closed.
     private let database: Locked<SQLiteDatabase?>
@@ -168,13 +170,27 @@ package final class Spool: Sendable {
         }
         guard let known = resolved else { return nil }
         // As before every 200 of the writer: the ids are in the file the path still names.
-        if known.contains(true), verifyIdentity() != nil { return nil }
+        if known.contains(true), !identityConfirmedRecently() { return nil }
         return known
     }
 
     package func committedInMemory(_ ids: [String]) -> Bool {
         guard !ids.isEmpty, fault?.kind != .lost, !committer.isClosed, committedIndex.containsAll(ids) else { return false }
         // As before every 200 of the writer: the ids are in the file the path still names.
+        return identityConfirmedRecently()
+    }
+
+    /// How long a passed identity check stands for the answers to retries found committed.
+    package static let identityCheckReuse: UInt64 = 1_000_000
+
+    /// Whether the path names the open database, by a check of the last `identityCheckReuse`
+    /// nanoseconds or a new one. A retry found in memory costs no more than a `/healthz`, so a path
+    /// walk (`stat`) of its own was a third of its syscalls at tens of thousands a second; one check
+    /// a millisecond answers them all. A loss is still seen: the writer checks before and after
+    /// every commit, and once a check failed the spool is lost for every later call (`fault`).
+    private func identityConfirmedRecently() -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now &- identityConfirmedAt.load(ordering: .relaxed) < Self.identityCheckReuse { return true }
         return verifyIdentity() == nil
     }
 
@@ -232,8 +248,11 @@ package final class Spool: Sendable {
     @discardableResult
     package func verifyIdentity() -> SpoolFault? {
         let reason: String
+        let checkedAt = DispatchTime.now().uptimeNanoseconds
         switch FileIdentity.of(path: path) {
-        case .success(let current) where current == databaseIdentity: return nil
+        case .success(let current) where current == databaseIdentity:
+            identityConfirmedAt.store(checkedAt, ordering: .relaxed)
+            return nil
         case .success: reason = "spool database \(path) was replaced by another file"
         case .failure(let error) where error.code == ENOENT || error.code == ENOTDIR:
             reason = "spool database \(path) was removed"

@@ -44,6 +44,24 @@ struct SpoolIdentityTests {
         #expect(seen.count >= 2, "every refusal is reported, to be counted")
     }
 
+    @Test func aRetryFoundInMemoryIsNotAnsweredOnceTheRemovalIsSeen() throws {
+        let directory = try TemporaryDirectory()
+        let spool = try Spool.open(directory: directory.path("spool"))
+        defer { spool.close() }
+        #expect(succeeded(submitOne(spool, request([event("kept")]))))
+        #expect(spool.committedInMemory(["kept"]), "committed, and the path names the database")
+
+        try FileManager.default.removeItem(atPath: directory.path("spool"))
+        // Within `identityCheckReuse` of the last check the answer may still stand; past it, a
+        // new check runs and sees the removal. Waiting for the clock is the behaviour under test.
+        let confirmedBefore = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds &- confirmedBefore <= Spool.identityCheckReuse {}
+        #expect(!spool.committedInMemory(["kept"]))
+        #expect(spool.fault?.kind == .lost)
+        #expect(spool.committedEvents(["kept"]) == nil, "lost: nothing is answered as stored")
+        #expect(!spool.committedInMemory(["kept"]), "lost stays lost")
+    }
+
     @Test func aReplacedDirectoryKeepsEveryAcknowledgedRequestInTheMovedDatabase() throws {
         let directory = try TemporaryDirectory()
         let live = directory.path("spool")
