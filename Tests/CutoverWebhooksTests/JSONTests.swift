@@ -164,6 +164,59 @@ import Testing
         #expect(v.jsonString == #"{"k\"ey":"a/b \"q\" \\ \n\r\t\b\f\u0001\u001f é 😀"}"#)
     }
 
+    /// The escaper reads eight bytes at a time: every position of every escaped byte inside and
+    /// across those words, and long runs of plain text around them, against a byte-by-byte reference.
+    @Test func escapesAtEveryPositionOfAWord() {
+        let specials: [String] = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{2028}", "\u{2029}", "\u{2026}", "é", "😀"]
+        for special in specials {
+            for prefix in 0..<18 {
+                for suffix in [0, 1, 7, 8, 9, 23] {
+                    let text = String(repeating: "a", count: prefix) + special + String(repeating: "z", count: suffix)
+                    #expect(JSONValue.string(text).serialized() == Self.referenceEscaped(text), "\(prefix) + \(special) + \(suffix)")
+                }
+            }
+        }
+        let mixed = (0..<300).map { i in i % 37 == 0 ? "\u{2028}" : i % 11 == 0 ? "\"" : i % 5 == 0 ? "\t" : "x" }.joined()
+        #expect(JSONValue.string(mixed).serialized() == Self.referenceEscaped(mixed))
+        #expect(JSONValue.string("a\u{2028}b").serialized(escapesLineSeparators: false) == Array("\"a\u{2028}b\"".utf8))
+    }
+
+    @Test func growsPastItsFirstBuffer() throws {
+        let long = String(repeating: "0123456789", count: 1_000)
+        let value: JSONValue = ["a": .string(long), "b": .array(Array(repeating: .string(long), count: 3))]
+        #expect(try JSONValue.parse(value.serialized()) == value)
+        #expect(value.serialized().count == 4 * (long.utf8.count + 2) + #"{"a":,"b":[,,]}"#.utf8.count)
+    }
+
+    /// JSON string escaping one byte at a time, as the writer's rules say.
+    private static func referenceEscaped(_ text: String) -> [UInt8] {
+        var out: [UInt8] = [0x22]
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0xE2, i + 2 < bytes.count, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 {
+                out += Array((bytes[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                i += 3
+                continue
+            }
+            switch b {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0x08: out += [0x5C, 0x62]
+            case 0x0C: out += [0x5C, 0x66]
+            case ..<0x20: out += Array("\\u00".utf8) + [Array("0123456789abcdef".utf8)[Int(b >> 4)], Array("0123456789abcdef".utf8)[Int(b & 0xF)]]
+            default: out.append(b)
+            }
+            i += 1
+        }
+        out.append(0x22)
+        return out
+    }
+
     @Test func roundTripsEveryFixture() throws {
         for (api, name) in Fixtures.all {
             let v = try Fixtures.json(api, name)
