@@ -47,6 +47,8 @@ struct ReplayInterruptTests {
 
         let ended = replay.waitForExit(timeout: 30)
         #expect(ended == .exited(130), "stderr: \(replay.stderr.text)")
+        // The exit can be seen before the reader drained the pipe: read stdout once it ended.
+        #expect(replay.stdout.waitForEnd(timeout: 30))
         let output = replay.stdout.text
         #expect(output.contains("replay to \(downstream.url): sent 2, 2xx 2, failed 0"), "\(output)")
         #expect(output.contains("interrupted by SIGINT"))
@@ -65,6 +67,8 @@ struct ReplayInterruptTests {
 
         let ended = replay.waitForExit(timeout: 30)
         #expect(ended == .exited(143), "stderr: \(replay.stderr.text)")
+        // The exit can be seen before the reader drained the pipe: read stdout once it ended.
+        #expect(replay.stdout.waitForEnd(timeout: 30))
         let output = replay.stdout.text
         #expect(output.contains("sent 2, 2xx 0, failed 2"), "\(output)")
         #expect(output.contains("interrupted by SIGTERM"))
