@@ -22,25 +22,37 @@ package final class IngressHandler: HTTPServerHandler {
         /// The ids of recent signed bodies, under this snapshot's secrets and decoder; nil when off
         /// or when no signature is checked.
         let signedBodies: SignedBodyIDs?
+        /// Each route's request metrics, made once per snapshot (`RouteMetrics`).
+        let cloudRoute: RouteMetrics
+        private let onpremRoutes: [String: RouteMetrics]
+        private let fixedRoutes: [RouteMetrics]  // /healthz, /readyz, /metrics, /onprem/unknown, other
 
-        init(_ settings: RelaySettings) {
+        init(_ settings: RelaySettings, metrics: RelayMetrics) {
             self.settings = settings
             verifier = settings.appSecrets.isEmpty ? nil : WebhookSignatureVerifier(secrets: settings.appSecrets)
             decoder = WebhookDecoder(maxEvents: settings.config.limits.maxEventsPerRequest)
             let kept = settings.config.limits.signedBodiesKept
             signedBodies = verifier != nil && kept > 0 ? SignedBodyIDs(capacity: kept) : nil
+            cloudRoute = RouteMetrics(metrics: metrics, label: "/cloud")
+            onpremRoutes = Dictionary(
+                uniqueKeysWithValues: settings.onpremRoutes.keys.map { ($0, RouteMetrics(metrics: metrics, label: "/onprem/\($0)")) })
+            fixedRoutes = ["/healthz", "/readyz", "/metrics", "/onprem/unknown", "other"].map { RouteMetrics(metrics: metrics, label: $0) }
         }
 
-        /// The `route` label: a configured route, an operations path, or `other` (so scanners probing
-        /// random paths cannot grow the metrics without bound). A method of the snapshot: passing
-        /// `settings` to a static function copied the whole struct (a retain per field) per request.
-        func routeLabel(_ path: Substring) -> String {
+        /// The metrics of the configured On-Prem route `name`, nil for an unknown one.
+        func onpremRoute(_ name: some StringProtocol) -> RouteMetrics? { onpremRoutes[String(name)] }
+
+        /// The metrics of the route `path` names: a configured route, an operations path, or
+        /// `other` (so scanners probing random paths cannot grow the metrics without bound).
+        func routeMetrics(_ path: Substring) -> RouteMetrics {
             switch path {
-            case "/cloud", "/healthz", "/readyz", "/metrics":
-                return String(path)
+            case "/cloud": return cloudRoute
+            case "/healthz": return fixedRoutes[0]
+            case "/readyz": return fixedRoutes[1]
+            case "/metrics": return fixedRoutes[2]
             default:
-                guard path.hasPrefix("/onprem/") else { return "other" }
-                return settings.onpremRoutes[String(path.dropFirst("/onprem/".count))] != nil ? String(path) : "/onprem/unknown"
+                guard path.hasPrefix("/onprem/") else { return fixedRoutes[4] }
+                return onpremRoute(path.dropFirst("/onprem/".count)) ?? fixedRoutes[3]
             }
         }
     }
@@ -71,7 +83,7 @@ package final class IngressHandler: HTTPServerHandler {
         onAccepted: @escaping @Sendable () -> Void
     ) {
         self.decodedEvents = decodedEvents
-        snapshot = Locked(Snapshot(settings))
+        snapshot = Locked(Snapshot(settings, metrics: metrics))
         self.decodePool =
             decodePool
             ?? DecodePool(workers: settings.config.limits.decodeWorkers, maxPending: settings.config.limits.maxPendingDecodes)
@@ -87,7 +99,7 @@ package final class IngressHandler: HTTPServerHandler {
 
     /// Swaps in reloaded secrets, routes and destinations; requests in flight finish with the old ones.
     package func reload(_ settings: RelaySettings) {
-        let fresh = Snapshot(settings)
+        let fresh = Snapshot(settings, metrics: metrics)
         snapshot.withLock { $0 = fresh }
     }
 
@@ -138,9 +150,9 @@ package final class IngressHandler: HTTPServerHandler {
                 response = methodNotAllowed(allow: "GET")
                 break
             }
-            readiness.check { [self] verdict in
+            readiness.check { verdict in
                 let answer = ServerResponse.text(verdict.ready ? .ok : .serviceUnavailable, verdict.reason)
-                count(request, route: "/readyz", status: answer.status)
+                current.routeMetrics("/readyz").countRequest(status: answer.status.code)
                 respond(answer)
             }
             response = nil
@@ -167,7 +179,7 @@ package final class IngressHandler: HTTPServerHandler {
             }
         }
         if let response {
-            count(request, route: current.routeLabel(path), status: response.status)
+            current.routeMetrics(path).countRequest(status: response.status.code)
             respond(response)
         }
     }
@@ -209,7 +221,7 @@ package final class IngressHandler: HTTPServerHandler {
     private static let servedPaths: Set<Substring> = ["/healthz", "/readyz", "/metrics"]
 
     private func refused(_ response: ServerResponse, _ head: HTTPRequest, path: Substring, snapshot: Snapshot) -> ServerResponse {
-        metrics.countRequest(route: snapshot.routeLabel(path), status: response.status.code)
+        snapshot.routeMetrics(path).countRequest(status: response.status.code)
         var response = response
         response.headerFields[Self.requestIDField] = Self.requestID(of: head)
         return response
@@ -248,7 +260,9 @@ package final class IngressHandler: HTTPServerHandler {
             }
             signedBody = SignedBodyIDs.Key(mac: mac)
         }
-        spoolRequest(request, route: "cloud", api: .cloud, business: nil, signedBody: signedBody, snapshot: snapshot, respond: respond)
+        spoolRequest(
+            request, route: "cloud", routeMetrics: snapshot.cloudRoute, api: .cloud, business: nil, signedBody: signedBody,
+            snapshot: snapshot, respond: respond)
         return nil
     }
 
@@ -269,8 +283,8 @@ package final class IngressHandler: HTTPServerHandler {
             }
         }
         spoolRequest(
-            request, route: "onprem/\(name)", api: .onprem, business: route.business, signedBody: nil, snapshot: snapshot,
-            respond: respond)
+            request, route: "onprem/\(name)", routeMetrics: snapshot.onpremRoute(name) ?? snapshot.routeMetrics("/onprem/unknown"),
+            api: .onprem, business: route.business, signedBody: nil, snapshot: snapshot, respond: respond)
         return nil
     }
 
@@ -294,16 +308,15 @@ package final class IngressHandler: HTTPServerHandler {
     /// Hands the request to the decode pool; on the loop, only a full backlog and a small body's
     /// retry of ids the dedup index knows are answered.
     private func spoolRequest(
-        _ request: ServerRequest, route: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
-        snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
+        _ request: ServerRequest, route: String, routeMetrics: RouteMetrics, api: WebhookAPI, business: BusinessIdentity?,
+        signedBody: SignedBodyIDs.Key?, snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
-        let routeLabel = "/" + route  // the `route` label of every metric: /cloud, /onprem/<name>
         let parsed: JSONValue?
         switch request.body.count <= snapshot.settings.config.limits.loopDedupMaxBytes
             ? answerKnownRetry(
-                request, route: route, routeLabel: routeLabel, api: api, business: business, signedBody: signedBody,
+                request, route: route, routeMetrics: routeMetrics, api: api, business: business, signedBody: signedBody,
                 snapshot: snapshot, respond: respond)
             : .unparsed
         {
@@ -314,7 +327,7 @@ package final class IngressHandler: HTTPServerHandler {
         let requestID = RequestContext.requestID
         // The commit timeout runs from here: the wait for a worker and the dedup lookup count too.
         let ticket = spool.admit { [self] error in
-            answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID ?? "", respond: respond)
+            answerSpoolFailure(error, request, route: route, routeMetrics: routeMetrics, requestID: requestID ?? "", respond: respond)
         }
         // The request (and its body's storage) moves to the worker as is: no copy.
         let queued = decodePool.submit { [self] in
@@ -322,16 +335,16 @@ package final class IngressHandler: HTTPServerHandler {
             guard !ticket.isAnswered else { return }
             RequestContext.withRequestID(requestID) {
                 normalizeAndSpool(
-                    request, route: route, routeLabel: routeLabel, api: api, business: business, receivedAt: receivedAt,
+                    request, route: route, routeMetrics: routeMetrics, api: api, business: business, receivedAt: receivedAt,
                     parsed: parsed, snapshot: snapshot, ticket: ticket, respond: respond)
             }
         }
         guard !queued, ticket.answerWithoutCommit() else { return }
-        metrics.countDecodeRejected(route: routeLabel)
+        metrics.countDecodeRejected(route: routeMetrics.label)
         logger.warning(
             "decode backlog full: answered 503",
             metadata: ["route": "\(route)", "bytes": "\(request.body.count)", "max_pending_decodes": "\(decodePool.maxPending)"])
-        count(request, route: routeLabel, status: .serviceUnavailable)
+        routeMetrics.countRequest(status: HTTPResponse.Status.serviceUnavailable.code)
         var busy = ServerResponse.text(.serviceUnavailable, "too many bodies waiting to be normalized")
         busy.headerFields[.retryAfter] = "1"
         respond(busy)
@@ -356,13 +369,13 @@ package final class IngressHandler: HTTPServerHandler {
     /// loop never waits for the database; anything else goes on to a decode worker, parsed. A signed
     /// body seen before is not even parsed: its signature gives its ids (`SignedBodyIDs`).
     private func answerKnownRetry(
-        _ request: ServerRequest, route: String, routeLabel: String, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
+        _ request: ServerRequest, route: String, routeMetrics: RouteMetrics, api: WebhookAPI, business: BusinessIdentity?, signedBody: SignedBodyIDs.Key?,
         snapshot: Snapshot, respond: @escaping @Sendable (ServerResponse) -> Void
     ) -> LoopCheck {
         let started = DispatchTime.now()
         let signedBodies = signedBody.flatMap { key in snapshot.signedBodies.map { (key, $0) } }
         if let (key, known) = signedBodies, let ids = known.ids(of: key), spool.committedInMemory(ids) {
-            answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
+            answerDuplicate(request, routeMetrics: routeMetrics, events: ids.count, startedAt: started, respond: respond)
             return .answered
         }
         let root: JSONValue
@@ -371,14 +384,14 @@ package final class IngressHandler: HTTPServerHandler {
         else { return .parsed(root) }
         if let (key, known) = signedBodies { known.remember(ids, of: key) }
         guard spool.committedInMemory(ids) else { return .parsed(root) }
-        answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
+        answerDuplicate(request, routeMetrics: routeMetrics, events: ids.count, startedAt: started, respond: respond)
         return .answered
     }
 
     /// On a decode worker: parse, answer a retry whose every event is already stored, else normalize
     /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
-        _ request: ServerRequest, route: String, routeLabel: String, api: WebhookAPI, business: BusinessIdentity?,
+        _ request: ServerRequest, route: String, routeMetrics: RouteMetrics, api: WebhookAPI, business: BusinessIdentity?,
         receivedAt: Double, parsed: JSONValue?, snapshot: Snapshot, ticket: IngestTicket,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
@@ -404,7 +417,7 @@ package final class IngressHandler: HTTPServerHandler {
                 if !known.contains(false) {
                     // Unless the timeout answered while the lookup waited for the disk.
                     guard ticket.answerWithoutCommit() else { return }
-                    answerDuplicate(request, route: routeLabel, events: ids.count, startedAt: started, respond: respond)
+                    answerDuplicate(request, routeMetrics: routeMetrics, events: ids.count, startedAt: started, respond: respond)
                     return
                 }
                 for (id, isCommitted) in zip(ids, known) where isCommitted { committed.insert(id) }
@@ -431,7 +444,7 @@ package final class IngressHandler: HTTPServerHandler {
                 observed.append(
                     TrafficActivity.Observation(
                         phoneNumberID: event.business.phoneNumberID, displayPhoneNumber: event.business.displayPhoneNumber,
-                        api: api.rawValue, route: routeLabel, type: event.type, eventID: event.id))
+                        api: api.rawValue, route: routeMetrics.label, type: event.type, eventID: event.id))
                 incoming.events.append(
                     IncomingEvent(
                         id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
@@ -444,7 +457,7 @@ package final class IngressHandler: HTTPServerHandler {
             // (quarantining it, or giving its events other ids, would break deduplication).
             guard ticket.answerWithoutCommit() else { return }
             logger.error("event ids unavailable", metadata: ["route": "\(route)", "error": "\(error)"])
-            count(request, route: routeLabel, status: .serviceUnavailable)
+            routeMetrics.countRequest(status: HTTPResponse.Status.serviceUnavailable.code)
             respond(.text(.serviceUnavailable, "cannot compute event ids"))
             return
         } catch {
@@ -455,14 +468,14 @@ package final class IngressHandler: HTTPServerHandler {
             observed = []
             fresh = []
             incoming.quarantineReason = "\(error)"
-            metrics.countQuarantined(route: routeLabel, reason: error.reasonLabel)
+            metrics.countQuarantined(route: routeMetrics.label, reason: error.reasonLabel)
             logger.warning(
                 "body quarantined",
                 metadata: ["route": "\(route)", "reason": "\(error)", "reason_code": "\(error.reasonLabel)", "bytes": "\(request.body.count)"])
         }
         incoming.headers = Self.storedHeaders(request.head.headerFields)
         metrics.recordDecode(startedAt: started)
-        metrics.recordBody(route: routeLabel, bytes: request.body.count)
+        routeMetrics.recordBody(bytes: request.body.count)
         let requestID = RequestContext.requestID ?? ""
         let submitted = DispatchTime.now()
         let accepted = observed
@@ -479,10 +492,10 @@ package final class IngressHandler: HTTPServerHandler {
                 // Includes `committedDuplicates`, which the store counts without writing them.
                 if receipt.duplicateEvents > 0 { metrics.countDedupHits(receipt.duplicateEvents) }
                 if receipt.deliveriesCreated > 0 { onAccepted() }
-                count(request, route: routeLabel, status: .ok)
+                routeMetrics.countRequest(status: 200)
                 respond(Self.ok)
             case .failure(let error):
-                answerSpoolFailure(error, request, route: route, routeLabel: routeLabel, requestID: requestID, respond: respond)
+                answerSpoolFailure(error, request, route: route, routeMetrics: routeMetrics, requestID: requestID, respond: respond)
             }
         }
     }
@@ -490,27 +503,27 @@ package final class IngressHandler: HTTPServerHandler {
     /// Not durable (or not known to be), so not acknowledged: the sender retries and nothing is
     /// lost; a commit that lands after a timeout makes the retry a dedup hit.
     private func answerSpoolFailure(
-        _ error: SpoolError, _ request: ServerRequest, route: String, routeLabel: String, requestID: String,
+        _ error: SpoolError, _ request: ServerRequest, route: String, routeMetrics: RouteMetrics, requestID: String,
         respond: @Sendable (ServerResponse) -> Void
     ) {
         readiness.recordCommit(succeeded: false)
         spoolFailures.report(error, route: route, requestID: requestID)
-        count(request, route: routeLabel, status: .serviceUnavailable)
+        routeMetrics.countRequest(status: HTTPResponse.Status.serviceUnavailable.code)
         respond(.text(.serviceUnavailable, error.kind == .timeout ? "spool commit timed out" : "spool unavailable"))
     }
 
     /// Every event of the body is stored by a committed transaction: nothing is written (not even
     /// the raw request), the sender gets its 200 now.
     private func answerDuplicate(
-        _ request: ServerRequest, route: String, events: Int, startedAt started: DispatchTime,
+        _ request: ServerRequest, routeMetrics: RouteMetrics, events: Int, startedAt started: DispatchTime,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         metrics.recordDecode(startedAt: started)
-        metrics.recordBody(route: route, bytes: request.body.count)
-        metrics.countDuplicateRequest(route: route)
+        routeMetrics.recordBody(bytes: request.body.count)
+        routeMetrics.countDuplicateRequest()
         metrics.countDedupHits(events)
         spool.recordCommittedDuplicates(events)
-        count(request, route: route, status: .ok)
+        routeMetrics.countRequest(status: 200)
         respond(Self.ok)
     }
 
@@ -540,9 +553,5 @@ package final class IngressHandler: HTTPServerHandler {
         var response = ServerResponse.text(.methodNotAllowed, "method not allowed")
         response.headerFields[.allow] = allow
         return response
-    }
-
-    private func count(_ request: ServerRequest, route: String, status: HTTPResponse.Status) {
-        metrics.countRequest(route: route, status: status.code)
     }
 }

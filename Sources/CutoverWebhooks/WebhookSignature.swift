@@ -123,38 +123,46 @@ package enum WebhookSignature {
 
     /// Decodes `sha256=<64 hex digits>` (hex in either case) into 32 bytes.
     static func parseHeader(_ header: String) -> [UInt8]? {
-        var header = header
-        return header.withUTF8 { utf8 -> [UInt8]? in
-            // Tolerate surrounding whitespace only.
-            var start = 0
-            var end = utf8.count
-            while end > start, utf8[end - 1] == 0x20 || utf8[end - 1] == 0x09 { end -= 1 }
-            while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 { start += 1 }
-            let prefix: StaticString = "sha256="
-            let prefixLength = prefix.utf8CodeUnitCount
-            guard end - start == prefixLength + 64 else { return nil }
-            for i in 0..<prefixLength {
-                var c = utf8[start + i]
-                if c >= 0x41 && c <= 0x5A { c |= 0x20 }
-                guard c == prefix.utf8Start[i] else { return nil }
-            }
-            var out = [UInt8](repeating: 0, count: 32)
-            var i = start + prefixLength
-            for j in 0..<32 {
-                guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
-                out[j] = hi << 4 | lo
-                i += 2
-            }
-            return out
-        }
+        // A header value from the HTTP codec is a native string; only another kind is copied first.
+        header.utf8.withContiguousStorageIfAvailable(parseHeader(utf8:)) ?? parseHeader(utf8: Array(header.utf8))
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x61 + 10
-        case 0x41...0x46: return c - 0x41 + 10
-        default: return nil
+    private static func parseHeader<Bytes: RandomAccessCollection<UInt8>>(utf8: Bytes) -> [UInt8]? where Bytes.Index == Int {
+        // Tolerate surrounding whitespace only.
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while end > start, utf8[end - 1] == 0x20 || utf8[end - 1] == 0x09 { end -= 1 }
+        while start < end, utf8[start] == 0x20 || utf8[start] == 0x09 { start += 1 }
+        let prefix: StaticString = "sha256="
+        let prefixLength = prefix.utf8CodeUnitCount
+        guard end - start == prefixLength + 64 else { return nil }
+        for i in 0..<prefixLength {
+            var c = utf8[start + i]
+            if c >= 0x41 && c <= 0x5A { c |= 0x20 }
+            guard c == prefix.utf8Start[i] else { return nil }
+        }
+        let digits = start + prefixLength
+        // Every digit's value or'ed together: any 0xFF (not a hex digit) shows in the high bit.
+        var invalid: UInt8 = 0
+        let mac = [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
+            for j in 0..<32 {
+                let high = nibbleValues[Int(utf8[digits + 2 * j])]
+                let low = nibbleValues[Int(utf8[digits + 2 * j + 1])]
+                invalid |= high | low
+                out[j] = high << 4 | (low & 0x0F)
+            }
+            initialized = 32
+        }
+        return invalid & 0x80 == 0 ? mac : nil
+    }
+
+    /// The value of each hex digit (either case) by its byte; 0xFF for every other byte.
+    private static let nibbleValues: [UInt8] = (0...255).map { byte in
+        switch UInt8(byte) {
+        case 0x30...0x39: UInt8(byte) - 0x30
+        case 0x61...0x66: UInt8(byte) - 0x61 + 10
+        case 0x41...0x46: UInt8(byte) - 0x41 + 10
+        default: 0xFF
         }
     }
 }

@@ -52,9 +52,28 @@ struct MetricsTests {
         #expect(made.withLock { $0 } == 4)
     }
 
+    @Test func aRouteCountsItsAnswersInTheSeriesItsLabelsName() {
+        let metrics = RelayMetrics()
+        let route = RouteMetrics(metrics: metrics, label: "/onprem/a")
+        // Made with the route: a scrape shows them at zero before the first request.
+        #expect(text(metrics).contains(#"cutover_requests_total{route="/onprem/a",status="200"} 0"#))
+        #expect(text(metrics).contains(#"cutover_duplicate_requests_total{route="/onprem/a"} 0"#))
+        route.countRequest(status: 200)
+        route.countRequest(status: 200)
+        route.countRequest(status: 503)
+        route.countDuplicateRequest()
+        // A second handle for the same labels counts into the same series.
+        RouteMetrics(metrics: metrics, label: "/onprem/a").countRequest(status: 200)
+        metrics.countRequest(route: "/onprem/a", status: 200)
+        let exposition = text(metrics)
+        #expect(exposition.contains(#"cutover_requests_total{route="/onprem/a",status="200"} 4"#))
+        #expect(exposition.contains(#"cutover_requests_total{route="/onprem/a",status="503"} 1"#))
+        #expect(exposition.contains(#"cutover_duplicate_requests_total{route="/onprem/a"} 1"#))
+    }
+
     @Test func histogramsAndTimersExposeBucketsSumAndCount() {
         let metrics = RelayMetrics()
-        metrics.recordBody(route: "/cloud", bytes: 2000)
+        RouteMetrics(metrics: metrics, label: "/cloud").recordBody(bytes: 2000)
         metrics.recordSpoolCommit(startedAt: .now(), succeeded: false)
         let destination = metrics.destination("d", role: "primary")
         destination.recordResponse(status: 503, nanoseconds: 20_000_000)

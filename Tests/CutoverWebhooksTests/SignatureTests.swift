@@ -48,6 +48,21 @@ import Testing
         #expect(verifier.verify(header: try WebhookSignature.sign(body: [], secret: "old-secret"), body: []))
     }
 
+    @Test func everyDigitOfTheHeaderIsCheckedAndDecoded() throws {
+        let mac = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        let digits = WebhookSignature.hex(mac)
+        #expect(WebhookSignature.parseHeader("sha256=" + digits) == mac)
+        #expect(WebhookSignature.parseHeader("sha256=" + digits.uppercased()) == mac)
+        let notHex: [Character] = ["g", "G", "/", ":", "@", "`", "z", " ", "+", "\u{7F}"]
+        for position in 0..<64 {
+            for bad in notHex {
+                var chars = Array(digits)
+                chars[position] = bad
+                #expect(WebhookSignature.parseHeader("sha256=" + String(chars)) == nil, "digit \(position) as \(bad)")
+            }
+        }
+    }
+
     private func tampered(_ body: [UInt8]) -> [UInt8] {
         var copy = body
         copy[0] ^= 1

@@ -192,11 +192,6 @@ package final class RelayMetrics: Sendable {
 
     package func countAuthFailure(route: String) { authFailures(route).increment() }
 
-    package func recordBody(route: String, bytes: Int) {
-        bodyBytesTotal(route).increment(by: bytes)
-        bodyBytes(route).record(bytes)
-    }
-
     package func countEvent(type: String, api: String) { events(type, api).increment() }
 
     package func countUnroutable(type: String) { unroutable(type).increment() }
@@ -217,9 +212,6 @@ package final class RelayMetrics: Sendable {
 
     /// How a delivery's host name was resolved: `cached`, `answered`, `failed` or `timed_out`.
     package func countResolution(result: String) { resolutions(result).increment() }
-
-    /// A request whose every event was already stored, answered without a spool write.
-    package func countDuplicateRequest(route: String) { duplicateRequests(route).increment() }
 
     /// From `started` (taken just before `Spool.submit`) to the completion: queueing plus group commit.
     package func recordSpoolCommit(startedAt started: DispatchTime, succeeded: Bool) {
