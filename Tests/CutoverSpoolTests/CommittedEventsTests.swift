@@ -100,3 +100,29 @@ struct CommittedEventsTests {
         }
     }
 }
+
+/// The index alone: a hit is an exact id, never a neighbour of the same length and prefix, and the
+/// ring forgets the oldest first.
+struct CommittedEventIndexTests {
+    @Test func onlyTheIdsPutInAreFoundAndTheOldestAreForgottenFirst() {
+        let index = CommittedEventIndex(capacity: 4_000)
+        let stored = (0..<4_000).map { "msg:wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQz\(String($0 + 10_000))" }
+        index.insert(stored)
+        #expect(index.count == 4_000)
+        #expect(stored.allSatisfy { index.containsAll([$0]) })
+        let neighbours = (0..<4_000).map { "msg:wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQz\(String($0 + 20_000))" }
+        #expect(!neighbours.contains { index.containsAll([$0]) }, "same length and prefix, other ids")
+        #expect(!index.containsAll([stored[0], neighbours[0]]))
+        var known = [Bool](repeating: false, count: 3)
+        _ = index.lookup([neighbours[1], stored[1], stored[2] + "x"], into: &known)
+        #expect(known == [false, true, false])
+
+        index.insert(neighbours[..<1_000])
+        #expect(index.count == 4_000)
+        #expect(!stored[..<1_000].contains { index.containsAll([$0]) }, "the first thousand made room")
+        #expect(stored[1_000...].allSatisfy { index.containsAll([$0]) })
+        #expect(neighbours[..<1_000].allSatisfy { index.containsAll([$0]) })
+        index.insert([stored[1_500]])
+        #expect(index.count == 4_000, "an id already in is not added twice")
+    }
+}
