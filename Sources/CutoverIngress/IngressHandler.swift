@@ -33,10 +33,12 @@ package final class IngressHandler: HTTPServerHandler {
             decoder = WebhookDecoder(maxEvents: settings.config.limits.maxEventsPerRequest)
             let kept = settings.config.limits.signedBodiesKept
             signedBodies = verifier != nil && kept > 0 ? SignedBodyIDs(capacity: kept) : nil
-            cloudRoute = RouteMetrics(metrics: metrics, label: "/cloud")
+            cloudRoute = RouteMetrics(metrics: metrics, label: "/cloud", takesWebhooks: true)
             onpremRoutes = Dictionary(
-                uniqueKeysWithValues: settings.onpremRoutes.keys.map { ($0, RouteMetrics(metrics: metrics, label: "/onprem/\($0)")) })
-            fixedRoutes = ["/healthz", "/readyz", "/metrics", "/onprem/unknown", "other"].map { RouteMetrics(metrics: metrics, label: $0) }
+                uniqueKeysWithValues: settings.onpremRoutes.keys.map { ($0, RouteMetrics(metrics: metrics, label: "/onprem/\($0)", takesWebhooks: true)) })
+            fixedRoutes = ["/healthz", "/readyz", "/metrics", "/onprem/unknown", "other"].map {
+                RouteMetrics(metrics: metrics, label: $0, takesWebhooks: false)
+            }
         }
 
         /// The metrics of the configured On-Prem route `name`, nil for an unknown one.

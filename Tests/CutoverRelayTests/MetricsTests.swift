@@ -54,7 +54,7 @@ struct MetricsTests {
 
     @Test func aRouteCountsItsAnswersInTheSeriesItsLabelsName() {
         let metrics = RelayMetrics()
-        let route = RouteMetrics(metrics: metrics, label: "/onprem/a")
+        let route = RouteMetrics(metrics: metrics, label: "/onprem/a", takesWebhooks: true)
         // Made with the route: a scrape shows them at zero before the first request.
         #expect(text(metrics).contains(#"cutover_requests_total{route="/onprem/a",status="200"} 0"#))
         #expect(text(metrics).contains(#"cutover_duplicate_requests_total{route="/onprem/a"} 0"#))
@@ -63,17 +63,23 @@ struct MetricsTests {
         route.countRequest(status: 503)
         route.countDuplicateRequest()
         // A second handle for the same labels counts into the same series.
-        RouteMetrics(metrics: metrics, label: "/onprem/a").countRequest(status: 200)
+        RouteMetrics(metrics: metrics, label: "/onprem/a", takesWebhooks: true).countRequest(status: 200)
         metrics.countRequest(route: "/onprem/a", status: 200)
         let exposition = text(metrics)
         #expect(exposition.contains(#"cutover_requests_total{route="/onprem/a",status="200"} 4"#))
         #expect(exposition.contains(#"cutover_requests_total{route="/onprem/a",status="503"} 1"#))
         #expect(exposition.contains(#"cutover_duplicate_requests_total{route="/onprem/a"} 1"#))
+
+        let healthz = RouteMetrics(metrics: metrics, label: "/healthz", takesWebhooks: false)
+        #expect(text(metrics).contains(#"cutover_requests_total{route="/healthz",status="200"} 0"#))
+        #expect(!text(metrics).contains(#"cutover_body_bytes_total{route="/healthz"}"#), "no webhook series for an operations path")
+        healthz.recordBody(bytes: 5)
+        #expect(text(metrics).contains(#"cutover_body_bytes_total{route="/healthz"} 5"#), "made when first needed")
     }
 
     @Test func histogramsAndTimersExposeBucketsSumAndCount() {
         let metrics = RelayMetrics()
-        RouteMetrics(metrics: metrics, label: "/cloud").recordBody(bytes: 2000)
+        RouteMetrics(metrics: metrics, label: "/cloud", takesWebhooks: true).recordBody(bytes: 2000)
         metrics.recordSpoolCommit(startedAt: .now(), succeeded: false)
         let destination = metrics.destination("d", role: "primary")
         destination.recordResponse(status: 503, nanoseconds: 20_000_000)

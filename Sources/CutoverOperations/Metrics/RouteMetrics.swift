@@ -4,24 +4,22 @@ import CoreMetrics
 /// request never looks a series up by its labels: each of those lookups hashed two or three strings
 /// under a lock, four or five times per request, about 3 % of a retry's CPU.
 ///
-/// Only the series almost every request of the route records are made ahead (a 200, its body, a
-/// retry answered from memory); any other status still goes through `RelayMetrics.countRequest`.
+/// Only the series almost every request of the route records are made ahead: a 200, and for a
+/// webhook route its body and a retry answered from memory (an operations path gets no body series,
+/// which would only sit at zero on the page). Anything else goes through `RelayMetrics`' families.
 package struct RouteMetrics: Sendable {
     /// The `route` label: /cloud, /onprem/<name>, /healthz, ... or `other`.
     package let label: String
     private let metrics: RelayMetrics
     private let answeredOK: CoreMetrics.Counter
-    private let bodyBytesTotal: CoreMetrics.Counter
-    private let bodyBytes: Recorder
-    private let duplicateRequests: CoreMetrics.Counter
+    /// nil for a route that takes no webhooks.
+    private let webhook: (bodyBytesTotal: CoreMetrics.Counter, bodyBytes: Recorder, duplicateRequests: CoreMetrics.Counter)?
 
-    package init(metrics: RelayMetrics, label: String) {
+    package init(metrics: RelayMetrics, label: String, takesWebhooks: Bool) {
         self.label = label
         self.metrics = metrics
         answeredOK = metrics.requests(label, RelayMetrics.statusText(200))
-        bodyBytesTotal = metrics.bodyBytesTotal(label)
-        bodyBytes = metrics.bodyBytes(label)
-        duplicateRequests = metrics.duplicateRequests(label)
+        webhook = takesWebhooks ? (metrics.bodyBytesTotal(label), metrics.bodyBytes(label), metrics.duplicateRequests(label)) : nil
     }
 
     package func countRequest(status: Int) {
@@ -29,10 +27,10 @@ package struct RouteMetrics: Sendable {
     }
 
     package func recordBody(bytes: Int) {
-        bodyBytesTotal.increment(by: bytes)
-        bodyBytes.record(bytes)
+        (webhook?.bodyBytesTotal ?? metrics.bodyBytesTotal(label)).increment(by: bytes)
+        (webhook?.bodyBytes ?? metrics.bodyBytes(label)).record(bytes)
     }
 
     /// A request whose every event was already stored, answered without a spool write.
-    package func countDuplicateRequest() { duplicateRequests.increment() }
+    package func countDuplicateRequest() { (webhook?.duplicateRequests ?? metrics.duplicateRequests(label)).increment() }
 }
