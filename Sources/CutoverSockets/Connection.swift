@@ -229,7 +229,10 @@ package final class Connection: @unchecked Sendable {
                 return
             }
         }
-        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+        // Dropped, not emptied in place: `write` adopts the caller's array whole, so the buffer is
+        // usually still shared here and keeping its capacity would allocate a new one per answer;
+        // and the next `write` into an empty queue adopts its own array anyway.
+        outbound = []
         outboundOffset = 0
         // Everything went to the stream; a TLS stream may still hold some of it as records.
         guard streamOutputFlushed() else {
