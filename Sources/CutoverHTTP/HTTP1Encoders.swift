@@ -61,9 +61,11 @@ package enum HTTP1ResponseEncoder {
 
     /// `encode(_:body:closeConnection:into:)` from a status and fields, for a caller that has no
     /// `HTTPResponse` (building one allocates its pseudo-header storage, once per response).
+    /// `extraField` is written after `headerFields`, as if it were their last.
     package static func encode(
         status: HTTPResponse.Status,
         headerFields: HTTPFields,
+        extraField: HTTPField? = nil,
         body: UnsafeRawBufferPointer,
         closeConnection: Bool = false,
         into output: inout [UInt8]
@@ -84,6 +86,11 @@ package enum HTTP1ResponseEncoder {
             if name == .contentLength || name == .transferEncoding { continue }
             if closeConnection, name == .connection { continue }
             output.appendField(field)
+        }
+        if let extraField, extraField.name != .contentLength, extraField.name != .transferEncoding,
+            !(closeConnection && extraField.name == .connection)
+        {
+            output.appendField(extraField)
         }
         if closeConnection { output.appendASCII("Connection: close\r\n") }
         if bodyAllowed {

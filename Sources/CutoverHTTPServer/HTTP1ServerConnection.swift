@@ -240,7 +240,8 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         var bytes: [UInt8] = []
         response.body.withUnsafeBytes { body in
             HTTP1ResponseEncoder.encode(
-                status: response.status, headerFields: fields, body: body, closeConnection: !stayOpen, into: &bytes)
+                status: response.status, headerFields: fields, extraField: response.extraField, body: body, closeConnection: !stayOpen,
+                into: &bytes)
         }
         // Given back before the peer can see the answer: what it observes next has the memory free.
         releaseBody()
@@ -268,7 +269,8 @@ final class HTTP1ServerConnection: ServerConnection, ConnectionDelegate, @unchec
         var bytes: [UInt8] = []
         response.body.withUnsafeBytes { body in
             HTTP1ResponseEncoder.encode(
-                status: response.status, headerFields: response.headerFields, body: body, closeConnection: true, into: &bytes)
+                status: response.status, headerFields: response.headerFields, extraField: response.extraField, body: body,
+                closeConnection: true, into: &bytes)
         }
         closeUnread(bytes)
     }

@@ -246,7 +246,7 @@ final class HTTP2ServerConnection: ServerConnection, ConnectionDelegate, HTTP2Se
         }
         do {
             try session.submitResponse(
-                streamID: id, HTTPResponse(status: response.status, headerFields: response.headerFields), body: response.body,
+                streamID: id, HTTPResponse(status: response.status, headerFields: response.allHeaderFields), body: response.body,
                 headRequest: head
             )
         } catch {

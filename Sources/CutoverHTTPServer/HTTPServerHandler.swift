@@ -22,6 +22,18 @@ package struct ServerResponse: Sendable {
     package var status: HTTPResponse.Status
     package var headerFields: HTTPFields
     package var body: [UInt8]
+    /// One more field, sent after `headerFields` without touching them. An answer built once and
+    /// shared (the ingress's `200 ok`) carries each request's id this way: appending it to the
+    /// shared fields copied them, one allocation per request.
+    package var extraField: HTTPField?
+
+    /// All the fields sent: `headerFields`, then `extraField`.
+    package var allHeaderFields: HTTPFields {
+        guard let extraField else { return headerFields }
+        var fields = headerFields
+        fields.append(extraField)
+        return fields
+    }
 
     package init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status

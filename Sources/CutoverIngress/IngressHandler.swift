@@ -124,9 +124,9 @@ package final class IngressHandler: HTTPServerHandler {
         let logger = logger
         let respondWithID: @Sendable (ServerResponse) -> Void = { response in
             var response = response
-            // Appended, not set: no answer of ours carries the field yet, and the setter first
-            // searches the fields for it and replaces every match.
-            response.headerFields.append(HTTPField(name: Self.requestIDField, value: requestID))
+            // Beside the fields, not in them: most answers are shared (`ok`), and no answer of
+            // ours carries the field yet.
+            response.extraField = HTTPField(name: Self.requestIDField, value: requestID)
             logger.debug(
                 "request",
                 metadata: [

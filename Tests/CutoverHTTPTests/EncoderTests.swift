@@ -36,6 +36,24 @@ struct ResponseEncoderTests {
             == "HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
     }
 
+    @Test func extraField_FollowsTheFieldsUnderTheSameRules() {
+        let fields: HTTPFields = [.contentType: "text/plain"]
+        let requestID = HTTPField(name: HTTPField.Name("X-Request-Id")!, value: "abc-1")
+        func encoded(_ extra: HTTPField, close: Bool = false) -> String {
+            var out: [UInt8] = []
+            bytes("ok").withUnsafeBytes { body in
+                HTTP1ResponseEncoder.encode(status: .ok, headerFields: fields, extraField: extra, body: body, closeConnection: close, into: &out)
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        #expect(encoded(requestID) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-Id: abc-1\r\nContent-Length: 2\r\n\r\nok")
+        #expect(encoded(requestID, close: true).contains("X-Request-Id: abc-1\r\nConnection: close\r\n"))
+        // Framing stays the encoder's own, as for any field.
+        #expect(!encoded(HTTPField(name: .contentLength, value: "9")).contains("9"))
+        #expect(!encoded(HTTPField(name: .connection, value: "keep-alive"), close: true).contains("keep-alive"))
+        #expect(fields.count == 1, "the shared fields are not touched")
+    }
+
     @Test func noContentAndNotModified_HaveNoLengthOrBody() {
         for status in [HTTPResponse.Status.noContent, .notModified] {
             var out: [UInt8] = []

@@ -89,6 +89,9 @@ import Testing
         #expect(!generatedID.isEmpty && generatedID != "test-req-42")
         let insane = try exchange([cutover.base + "/healthz", "-H", "X-Request-Id: has spaces {and} \"quotes\""])
         #expect(insane.headers["x-request-id"].map { !$0.contains(" ") } == true, "an unsafe id is replaced")
+        let overH2 = try exchange(["--http2-prior-knowledge", cutover.base + "/healthz", "-H", "X-Request-Id: h2-req-7"])
+        #expect(overH2.status == 200)
+        #expect(overH2.headers["x-request-id"] == "h2-req-7", "HTTP/2 answers carry the id too")
 
         let lines = try #require(
             cutover.process.stderr.wait { lines in
