@@ -81,17 +81,16 @@ package enum HTTP1ResponseEncoder {
         output.appendString(phrase.isEmpty ? standardReasonPhrase(code) : phrase)
         output.appendASCII("\r\n")
 
-        for field in headerFields {
+        // Framing is the encoder's own: a given Content-Length, Transfer-Encoding or (when closing)
+        // Connection field is left out.
+        func appendUnlessFraming(_ field: HTTPField) {
             let name = field.name
-            if name == .contentLength || name == .transferEncoding { continue }
-            if closeConnection, name == .connection { continue }
+            if name == .contentLength || name == .transferEncoding { return }
+            if closeConnection, name == .connection { return }
             output.appendField(field)
         }
-        if let extraField, extraField.name != .contentLength, extraField.name != .transferEncoding,
-            !(closeConnection && extraField.name == .connection)
-        {
-            output.appendField(extraField)
-        }
+        for field in headerFields { appendUnlessFraming(field) }
+        if let extraField { appendUnlessFraming(extraField) }
         if closeConnection { output.appendASCII("Connection: close\r\n") }
         if bodyAllowed {
             output.appendASCII("Content-Length: ")
