@@ -108,9 +108,8 @@ let package = Package(
         .target(
             name: "CutoverIngress",
             dependencies: [
-                "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPServer", "CutoverSpool", "CutoverWebhooks",
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
+                "CutoverLocking", "CutoverConfiguration", "CutoverOperations", "CutoverHTTP", "CutoverHTTPServer", "CutoverSockets", "CutoverSpool",
+                "CutoverWebhooks", .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),

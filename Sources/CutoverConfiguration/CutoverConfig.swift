@@ -218,7 +218,7 @@ package struct CutoverConfig: ConfigSection {
             .value("max_header_rejections", \.maxHeaderRejections, .atLeast(0), doc: "HTTP/2 header blocks over the limits (431) per connection; the next gets GOAWAY ENHANCE_YOUR_CALM"),
             .value("max_events_per_request", \.maxEventsPerRequest, .atLeast(1), doc: "a body that would make more events is quarantined (Meta's batches are far smaller)"),
             .value("max_pending_decodes", \.maxPendingDecodes, .atLeast(1), doc: "bodies waiting for a decode worker; one more gets 503"),
-            .value("decode_workers", \.decodeWorkers, .atLeast(0), doc: "threads that normalize bodies off the I/O loops; 0: one per core"),
+            .value("decode_workers", \.decodeWorkers, .atLeast(0), doc: "threads that normalize bodies off the I/O loops; 0: one per core of the CPU affinity, as the loops"),
             .value("loop_dedup_max_bytes", \.loopDedupMaxBytes, .atLeast(0), doc: "bodies up to this size are parsed on the I/O loop, and a retry of ids in the dedup index is answered there; 0: every body goes to a decode worker"),
             .value("signed_bodies_kept", \.signedBodiesKept, .atLeast(0), doc: "verified X-Hub-Signature-256 values of recent /cloud bodies, kept with their event ids, so a retry of the same bytes is recognized without parsing; 0: off"),
         ]

@@ -1,4 +1,5 @@
 import CutoverLocking
+import CutoverSockets
 import Foundation
 
 /// A fixed set of worker queues for CPU-bound request work (normalizing a webhook body), so the
@@ -38,10 +39,13 @@ package final class DecodePool: Sendable {
     private let state: Locked<State>
 
     /// - Parameters:
-    ///   - workers: worker threads; 0 means one per core.
+    ///   - workers: worker threads; 0 means one per core this process may run on (its CPU
+    ///     affinity mask, as the I/O loops count them; `activeProcessorCount` counts the machine's,
+    ///     so a server pinned to one core ran two workers taking turns on it, a context switch per
+    ///     hand-over).
     ///   - maxPending: jobs that may wait for a worker.
     package init(workers: Int = 0, maxPending: Int, label: String = "cutover.decode") {
-        let count = workers > 0 ? workers : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let count = workers > 0 ? workers : max(1, System.coreCount)
         self.workers = count
         self.maxPending = maxPending
         queues = (0..<count).map { DispatchQueue(label: "\(label).\($0)") }

@@ -106,6 +106,8 @@ package final class IngressHandler: HTTPServerHandler {
     }
 
     /// Signed bodies whose ids the current snapshot remembers (`SignedBodyIDs`).
+    /// The decode pool's worker threads.
+    package var decodeWorkers: Int { decodePool.workers }
     package var signedBodiesRemembered: Int { snapshot.withLock { $0 }.signedBodies?.count ?? 0 }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!

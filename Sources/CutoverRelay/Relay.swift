@@ -30,6 +30,9 @@ package final class Relay: Sendable {
     package let boundAddress: SocketAddress?
     /// The TLS listener's address, when one is configured.
     package let boundTLSAddress: SocketAddress?
+    /// How many threads serve sockets and how many normalize bodies; both default to the cores
+    /// this process may run on (logged at start, so a pinned or cpuset-limited server shows it).
+    package let threads: (ioLoops: Int, decodeWorkers: Int)
     private let tlsContext: TLSContext?
     private let janitor: SpoolJanitor
     private let spoolGauges: SpoolGauges
@@ -162,6 +165,7 @@ package final class Relay: Sendable {
             workers.pokeAll()
         }
         self.ingress = ingress
+        threads = (loops.count, ingress.decodeWorkers)
         server = HTTPServer(
             configuration: settings.server, handler: ingress, observer: ServerLogObserver(logger: logger, metrics: metrics),
             loops: loops

@@ -106,6 +106,9 @@ struct Serve: AsyncParsableCommand {
         let relay = try Relay(settings: settings, logger: logger, metrics: .processWide)
         if let address = relay.boundAddress { logger.notice("listening on http://\(address)") }
         if let address = relay.boundTLSAddress { logger.notice("listening on https://\(address)") }
+        logger.notice(
+            "threads: \(relay.threads.ioLoops) I/O loops, \(relay.threads.decodeWorkers) decode workers",
+            metadata: ["cores_allowed": "\(System.coreCount)"])
         for destination in settings.destinations {
             switch destination.target {
             case .http(let url): logger.notice("delivering to \(url.withoutQuery) as \(destination.format.rawValue) (\(destination.role.rawValue))")

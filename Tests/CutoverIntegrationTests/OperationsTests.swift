@@ -114,6 +114,24 @@ import Testing
         #expect(!lines.contains { $0.contains(secret) }, "the app secret never reaches the log")
     }
 
+    // MARK: Threads
+
+    /// The loops and the decode workers are both sized from the CPU affinity mask: pinned to one
+    /// core (as `make bench` runs it, or a cpuset), one of each, on a machine of any size.
+    @Test func threadsAreSizedFromTheCoresTheProcessMayRunOn() throws {
+        let spool = try TemporaryDirectory()
+        let pinned = try PeerProcess("/usr/bin/taskset", ["-c", "0", cutoverBinary, "serve", "--listen", "127.0.0.1:0", "--spool", spool.path("pinned")])
+        defer { pinned.kill() }
+        #expect(try pinned.waitForLine(.stderr) { $0.contains("threads:") }.contains("threads: 1 I/O loops, 1 decode workers"))
+
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed:") })
+        let allowed = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit).reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+        let free = try PeerProcess(cutoverBinary, ["serve", "--listen", "127.0.0.1:0", "--spool", spool.path("free")])
+        defer { free.kill() }
+        #expect(try free.waitForLine(.stderr) { $0.contains("threads:") }.contains("threads: \(allowed) I/O loops, \(allowed) decode workers"))
+    }
+
     // MARK: Admin API
 
     @Test func adminAPIListsRetriesAndPurgesDeadLetters() throws {
