@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CSystemShims"),
+        .target(name: "CSQLiteWAL", dependencies: ["CSQLite"]),
         // The one lock type every target shares: a Mutex whose hand-over ThreadSanitizer can see.
         .target(name: "CutoverLocking", dependencies: ["CSystemShims"], swiftSettings: strictSwift),
 
@@ -78,7 +79,7 @@ let package = Package(
         // libpq, wrapped: connections, binary parameters and results, errors with SQLSTATE.
         .target(name: "CutoverPostgres", dependencies: ["CLibPQ"], swiftSettings: strictSwift),
         // Durable spool: raw requests, canonical events, deliveries, quarantine; on SQLite or PostgreSQL.
-        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite", "CutoverPostgres"], swiftSettings: strictSwift),
+        .target(name: "CutoverSpool", dependencies: ["CutoverLocking", "CSQLite", "CSQLiteWAL", "CutoverPostgres"], swiftSettings: strictSwift),
         // The upper half follows DESIGN's data flow, one target per box (docs/architecture.md).
         // Configuration: YAML file + environment + flags -> typed, validated settings.
         .target(
@@ -227,7 +228,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CutoverPostgres", "CutoverTestSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CSQLiteWAL", "CutoverPostgres", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [
