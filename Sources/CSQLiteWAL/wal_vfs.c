@@ -13,6 +13,9 @@ typedef struct {
     sqlite3_file base;      // pMethods: one of methods_by_version
     sqlite3_file *real;     // the default VFS's file, laid out right after this struct
     int is_wal;
+    /// Where the last write to this file ended (-1 before the first): a frame header continues it
+    /// when SQLite appends frames; rewrites of earlier frames' headers do not.
+    sqlite3_int64 last_write_end;
     int header_held;
     sqlite3_int64 header_offset;
     unsigned char header[FRAME_HEADER_BYTES];
@@ -36,6 +39,11 @@ static int write_held_header(CoalescingFile *file) {
     if (!file->header_held) return SQLITE_OK;
     file->header_held = 0;
     return file->real->pMethods->xWrite(file->real, file->header, FRAME_HEADER_BYTES, file->header_offset);
+}
+
+static int write_through(CoalescingFile *file, const void *bytes, int amount, sqlite3_int64 offset) {
+    file->last_write_end = offset + amount;
+    return file->real->pMethods->xWrite(file->real, bytes, amount, offset);
 }
 
 static int coalescing_close(sqlite3_file *handle) {
@@ -65,7 +73,7 @@ static int coalescing_write(sqlite3_file *handle, const void *bytes, int amount,
                     // No room to join them: both go out as SQLite asked.
                     int rc = write_held_header(file);
                     if (rc != SQLITE_OK) return rc;
-                    return file->real->pMethods->xWrite(file->real, bytes, amount, offset);
+                    return write_through(file, bytes, amount, offset);
                 }
                 file->frame = grown;
                 file->frame_capacity = total;
@@ -74,18 +82,23 @@ static int coalescing_write(sqlite3_file *handle, const void *bytes, int amount,
             memcpy(file->frame + FRAME_HEADER_BYTES, bytes, (size_t)amount);
             file->header_held = 0;
             atomic_fetch_add_explicit(&merged_frames, 1, memory_order_relaxed);
-            return file->real->pMethods->xWrite(file->real, file->frame, total, file->header_offset);
+            return write_through(file, file->frame, total, file->header_offset);
         }
         int rc = write_held_header(file);
         if (rc != SQLITE_OK) return rc;
     }
-    if (file->is_wal && amount == FRAME_HEADER_BYTES) {
+    // Held only when it continues the log (walWriteOneFrame appending a frame: its page comes
+    // next). A header rewritten in place after a commit (walRewriteChecksums, when a transaction
+    // had overwritten frames it logged before) has no page after it and nothing may follow it
+    // before readers are shown the commit: it goes out at once.
+    if (file->is_wal && amount == FRAME_HEADER_BYTES && offset == file->last_write_end) {
         memcpy(file->header, bytes, FRAME_HEADER_BYTES);
         file->header_offset = offset;
         file->header_held = 1;
+        file->last_write_end = offset + amount;
         return SQLITE_OK;
     }
-    return file->real->pMethods->xWrite(file->real, bytes, amount, offset);
+    return write_through(file, bytes, amount, offset);
 }
 
 static int coalescing_truncate(sqlite3_file *handle, sqlite3_int64 size) {
@@ -146,6 +159,7 @@ static int wal_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *h
     (void)vfs;
     CoalescingFile *file = (CoalescingFile *)handle;
     memset(file, 0, sizeof(*file));
+    file->last_write_end = -1;
     file->real = (sqlite3_file *)(file + 1);
     int rc = base_vfs->xOpen(base_vfs, name, file->real, flags, out_flags);
     // A file the default VFS did not open (pMethods NULL) must not be closed through this one.

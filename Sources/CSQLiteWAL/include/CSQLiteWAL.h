@@ -7,10 +7,11 @@
 
 /// Registers (once per process; later calls return the first call's result) a VFS named
 /// CUTOVER_WAL_VFS_NAME over the default one that writes each WAL frame with one write instead of
-/// two. SQLite writes a frame as its 24-byte header and then its page, always back to back
-/// (walWriteOneFrame); this VFS holds the header until that next write and issues both as one.
-/// Nothing else is held: any other call on the file writes a held header first, so by the time a
-/// commit's last page write returns, everything is written, as without this VFS.
+/// two. SQLite appends a frame as its 24-byte header and then its page, always back to back
+/// (walWriteOneFrame); this VFS holds a header that continues the log until that next write and
+/// issues both as one. A 24-byte write anywhere else (a header rewritten in place) goes out at
+/// once, and any other call on the file writes a held header first, so by the time a commit's
+/// last write returns, everything is written, as without this VFS.
 /// Returns SQLITE_OK or SQLite's error code.
 int cutover_sqlite3_register_wal_vfs(void);
 
