@@ -105,9 +105,9 @@ package final class IngressHandler: HTTPServerHandler {
         snapshot.withLock { $0 = fresh }
     }
 
-    /// Signed bodies whose ids the current snapshot remembers (`SignedBodyIDs`).
     /// The decode pool's worker threads.
     package var decodeWorkers: Int { decodePool.workers }
+    /// Signed bodies whose ids the current snapshot remembers (`SignedBodyIDs`).
     package var signedBodiesRemembered: Int { snapshot.withLock { $0 }.signedBodies?.count ?? 0 }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!

@@ -42,7 +42,9 @@ final class SQLiteDatabase {
         // else that VFS is the default one.
         let registered = cutover_sqlite3_register_wal_vfs()
         guard registered == SQLITE_OK else {
-            throw SpoolError(kind: .sqlite, code: registered, message: String(cString: sqlite3_errstr(registered)), operation: "register the \(CUTOVER_WAL_VFS_NAME) VFS")
+            throw SpoolError(
+                kind: .sqlite, code: registered, message: String(cString: sqlite3_errstr(registered)),
+                operation: "register the \(CUTOVER_WAL_VFS_NAME) VFS")
         }
         let rc = sqlite3_open_v2(path, &db, flags, CUTOVER_WAL_VFS_NAME)
         guard rc == SQLITE_OK, let db else {
