@@ -228,7 +228,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CSQLiteWAL", "CutoverPostgres", "CutoverTestSupport"], swiftSettings: strictSwift),
+        .testTarget(name: "CutoverSpoolTests", dependencies: ["CutoverLocking", "CutoverSpool", "CutoverPostgres", "CutoverTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "CutoverRelayTests",
             dependencies: [

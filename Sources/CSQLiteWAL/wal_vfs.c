@@ -1,13 +1,18 @@
-// A VFS over SQLite's default one that halves the write calls of the WAL: see CSQLiteWAL.h.
+// A VFS over SQLite's default one that writes a transaction's WAL frames with one call: see CSQLiteWAL.h.
 // Every method forwards to the default VFS's own; only a WAL file's xWrite differs.
 #include "CSQLiteWAL.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { FRAME_HEADER_BYTES = 24 };
+enum {
+    FRAME_HEADER_BYTES = 24,
+    /// The most the default VFS writes in one call: its seekAndWriteFd masks the length with
+    /// 0x1ffff (a frame is at most 64 KiB + 24), and a longer write comes back short, as
+    /// SQLITE_FULL. A run is written before the next frame would take it past this.
+    RUN_LIMIT_BYTES = 0x1ffff,
+};
 
 typedef struct {
     sqlite3_file base;      // pMethods: one of methods_by_version
@@ -16,11 +21,18 @@ typedef struct {
     /// Where the last write to this file ended (-1 before the first): a frame header continues it
     /// when SQLite appends frames; rewrites of earlier frames' headers do not.
     sqlite3_int64 last_write_end;
-    int header_held;
-    sqlite3_int64 header_offset;
-    unsigned char header[FRAME_HEADER_BYTES];
-    unsigned char *frame;   // header + page, for the one write; grown to the largest frame seen
-    int frame_capacity;
+    /// Frames appended but not yet written: `run_length` bytes for offset `run_offset` on.
+    unsigned char *run;
+    int run_length;
+    int run_capacity;
+    sqlite3_int64 run_offset;
+    /// The run ends with a frame header whose page has not come yet.
+    int awaiting_page;
+    /// That header marks a commit (its database size field is not zero).
+    int awaiting_commit_page;
+    /// Frames appended through the run, and write calls made to the file (all of them).
+    sqlite3_int64 frames_appended;
+    sqlite3_int64 write_calls;
 } CoalescingFile;
 
 static sqlite3_vfs *base_vfs;
@@ -30,91 +42,116 @@ static sqlite3_vfs wal_vfs;
 static sqlite3_io_methods methods_by_version[4];
 static int registration_result = SQLITE_ERROR;
 static pthread_once_t registration_once = PTHREAD_ONCE_INIT;
-static _Atomic sqlite3_int64 merged_frames;
 
 #define REAL(file) (((CoalescingFile *)(file))->real)
 
-// Writes a held header on its own (the write after it did not continue it).
-static int write_held_header(CoalescingFile *file) {
-    if (!file->header_held) return SQLITE_OK;
-    file->header_held = 0;
-    return file->real->pMethods->xWrite(file->real, file->header, FRAME_HEADER_BYTES, file->header_offset);
+/// Writes the held frames, if any, with one call.
+static int write_run(CoalescingFile *file) {
+    if (file->run_length == 0) return SQLITE_OK;
+    int length = file->run_length;
+    file->run_length = 0;
+    file->awaiting_page = 0;
+    file->write_calls += 1;
+    return file->real->pMethods->xWrite(file->real, file->run, length, file->run_offset);
 }
 
 static int write_through(CoalescingFile *file, const void *bytes, int amount, sqlite3_int64 offset) {
     file->last_write_end = offset + amount;
+    file->write_calls += 1;
     return file->real->pMethods->xWrite(file->real, bytes, amount, offset);
+}
+
+/// Appends to the run (starting one at `offset` when empty); 0 when it cannot grow.
+static int append_to_run(CoalescingFile *file, const void *bytes, int amount, sqlite3_int64 offset) {
+    int needed = file->run_length + amount;
+    if (amount > RUN_LIMIT_BYTES || needed > RUN_LIMIT_BYTES) return 0;
+    if (needed > file->run_capacity) {
+        int capacity = file->run_capacity > 0 ? file->run_capacity : 64 * 1024;
+        while (capacity < needed) capacity *= 2;
+        unsigned char *grown = realloc(file->run, (size_t)capacity);
+        if (grown == NULL) return 0;
+        file->run = grown;
+        file->run_capacity = capacity;
+    }
+    if (file->run_length == 0) file->run_offset = offset;
+    memcpy(file->run + file->run_length, bytes, (size_t)amount);
+    file->run_length = needed;
+    file->last_write_end = offset + amount;
+    return 1;
 }
 
 static int coalescing_close(sqlite3_file *handle) {
     CoalescingFile *file = (CoalescingFile *)handle;
-    int held = write_held_header(file);
+    int held = write_run(file);
     int rc = file->real->pMethods->xClose(file->real);
-    free(file->frame);
-    file->frame = NULL;
-    file->frame_capacity = 0;
+    free(file->run);
+    file->run = NULL;
+    file->run_capacity = 0;
     return held != SQLITE_OK ? held : rc;
 }
 
 static int coalescing_read(sqlite3_file *handle, void *buffer, int amount, sqlite3_int64 offset) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xRead(REAL(handle), buffer, amount, offset);
 }
 
+/// Big-endian bytes 4-7 of a frame header: the database size after a commit, zero otherwise.
+static int marks_commit(const unsigned char *header) {
+    return (header[4] | header[5] | header[6] | header[7]) != 0;
+}
+
 static int coalescing_write(sqlite3_file *handle, const void *bytes, int amount, sqlite3_int64 offset) {
     CoalescingFile *file = (CoalescingFile *)handle;
-    if (file->header_held) {
-        if (offset == file->header_offset + FRAME_HEADER_BYTES && amount > 0 && amount <= 0x7fffffff - FRAME_HEADER_BYTES) {
-            int total = FRAME_HEADER_BYTES + amount;
-            if (total > file->frame_capacity) {
-                unsigned char *grown = realloc(file->frame, (size_t)total);
-                if (grown == NULL) {
-                    // No room to join them: both go out as SQLite asked.
-                    int rc = write_held_header(file);
-                    if (rc != SQLITE_OK) return rc;
-                    return write_through(file, bytes, amount, offset);
-                }
-                file->frame = grown;
-                file->frame_capacity = total;
+    int continues = offset == file->last_write_end;
+    if (file->run_length > 0) {
+        if (continues && file->awaiting_page && amount > FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
+            // A frame is whole: its header and page.
+            int commit = file->awaiting_commit_page;
+            file->awaiting_page = 0;
+            file->frames_appended += 1;
+            // A commit's frames are all written before its write returns, as SQLite expects of
+            // any write: readers are shown the commit next. A long transaction's frames are
+            // written in runs of at most RUN_LIMIT_BYTES (the frames are all of one size).
+            if (commit || file->run_length + FRAME_HEADER_BYTES + amount > RUN_LIMIT_BYTES) {
+                return write_run(file);
             }
-            memcpy(file->frame, file->header, FRAME_HEADER_BYTES);
-            memcpy(file->frame + FRAME_HEADER_BYTES, bytes, (size_t)amount);
-            file->header_held = 0;
-            atomic_fetch_add_explicit(&merged_frames, 1, memory_order_relaxed);
-            return write_through(file, file->frame, total, file->header_offset);
+            return SQLITE_OK;
         }
-        int rc = write_held_header(file);
+        if (continues && !file->awaiting_page && amount == FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
+            file->awaiting_page = 1;
+            file->awaiting_commit_page = marks_commit(bytes);
+            return SQLITE_OK;
+        }
+        int rc = write_run(file);
         if (rc != SQLITE_OK) return rc;
     }
-    // Held only when it continues the log (walWriteOneFrame appending a frame: its page comes
-    // next). A header rewritten in place after a commit (walRewriteChecksums, when a transaction
-    // had overwritten frames it logged before) has no page after it and nothing may follow it
-    // before readers are shown the commit: it goes out at once.
-    if (file->is_wal && amount == FRAME_HEADER_BYTES && offset == file->last_write_end) {
-        memcpy(file->header, bytes, FRAME_HEADER_BYTES);
-        file->header_offset = offset;
-        file->header_held = 1;
-        file->last_write_end = offset + amount;
+    // A run starts with a header that continues the log (walWriteOneFrame appending a frame: its
+    // page comes next). A header rewritten in place after a commit (walRewriteChecksums, when a
+    // transaction had overwritten frames it logged before) has no page after it and nothing may
+    // follow it before readers are shown the commit: it goes out at once, as does anything else.
+    if (file->is_wal && continues && amount == FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
+        file->awaiting_page = 1;
+        file->awaiting_commit_page = marks_commit(bytes);
         return SQLITE_OK;
     }
     return write_through(file, bytes, amount, offset);
 }
 
 static int coalescing_truncate(sqlite3_file *handle, sqlite3_int64 size) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xTruncate(REAL(handle), size);
 }
 
 static int coalescing_sync(sqlite3_file *handle, int flags) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xSync(REAL(handle), flags);
 }
 
 static int coalescing_file_size(sqlite3_file *handle, sqlite3_int64 *size) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xFileSize(REAL(handle), size);
 }
@@ -126,7 +163,7 @@ static int coalescing_check_reserved_lock(sqlite3_file *handle, int *out) {
 }
 
 static int coalescing_file_control(sqlite3_file *handle, int op, void *argument) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xFileControl(REAL(handle), op, argument);
 }
@@ -147,7 +184,7 @@ static int coalescing_shm_unmap(sqlite3_file *handle, int delete_flag) {
     return REAL(handle)->pMethods->xShmUnmap(REAL(handle), delete_flag);
 }
 static int coalescing_fetch(sqlite3_file *handle, sqlite3_int64 offset, int amount, void **out) {
-    int rc = write_held_header((CoalescingFile *)handle);
+    int rc = write_run((CoalescingFile *)handle);
     if (rc != SQLITE_OK) return rc;
     return REAL(handle)->pMethods->xFetch(REAL(handle), offset, amount, out);
 }
@@ -291,6 +328,13 @@ int cutover_sqlite3_register_wal_vfs(void) {
     return registration_result;
 }
 
-sqlite3_int64 cutover_sqlite3_wal_vfs_merged_frames(void) {
-    return atomic_load_explicit(&merged_frames, memory_order_relaxed);
+int cutover_sqlite3_wal_vfs_counts(sqlite3 *db, sqlite3_int64 *frames, sqlite3_int64 *writes) {
+    sqlite3_file *wal = NULL;
+    int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc != SQLITE_OK) return rc;
+    if (wal == NULL || wal->pMethods == NULL || wal->pMethods->xWrite != coalescing_write) return SQLITE_NOTFOUND;
+    const CoalescingFile *file = (const CoalescingFile *)wal;
+    *frames = file->frames_appended;
+    *writes = file->write_calls;
+    return SQLITE_OK;
 }

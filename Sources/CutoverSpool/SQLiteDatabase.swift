@@ -184,6 +184,16 @@ final class SQLiteDatabase {
     }
 
     var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+
+    /// What the `cutover-wal` VFS did with this connection's open WAL: frames appended through
+    /// it and write calls made to the file (nil when no WAL is open). For tests.
+    var walWrites: (frames: Int64, calls: Int64)? {
+        guard let handle else { return nil }
+        var frames: Int64 = 0
+        var calls: Int64 = 0
+        guard cutover_sqlite3_wal_vfs_counts(handle, &frames, &calls) == SQLITE_OK else { return nil }
+        return (frames, calls)
+    }
     var isInTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
     // MARK: Transactions
