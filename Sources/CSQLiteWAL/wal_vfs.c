@@ -1,4 +1,5 @@
-// A VFS over SQLite's default one that writes a transaction's WAL frames with one call: see CSQLiteWAL.h.
+// A VFS over SQLite's default one that writes a transaction's WAL frames with one call (see
+// CSQLiteWAL.h).
 // Every method forwards to the default VFS's own; only a WAL file's xWrite differs.
 #include "CSQLiteWAL.h"
 
