@@ -38,8 +38,8 @@ final class SQLiteDatabase {
         self.path = path
         var db: OpaquePointer?
         let flags = (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
-        // The WAL's frames go out in one write each instead of two (CSQLiteWAL.h); for everything
-        // else that VFS is the default one.
+        // A transaction's WAL frames go out in one write call instead of two per frame
+        // (CSQLiteWAL.h); for everything else that VFS is the default one.
         let registered = cutover_sqlite3_register_wal_vfs()
         guard registered == SQLITE_OK else {
             throw SpoolError(
@@ -194,6 +194,7 @@ final class SQLiteDatabase {
         guard cutover_sqlite3_wal_vfs_counts(handle, &frames, &calls) == SQLITE_OK else { return nil }
         return (frames, calls)
     }
+
     var isInTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
     // MARK: Transactions
