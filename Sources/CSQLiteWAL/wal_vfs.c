@@ -64,8 +64,9 @@ static int write_through(CoalescingFile *file, const void *bytes, int amount, sq
 
 /// Appends to the run (starting one at `offset` when empty); 0 when it cannot grow.
 static int append_to_run(CoalescingFile *file, const void *bytes, int amount, sqlite3_int64 offset) {
+    // Compared before adding, so a huge `amount` cannot overflow the sum.
+    if (amount > RUN_LIMIT_BYTES - file->run_length) return 0;
     int needed = file->run_length + amount;
-    if (amount > RUN_LIMIT_BYTES || needed > RUN_LIMIT_BYTES) return 0;
     if (needed > file->run_capacity) {
         int capacity = file->run_capacity > 0 ? file->run_capacity : 64 * 1024;
         while (capacity < needed) capacity *= 2;
@@ -105,37 +106,31 @@ static int marks_commit(const unsigned char *header) {
 static int coalescing_write(sqlite3_file *handle, const void *bytes, int amount, sqlite3_int64 offset) {
     CoalescingFile *file = (CoalescingFile *)handle;
     int continues = offset == file->last_write_end;
-    if (file->run_length > 0) {
-        if (continues && file->awaiting_page && amount > FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
-            // A frame is whole: its header and page.
-            int commit = file->awaiting_commit_page;
-            file->awaiting_page = 0;
-            file->frames_appended += 1;
-            // A commit's frames are all written before its write returns, as SQLite expects of
-            // any write: readers are shown the commit next. A long transaction's frames are
-            // written in runs of at most RUN_LIMIT_BYTES (the frames are all of one size).
-            if (commit || file->run_length + FRAME_HEADER_BYTES + amount > RUN_LIMIT_BYTES) {
-                return write_run(file);
-            }
-            return SQLITE_OK;
+    if (file->awaiting_page && continues && amount > FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
+        // A frame is whole: its header and page.
+        file->awaiting_page = 0;
+        file->frames_appended += 1;
+        // A commit's frames are all written before its write returns, as SQLite expects of any
+        // write: readers are shown the commit next. A long transaction's frames are written in
+        // runs of at most RUN_LIMIT_BYTES (the frames are all of one size).
+        if (file->awaiting_commit_page || file->run_length + FRAME_HEADER_BYTES + amount > RUN_LIMIT_BYTES) {
+            return write_run(file);
         }
-        if (continues && !file->awaiting_page && amount == FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
-            file->awaiting_page = 1;
-            file->awaiting_commit_page = marks_commit(bytes);
-            return SQLITE_OK;
-        }
-        int rc = write_run(file);
-        if (rc != SQLITE_OK) return rc;
+        return SQLITE_OK;
     }
-    // A run starts with a header that continues the log (walWriteOneFrame appending a frame: its
-    // page comes next). A header rewritten in place after a commit (walRewriteChecksums, when a
-    // transaction had overwritten frames it logged before) has no page after it and nothing may
-    // follow it before readers are shown the commit: it goes out at once, as does anything else.
-    if (file->is_wal && continues && amount == FRAME_HEADER_BYTES && append_to_run(file, bytes, amount, offset)) {
+    // A header that continues the log starts or extends a run (walWriteOneFrame appending a
+    // frame: its page comes next). A header rewritten in place after a commit
+    // (walRewriteChecksums, when a transaction had overwritten frames it logged before) has no
+    // page after it and nothing may follow it before readers are shown the commit: like any
+    // other write, it goes out at once, after what is held.
+    if (file->is_wal && !file->awaiting_page && continues && amount == FRAME_HEADER_BYTES
+        && append_to_run(file, bytes, amount, offset)) {
         file->awaiting_page = 1;
         file->awaiting_commit_page = marks_commit(bytes);
         return SQLITE_OK;
     }
+    int rc = write_run(file);
+    if (rc != SQLITE_OK) return rc;
     return write_through(file, bytes, amount, offset);
 }
 
