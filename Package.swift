@@ -195,7 +195,9 @@ let package = Package(
         // The server tests that run on the test loop live here with it (see ServerOnTestLoopTests).
         .testTarget(
             name: "CutoverSocketsTests",
-            dependencies: ["CutoverLocking", "CutoverSockets", "CutoverHTTPServer", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "CutoverLocking", "CutoverSockets", "CutoverHTTPServer", "CutoverTestSupport", .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(name: "CutoverHTTPTests", dependencies: ["CutoverHTTP", "CutoverTestSupport"], swiftSettings: strictSwift),

@@ -124,9 +124,7 @@ import Testing
         defer { pinned.kill() }
         #expect(try pinned.waitForLine(.stderr) { $0.contains("threads:") }.contains("threads: 1 I/O loops, 1 decode workers"))
 
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed:") })
-        let allowed = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit).reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+        let allowed = try coresAllowedByTheKernel()
         let free = try PeerProcess(cutoverBinary, ["serve", "--listen", "127.0.0.1:0", "--spool", spool.path("free")])
         defer { free.kill() }
         #expect(try free.waitForLine(.stderr) { $0.contains("threads:") }.contains("threads: \(allowed) I/O loops, \(allowed) decode workers"))

@@ -1,6 +1,7 @@
 import CutoverLocking
 #if os(Linux)
 @testable import CutoverSockets
+import CutoverTestSupport
 import Dispatch
 import Foundation
 import Synchronization
@@ -409,10 +410,7 @@ private final class WatchBox: @unchecked Sendable {
     /// Checked against the kernel's own account of the mask; run the tests under `taskset -c 0`
     /// and both say 1 on a machine of any size.
     @Test func theCoreCountIsTheAffinityMasksNotTheMachines() throws {
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed:") })
-        let mask = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
-        let allowed = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+        let allowed = try coresAllowedByTheKernel()
         #expect(try System.affinityCoreCount() == allowed)
         #expect(System.coreCount == allowed)
         #expect(allowed <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
