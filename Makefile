@@ -9,9 +9,11 @@ BUILD_PACKAGES := libssl-dev libnghttp2-dev libsqlite3-dev libpq-dev pkg-config
 # tests drive the admin page (headless).
 TEST_PACKAGES := curl openssl python3 nginx-light nghttp2-client postgresql systemd chromium
 BENCH_PACKAGES := wrk
+# `make profile`: perf, which samples cutover's call stacks.
+PROFILE_PACKAGES := linux-perf
 ARGS         ?=
 
-.PHONY: run test test-asan test-tsan fuzz build release bench deps test-deps bench-deps clean
+.PHONY: run test test-asan test-tsan fuzz build release bench profile deps test-deps bench-deps clean
 
 run: release
 	./.build/release/cutover serve $(ARGS)
@@ -74,6 +76,11 @@ release: deps
 # One table (issue 12): scripts/bench.sh runs bench-h2.sh and bench-ingest.sh for their rows.
 bench: deps test-deps bench-deps release
 	./scripts/bench.sh
+
+# Where a distinct event's CPU goes, by pipeline stage, and why cutover's threads switch.
+profile: deps test-deps bench-deps release
+	@./scripts/ensure-packages.sh $(PROFILE_PACKAGES)
+	./scripts/bench-profile.sh
 
 deps:
 	@./scripts/ensure-packages.sh $(BUILD_PACKAGES)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Where a distinct event's CPU goes, stage by stage: the distinct-events workload of `make bench`
+# (pre-signed minified Cloud webhooks, a new id each over 1000 contacts, each delivered to a local
+# nginx sink) with perf sampling cutover's threads (call graphs from DWARF), split into pipeline
+# stages by scripts/bench-profile/stages.py. Also counts cutover's context switches per event by
+# cause (the user frames under each switch). A profile, not a timing: shares are what to read.
+#   BENCH_EVENTS   distinct events profiled (default 10000), after a warm-up of 200
+#   BENCH_BINARY   the cutover to profile (default .build/release/cutover)
+source "$(dirname "$0")/bench-common.sh"
+
+BINARY=${BENCH_BINARY:-$CUTOVER_RELEASE_BINARY}
+EVENTS=${BENCH_EVENTS:-10000}
+SECRET=bench-secret
+command -v perf >/dev/null || { echo "bench-profile needs perf (linux-perf)" >&2; exit 1; }
+
+build_c paced-client scripts/bench-latency/paced-client.c
+signed_bodies "$work/warm.tsv" 200 "W$$" "$SECRET"
+start_nginx sink
+port=$(free_port)
+bench_spawn "$work/cutover.log" "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
+    --forward "http://127.0.0.1:$nginx_port/hook" --format cloud
+pid=$spawned
+wait_port "$port" "$pid"
+
+delivered() {
+    "$BINARY" spool stats --spool "$work/spool" --json |
+        python3 -c "import json, sys; print(sum(c.get('delivered', 0) for c in json.load(sys.stdin).get('destinations', {}).values()))"
+}
+wait_delivered() {
+    local deadline=$((SECONDS + 300))
+    while [ "$(delivered)" -lt "$1" ]; do
+        [ $SECONDS -lt $deadline ] || { echo "only $(delivered) of $1 deliveries recorded" >&2; exit 1; }
+        sleep 0.02
+    done
+}
+
+# profile_run TAG OUT PERF_ARGS...: EVENTS new signed bodies (ids tagged TAG) through cutover until
+# all are delivered, with `perf record PERF_ARGS` on cutover into OUT; sets $cpu and $switches.
+profile_run() {
+    local tag=$1 out=$2 before; shift 2
+    signed_bodies "$work/bodies.tsv" "$EVENTS" "$tag$$" "$SECRET"
+    before=$(delivered)
+    perf record -q "$@" --call-graph dwarf,16384 -m 4096 -p "$pid" -o "$out" 2>/dev/null &
+    local perf_pid=$!
+    sleep 0.5  # perf attaches to every thread before the first request
+    cpu0=$(cpu_microseconds "$pid"); cs0=$(context_switches "$pid")
+    bench_client "$work/paced-client" "$port" 0 "$EVENTS" 64 "$work/bodies.tsv" > "$work/client.out"
+    wait_delivered $((before + EVENTS))
+    cpu=$(( $(cpu_microseconds "$pid") - cpu0 )); switches=$(( $(context_switches "$pid") - cs0 ))
+    kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+}
+
+bench_client "$work/paced-client" "$port" 0 200 8 "$work/warm.tsv" > /dev/null
+wait_delivered 200
+
+profile_run C "$work/cpu.data" -F 2999
+perf script -i "$work/cpu.data" > "$work/cpu.txt" 2>/dev/null
+echo "CPU by stage: $EVENTS distinct events, each delivered ($BINARY, $(per "$cpu" "$EVENTS") us of CPU per event while sampled)"
+python3 scripts/bench-profile/stages.py "$work/cpu.txt" "$EVENTS" "$cpu"
+
+profile_run S "$work/switches.data" -e sched:sched_switch
+perf script -i "$work/switches.data" > "$work/switches.txt" 2>/dev/null
+echo
+echo "context switches: $(per "$switches" "$EVENTS") per event (from /proc); by what the switching thread was doing:"
+python3 scripts/bench-profile/switches.py "$work/switches.txt" "$EVENTS"
