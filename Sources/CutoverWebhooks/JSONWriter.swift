@@ -210,9 +210,10 @@ package struct JSONWriter: ~Copyable {
 }
 
 extension JSONValue {
-    /// Compact UTF-8 JSON text.
-    package func serialized(sortedKeys: Bool = false, escapesLineSeparators: Bool = true) -> [UInt8] {
-        var writer = JSONWriter(sortedKeys: sortedKeys, escapesLineSeparators: escapesLineSeparators)
+    /// Compact UTF-8 JSON text. `capacity`: the writer's first buffer, for callers that know their
+    /// output is usually larger (each doubling past it is a realloc that copies).
+    package func serialized(sortedKeys: Bool = false, escapesLineSeparators: Bool = true, capacity: Int = 1024) -> [UInt8] {
+        var writer = JSONWriter(capacity: capacity, sortedKeys: sortedKeys, escapesLineSeparators: escapesLineSeparators)
         writer.write(self)
         return writer.finish()
     }
