@@ -164,6 +164,7 @@ package final class Relay: Sendable {
         ) {
             workers.pokeAll()
         }
+        spool.onUnansweredDeliveries { workers.pokeAll() }
         self.ingress = ingress
         threads = (loops.count, ingress.decodeWorkers)
         server = HTTPServer(

@@ -49,6 +49,9 @@ final class GroupCommitter: Sendable {
     private let batchStartedAt = Atomic<UInt64>(0)
     /// Test hook: called on the writer as each batch starts, before the backend writes it.
     private let batchStartObserver = Locked<(@Sendable () -> Void)?>(nil)
+    /// Told (on the writer) when a commit created deliveries for a request its timeout had already
+    /// answered: that request's completion never runs, so it cannot tell the delivery workers.
+    private let unansweredDeliveriesObserver = Locked<(@Sendable () -> Void)?>(nil)
 
     init(options: SpoolOptions, label: String = "cutover.spool.writer") {
         maxBatch = options.maxBatch
@@ -161,7 +164,12 @@ final class GroupCommitter: Sendable {
             case .success(let receipts):
                 recordCommit(live.count)
                 writer.batchCommitted(requests)
-                for (submission, receipt) in zip(live, receipts) { submission.ticket.complete(.success(receipt)) }
+                var unansweredDeliveries = false
+                for (submission, receipt) in zip(live, receipts) where !submission.ticket.complete(.success(receipt)) {
+                    // Timed out during the write, yet committed: its deliveries exist all the same.
+                    if receipt.deliveriesCreated > 0 { unansweredDeliveries = true }
+                }
+                if unansweredDeliveries { unansweredDeliveriesObserver.withLock { $0 }?() }
             case .failure(let error):
                 state.withLock { state in
                     state.counters.recordFailure(live.count)
@@ -170,6 +178,12 @@ final class GroupCommitter: Sendable {
                 for submission in live { submission.ticket.complete(.failure(error)) }
             }
         }
+    }
+
+    /// `observer` runs on the writer after each commit that created deliveries no completion reports
+    /// (see `SpoolBackend.onUnansweredDeliveries`).
+    func onUnansweredDeliveries(_ observer: @escaping @Sendable () -> Void) {
+        unansweredDeliveriesObserver.withLock { $0 = observer }
     }
 
     // MARK: Counters

@@ -184,6 +184,8 @@ package final class PostgresSpool: SpoolBackend {
         committer.admit(onTimeout: onTimeout)
     }
 
+    package func onUnansweredDeliveries(_ observer: @escaping @Sendable () -> Void) { committer.onUnansweredDeliveries(observer) }
+
     package func submit(
         _ request: IncomingRequest, ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void
     ) {

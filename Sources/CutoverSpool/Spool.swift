@@ -111,6 +111,8 @@ package final class Spool: Sendable {
         committer.admit(onTimeout: onTimeout)
     }
 
+    package func onUnansweredDeliveries(_ observer: @escaping @Sendable () -> Void) { committer.onUnansweredDeliveries(observer) }
+
     /// Queues `request` for the next group commit. `completion` is called at most once: with the
     /// receipt only after the transaction holding the request committed (fsynced) into the database
     /// the spool's path still names; or with the error that rolled the whole batch back; or, once

@@ -26,6 +26,10 @@ package protocol SpoolBackend: AnyObject, Sendable {
     /// only after the commit, and never when the ticket's timeout answered first (nothing is written then).
     func submit(
         _ request: IncomingRequest, ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void)
+    /// `observer` runs after a commit that created deliveries for a request whose commit timeout
+    /// answered it first (503) while the commit was under way: the request is stored and will be
+    /// delivered, but its completion never runs, so this is the only word of those deliveries.
+    func onUnansweredDeliveries(_ observer: @escaping @Sendable () -> Void)
     /// For each id, whether a committed transaction stored it; nil when that cannot be said.
     func committedEvents(_ ids: [String]) -> [Bool]?
     /// Whether every id is known committed from memory alone (the dedup index), never asking the

@@ -204,6 +204,8 @@ struct SpoolCommitTimeoutTests {
     @Test func aCommitFinishingAfterItsTimeoutIsNotReportedAgain() throws {
         try withSpool(options: SpoolOptions(commitTimeout: .milliseconds(100))) { spool, _ in
             let calls = Atomic<Int>(0)
+            let unanswered = Atomic<Int>(0)
+            spool.onUnansweredDeliveries { unanswered.add(1, ordering: .relaxed) }
             let timedOut = DispatchSemaphore(value: 0)
             let release = spool._stallWriterConnection()
             spool.submit(request([event("late")])) { outcome in
@@ -218,6 +220,9 @@ struct SpoolCommitTimeoutTests {
             #expect(calls.load(ordering: .relaxed) == 1, "exactly one completion")
             let late = try spool.event(id: "late")
             #expect(late != nil, "the late commit landed: a retry is a dedup hit")
+            // Its delivery exists though no completion reported it: the observer (which pokes the
+            // delivery workers) heard of it once, and not of the answered commit after it.
+            #expect(unanswered.load(ordering: .relaxed) == 1)
             #expect(spool.writerBusyFor() == nil)
         }
     }
