@@ -55,36 +55,67 @@ struct RowCountDeltas {
 }
 
 extension SQLiteDatabase {
-    private static let addToDeliveryCountSQL = """
-        INSERT INTO delivery_counts (destination, state, count) VALUES (?1, ?2, ?3)
-        ON CONFLICT (destination, state) DO UPDATE SET count = count + excluded.count
-        """
-    private static let addToRowCountSQL = """
-        INSERT INTO row_counts (name, count) VALUES (?1, ?2)
-        ON CONFLICT (name) DO UPDATE SET count = count + excluded.count
-        """
+    /// Most rows one count upsert carries; more changes take several.
+    private static let maxRowsPerCountUpsert = 4
+    /// `INSERT ... VALUES (?, ?, ?), ... ON CONFLICT DO UPDATE` adding deltas to `delivery_counts`,
+    /// indexed by row count - 1: one statement per transaction where each (destination, state) was
+    /// one, and every statement run costs its cursors and records their mallocs (Debian's SQLite
+    /// has no lookaside).
+    private static let addToDeliveryCountsSQL = (1...maxRowsPerCountUpsert).map {
+        addToCountsSQL(table: "delivery_counts", keys: ["destination", "state"], rows: $0)
+    }
+    private static let addToRowCountsSQL = (1...3).map { addToCountsSQL(table: "row_counts", keys: ["name"], rows: $0) }
 
-    /// Inside the transaction about to commit: adds what it changed to the stored counts.
-    func writeCountDeltas() throws(SpoolError) {
-        guard !countDeltas.isEmpty else { return }
-        for change in countDeltas.deliveries where change.delta != 0 {
-            try run(Self.addToDeliveryCountSQL, "count deliveries of \(change.destination)") { statement throws(SpoolError) in
-                try statement.bind(change.destination, at: 1)
-                try statement.bind(change.state.rawValue, at: 2)
-                try statement.bind(change.delta, at: 3)
-            }
+    private static func addToCountsSQL(table: String, keys: [String], rows: Int) -> String {
+        let width = keys.count + 1
+        let values = (0..<rows).map { row in
+            "(" + (1...width).map { "?\(row * width + $0)" }.joined(separator: ", ") + ")"
         }
-        try addToRowCount("requests.accepted", countDeltas.acceptedRequests)
-        try addToRowCount("requests.quarantined", countDeltas.quarantinedRequests)
-        try addToRowCount("events", countDeltas.events)
-        countDeltas.removeAll()
+        return """
+            INSERT INTO \(table) (\(keys.joined(separator: ", ")), count) VALUES \(values.joined(separator: ", "))
+            ON CONFLICT (\(keys.joined(separator: ", "))) DO UPDATE SET count = count + excluded.count
+            """
     }
 
-    private func addToRowCount(_ name: String, _ delta: Int) throws(SpoolError) {
-        guard delta != 0 else { return }
-        try run(Self.addToRowCountSQL, "count \(name)") { statement throws(SpoolError) in
-            try statement.bind(name, at: 1)
-            try statement.bind(delta, at: 2)
+    /// Inside the transaction about to commit: adds what it changed to the stored counts, one
+    /// statement per table (per `maxRowsPerCountUpsert` deliveries rows).
+    func writeCountDeltas() throws(SpoolError) {
+        guard !countDeltas.isEmpty else { return }
+        let deliveries = countDeltas.deliveries
+        var unwritten = deliveries.reduce(0) { $0 + ($1.delta != 0 ? 1 : 0) }
+        var next = deliveries.startIndex
+        while unwritten > 0 {
+            let rows = min(unwritten, Self.maxRowsPerCountUpsert)
+            try run(Self.addToDeliveryCountsSQL[rows - 1], "count deliveries") { statement throws(SpoolError) in
+                var column: Int32 = 1
+                while column <= Int32(rows * 3) {
+                    let change = deliveries[next]
+                    next += 1
+                    guard change.delta != 0 else { continue }
+                    try statement.bind(change.destination, at: column)
+                    try statement.bind(change.state.rawValue, at: column + 1)
+                    try statement.bind(change.delta, at: column + 2)
+                    column += 3
+                }
+            }
+            unwritten -= rows
         }
+        let accepted = countDeltas.acceptedRequests, quarantined = countDeltas.quarantinedRequests, events = countDeltas.events
+        let rows = (accepted != 0 ? 1 : 0) + (quarantined != 0 ? 1 : 0) + (events != 0 ? 1 : 0)
+        if rows > 0 {
+            try run(Self.addToRowCountsSQL[rows - 1], "count requests and events") { statement throws(SpoolError) in
+                var column: Int32 = 1
+                func add(_ name: String, _ delta: Int) throws(SpoolError) {
+                    guard delta != 0 else { return }
+                    try statement.bind(name, at: column)
+                    try statement.bind(delta, at: column + 1)
+                    column += 2
+                }
+                try add("requests.accepted", accepted)
+                try add("requests.quarantined", quarantined)
+                try add("events", events)
+            }
+        }
+        countDeltas.removeAll()
     }
 }

@@ -29,6 +29,24 @@ struct SpoolCountRandomTests {
         }
     }
 
+    /// A transaction that moves more (destination, state) counts than one upsert statement carries
+    /// (`maxRowsPerCountUpsert`, 4) writes them in several: six destinations' pending counts on
+    /// ingest, then twelve moves when one turn per destination claims and records.
+    @Test func moreCountChangesThanOneStatementCarriesAreAllWritten() throws {
+        try withTemporaryDirectory { directory in
+            let spool = try Spool.open(directory: directory)
+            defer { spool.close() }
+            let destinations = (1...6).map { "destination-\($0)" }
+            _ = try spool.ingest([request([event("wide-1", destinations: destinations), event("wide-2", destinations: destinations)])])
+            try expectCountsMatch(spool, "ingest to six destinations")
+            let claimed = try destinations.flatMap { try spool.claim(destination: $0, now: 1_700_000_100, limit: 1) }
+            #expect(claimed.count == 6)
+            try expectCountsMatch(spool, "claims")
+            _ = try spool.record(claimed.map { DeliveryResult(deliveryID: $0.id, result: .delivered(status: 200)) }, now: 1_700_000_200)
+            try expectCountsMatch(spool, "six outcomes in one transaction")
+        }
+    }
+
     /// Runs operation number `operation` and names it.
     private static func apply(
         _ operation: Int, to spool: inout Spool, directory: String, now: Double, nextEvent: inout Int,
