@@ -103,8 +103,10 @@ final class GroupCommitter: Sendable {
 
     /// Answers a submitted request with `error` without queueing it (the spool cannot take it).
     func refuse(ticket: IngestTicket, completion: @escaping @Sendable (Result<IngestReceipt, SpoolError>) -> Void, _ error: SpoolError) {
+        // A ticket its timeout answered already is counted as timed out, not again as failed.
+        guard ticket.submit(completion) else { return }
         countRefused()
-        if ticket.submit(completion) { ticket.complete(.failure(error)) }
+        ticket.complete(.failure(error))
     }
 
     // MARK: Commit timeouts

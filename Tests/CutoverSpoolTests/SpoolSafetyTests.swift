@@ -44,6 +44,25 @@ struct SpoolIdentityTests {
         #expect(seen.count >= 2, "every refusal is reported, to be counted")
     }
 
+    /// A request refused because the spool is lost is counted as failed once; one whose commit
+    /// timeout answered it before it reached the spool was counted as timed out, and is not again.
+    @Test func aRefusalCountsOnlyRequestsNotAnsweredAlready() throws {
+        let directory = try TemporaryDirectory()
+        let spool = try Spool.open(directory: directory.path("spool"))
+        defer { spool.close() }
+        try FileManager.default.removeItem(atPath: directory.path("spool"))
+        #expect(isLost(submitOne(spool, request([event("refused")]))))
+        let failed = spool.counters.failedRequests
+        #expect(failed >= 1)
+
+        let answered = IngestTicket { _ in }
+        answered.expire()?(SpoolError(kind: .timeout, message: "test", operation: "submit request"))
+        spool.submit(request([event("timed-out")]), ticket: answered) { _ in Issue.record("an answered ticket was completed again") }
+        #expect(spool.counters.failedRequests == failed, "counted by its timeout, not by the refusal")
+        #expect(isLost(submitOne(spool, request([event("refused-again")]))))
+        #expect(spool.counters.failedRequests == failed + 1)
+    }
+
     @Test func aRetryFoundInMemoryIsNotAnsweredOnceTheRemovalIsSeen() throws {
         let directory = try TemporaryDirectory()
         let spool = try Spool.open(directory: directory.path("spool"))
