@@ -79,6 +79,33 @@ import Testing
         #expect(try curl([try restarted.adminURL() + "/numbers"] + withCookie).status == 401)
     }
 
+    @Test func loggingOutEndsTheSessionItWasSentWith() throws {
+        let downstream = try Downstream()
+        defer { downstream.stop() }
+        let relay = try CockpitRelay(destinations: "  - {name: legacy, url: \"\(downstream.url)\", format: onprem}")
+        defer { relay.cutover.kill() }
+        func logIn() throws -> String {
+            let login = try exchange(["-X", "POST", "--data-urlencode", "token=\(CockpitRelay.token)", relay.admin + "/session"])
+            #expect(login.status == 303)
+            return try #require(login.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+        }
+        let leaving = try logIn()
+        let staying = try logIn()
+        #expect(leaving != staying, "each login opens a session of its own")
+
+        let withoutHeader = try curl(["-X", "POST", relay.admin + "/logout", "-H", "Cookie: \(leaving)"])
+        #expect(withoutHeader.status == 403, "logging out is a change: the page's header is needed")
+        let logout = try exchange(["-X", "POST", relay.admin + "/logout", "-H", "Cookie: \(leaving)", "-H", "X-Cutover-Cockpit: 1"])
+        #expect(logout.status == 200)
+        #expect(logout.body.contains(#""logged_out":true"#))
+        #expect(logout.headers["set-cookie"]?.contains("Max-Age=0") == true, "the browser is told to drop the cookie")
+        #expect(try curl([relay.admin + "/numbers", "-H", "Cookie: \(leaving)"]).status == 401, "a kept copy of the cookie opens nothing")
+        #expect(try curl([relay.admin + "/numbers", "-H", "Cookie: \(staying)"]).status == 200, "other sessions stay open")
+        #expect(relay.cutover.process.stderr.wait { $0.contains { $0.contains("cockpit session closed") } } != nil)
+        #expect(try curl(["-X", "POST", relay.admin + "/logout"] + relay.bearer).status == 200, "a script may call it: nothing to end")
+        #expect(try curl([relay.admin + "/numbers", "-H", "Cookie: \(staying)"]).status == 200)
+    }
+
     @Test func aReloadedTokenEndsTheSessionsOfTheOldOne() throws {
         let directory = try TemporaryDirectory()
         let tokenFile = directory.path("admin-token")

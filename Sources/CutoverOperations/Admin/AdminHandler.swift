@@ -110,9 +110,7 @@ package final class AdminHandler: HTTPServerHandler {
         {
             return .bearer
         }
-        if let presented = AdminSession.presented(fields), let expected = session.cookieValue(token: current),
-            ConstantTime.equals(presented, expected)
-        {
+        if let presented = AdminSession.presented(fields), session.isOpen(presented, token: current) {
             return .session
         }
         return .nobody
@@ -157,7 +155,7 @@ package final class AdminHandler: HTTPServerHandler {
             return Self.json(.ok, try destinationsView())
         case "/admin/logout":
             try require(method, .post)
-            return logOut()
+            return logOut(request)
         case "/admin/cockpit", "/admin/cockpit.js", "/admin/cockpit.css":
             try require(method, .get)
             return CockpitPage.asset(path)

@@ -33,7 +33,12 @@ extension AdminHandler {
         return ServerResponse(status: .seeOther, headerFields: fields)
     }
 
-    func logOut() -> ServerResponse {
+    /// Ends the session whose cookie came with the request (a bearer caller has none to end) and
+    /// tells the browser to drop the cookie.
+    func logOut(_ request: ServerRequest) -> ServerResponse {
+        if let presented = AdminSession.presented(request.head.headerFields), session.logOut(presented, token: token.withLock { $0 }) {
+            logger.notice("cockpit session closed", metadata: ["remote": "\(request.remoteAddress)"])
+        }
         var response = Self.json(.ok, ["logged_out": true])
         response.headerFields[.setCookie] = session.clearCookie
         return response
