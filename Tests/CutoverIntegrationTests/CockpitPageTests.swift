@@ -124,6 +124,21 @@ import Testing
         try browser.screenshot("#dead-letters", name: "dead-letters-after-retry")
     }
 
+    @Test func theLogOutButtonEndsTheSessionAndShowsTheLoginForm() throws {
+        let downstream = try Downstream()
+        defer { downstream.stop() }
+        let relay = try CockpitRelay(destinations: "  - {name: legacy, url: \"\(downstream.url)\", format: onprem}")
+        defer { relay.cutover.kill() }
+        let browser = try HeadlessChromium()
+        defer { browser.stop() }
+        try browser.logIn(admin: relay.admin, token: CockpitRelay.token)
+        _ = try browser.evaluate("document.getElementById('log-out').click(); true")
+        try browser.wait("the login form after logging out", "!!document.getElementById('token')")
+        #expect(relay.cutover.process.stderr.wait { $0.contains { $0.contains("cockpit session closed") } } != nil, "ended on the server")
+        try browser.navigate(relay.admin + "/cockpit")
+        try browser.wait("the login form again: the browser holds no session", "!!document.getElementById('token')")
+    }
+
     @Test func aShadowAnswering500ShowsAsADisagreementWithBothResponses() throws {
         let primary = try Downstream()
         defer { primary.stop() }

@@ -17,7 +17,8 @@ enum CockpitDocument {
             <a href="#numbers">Numbers</a> <a href="#destinations">Destinations</a> <a href="#comparison">Primary vs shadow</a>
             <a href="#dead-letters">Dead letters</a> <a href="#event">One event</a>
           </nav>
-          <p id="status"><span id="last-refresh">Not refreshed yet</span> <span id="refresh-error" role="alert"></span></p>
+          <p id="status"><span id="last-refresh">Not refreshed yet</span> <span id="refresh-error" role="alert"></span>
+            <button type="button" id="log-out">Log out</button></p>
         </header>
         <main>
         <section id="numbers">

@@ -261,7 +261,14 @@ enum CockpitScript {
           window.setTimeout(loop, POLL_MS);
         }
 
+        // Ends this browser's session on the server (a copy of the cookie opens nothing after it),
+        // then shows the login form.
+        async function logOut() {
+          try { await request("/admin/logout", { method: "POST", headers: CHANGE_HEADERS }); } finally { window.location.assign("/admin/cockpit"); }
+        }
+
         document.addEventListener("DOMContentLoaded", () => {
+          document.getElementById("log-out").addEventListener("click", logOut);
           document.getElementById("retry-yes").addEventListener("click", confirmRetry);
           document.getElementById("retry-no").addEventListener("click", () => {
             pendingRetry = null;
