@@ -164,7 +164,8 @@ package final class Relay: Sendable {
         ) {
             workers.pokeAll()
         }
-        spool.onUnansweredDeliveries { workers.pokeAll() }
+        // Weak: the workers hold the spool, so a strong capture here would be a cycle.
+        spool.onUnansweredDeliveries { [weak workers] in workers?.pokeAll() }
         self.ingress = ingress
         threads = (loops.count, ingress.decodeWorkers)
         server = HTTPServer(
