@@ -197,6 +197,21 @@ perf_syscalls_stop() {
     perf_syscalls=$(awk -F, '/raw_syscalls:sys_enter/ {print $1; found=1} END {if (!found) print "-"}' "$perf_out")
 }
 
+# delivered PORT...: deliveries recorded as delivered so far by the instances on PORT..., from /metrics.
+delivered() {
+    local port
+    for port in "$@"; do curl -s "http://127.0.0.1:$port/metrics"; done |
+        awk '/^cutover_deliveries_total\{/ && /outcome="delivered"/ {n += $NF} END {printf "%d\n", n}'
+}
+# wait_delivered COUNT PORT...: until COUNT deliveries are recorded (5 min at most).
+wait_delivered() {
+    local count=$1 deadline=$((SECONDS + 300)); shift
+    while [ "$(delivered "$@")" -lt "$count" ]; do
+        [ $SECONDS -lt $deadline ] || { echo "only $(delivered "$@") of $count deliveries recorded" >&2; return 1; }
+        sleep 0.02
+    done
+}
+
 # per COUNT REQUESTS: COUNT / REQUESTS with two decimals, "-" when COUNT is "-".
 per() { python3 -c "import sys; c, n = sys.argv[1], float(sys.argv[2]); print('-' if c == '-' or not n else f'{float(c) / n:.2f}')" "$1" "$2"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }

@@ -34,24 +34,16 @@ psql -X -q -c "CREATE EXTENSION pg_stat_statements" "$admin_url"
 results=$work/results.tsv
 : > "$results"
 
-delivered() {
-    curl -s "http://127.0.0.1:$1/metrics" | awk '/^cutover_deliveries_total\{/ && /outcome="delivered"/ {n += $NF} END {printf "%d\n", n}'
-}
-
 # run_one NAME BINARY ROUND BODIES: records "NAME events/s cutover-µs/event postgres-µs/event".
 run_one() {
-    local name=$1 binary=$2 round=$3 bodies=$4 database="bench_${1}_r$3" cpu0 pg0 started finished deadline
+    local name=$1 binary=$2 round=$3 bodies=$4 database="bench_${1}_r$3" cpu0 pg0 started finished
     psql -X -q -c "CREATE DATABASE $database" "$admin_url"
     CUTOVER_RELEASE_BINARY=$binary start_cutover_on "postgresql://cutover@127.0.0.1:$postgres_port/$database" "$name-r$round" \
         --app-secret "$SECRET" --forward "http://127.0.0.1:$sink_port/hook" --format cloud
     cpu0=$(cpu_microseconds "$cutover_pid"); pg0=$(postgres_cpu_microseconds)
     started=$(date +%s.%N)
     bench_client "$work/paced-client" "$cutover_port" 0 "$EVENTS" "$CONNECTIONS" "$bodies" > "$work/client.out"
-    deadline=$((SECONDS + 300))
-    while [ "$(delivered "$cutover_port")" -lt "$EVENTS" ]; do
-        [ $SECONDS -lt $deadline ] || { echo "$name: only $(delivered "$cutover_port") of $EVENTS delivered" >&2; return 1; }
-        sleep 0.02
-    done
+    wait_delivered "$EVENTS" "$cutover_port" || { echo "$name: not every event was delivered" >&2; return 1; }
     finished=$(date +%s.%N)
     printf '%s\t%s\t%s\t%s\n' "$name" "$(python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):.0f}')" "$EVENTS" "$started" "$finished")" \
         "$(per $(( $(cpu_microseconds "$cutover_pid") - cpu0 )) "$EVENTS")" "$(per $(( $(postgres_cpu_microseconds) - pg0 )) "$EVENTS")" >> "$results"

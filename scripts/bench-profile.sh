@@ -22,36 +22,24 @@ bench_spawn "$work/cutover.log" "$BINARY" serve --listen "127.0.0.1:$port" --spo
 pid=$spawned
 wait_port "$port" "$pid"
 
-delivered() {
-    "$BINARY" spool stats --spool "$work/spool" --json |
-        python3 -c "import json, sys; print(sum(c.get('delivered', 0) for c in json.load(sys.stdin).get('destinations', {}).values()))"
-}
-wait_delivered() {
-    local deadline=$((SECONDS + 300))
-    while [ "$(delivered)" -lt "$1" ]; do
-        [ $SECONDS -lt $deadline ] || { echo "only $(delivered) of $1 deliveries recorded" >&2; exit 1; }
-        sleep 0.02
-    done
-}
-
 # profile_run TAG OUT PERF_ARGS...: EVENTS new signed bodies (ids tagged TAG) through cutover until
 # all are delivered, with `perf record PERF_ARGS` on cutover into OUT; sets $cpu and $switches.
 profile_run() {
     local tag=$1 out=$2 before; shift 2
     signed_bodies "$work/bodies.tsv" "$EVENTS" "$tag$$" "$SECRET"
-    before=$(delivered)
+    before=$(delivered "$port")
     perf record -q "$@" --call-graph dwarf,16384 -m 4096 -p "$pid" -o "$out" 2>/dev/null &
     local perf_pid=$!
     sleep 0.5  # perf attaches to every thread before the first request
     cpu0=$(cpu_microseconds "$pid"); cs0=$(context_switches "$pid")
     bench_client "$work/paced-client" "$port" 0 "$EVENTS" 64 "$work/bodies.tsv" > "$work/client.out"
-    wait_delivered $((before + EVENTS))
+    wait_delivered $((before + EVENTS)) "$port"
     cpu=$(( $(cpu_microseconds "$pid") - cpu0 )); switches=$(( $(context_switches "$pid") - cs0 ))
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
 }
 
 bench_client "$work/paced-client" "$port" 0 200 8 "$work/warm.tsv" > /dev/null
-wait_delivered 200
+wait_delivered 200 "$port"
 
 profile_run C "$work/cpu.data" -F 2999
 perf script -i "$work/cpu.data" > "$work/cpu.txt" 2>/dev/null

@@ -49,21 +49,6 @@ record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:--}" "${6:
 now() { date +%s.%N; }
 seconds_between() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 
-# delivered PORT...: deliveries recorded as delivered so far by the instances on PORT..., from /metrics.
-delivered() {
-    local port
-    for port in "$@"; do curl -s "http://127.0.0.1:$port/metrics"; done |
-        awk '/^cutover_deliveries_total\{/ && /outcome="delivered"/ {n += $NF} END {printf "%d\n", n}'
-}
-# wait_delivered COUNT PORT...: until COUNT deliveries are recorded (5 min at most).
-wait_delivered() {
-    local count=$1 deadline=$((SECONDS + 300)); shift
-    while [ "$(delivered "$@")" -lt "$count" ]; do
-        [ $SECONDS -lt $deadline ] || { echo "only $(delivered "$@") of $count deliveries recorded" >&2; return 1; }
-        sleep 0.02
-    done
-}
-
 # split_bodies BODIES PARTS: BODIES.1 ... BODIES.PARTS, line i in part (i mod PARTS) + 1.
 split_bodies() { awk -v parts="$2" -v out="$1" '{print > (out "." (NR - 1) % parts + 1)}' "$1"; }
 

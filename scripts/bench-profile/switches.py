@@ -3,7 +3,9 @@
 Usage: switches.py SCRIPT_TXT EVENTS. The cause is read off the user-space frames of the switching
 thread, the first category (in CAUSES order) whose pattern matches; prints switches per event.
 """
-import collections, re, subprocess, sys
+import collections, sys
+
+from perfscript import first_match, readable, samples
 
 CAUSES = [
     ("waits for the WAL fsync", r"sqlite3WalFrames|sqlite3PagerCommitPhaseOne"),
@@ -14,29 +16,16 @@ CAUSES = [
     ("event loop waits in epoll", r"EpollSet\.wait|epoll_wait"),
     ("idle Dispatch worker parks", r"_dispatch_worker_thread|start_thread"),
 ]
-FRAME = re.compile(r"\s+[0-9a-f]+ (\S+) \((.*)\)")
 
 
 def main(path, events):
-    samples, names = [], set()
-    for block in open(path, errors="replace").read().split("\n\n"):
-        if "sched_switch" not in block:
-            continue
-        frames = [re.sub(r"\+0x[0-9a-f]+$", "", m.group(1))
-                  for m in map(FRAME.match, block.split("\n")[1:]) if m and "kernel" not in m.group(2)]
-        samples.append(frames)
-        names.update(frames)
-    ordered = sorted(names)
-    demangled = subprocess.run(["swift-demangle", "--simplified", "--compact"], input="\n".join(ordered),
-                               capture_output=True, text=True, check=True).stdout.split("\n")
-    readable = dict(zip(ordered, demangled))
-    counts = collections.Counter()
-    for frames in samples:
-        chain = [readable.get(name, name) for name in frames]
-        counts[next((name for name, pattern in CAUSES if any(re.search(pattern, f) for f in chain)), "other")] += 1
+    # The cause is in user space: the kernel frames of a switch are the scheduler's.
+    chains = [[frame for frame in frames if "kernel" not in frame[1]] for frames in samples(path, event="sched_switch")]
+    names = readable(chains)
+    counts = collections.Counter(first_match(CAUSES, [names.get(name, name) for name, _ in frames]) for frames in chains)
     for cause, count in counts.most_common():
         print(f"  {count / events:5.2f}  {cause}")
-    print(f"  {len(samples) / events:5.2f}  all sampled ({len(samples)} switches)")
+    print(f"  {len(chains) / events:5.2f}  all sampled ({len(chains)} switches)")
 
 
 if __name__ == "__main__":
