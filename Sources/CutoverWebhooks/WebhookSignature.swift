@@ -110,7 +110,8 @@ package enum WebhookSignature {
         "sha256=" + hex(try key.mac(body))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    /// Lowercase hex of `bytes`.
+    package static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

@@ -50,7 +50,7 @@ struct AdminSession: Sendable {
     /// A new session's `Set-Cookie` for a browser that presented `token`; nil only when OpenSSL fails.
     func setCookie(token: [UInt8]) -> String? {
         var generator = SystemRandomNumberGenerator()
-        let id = Self.hex((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        let id = WebhookSignature.hex((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
         let issued = now()
         guard let mac = mac(token: token, issued: issued, id: id, key: state.withLock { $0.key }) else { return nil }
         return "\(Self.cookieName)=\(issued).\(id).\(mac); Path=/admin; Max-Age=\(Self.lifetimeSeconds); HttpOnly; SameSite=Strict"
@@ -97,13 +97,7 @@ struct AdminSession: Sendable {
 
     /// The MAC (hex) binding a session to the token it was opened with.
     private func mac(token: [UInt8], issued: Int, id: String, key: HMACSHA256Key) -> String? {
-        let signed = token + [0] + Array("\(issued).\(id)".utf8)
-        return (try? WebhookSignature.sign(body: signed, key: key)).map { String($0.dropFirst("sha256=".count)) }
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
+        (try? key.mac(token + [0] + Array("\(issued).\(id)".utf8))).map(WebhookSignature.hex)
     }
 
     /// The session cookie's value among the request's cookies.
