@@ -124,12 +124,32 @@ package final class TLSStream: ByteStream, @unchecked Sendable {
     // MARK: ByteStream
 
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult {
+        // A read that stopped on a full outgoing ring must call SSL_read again even with no new
+        // input: OpenSSL retries the write it owes from there.
+        var mustCallSSL = readWaitsForOutput
         readWaitsForOutput = false
         var total = 0
         // After a short read from the kernel, asking it again would only return EAGAIN.
         var kernelDrained = false
         ERR_clear_error()
         while total < buffer.count {
+            // SSL_read with nothing to work on only fails with WANT_READ, and a failed call costs
+            // about as much as a record's decryption (the error queue, the BIO calls): when
+            // neither OpenSSL nor the ring holds input, the kernel is asked first.
+            if !mustCallSSL && !sessionHasInput {
+                if kernelDrained { return total > 0 ? .processed(total) : .wouldBlock }
+                switch try fillRing() {
+                case .processed(let received, let space):
+                    kernelDrained = received < space
+                    if received == 0 { return total > 0 ? .processed(total) : .wouldBlock }
+                case .wouldBlock:
+                    return total > 0 ? .processed(total) : .wouldBlock
+                case .endOfStream:
+                    // Closed without close_notify: HTTP framing tells a complete message from a cut one.
+                    return total > 0 ? .processed(total) : .endOfStream
+                }
+            }
+            mustCallSSL = false
             let count = SSL_read(ssl, buffer.baseAddress! + total, Int32(clamping: buffer.count - total))
             if count > 0 {
                 total += Int(count)
@@ -139,21 +159,22 @@ package final class TLSStream: ByteStream, @unchecked Sendable {
             switch code {
             case SSL_ERROR_WANT_READ:
                 // Whatever reading produced (a key update reply) goes out first; the connection
-                // flushes any rest after the read.
+                // flushes any rest after the read. The ring holds part of a record: more input.
                 _ = try flushRing()
                 if kernelDrained { return total > 0 ? .processed(total) : .wouldBlock }
-                let space = ringSpace
                 switch try fillRing() {
-                case .processed(let received):
+                case .processed(let received, let space):
                     kernelDrained = received < space
                 case .wouldBlock:
                     return total > 0 ? .processed(total) : .wouldBlock
                 case .endOfStream:
-                    // Closed without close_notify: HTTP framing tells a complete message from a cut one.
                     return total > 0 ? .processed(total) : .endOfStream
                 }
             case SSL_ERROR_WANT_WRITE:
-                if try flushRing() { continue }
+                if try flushRing() {
+                    mustCallSSL = true
+                    continue
+                }
                 readWaitsForOutput = true
                 return total > 0 ? .processed(total) : .wouldBlock
             case SSL_ERROR_ZERO_RETURN:
@@ -163,6 +184,13 @@ package final class TLSStream: ByteStream, @unchecked Sendable {
             }
         }
         return .processed(total)
+    }
+
+    /// OpenSSL holds plaintext or record bytes, the incoming ring holds ciphertext, or the peer's
+    /// close_notify came (SSL_read reports it): an SSL_read call has something to work on.
+    private var sessionHasInput: Bool {
+        SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0
+            || SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN != 0
     }
 
     package func write(_ bytes: UnsafeRawBufferPointer) throws -> IOResult {
@@ -224,22 +252,28 @@ package final class TLSStream: ByteStream, @unchecked Sendable {
 
     // MARK: Ring plumbing
 
-    private var ringSpace: Int {
-        var pointer: UnsafeMutablePointer<CChar>?
-        return max(0, Int(BIO_nwrite0(network, &pointer)))
+    private enum RingFill {
+        /// `received` bytes came from the kernel into `space` bytes of room.
+        case processed(received: Int, space: Int)
+        case wouldBlock
+        case endOfStream
     }
 
     /// Moves ciphertext from the kernel into the incoming ring, straight into its memory.
-    private func fillRing() throws(SystemError) -> IOResult {
+    private func fillRing() throws(SystemError) -> RingFill {
         var pointer: UnsafeMutablePointer<CChar>?
         let space = BIO_nwrite0(network, &pointer)
         // SSL only asks for more after draining the ring, so there is room whenever this runs.
-        guard space > 0, let start = pointer else { return .processed(0) }
-        let result = try socket.read(into: UnsafeMutableRawBufferPointer(start: start, count: Int(space)))
-        if case .processed(let count) = result {
+        guard space > 0, let start = pointer else { return .processed(received: 0, space: 0) }
+        switch try socket.read(into: UnsafeMutableRawBufferPointer(start: start, count: Int(space))) {
+        case .processed(let count):
             _ = BIO_nwrite(network, &pointer, Int32(count))
+            return .processed(received: count, space: Int(space))
+        case .wouldBlock:
+            return .wouldBlock
+        case .endOfStream:
+            return .endOfStream
         }
-        return result
     }
 
     /// Moves ciphertext from the outgoing ring to the kernel. True once the ring is empty.
