@@ -6,12 +6,15 @@ import CutoverPostgres
 /// Several instances may start at once: `migrate` runs in one transaction holding a transaction-level
 /// advisory lock, so the first migrates and the others, waiting on the lock, find the latest version.
 enum PostgresSchema {
-    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3), (4, v4)]
+    static let migrations: [(version: Int, sql: String)] = [(1, v1), (2, v2), (3, v3), (4, v4), (5, v5)]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// The advisory lock key: any fixed 64-bit number other applications are unlikely to take ("CUTOVER" in ASCII).
     static let migrationLockKey: Int64 = 0x43_5554_4f56_4552
+    /// Taken (try, transaction-level) by the instance folding the count changes into the totals
+    /// ("CUTOVEC"): one at a time, the others skip their turn.
+    static let countCompactionLockKey: Int64 = 0x43_5554_4f56_4543
 
     /// v1, the SQLite schema's v5 in PostgreSQL terms, plus leases.
     /// - `events.id` is UNIQUE across every instance: the dedup key.
@@ -116,6 +119,109 @@ enum PostgresSchema {
     static let v4 = """
         CREATE INDEX deliveries_pending_by_due ON deliveries (destination, next_attempt_at, id) WHERE state = 'pending';
         DROP INDEX deliveries_open_by_due;
+        """
+
+    /// v5: row counts kept by the database, so stats and every instance's gauges (each 10 s) read a
+    /// few rows instead of counting whole tables (`count(*)` reads every row: seconds on a spool of
+    /// millions, and as often as there are instances).
+    /// - Statement-level triggers with transition tables append one change row per (destination,
+    ///   state) or count name a statement moved to `delivery_count_changes` / `row_count_changes`:
+    ///   inserts only, so concurrent transactions of any instance never wait for one another on a
+    ///   count (one shared total row per count would serialize them, and deadlock in some orders).
+    ///   Every write path is counted, cascades and hand-written SQL included.
+    /// - A reader sums the totals and the changes in one statement; `compactCounts` folds the
+    ///   changes into `delivery_counts` / `row_counts` now and then, in one transaction.
+    /// - The triggers exist before the totals are counted, and creating them waits for and then
+    ///   blocks writers (the lock CREATE TRIGGER takes) until this migration commits: no write is
+    ///   counted twice or missed.
+    static let v5 = """
+        CREATE TABLE delivery_counts (
+            destination TEXT NOT NULL,
+            state       TEXT NOT NULL,
+            count       BIGINT NOT NULL,
+            PRIMARY KEY (destination, state)
+        );
+        CREATE TABLE row_counts (
+            name  TEXT PRIMARY KEY,
+            count BIGINT NOT NULL
+        );
+        CREATE TABLE delivery_count_changes (
+            id          BIGSERIAL PRIMARY KEY,
+            destination TEXT NOT NULL,
+            state       TEXT NOT NULL,
+            delta       BIGINT NOT NULL
+        );
+        CREATE TABLE row_count_changes (
+            id    BIGSERIAL PRIMARY KEY,
+            name  TEXT NOT NULL,
+            delta BIGINT NOT NULL
+        );
+
+        CREATE FUNCTION cutover_count_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO delivery_count_changes (destination, state, delta)
+                    SELECT destination, state, count(*) FROM new_rows GROUP BY destination, state;
+            ELSIF TG_OP = 'DELETE' THEN
+                INSERT INTO delivery_count_changes (destination, state, delta)
+                    SELECT destination, state, -count(*) FROM old_rows GROUP BY destination, state;
+            ELSE
+                INSERT INTO delivery_count_changes (destination, state, delta)
+                    SELECT destination, state, sum(delta) FROM (
+                        SELECT destination, state, 1 AS delta FROM new_rows
+                        UNION ALL SELECT destination, state, -1 FROM old_rows
+                    ) AS moved GROUP BY destination, state HAVING sum(delta) <> 0;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION cutover_count_requests() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO row_count_changes (name, delta)
+                    SELECT 'requests.' || status, count(*) FROM new_rows GROUP BY status;
+            ELSIF TG_OP = 'DELETE' THEN
+                INSERT INTO row_count_changes (name, delta)
+                    SELECT 'requests.' || status, -count(*) FROM old_rows GROUP BY status;
+            ELSE
+                INSERT INTO row_count_changes (name, delta)
+                    SELECT 'requests.' || status, sum(delta) FROM (
+                        SELECT status, 1 AS delta FROM new_rows UNION ALL SELECT status, -1 FROM old_rows
+                    ) AS moved GROUP BY status HAVING sum(delta) <> 0;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE FUNCTION cutover_count_events() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO row_count_changes (name, delta) SELECT 'events', count(*) FROM new_rows HAVING count(*) > 0;
+            ELSE
+                INSERT INTO row_count_changes (name, delta) SELECT 'events', -count(*) FROM old_rows HAVING count(*) > 0;
+            END IF;
+            RETURN NULL;
+        END $$;
+
+        CREATE TRIGGER deliveries_counted_insert AFTER INSERT ON deliveries
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_deliveries();
+        CREATE TRIGGER deliveries_counted_update AFTER UPDATE ON deliveries
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_deliveries();
+        CREATE TRIGGER deliveries_counted_delete AFTER DELETE ON deliveries
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_deliveries();
+        CREATE TRIGGER requests_counted_insert AFTER INSERT ON requests
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_requests();
+        CREATE TRIGGER requests_counted_update AFTER UPDATE ON requests
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_requests();
+        CREATE TRIGGER requests_counted_delete AFTER DELETE ON requests
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_requests();
+        CREATE TRIGGER events_counted_insert AFTER INSERT ON events
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_events();
+        CREATE TRIGGER events_counted_delete AFTER DELETE ON events
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cutover_count_events();
+
+        INSERT INTO delivery_counts (destination, state, count)
+            SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state;
+        INSERT INTO row_counts (name, count)
+            SELECT 'requests.' || status, count(*) FROM requests GROUP BY status
+            UNION ALL SELECT 'events', count(*) FROM events;
         """
 
     /// Brings the database to `latestVersion` under the advisory lock; the version found before.

@@ -349,8 +349,11 @@ package final class PostgresSpool: SpoolBackend {
         return try shared(body)
     }
 
+    /// Folds the count changes into the totals first (best effort: a reader the database lets
+    /// read only, or a failed fold, still gets the right counts, from more rows), then reads them.
     package func stats(now: Double) throws(SpoolError) -> SpoolStats {
         try reading("stats") { store throws(PostgresError) in
+            try? store.compactCounts()
             // One snapshot for every count.
             try store.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin stats")
             defer { try? store.connection.execute("COMMIT", "end stats") }

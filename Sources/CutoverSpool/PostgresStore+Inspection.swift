@@ -7,8 +7,15 @@ extension PostgresStore {
 
     func stats(now: Double) throws(PostgresError) -> SpoolStats {
         var stats = SpoolStats(deliveries: [:], requests: 0, quarantined: 0, events: 0, oldestPendingCreatedAt: nil, oldestPendingAge: nil)
+        // The totals and the changes not yet folded into them (schema v5): a few rows, whatever
+        // the spool's size.
         let counts = try connection.query(
-            "SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state", [], "count deliveries")
+            """
+            SELECT destination, state, sum(count)::bigint FROM (
+                SELECT destination, state, count FROM delivery_counts
+                UNION ALL SELECT destination, state, delta FROM delivery_count_changes
+            ) AS counted GROUP BY destination, state HAVING sum(count) <> 0
+            """, [], "read delivery counts")
         for row in 0..<counts.count {
             guard let state = DeliveryState(rawValue: try counts.string(row, 1)) else { continue }
             stats.deliveries[try counts.string(row, 0), default: SpoolStats.DeliveryCounts()][state] = try counts.int(row, 2)
@@ -23,12 +30,21 @@ extension PostgresStore {
         }
         let rows = try connection.query(
             """
-            SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM requests WHERE status = 'quarantined'),
-                   (SELECT count(*) FROM events)
-            """, [], "count requests and events")
-        stats.requests = try rows.int(0, 0)
-        stats.quarantined = try rows.int(0, 1)
-        stats.events = try rows.int(0, 2)
+            SELECT name, sum(count)::bigint FROM (
+                SELECT name, count FROM row_counts UNION ALL SELECT name, delta FROM row_count_changes
+            ) AS counted GROUP BY name
+            """, [], "read row counts")
+        for row in 0..<rows.count {
+            let count = try rows.int(row, 1)
+            switch try rows.string(row, 0) {
+            case "requests.accepted": stats.requests += count
+            case "requests.quarantined":
+                stats.requests += count
+                stats.quarantined = count
+            case "events": stats.events = count
+            default: continue
+            }
+        }
         let totals = try connection.query("SELECT name, value FROM counters", [], "read counters")
         for row in 0..<totals.count {
             let value = try totals.int(row, 1)
@@ -43,6 +59,31 @@ extension PostgresStore {
         }
         stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
         return stats
+    }
+
+    /// Folds the count changes the triggers appended (schema v5) into the totals, in one
+    /// transaction, so readers sum a few rows; skipped while another instance does it. Concurrent
+    /// writers go on appending: a change committed after this DELETE's snapshot waits for the next
+    /// round. Its commit need not be flushed at once: lost in a crash, the changes and the totals
+    /// are lost together, and stay the sum they were.
+    func compactCounts() throws(PostgresError) {
+        try transaction("fold the count changes into the totals", deferredSync: true) { () throws(PostgresError) in
+            let locked = try connection.query(
+                "SELECT pg_try_advisory_xact_lock($1)::int", [.int64(PostgresSchema.countCompactionLockKey)], "take the count lock")
+            guard try locked.int(0, 0) == 1 else { return }
+            try connection.execute(
+                """
+                WITH moved AS (DELETE FROM delivery_count_changes RETURNING destination, state, delta)
+                INSERT INTO delivery_counts (destination, state, count)
+                    SELECT destination, state, sum(delta) FROM moved GROUP BY destination, state
+                ON CONFLICT (destination, state) DO UPDATE SET count = delivery_counts.count + excluded.count;
+                DELETE FROM delivery_counts WHERE count = 0;
+                WITH moved AS (DELETE FROM row_count_changes RETURNING name, delta)
+                INSERT INTO row_counts (name, count) SELECT name, sum(delta) FROM moved GROUP BY name
+                ON CONFLICT (name) DO UPDATE SET count = row_counts.count + excluded.count;
+                DELETE FROM row_counts WHERE count = 0;
+                """, "fold the count changes into the totals")
+        }
     }
 
     func destinations() throws(PostgresError) -> [String] {

@@ -163,7 +163,7 @@ struct PostgresSpoolTests {
         let spool = try open(url, instance: "one", lease: 60)
         defer { spool.close() }
         let database = String(url.split(separator: "/").last!)
-        #expect(try server.psql("SELECT max(version) FROM cutover_schema", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "4")
+        #expect(try server.psql("SELECT max(version) FROM cutover_schema", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresSchema.latestVersion)")
         let names = try deliveryIndexes(on: server, url)
         #expect(names.contains("deliveries_pending_by_due") && !names.contains("deliveries_open_by_due"))
         let stats = try spool.stats(now: 200)

@@ -55,10 +55,11 @@ struct SpoolCountRandomTests {
         let destination = destinations.randomElement(using: &random)!
         switch operation {
         case 0, 1:
-            _ = try spool.ingest(requests(now: now, nextEvent: &nextEvent, random: &random))
+            _ = try spool.ingest(RandomSpoolTraffic.requests(now: now, nextEvent: &nextEvent, destinations: destinations, random: &random))
             return "ingest"
         case 2:
-            let results = submitAndWait(spool, requests(now: now, nextEvent: &nextEvent, random: &random))
+            let batch = RandomSpoolTraffic.requests(now: now, nextEvent: &nextEvent, destinations: destinations, random: &random)
+            let results = submitAndWait(spool, batch)
             #expect(results.allSatisfy { (try? $0?.get()) != nil })
             return "group commit"
         case 3:
@@ -66,17 +67,17 @@ struct SpoolCountRandomTests {
             return "claim"
         case 4:
             let inflight = try spool.deliveries(state: .inflight, destination: destination, afterID: 0, limit: 1_000)
-            let (recording, releasing) = split(inflight.map(\.id), random: &random)
+            let (recording, releasing) = RandomSpoolTraffic.split(inflight.map(\.id), random: &random)
             _ = try spool.recordAndClaim(
-                recording.map { outcome(for: $0, now: now, random: &random) }, releasing: releasing, destination: destination,
+                recording.map { RandomSpoolTraffic.outcome(for: $0, now: now, random: &random) }, releasing: releasing, destination: destination,
                 now: now, limit: Int.random(in: 0...4, using: &random))
             return "turn"
         case 5:
             // Outcomes of several destinations in one transaction, some no longer inflight.
             let inflight = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000).map(\.id)
             let stale = try spool.deliveries(state: .delivered, destination: nil, afterID: 0, limit: 3).map(\.id)
-            let chosen = split(inflight, random: &random).0 + stale
-            _ = try spool.record(chosen.map { outcome(for: $0, now: now, random: &random) }, now: now)
+            let chosen = RandomSpoolTraffic.split(inflight, random: &random).0 + stale
+            _ = try spool.record(chosen.map { RandomSpoolTraffic.outcome(for: $0, now: now, random: &random) }, now: now)
             return "record"
         case 6:
             guard let delivery = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000)
@@ -91,7 +92,7 @@ struct SpoolCountRandomTests {
         case 7:
             let dead = try spool.deliveries(state: .dead, destination: nil, afterID: 0, limit: 1_000).map(\.id)
             switch Int.random(in: 0..<3, using: &random) {
-            case 0: _ = try spool.retryDead(ids: split(dead, random: &random).0, destination: nil, at: now)
+            case 0: _ = try spool.retryDead(ids: RandomSpoolTraffic.split(dead, random: &random).0, destination: nil, at: now)
             case 1: _ = try spool.retryDead(ids: nil, destination: destination, at: now)
             default: _ = try spool.retryDead(ids: nil, destination: nil, at: now)
             }
@@ -116,7 +117,7 @@ struct SpoolCountRandomTests {
         default:
             // A failing statement rolls the whole transaction back, its counts included.
             let before = try spool.stats(now: now)
-            var batch = requests(now: now, nextEvent: &nextEvent, random: &random)
+            var batch = RandomSpoolTraffic.requests(now: now, nextEvent: &nextEvent, destinations: destinations, random: &random)
             batch.append(request([], at: now, route: "boom"))
             try spool._execute(
                 """
@@ -128,43 +129,5 @@ struct SpoolCountRandomTests {
             #expect(after.requests == before.requests && after.events == before.events && after.deliveries == before.deliveries)
             return "rolled back ingest"
         }
-    }
-
-    /// 1 to 4 requests: events with ids from a small pool (so duplicates come), a few contacts,
-    /// any destinations (a name twice included); now and then a quarantined request.
-    private static func requests(now: Double, nextEvent: inout Int, random: inout SplitMix64) -> [IncomingRequest] {
-        (0..<Int.random(in: 1...4, using: &random)).map { _ in
-            if Int.random(in: 0..<8, using: &random) == 0 { return request([], at: now, quarantineReason: "not JSON") }
-            let events = (0..<Int.random(in: 0...3, using: &random)).map { _ in
-                let id: Int
-                if nextEvent > 0 && Bool.random(using: &random) {
-                    id = Int.random(in: 0..<nextEvent, using: &random)
-                } else {
-                    id = nextEvent
-                    nextEvent += 1
-                }
-                let targets = (0..<Int.random(in: 0...3, using: &random)).map { _ in destinations.randomElement(using: &random)! }
-                return event("e\(id)", contact: "c\(id % 4)", destinations: targets)
-            }
-            return request(events, at: now)
-        }
-    }
-
-    private static func outcome(for id: Int64, now: Double, random: inout SplitMix64) -> DeliveryResult {
-        switch Int.random(in: 0..<3, using: &random) {
-        case 0: DeliveryResult(deliveryID: id, result: .delivered(status: 200))
-        case 1: DeliveryResult(deliveryID: id, result: .retry(at: now - 1, error: "HTTP 503", status: 503))
-        default: DeliveryResult(deliveryID: id, result: .dead(error: "HTTP 410", status: 410))
-        }
-    }
-
-    /// A random subset and the rest.
-    private static func split(_ ids: [Int64], random: inout SplitMix64) -> ([Int64], [Int64]) {
-        var chosen: [Int64] = []
-        var rest: [Int64] = []
-        for id in ids {
-            if Bool.random(using: &random) { chosen.append(id) } else { rest.append(id) }
-        }
-        return (chosen, rest)
     }
 }

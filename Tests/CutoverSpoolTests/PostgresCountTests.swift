@@ -1,0 +1,144 @@
+import CutoverPostgres
+import CutoverTestSupport
+import Testing
+
+@testable import CutoverSpool
+
+/// The PostgreSQL spool's kept counts (schema v5: triggers append changes, stats fold them) against
+/// the tables counted row by row, after each step of a random mix of every operation that changes
+/// requests, events or deliveries, run by two instances on one database.
+@Suite("PostgreSQL spool: counts under random operations")
+struct PostgresCountTests {
+    private static let destinations = ["primary", "shadow", "audit"]
+
+    @Test(arguments: [1, 2] as [UInt64])
+    func countsEqualTheTablesAfterEveryStep(seed: UInt64) throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let names = ["one", "two"]
+        let instances = try names.map { name throws(SpoolError) in
+            try PostgresSpool.open(PostgresSpoolConfiguration(url: url, instanceID: name, leaseSeconds: 60))
+        }
+        defer { for instance in instances { instance.close() } }
+        let tables = try PostgresConnection(url: url, password: nil)
+        defer { tables.close() }
+
+        var random = SplitMix64(seed: seed)
+        var now = 1_700_000_000.0
+        var nextEvent = 0
+        for step in 0..<120 {
+            now += 10
+            let index = Int.random(in: 0..<instances.count, using: &random)
+            let name = try Self.apply(
+                Int.random(in: 0..<10, using: &random), to: instances[index], named: names[index], tables: tables, now: now,
+                nextEvent: &nextEvent, random: &random)
+            // Read by either instance: the counts live in the database, not in an instance.
+            let stats = try instances.randomElement(using: &random)!.stats(now: now)
+            #expect(try Counted(stats) == Counted(counting: tables), "after step \(step) (\(name)), seed \(seed)")
+        }
+        let folded = try tables.query(
+            "SELECT (SELECT count(*) FROM delivery_count_changes) + (SELECT count(*) FROM row_count_changes)", [], "count changes")
+        #expect(try folded.int(0, 0) < 20, "each stats call folded the changes before it into the totals")
+    }
+
+    /// What the spool's stats report and what counting the tables gives.
+    private struct Counted: Equatable {
+        var deliveries: [String: SpoolStats.DeliveryCounts] = [:]
+        var requests = 0
+        var quarantined = 0
+        var events = 0
+
+        init(_ stats: SpoolStats) {
+            deliveries = stats.deliveries
+            requests = stats.requests
+            quarantined = stats.quarantined
+            events = stats.events
+        }
+
+        init(counting tables: PostgresConnection) throws {
+            let rows = try tables.query("SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state", [], "count deliveries")
+            for row in 0..<rows.count {
+                deliveries[try rows.string(row, 0), default: SpoolStats.DeliveryCounts()][DeliveryState(rawValue: try rows.string(row, 1))!] =
+                    try rows.int(row, 2)
+            }
+            let totals = try tables.query(
+                """
+                SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM requests WHERE status = 'quarantined'),
+                       (SELECT count(*) FROM events)
+                """, [], "count requests and events")
+            requests = try totals.int(0, 0)
+            quarantined = try totals.int(0, 1)
+            events = try totals.int(0, 2)
+        }
+    }
+
+    /// Runs operation number `operation` on `spool` (or, for 9, straight on the tables) and names it.
+    private static func apply(
+        _ operation: Int, to spool: PostgresSpool, named instance: String, tables: PostgresConnection, now: Double, nextEvent: inout Int,
+        random: inout SplitMix64
+    ) throws -> String {
+        let destination = destinations.randomElement(using: &random)!
+        switch operation {
+        case 0:
+            _ = try spool.ingest(RandomSpoolTraffic.requests(now: now, nextEvent: &nextEvent, destinations: destinations, random: &random))
+            return "ingest"
+        case 1:
+            let batch = RandomSpoolTraffic.requests(now: now, nextEvent: &nextEvent, destinations: destinations, random: &random)
+            let results = submitAndWait(spool, batch)
+            #expect(results.allSatisfy { (try? $0?.get()) != nil })
+            return "group commit"
+        case 2:
+            _ = try spool.claim(destination: destination, now: now, limit: Int.random(in: 1...6, using: &random), withRequestBody: false)
+            return "claim"
+        case 3:
+            let inflight = try spool.deliveries(state: .inflight, destination: destination, afterID: 0, limit: 1_000)
+            let (recording, releasing) = RandomSpoolTraffic.split(inflight.map(\.id), random: &random)
+            _ = try spool.recordAndClaim(
+                recording.map { RandomSpoolTraffic.outcome(for: $0, now: now, random: &random) }, releasing: releasing, destination: destination,
+                now: now, limit: Int.random(in: 0...4, using: &random), withRequestBody: false)
+            return "turn"
+        case 4:
+            let inflight = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000).map(\.id)
+            let recording = RandomSpoolTraffic.split(inflight, random: &random).0
+            _ = try spool.record(recording.map { RandomSpoolTraffic.outcome(for: $0, now: now, random: &random) }, now: now)
+            return "record"
+        case 5:
+            // Only the instance holding a lease records its delivery's outcome.
+            let held = try tables.query(
+                "SELECT id FROM deliveries WHERE state = 'inflight' AND claimed_by = $1", [.text(instance)], "find held deliveries")
+            guard held.count > 0 else { return "single outcome (none held)" }
+            let id = try held.int64(Int.random(in: 0..<held.count, using: &random), 0)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: try spool.markDelivered(id: id, status: 200, now: now)
+            case 1: try spool.scheduleRetry(id: id, at: now - 1, error: "HTTP 503", status: 503, now: now)
+            default: try spool.deadLetter(id: id, error: "HTTP 410", status: 410, now: now)
+            }
+            return "single outcome"
+        case 6:
+            _ = try spool.retryDead(ids: nil, destination: Bool.random(using: &random) ? destination : nil, at: now)
+            return "retry dead letters"
+        case 7:
+            let selection: PurgeSelection =
+                Bool.random(using: &random)
+                ? .deadLetters(destination: Bool.random(using: &random) ? destination : nil, createdBefore: nil)
+                : .quarantined(receivedBefore: nil)
+            _ = try spool.purge(selection, asOf: now, batchSize: Int.random(in: 1...4, using: &random))
+            return "purge"
+        case 8:
+            // Deleting a request deletes its events and their deliveries by cascade.
+            let policy = RetentionPolicy(dedupWindow: 100, rawRetention: 50, batchSize: Int.random(in: 1...5, using: &random))
+            _ = try spool.prune(now: now, policy: policy)
+            return "prune"
+        default:
+            // An operator's own SQL is counted too: the triggers see every statement.
+            try tables.execute(
+                """
+                UPDATE deliveries SET state = 'dead', last_error = 'by hand' WHERE id IN (
+                    SELECT id FROM deliveries WHERE state = 'pending' ORDER BY id DESC LIMIT 2);
+                DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE status = 'quarantined' LIMIT 1);
+                """, "change rows by hand")
+            return "hand-written SQL"
+        }
+    }
+}
