@@ -63,6 +63,60 @@ import Testing
         #expect(onlyH2.output.contains("No ALPN negotiated"), "no overlap: no ALPN, and HTTP/1.1 is assumed")
     }
 
+    /// Drives `openssl s_client` over one connection: a POST, a KeyUpdate asking the server to
+    /// update its keys too (s_client's `K` command), a second POST under the new keys. Waits on
+    /// s_client's output at each step; exits non-zero with what s_client said when a step never came.
+    private static let keyUpdateScript = #"""
+        import os, select, subprocess, sys, time
+        port, ca = sys.argv[1], sys.argv[2]
+        client = subprocess.Popen(
+            ["openssl", "s_client", "-connect", "127.0.0.1:" + port, "-servername", "localhost", "-CAfile", ca,
+             "-verify_return_error", "-crlf", "-tls1_3"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seen = b""
+        def wait_for(text, after):
+            global seen
+            deadline = time.monotonic() + 15
+            while seen.find(text, after) < 0:
+                left = deadline - time.monotonic()
+                ready, _, _ = select.select([client.stdout], [], [], max(0, left))
+                chunk = os.read(client.stdout.fileno(), 65536) if ready else b""
+                if not chunk:
+                    sys.exit("never saw %r; s_client said:\n%s" % (text, seen.decode(errors="replace")))
+                seen += chunk
+            return seen.find(text, after) + len(text)
+        def send(data):
+            client.stdin.write(data)
+            client.stdin.flush()
+        def post(body, after):
+            send(b"POST /hook HTTP/1.1\nHost: localhost\nContent-Length: %d\n\n%s" % (len(body), body))
+            return wait_for(body, wait_for(b"HTTP/1.1 200", after))
+        at = wait_for(b"Verify return code: 0 (ok)", 0)
+        at = post(b"before-the-key-update", at)
+        send(b"K\n")  # s_client: send a KeyUpdate that asks the server to update its keys too
+        at = wait_for(b"KEYUPDATE", at)
+        at = post(b"after-the-key-update", at)
+        send(b"Q\n")
+        client.wait(timeout=15)
+        print("ok")
+        """#
+
+    /// A TLS 1.3 KeyUpdate arrives as a record with no application data: reading it must change the
+    /// server's keys (and queue its own KeyUpdate) without the connection stalling or failing, so
+    /// the next request, encrypted under the client's new keys, is answered.
+    @Test func aKeyUpdateInTheMiddleOfAConnectionKeepsItServing() throws {
+        let fixture = try TLSServerFixture(loops: loops)
+        defer { fixture.server.shutdown() }
+        let path = certificates.path("key_update.py")
+        try Self.keyUpdateScript.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try runCommand("/usr/bin/env", ["python3", path, String(fixture.port), certificates.caCertificate], timeout: 60)
+        #expect(result.status == 0, "\(result.output)\(result.error)")
+        #expect(result.output == "ok\n")
+        #expect(fixture.handler.count == 2)
+        #expect(fixture.server.openConnectionCount <= 1)
+        #expect(fixture.observer.failureCount == 0)
+    }
+
     @Test func sClientNegotiatesTLS12WithAForwardSecretAEADSuite() throws {
         let fixture = try TLSServerFixture(loops: loops)
         defer { fixture.server.shutdown() }
