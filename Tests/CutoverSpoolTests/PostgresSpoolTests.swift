@@ -222,6 +222,34 @@ struct PostgresSpoolTests {
 
     /// A restart with the same configured instance id takes its claims back at once (the previous
     /// process is gone); another instance waits for the lease.
+    /// The generic plan the claim gets on a new spool, whose tables are a few rows when the plan
+    /// cache settles on it, reads deliveries and events by index: with a scan of either it would
+    /// cost what the spool holds on every claim until the plan is made again.
+    @Test func theClaimsGenericPlanOnATinySpoolReadsByIndex() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let spool = try open(url, instance: "one")
+        defer { spool.close() }
+        _ = try spool.ingest([request([event("tiny-1", contact: "a"), event("tiny-2", contact: "b")])])
+        let connection = try PostgresConnection(url: url, password: nil)
+        defer { connection.close() }
+
+        func genericPlan(_ settings: String?) throws -> String {
+            try connection.execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan", "begin")
+            defer { try? connection.execute("ROLLBACK; DEALLOCATE ALL", "end") }
+            if let settings { try connection.execute(settings, "claim plan settings") }
+            try connection.execute("PREPARE claim (text, float8, bigint, text, float8) AS " + PostgresStore.claimSQL, "prepare the claim")
+            let plan = try connection.query("EXPLAIN EXECUTE claim('primary', 1e12, 8, 'one', 60)", [], "explain the claim")
+            return try (0..<plan.count).map { row throws(PostgresError) in try plan.string(row, 0) }.joined(separator: "\n")
+        }
+        let plan = try genericPlan(PostgresStore.claimPlanSettings)
+        #expect(!plan.contains("Seq Scan") && !plan.contains("Hash Join"), "\(plan)")
+        #expect(plan.contains("Index Scan on deliveries_pkey") && plan.contains("Index Scan using events_pkey"), "\(plan)")
+        let unguided = try genericPlan(nil)
+        #expect(unguided.contains("Seq Scan"), "the check tells the two apart: left alone, the planner scans tiny tables\n\(unguided)")
+    }
+
     @Test func aRestartWithTheSameInstanceIDTakesBackItsClaims() throws {
         let server = try PostgresServer()
         defer { server.stop() }
