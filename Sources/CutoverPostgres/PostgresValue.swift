@@ -13,8 +13,8 @@ package enum PostgresValue: Sendable, Hashable {
     /// one statement per row.
     case textArray([String?])
     case bytesArray([[UInt8]?])
-    case int64Array([Int64])
-    case doubleArray([Double])
+    case int64Array([Int64?])
+    case doubleArray([Double?])
 
     package static func optional(_ value: String?) -> PostgresValue { value.map(PostgresValue.text) ?? .null }
     package static func optional(_ value: Double?) -> PostgresValue { value.map(PostgresValue.double) ?? .null }
@@ -32,8 +32,10 @@ package enum PostgresValue: Sendable, Hashable {
         case .bytes(let value): (PostgresType.bytea, value)
         case .textArray(let values): Self.array(values.map { $0.map { Array($0.utf8) } }, of: PostgresType.text, as: PostgresType.textArray)
         case .bytesArray(let values): Self.array(values, of: PostgresType.bytea, as: PostgresType.byteaArray)
-        case .int64Array(let values): Self.array(values.map { Self.int64($0).encoded().bytes }, of: PostgresType.int8, as: PostgresType.int8Array)
-        case .doubleArray(let values): Self.array(values.map { Self.double($0).encoded().bytes }, of: PostgresType.float8, as: PostgresType.float8Array)
+        case .int64Array(let values):
+            Self.array(values.map { $0.flatMap { Self.int64($0).encoded().bytes } }, of: PostgresType.int8, as: PostgresType.int8Array)
+        case .doubleArray(let values):
+            Self.array(values.map { $0.flatMap { Self.double($0).encoded().bytes } }, of: PostgresType.float8, as: PostgresType.float8Array)
         }
     }
 

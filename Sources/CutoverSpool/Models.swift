@@ -211,6 +211,15 @@ package enum AttemptOutcome: String, Sendable, Hashable, CaseIterable {
     case retry
     /// Failed for the last time; the delivery is a dead letter.
     case dead
+
+    /// The attempt that leaves its delivery in `state`.
+    package init(recording state: DeliveryState) {
+        switch state {
+        case .delivered: self = .delivered
+        case .dead: self = .dead
+        case .pending, .inflight: self = .retry
+        }
+    }
 }
 
 /// One recorded delivery attempt (`spool show`), schema v3 on.

@@ -263,14 +263,91 @@ struct PostgresStore {
     /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
     /// and the comparisons the outcomes settled.
     func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
-        try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
+        let recordedWithTheirClaims = try applyClaimedOutcomes(outcomes, now: now)
+        return try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
+            if outcome.claim != nil { return recordedWithTheirClaims.contains(outcome.deliveryID) }
             let (state, next, error, status) = outcome.recorded
             return try applyAttempt(
                 id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response,
-                claim: outcome.claim, now: now)
+                now: now)
         } settle: { outcome throws(PostgresError) in
             try settledComparisons(outcome)
         }
+    }
+
+    /// Every outcome that carries its claim (`AttemptClaim`: the attempt's number is known), a
+    /// worker's turn's whole batch, in one statement: the rows' updates and their attempts, nothing
+    /// for a delivery whose lease is gone or that is not the claim's destination's. One statement
+    /// per outcome cost its round trip, its execution and the count trigger's, each time. $1..$11
+    /// the outcomes' columns, $12 now, $13 this instance.
+    private static let recordClaimedOutcomes = """
+        WITH outcome AS (
+            SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::bigint[], $6::text[], $7::bigint[],
+                                 $8::text[], $9::text[], $10::float8[], $11::bytea[])
+                AS o (id, state, next_attempt_at, error, status, destination, attempt, outcome, excerpt, latency_ms, body_prefix)),
+        finished AS (
+            UPDATE deliveries AS d
+            SET state = o.state, attempts = d.attempts + 1, next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+                last_error = o.error, last_status = o.status, updated_at = $12, claimed_by = NULL, lease_expires_at = NULL
+            FROM outcome AS o
+            WHERE d.id = o.id AND d.state = 'inflight' AND d.claimed_by = $13 AND d.destination = o.destination
+            RETURNING d.id)
+        INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+        SELECT o.id, o.attempt, $12, o.outcome, o.status, o.excerpt, o.latency_ms, o.body_prefix
+        FROM outcome AS o JOIN finished AS f ON f.id = o.id
+        RETURNING delivery_id, attempt
+        """
+
+    /// Records the outcomes that carry their claim (see `recordClaimedOutcomes`); the ids recorded.
+    /// A delivery named twice is recorded once, by its first outcome, as one statement each did.
+    private func applyClaimedOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> Set<Int64> {
+        var seen = Set<Int64>()
+        let claimed = outcomes.filter { $0.claim != nil && seen.insert($0.deliveryID).inserted }
+        guard !claimed.isEmpty else { return [] }
+        var columns = (
+            ids: [Int64](), states: [String?](), next: [Double?](), errors: [String?](), statuses: [Int64?](),
+            destinations: [String?](), attempts: [Int64?](), outcomes: [String?](), excerpts: [String?](), latencies: [Double?](),
+            bodies: [[UInt8]?]()
+        )
+        for outcome in claimed {
+            guard let claim = outcome.claim else { continue }
+            let (state, next, error, status) = outcome.recorded
+            columns.ids.append(outcome.deliveryID)
+            columns.states.append(state.rawValue)
+            columns.next.append(next)
+            columns.errors.append(error)
+            columns.statuses.append(status.map(Int64.init))
+            columns.destinations.append(claim.destination)
+            columns.attempts.append(Int64(claim.number))
+            columns.outcomes.append(AttemptOutcome(recording: state).rawValue)
+            columns.excerpts.append(error.map { DeliveryAttempt.excerpt($0) })
+            columns.latencies.append(outcome.response?.latencyMilliseconds)
+            columns.bodies.append(outcome.response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : $0 })
+        }
+        // The join with the outcomes is planned by index too (see `claimPlanSettings`).
+        try connection.execute(Self.claimPlanSettings, "plan the outcomes by index")
+        let recorded = try connection.query(
+            Self.recordClaimedOutcomes,
+            [
+                .int64Array(columns.ids), .textArray(columns.states), .doubleArray(columns.next), .textArray(columns.errors),
+                .int64Array(columns.statuses), .textArray(columns.destinations), .int64Array(columns.attempts),
+                .textArray(columns.outcomes), .textArray(columns.excerpts), .doubleArray(columns.latencies),
+                .bytesArray(columns.bodies), .double(now), .text(instanceID),
+            ], "record \(claimed.count) outcomes and their attempts", prepared: true)
+        var ids = Set<Int64>()
+        for row in 0..<recorded.count {
+            let id = try recorded.int64(row, 0)
+            ids.insert(id)
+            let attempt = try recorded.int(row, 1)
+            if attempt > DeliveryAttempt.maxKeptPerDelivery { try trimAttempts(of: id, through: attempt - DeliveryAttempt.maxKeptPerDelivery) }
+        }
+        return ids
+    }
+
+    private func trimAttempts(of id: Int64, through attempt: Int) throws(PostgresError) {
+        try connection.query(
+            "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2", [.int64(id), .int64(Int64(attempt))],
+            "trim attempts of delivery \(id)", prepared: true)
     }
 
     /// The delivery's row after an outcome: $1 id, $2 state, $3 next due (nil: unchanged), $4 error,
@@ -282,28 +359,12 @@ struct PostgresStore {
         WHERE id = $1 AND state = 'inflight' AND claimed_by = $7
         """
 
-    /// An outcome whose claim is carried (`AttemptClaim`: the attempt's number is known) in one
-    /// statement: the row's update and its attempt, nothing inserted when the lease is gone. $8 the
-    /// claim's destination (an outcome carrying another destination's claim is not this delivery's),
-    /// $9 the attempt's number, $10 its outcome, $11 the error's excerpt, $12 latency, $13 body prefix.
-    private static let recordClaimedOutcome = """
-        WITH finished AS (\(recordOutcome) AND destination = $8 RETURNING id)
-        INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
-        SELECT id, $9, $6, $10, $5, $11, $12, $13 FROM finished
-        RETURNING attempt
-        """
-
     /// One outcome on a delivery this instance holds; false when it does not hold it.
     func applyAttempt(
         id: Int64, state: DeliveryState, nextAttemptAt: Double?, error: String?, status: Int?, response: AttemptResponse? = nil,
-        claim: AttemptClaim? = nil, now: Double
+        now: Double
     ) throws(PostgresError) -> Bool {
-        let outcome: AttemptOutcome =
-            switch state {
-            case .delivered: .delivered
-            case .dead: .dead
-            case .pending, .inflight: .retry
-            }
+        let outcome = AttemptOutcome(recording: state)
         let row: [PostgresValue] = [
             .int64(id), .text(state.rawValue), .optional(nextAttemptAt), .optional(error), .optional(status), .double(now), .text(instanceID),
         ]
@@ -311,28 +372,18 @@ struct PostgresStore {
             .text(outcome.rawValue), .optional(error.map { DeliveryAttempt.excerpt($0) }), .optional(response?.latencyMilliseconds),
             response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : PostgresValue.bytes($0) } ?? .null,
         ]
-        let number: PostgresResult
-        if let claim {
-            number = try connection.query(
-                Self.recordClaimedOutcome, row + [.text(claim.destination), .int64(Int64(claim.number))] + attempt,
-                "record the outcome and attempt of delivery \(id)", prepared: true)
-            guard number.count == 1 else { return false }
-        } else {
-            guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)", prepared: true).affectedRows > 0 else { return false }
-            number = try connection.query(
-                """
-                INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
-                SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
-                       $2, $3, $4, $5, $6, $7
-                FROM deliveries AS d WHERE d.id = $1
-                RETURNING attempt
-                """, [.int64(id), .double(now)] + attempt.prefix(1) + [.optional(status)] + attempt.dropFirst(),
-                "record attempt of delivery \(id)", prepared: true)
-        }
+        guard try connection.query(Self.recordOutcome, row, "record the outcome of delivery \(id)", prepared: true).affectedRows > 0 else { return false }
+        let number = try connection.query(
+            """
+            INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)
+            SELECT $1, greatest(coalesce((SELECT max(attempt) FROM attempts WHERE delivery_id = $1), 0), d.attempts - 1) + 1,
+                   $2, $3, $4, $5, $6, $7
+            FROM deliveries AS d WHERE d.id = $1
+            RETURNING attempt
+            """, [.int64(id), .double(now)] + attempt.prefix(1) + [.optional(status)] + attempt.dropFirst(),
+            "record attempt of delivery \(id)", prepared: true)
         if number.count == 1, case let attempt = try number.int(0, 0), attempt > DeliveryAttempt.maxKeptPerDelivery {
-            try connection.query(
-                "DELETE FROM attempts WHERE delivery_id = $1 AND attempt <= $2",
-                [.int64(id), .int64(Int64(attempt - DeliveryAttempt.maxKeptPerDelivery))], "trim attempts of delivery \(id)", prepared: true)
+            try trimAttempts(of: id, through: attempt - DeliveryAttempt.maxKeptPerDelivery)
         }
         return true
     }

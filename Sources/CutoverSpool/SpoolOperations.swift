@@ -48,12 +48,7 @@ extension SQLiteDatabase {
     func recordAttempt(
         id: Int64, number: Int, state: DeliveryState, error: String?, status: Int?, response: AttemptResponse? = nil, now: Double
     ) throws(SpoolError) {
-        let outcome: AttemptOutcome =
-            switch state {
-            case .delivered: .delivered
-            case .dead: .dead
-            case .pending, .inflight: .retry
-            }
+        let outcome = AttemptOutcome(recording: state)
         try run(
             """
             INSERT INTO attempts (delivery_id, attempt, at, outcome, status, error, latency_ms, body_prefix)

@@ -89,8 +89,14 @@ struct PostgresCountTests {
             #expect(results.allSatisfy { (try? $0?.get()) != nil })
             return "group commit"
         case 2:
-            _ = try spool.claim(destination: destination, now: now, limit: Int.random(in: 1...6, using: &random), withRequestBody: false)
-            return "claim"
+            let claimed = try spool.claim(destination: destination, now: now, limit: Int.random(in: 1...6, using: &random), withRequestBody: false)
+            guard Bool.random(using: &random) else { return "claim" }
+            // Outcomes made from their claims, as the delivery worker sends them: one statement for all.
+            let outcomes = claimed.filter { _ in Bool.random(using: &random) }.map { delivery in
+                DeliveryResult(for: delivery, result: RandomSpoolTraffic.outcome(for: delivery.id, now: now, random: &random).result)
+            }
+            _ = try spool.recordAndClaim(outcomes, releasing: [], destination: destination, now: now, limit: 2, withRequestBody: false)
+            return "claim, then a turn recording outcomes made from the claims"
         case 3:
             let inflight = try spool.deliveries(state: .inflight, destination: destination, afterID: 0, limit: 1_000)
             let (recording, releasing) = RandomSpoolTraffic.split(inflight.map(\.id), random: &random)
