@@ -184,6 +184,19 @@ package struct SpoolStats: Sendable, Hashable {
     package var oldestPendingCreatedAtByDestination: [String: Double] = [:]
     /// Lifetime totals kept in the database (so every process sees them), since schema v3.
     package var totals = SpoolTotals()
+
+    /// Takes one row of the kept row counts (`row_counts`, both backends): `requests.accepted`,
+    /// `requests.quarantined` or `events`; other names are ignored.
+    mutating func addRowCount(_ count: Int, named name: String) {
+        switch name {
+        case "requests.accepted": requests += count
+        case "requests.quarantined":
+            requests += count
+            quarantined = count
+        case "events": events = count
+        default: break
+        }
+    }
 }
 
 /// Lifetime totals the spool keeps in its `counters` table, each updated in the same transaction as

@@ -34,17 +34,7 @@ extension PostgresStore {
                 SELECT name, count FROM row_counts UNION ALL SELECT name, delta FROM row_count_changes
             ) AS counted GROUP BY name
             """, [], "read row counts")
-        for row in 0..<rows.count {
-            let count = try rows.int(row, 1)
-            switch try rows.string(row, 0) {
-            case "requests.accepted": stats.requests += count
-            case "requests.quarantined":
-                stats.requests += count
-                stats.quarantined = count
-            case "events": stats.events = count
-            default: continue
-            }
-        }
+        for row in 0..<rows.count { stats.addRowCount(try rows.int(row, 1), named: try rows.string(row, 0)) }
         let totals = try connection.query("SELECT name, value FROM counters", [], "read counters")
         for row in 0..<totals.count {
             let value = try totals.int(row, 1)

@@ -404,16 +404,7 @@ extension SQLiteDatabase {
                 stats.oldestPendingCreatedAt = min(stats.oldestPendingCreatedAt ?? createdAt, createdAt)
             }
             let rowCounts = try rows("SELECT name, count FROM row_counts", "read row counts") { row in (row.string(0), row.int(1)) }
-            for (name, count) in rowCounts {
-                switch name {
-                case "requests.accepted": stats.requests += count
-                case "requests.quarantined":
-                    stats.requests += count
-                    stats.quarantined = count
-                case "events": stats.events = count
-                default: continue
-                }
-            }
+            for (name, count) in rowCounts { stats.addRowCount(count, named: name) }
             stats.totals = try totals()
             stats.oldestPendingAge = stats.oldestPendingCreatedAt.map { max(0, now - $0) }
             return stats

@@ -115,26 +115,17 @@ struct PostgresCountTests {
                 "SELECT id FROM deliveries WHERE state = 'inflight' AND claimed_by = $1", [.text(instance)], "find held deliveries")
             guard held.count > 0 else { return "single outcome (none held)" }
             let id = try held.int64(Int.random(in: 0..<held.count, using: &random), 0)
-            switch Int.random(in: 0..<3, using: &random) {
-            case 0: try spool.markDelivered(id: id, status: 200, now: now)
-            case 1: try spool.scheduleRetry(id: id, at: now - 1, error: "HTTP 503", status: 503, now: now)
-            default: try spool.deadLetter(id: id, error: "HTTP 410", status: 410, now: now)
-            }
+            try RandomSpoolTraffic.recordOneOutcome(of: id, on: spool, now: now, random: &random)
             return "single outcome"
         case 6:
             _ = try spool.retryDead(ids: nil, destination: Bool.random(using: &random) ? destination : nil, at: now)
             return "retry dead letters"
         case 7:
-            let selection: PurgeSelection =
-                Bool.random(using: &random)
-                ? .deadLetters(destination: Bool.random(using: &random) ? destination : nil, createdBefore: nil)
-                : .quarantined(receivedBefore: nil)
-            _ = try spool.purge(selection, asOf: now, batchSize: Int.random(in: 1...4, using: &random))
+            try RandomSpoolTraffic.purge(spool, destination: destination, now: now, random: &random)
             return "purge"
         case 8:
             // Deleting a request deletes its events and their deliveries by cascade.
-            let policy = RetentionPolicy(dedupWindow: 100, rawRetention: 50, batchSize: Int.random(in: 1...5, using: &random))
-            _ = try spool.prune(now: now, policy: policy)
+            try RandomSpoolTraffic.prune(spool, now: now, random: &random)
             return "prune"
         default:
             // An operator's own SQL is counted too: the triggers see every statement.

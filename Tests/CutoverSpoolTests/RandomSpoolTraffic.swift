@@ -32,6 +32,32 @@ enum RandomSpoolTraffic {
         }
     }
 
+    /// One outcome of delivery `id` through the single-outcome calls: delivered, a retry due at once,
+    /// or a dead letter.
+    static func recordOneOutcome(of id: Int64, on spool: any SpoolBackend, now: Double, random: inout SplitMix64) throws {
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: try spool.markDelivered(id: id, status: 200, now: now)
+        case 1: try spool.scheduleRetry(id: id, at: now - 1, error: "HTTP 503", status: 503, now: now)
+        default: try spool.deadLetter(id: id, error: "HTTP 410", status: 410, now: now)
+        }
+    }
+
+    /// A purge, in batches of 1 to 4: of dead letters (of `destination`, or of all) or of quarantined requests.
+    static func purge(_ spool: any SpoolBackend, destination: String, now: Double, random: inout SplitMix64) throws {
+        let selection: PurgeSelection =
+            Bool.random(using: &random)
+            ? .deadLetters(destination: Bool.random(using: &random) ? destination : nil, createdBefore: nil)
+            : .quarantined(receivedBefore: nil)
+        _ = try spool.purge(selection, asOf: now, batchSize: Int.random(in: 1...4, using: &random))
+    }
+
+    /// Retention with a short window, so some events are done and old enough; deleting a request
+    /// deletes its events and their deliveries.
+    static func prune(_ spool: any SpoolBackend, now: Double, random: inout SplitMix64) throws {
+        let policy = RetentionPolicy(dedupWindow: 100, rawRetention: 50, batchSize: Int.random(in: 1...5, using: &random))
+        _ = try spool.prune(now: now, policy: policy)
+    }
+
     /// A random subset and the rest.
     static func split(_ ids: [Int64], random: inout SplitMix64) -> ([Int64], [Int64]) {
         var chosen: [Int64] = []

@@ -83,11 +83,7 @@ struct SpoolCountRandomTests {
             guard let delivery = try spool.deliveries(state: .inflight, destination: nil, afterID: 0, limit: 1_000)
                 .randomElement(using: &random)
             else { return "single outcome (none inflight)" }
-            switch Int.random(in: 0..<3, using: &random) {
-            case 0: try spool.markDelivered(id: delivery.id, status: 200, now: now)
-            case 1: try spool.scheduleRetry(id: delivery.id, at: now - 1, error: "HTTP 503", status: 503, now: now)
-            default: try spool.deadLetter(id: delivery.id, error: "HTTP 410", status: 410, now: now)
-            }
+            try RandomSpoolTraffic.recordOneOutcome(of: delivery.id, on: spool, now: now, random: &random)
             return "single outcome"
         case 7:
             let dead = try spool.deliveries(state: .dead, destination: nil, afterID: 0, limit: 1_000).map(\.id)
@@ -98,16 +94,10 @@ struct SpoolCountRandomTests {
             }
             return "retry dead letters"
         case 8:
-            let selection: PurgeSelection =
-                Bool.random(using: &random)
-                ? .deadLetters(destination: Bool.random(using: &random) ? destination : nil, createdBefore: nil)
-                : .quarantined(receivedBefore: nil)
-            _ = try spool.purge(selection, asOf: now, batchSize: Int.random(in: 1...4, using: &random))
+            try RandomSpoolTraffic.purge(spool, destination: destination, now: now, random: &random)
             return "purge"
         case 9:
-            // A short window, so some events are done and old enough.
-            let policy = RetentionPolicy(dedupWindow: 100, rawRetention: 50, batchSize: Int.random(in: 1...5, using: &random))
-            _ = try spool.prune(now: now, policy: policy)
+            try RandomSpoolTraffic.prune(spool, now: now, random: &random)
             return "prune"
         case 10:
             // A restart: deliveries left inflight go back to pending.
