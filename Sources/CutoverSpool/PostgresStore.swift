@@ -209,18 +209,19 @@ struct PostgresStore {
     static let claimSQL = claimSQL(withRequestBody: false)
     private static let claimWithRequestBodySQL = claimSQL(withRequestBody: true)
 
-    /// The claim's plan reads a few rows by index, whatever the tables' sizes when it was made. A
-    /// generic plan costed while the tables were small (a new spool's first seconds, when the plan
-    /// cache settles) seq-scanned events and deliveries and hash-joined them: 1.5 ms a claim at 10k
-    /// events and growing with the spool until the next re-preparation, 45 % of the server's time.
-    /// Planning anew on every call cost 0.4 ms a claim. Set for the rest of the caller's transaction,
-    /// of which the claim is the last statement.
-    static let claimPlanSettings = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+    /// The plans of the claim and of a turn's outcomes read a few rows by index, whatever the
+    /// tables' sizes when they were made. The claim's generic plan costed while the tables were small
+    /// (a new spool's first seconds, when the plan cache settles) seq-scanned events and deliveries
+    /// and hash-joined them: 1.5 ms a claim at 10k events and growing with the spool until the next
+    /// re-preparation, 45 % of the server's time. Planning anew on every call cost 0.4 ms a claim.
+    /// Set before those statements, for the rest of the transaction; every statement that follows
+    /// them in a delivery turn reads by key anyway.
+    static let byIndexPlanSettings = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
 
-    /// Inside the caller's transaction, as its last statement.
+    /// Inside the caller's transaction.
     func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(PostgresError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
-        try connection.execute(Self.claimPlanSettings, "plan the claim by index")
+        try connection.execute(Self.byIndexPlanSettings, "plan the claim by index")
         let result = try connection.query(
             withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL,
             [.text(destination), .double(now), .int64(Int64(limit)), .text(instanceID), .double(leaseSeconds)],
@@ -324,8 +325,7 @@ struct PostgresStore {
             columns.latencies.append(outcome.response?.latencyMilliseconds)
             columns.bodies.append(outcome.response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : $0 })
         }
-        // The join with the outcomes is planned by index too (see `claimPlanSettings`).
-        try connection.execute(Self.claimPlanSettings, "plan the outcomes by index")
+        try connection.execute(Self.byIndexPlanSettings, "plan the outcomes by index")
         let recorded = try connection.query(
             Self.recordClaimedOutcomes,
             [

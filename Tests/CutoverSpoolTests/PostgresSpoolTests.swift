@@ -243,7 +243,7 @@ struct PostgresSpoolTests {
             let plan = try connection.query("EXPLAIN EXECUTE claim('primary', 1e12, 8, 'one', 60)", [], "explain the claim")
             return try (0..<plan.count).map { row throws(PostgresError) in try plan.string(row, 0) }.joined(separator: "\n")
         }
-        let plan = try genericPlan(PostgresStore.claimPlanSettings)
+        let plan = try genericPlan(PostgresStore.byIndexPlanSettings)
         #expect(!plan.contains("Seq Scan") && !plan.contains("Hash Join"), "\(plan)")
         #expect(plan.contains("Index Scan on deliveries_pkey") && plan.contains("Index Scan using events_pkey"), "\(plan)")
         let unguided = try genericPlan(nil)
