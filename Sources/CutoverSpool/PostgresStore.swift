@@ -264,9 +264,10 @@ struct PostgresStore {
     /// another instance took them over after the lease lapsed: `skipped`, not failing the others),
     /// and the comparisons the outcomes settled.
     func applyOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> DeliveryTurn {
-        let recordedWithTheirClaims = try applyClaimedOutcomes(outcomes, now: now)
+        // Taken out as they are reported: a delivery named twice counts as recorded once.
+        var recordedWithTheirClaims = try applyClaimedOutcomes(outcomes, now: now)
         return try DeliveryTurn.recording(outcomes) { outcome throws(PostgresError) in
-            if outcome.claim != nil { return recordedWithTheirClaims.contains(outcome.deliveryID) }
+            if outcome.claim != nil { return recordedWithTheirClaims.remove(outcome.deliveryID) != nil }
             let (state, next, error, status) = outcome.recorded
             return try applyAttempt(
                 id: outcome.deliveryID, state: state, nextAttemptAt: next, error: error, status: status, response: outcome.response,

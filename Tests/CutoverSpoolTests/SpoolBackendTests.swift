@@ -124,6 +124,36 @@ struct SpoolBackendTests {
         }
     }
 
+    /// Several outcomes in one turn, one delivery named twice: each recorded once, in one attempt,
+    /// the repeat reported as skipped (PostgreSQL records them all in one statement).
+    @Test(arguments: SpoolKind.allCases)
+    func aTurnsOutcomesAreEachRecordedOnceEvenWhenOneRepeats(kind: SpoolKind) throws {
+        try withSpool(kind) { spool in
+            _ = try spool.ingest([request([event("t1", contact: "A"), event("t2", contact: "B"), event("t3", contact: "C")], at: 100)])
+            let claimed = try spool.claim(destination: "primary", now: 100, limit: 10)
+            #expect(claimed.map(\.eventID) == ["t1", "t2", "t3"])
+            let turn = try spool.recordAndClaim(
+                [
+                    DeliveryResult(for: claimed[0], result: .delivered(status: 200)),
+                    DeliveryResult(for: claimed[1], result: .retry(at: 500, error: "503", status: 503)),
+                    DeliveryResult(for: claimed[0], result: .dead(error: "410", status: 410)),
+                    DeliveryResult(for: claimed[2], result: .dead(error: "410", status: 410)),
+                ], destination: "primary", now: 101, limit: 10)
+            #expect(turn.skipped == [claimed[0].id], "the repeat of an outcome already recorded")
+            #expect(try spool.delivery(id: claimed[0].id)?.state == .delivered)
+            #expect(try spool.delivery(id: claimed[1].id)?.state == .pending)
+            #expect(try spool.delivery(id: claimed[2].id)?.state == .dead)
+            for delivery in claimed { #expect(try spool.attempts(deliveryID: delivery.id).count == 1) }
+            #expect(try spool.stats().deliveries["primary"] == {
+                var counts = SpoolStats.DeliveryCounts()
+                counts.delivered = 1
+                counts.pending = 1
+                counts.dead = 1
+                return counts
+            }())
+        }
+    }
+
     @Test(arguments: SpoolKind.allCases)
     func nextDueTimeIsTheEarliestHeadOfAContactQueue(kind: SpoolKind) throws {
         try withSpool(kind) { spool in
