@@ -36,6 +36,10 @@ struct PostgresCountTests {
             // Read by either instance: the counts live in the database, not in an instance.
             let stats = try instances.randomElement(using: &random)!.stats(now: now)
             #expect(try Counted(stats) == Counted(counting: tables), "after step \(step) (\(name)), seed \(seed)")
+            let listed = try tables.query("SELECT DISTINCT destination FROM deliveries ORDER BY 1", [], "list destinations")
+            #expect(
+                try instances[0].destinations() == (0..<listed.count).map { row throws(PostgresError) in try listed.string(row, 0) },
+                "destinations after step \(step) (\(name)), seed \(seed)")
         }
         let folded = try tables.query(
             "SELECT (SELECT count(*) FROM delivery_count_changes) + (SELECT count(*) FROM row_count_changes)", [], "count changes")
