@@ -1,3 +1,4 @@
+import CutoverPostgres
 import Testing
 
 @testable import CutoverSpool
@@ -28,6 +29,25 @@ struct TableCounts: Sendable, Equatable {
             }
             return counts
         }
+    }
+
+    /// The same counts of a PostgreSQL spool's tables.
+    init(counting tables: PostgresConnection) throws {
+        let deliveries = try tables.query("SELECT destination, state, count(*) FROM deliveries GROUP BY destination, state", [], "count deliveries")
+        for row in 0..<deliveries.count {
+            let state = DeliveryState(rawValue: try deliveries.string(row, 1))!
+            self.deliveries[try deliveries.string(row, 0), default: SpoolStats.DeliveryCounts()][state] = try deliveries.int(row, 2)
+        }
+        let totals = try tables.query(
+            """
+            SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM requests WHERE status = 'quarantined'),
+                   (SELECT count(*) FROM events)
+            """, [], "count requests and events")
+        requests = try totals.int(0, 0)
+        quarantined = try totals.int(0, 1)
+        events = try totals.int(0, 2)
+        let listed = try tables.query("SELECT DISTINCT destination FROM deliveries ORDER BY 1", [], "list destinations")
+        destinations = try (0..<listed.count).map { row throws(PostgresError) in try listed.string(row, 0) }
     }
 
     init(_ stats: SpoolStats, destinations: [String]) {
