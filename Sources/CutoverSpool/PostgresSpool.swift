@@ -261,7 +261,7 @@ package final class PostgresSpool: SpoolBackend {
     package func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(SpoolError) -> [ClaimedDelivery] {
         try closedCheck("claim")
         let claimed = try shared { store throws(PostgresError) in
-            try store.transaction("claim") { () throws(PostgresError) in
+            try store.transaction("claim", planByIndex: true) { () throws(PostgresError) in
                 try store.claim(destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
             }
         }
@@ -276,7 +276,7 @@ package final class PostgresSpool: SpoolBackend {
         // Recorded or not, the caller is done with them.
         defer { letGo(outcomes.lazy.map(\.deliveryID)) }
         return try shared { store throws(PostgresError) in
-            try store.transaction("record outcomes") { () throws(PostgresError) in try store.applyOutcomes(outcomes, now: now).skipped }
+            try store.transaction("record outcomes", planByIndex: true) { () throws(PostgresError) in try store.applyOutcomes(outcomes, now: now).skipped }
         }
     }
 
@@ -286,7 +286,9 @@ package final class PostgresSpool: SpoolBackend {
         try closedCheck("record outcomes and claim")
         let result = Result { () throws(SpoolError) -> DeliveryTurn in
             try shared { store throws(PostgresError) in
-                try store.transaction("record outcomes and claim", deferredSync: !options.fsyncDeliveryTurns) { () throws(PostgresError) in
+                try store.transaction(
+                    "record outcomes and claim", deferredSync: !options.fsyncDeliveryTurns, planByIndex: true
+                ) { () throws(PostgresError) in
                     try store.recordAndClaim(
                         outcomes, releasing: releasing, destination: destination, now: now, limit: limit, withRequestBody: withRequestBody)
                 }

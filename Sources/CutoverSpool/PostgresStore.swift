@@ -18,9 +18,16 @@ struct PostgresStore {
     /// Runs `body` in one transaction: COMMIT (durable: `synchronous_commit = on`) or ROLLBACK.
     /// `deferredSync`: the COMMIT does not wait for the WAL flush (`SET LOCAL synchronous_commit =
     /// off`): visible at once, durable within a few WAL-writer rounds; a server crash before that
-    /// loses this transaction whole, nothing else.
-    func transaction<T>(_ operation: String, deferredSync: Bool = false, _ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
-        try connection.execute(deferredSync ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN", "begin: \(operation)")
+    /// loses this transaction whole, nothing else. `planByIndex`: `byIndexPlanSettings` hold for the
+    /// whole transaction (the delivery transactions: claims and outcomes). Both are sent with BEGIN,
+    /// no round trip of their own.
+    func transaction<T>(
+        _ operation: String, deferredSync: Bool = false, planByIndex: Bool = false, _ body: () throws(PostgresError) -> T
+    ) throws(PostgresError) -> T {
+        var begin = "BEGIN"
+        if deferredSync { begin += "; SET LOCAL synchronous_commit = off" }
+        if planByIndex { begin += "; " + Self.byIndexPlanSettings }
+        try connection.execute(begin, "begin: \(operation)")
         do throws(PostgresError) {
             let value = try body()
             try connection.execute("COMMIT", "commit: \(operation)")
@@ -214,14 +221,13 @@ struct PostgresStore {
     /// (a new spool's first seconds, when the plan cache settles) seq-scanned events and deliveries
     /// and hash-joined them: 1.5 ms a claim at 10k events and growing with the spool until the next
     /// re-preparation, 45 % of the server's time. Planning anew on every call cost 0.4 ms a claim.
-    /// Set before those statements, for the rest of the transaction; every statement that follows
-    /// them in a delivery turn reads by key anyway.
+    /// Set for the whole of each delivery transaction (`transaction(planByIndex:)`); every other
+    /// statement in one reads by key anyway.
     static let byIndexPlanSettings = "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
 
-    /// Inside the caller's transaction.
+    /// Inside the caller's transaction, begun with `planByIndex`.
     func claim(destination: String, now: Double, limit: Int, withRequestBody: Bool) throws(PostgresError) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
-        try connection.execute(Self.byIndexPlanSettings, "plan the claim by index")
         let result = try connection.query(
             withRequestBody ? Self.claimWithRequestBodySQL : Self.claimSQL,
             [.text(destination), .double(now), .int64(Int64(limit)), .text(instanceID), .double(leaseSeconds)],
@@ -300,7 +306,8 @@ struct PostgresStore {
         RETURNING delivery_id, attempt
         """
 
-    /// Records the outcomes that carry their claim (see `recordClaimedOutcomes`); the ids recorded.
+    /// Records the outcomes that carry their claim (see `recordClaimedOutcomes`), inside the caller's
+    /// transaction, begun with `planByIndex`; the ids recorded.
     /// A delivery named twice is recorded once, by its first outcome, as one statement each did.
     private func applyClaimedOutcomes(_ outcomes: [DeliveryResult], now: Double) throws(PostgresError) -> Set<Int64> {
         var seen = Set<Int64>()
@@ -326,7 +333,6 @@ struct PostgresStore {
             columns.latencies.append(outcome.response?.latencyMilliseconds)
             columns.bodies.append(outcome.response.map(\.bodyPrefix).flatMap { $0.isEmpty ? nil : $0 })
         }
-        try connection.execute(Self.byIndexPlanSettings, "plan the outcomes by index")
         let recorded = try connection.query(
             Self.recordClaimedOutcomes,
             [
