@@ -173,7 +173,7 @@ private struct ParserState {
             guard pos < end else { throw fail(.unexpectedEnd) }
             guard at(pos) == UInt8(ascii: "\"") else { throw fail(.unexpectedByte(at(pos))) }
             let keyStart = pos
-            let key = try parseString()
+            let key = try parseString(interning: true)
             if strict { try checkUnique(key, in: object, seen: &seen, at: keyStart) }
             skipWhitespace()
             guard pos < end else { throw fail(.unexpectedEnd) }
@@ -289,8 +289,10 @@ private struct ParserState {
 
     @inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
-    /// Parses a string starting at the opening quote.
-    mutating func parseString() throws(JSONParseError) -> String {
+    /// Parses a string starting at the opening quote. `interning` (object keys): a key of the
+    /// webhook vocabulary too long to be stored inline in a `String` (over 15 bytes) comes back as
+    /// the shared literal, so the `display_phone_number` of every message allocates no string.
+    mutating func parseString(interning: Bool = false) throws(JSONParseError) -> String {
         pos += 1  // opening quote
         let start = pos
         var high: UInt8 = 0
@@ -299,6 +301,7 @@ private struct ParserState {
             if b == UInt8(ascii: "\"") {
                 let run = UnsafeBufferPointer(start: base.unsafelyUnwrapped + start, count: pos - start)
                 pos += 1
+                if interning, let known = LongKeys.match(run) { return known }
                 if high < 0x80 { return String(decoding: run, as: UTF8.self) }
                 guard let s = String(validating: run, as: UTF8.self) else { throw fail(.invalidUTF8, at: start) }
                 return s
@@ -399,5 +402,27 @@ private struct ParserState {
             scratch.append(UInt8(0x80 | ((s >> 6) & 0x3F)))
             scratch.append(UInt8(0x80 | (s & 0x3F)))
         }
+    }
+}
+
+/// The long keys of Meta's webhooks and of Cutover's canonical events that arrive in nearly every
+/// body; their literals are immortal, so handing one out costs neither an allocation nor a retain.
+private enum LongKeys {
+    static let all: [String] = [
+        "display_phone_number", "messaging_product", "recipient_user_id", "product_retailer_id",
+        "identity_key_hash", "expiration_timestamp", "pricing_category", "biz_opaque_callback_data",
+        "from_parent_user_id", "parent_recipient_user_id", "message_template_id", "message_template_name",
+        "message_template_language", "created_timestamp", "owner_business_id",
+    ]
+    /// Only strings too long for the inline form: shorter ones never allocate anyway.
+    static let minimumLength = 16
+
+    static func match(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.count >= minimumLength else { return nil }
+        for key in all where key.utf8.count == bytes.count {
+            let equal = key.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(bytes) } ?? false
+            if equal { return key }
+        }
+        return nil
     }
 }

@@ -22,6 +22,20 @@ import Testing
         #expect(v["z"] == .number("1"))
     }
 
+    /// Long keys of the webhook vocabulary come back as shared literals; a key of the same length
+    /// that differs, an escaped spelling of one and a long value are read as written.
+    @Test func longVocabularyKeysReadTheSameAsAnyOther() throws {
+        let v = try JSONValue.parse(
+            #"{"display_phone_number":"1","display_phone_numbex":"2","messaging_\u0070roduct":"3","v":"display_phone_number","product_retailer_id_":"4"}"#)
+        #expect(v.objectValue?.keys == ["display_phone_number", "display_phone_numbex", "messaging_product", "v", "product_retailer_id_"])
+        #expect(v["display_phone_number"] == .string("1"))
+        #expect(v["display_phone_numbex"] == .string("2"))
+        #expect(v["messaging_product"] == .string("3"))
+        #expect(v["v"] == .string("display_phone_number"))
+        #expect(v["product_retailer_id_"] == .string("4"))
+        #expect(v.serialized() == Array(#"{"display_phone_number":"1","display_phone_numbex":"2","messaging_product":"3","v":"display_phone_number","product_retailer_id_":"4"}"#.utf8))
+    }
+
     @Test func decodesEscapesAndSurrogatePairs() throws {
         let v = try JSONValue.parse(#"["a\/b","\"\\\b\f\n\r\t","\u00e9\u65E5","\ud83d\ude00","\u0000x","caf\u00e9 d\u00E9j\u00e0"]"#)
         #expect(v == .array([.string("a/b"), .string("\"\\\u{08}\u{0C}\n\r\t"), .string("é日"), .string("😀"), .string("\u{0}x"), .string("café déjà")]))
