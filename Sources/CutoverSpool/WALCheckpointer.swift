@@ -17,7 +17,10 @@ final class WALCheckpointer: Sendable {
 
     /// nil once closed: the next round finds it so and schedules no more.
     private let connection: Locked<SQLiteDatabase?>
-    private let queue = DispatchQueue(label: "cutover.spool.checkpoint")
+    /// Background QoS (nice 10 on Linux): a round copies a few hundred frames and fsyncs the
+    /// database in one burst of CPU, and nothing but the WAL's length waits for it; at nice 0 the
+    /// burst shares the core with the threads answering requests, which then wait behind it.
+    private let queue = DispatchQueue(label: "cutover.spool.checkpoint", qos: .background)
 
     /// `path` must already be a WAL database (the writer opened it first).
     init(path: String, busyTimeoutMilliseconds: Int32) throws(SpoolError) {
