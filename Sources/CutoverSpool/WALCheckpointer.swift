@@ -17,9 +17,10 @@ final class WALCheckpointer: Sendable {
 
     /// nil once closed: the next round finds it so and schedules no more.
     private let connection: Locked<SQLiteDatabase?>
-    /// Background QoS (nice 10 on Linux): a round copies a few hundred frames and fsyncs the
-    /// database in one burst of CPU, and nothing but the WAL's length waits for it; at nice 0 the
-    /// burst shares the core with the threads answering requests, which then wait behind it.
+    /// Background QoS (nice 10 on Linux): a round copies the frames committed since the last one
+    /// (about a thousand at 2000 requests/s, some 5 ms of CPU in one burst) and fsyncs the database,
+    /// and nothing but the WAL's length waits for it; at nice 0 the burst shared the core at par
+    /// with the threads answering requests, which then waited behind it.
     private let queue = DispatchQueue(label: "cutover.spool.checkpoint", qos: .background)
 
     /// `path` must already be a WAL database (the writer opened it first).
