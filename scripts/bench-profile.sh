@@ -6,10 +6,15 @@
 # cause (the user frames under each switch). A profile, not a timing: shares are what to read.
 #   BENCH_EVENTS   distinct events profiled (default 10000), after a warm-up of 200
 #   BENCH_BINARY   the cutover to profile (default .build/release/cutover)
+#   BENCH_RATE     events per second, paced (scripts/bench-latency's client); default 0: unpaced.
+#                  At a paced rate each batch is smaller, so an event costs more: see where.
+#   BENCH_PROFILE_KEEP  a directory to keep the samples in (cpu.txt, switches.txt: perf script text)
+#   BENCH_PROFILE_ENV   NAME=VALUE set in cutover's environment (for a trial build's switches)
 source "$(dirname "$0")/bench-common.sh"
 
 BINARY=${BENCH_BINARY:-$CUTOVER_RELEASE_BINARY}
 EVENTS=${BENCH_EVENTS:-10000}
+RATE=${BENCH_RATE:-0}
 SECRET=bench-secret
 command -v perf >/dev/null || { echo "bench-profile needs perf (linux-perf)" >&2; exit 1; }
 
@@ -17,7 +22,7 @@ build_c paced-client scripts/bench-latency/paced-client.c
 signed_bodies "$work/warm.tsv" 200 "W$$" "$SECRET"
 start_nginx sink
 port=$(free_port)
-bench_spawn "$work/cutover.log" "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
+bench_spawn "$work/cutover.log" env ${BENCH_PROFILE_ENV:-BENCH=1} "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
     --forward "http://127.0.0.1:$nginx_port/hook" --format cloud
 pid=$spawned
 wait_port "$port" "$pid"
@@ -32,7 +37,11 @@ profile_run() {
     local perf_pid=$!
     sleep 0.5  # perf attaches to every thread before the first request
     cpu0=$(cpu_microseconds "$pid"); cs0=$(context_switches "$pid")
-    bench_client "$work/paced-client" "$port" 0 "$EVENTS" 64 "$work/bodies.tsv" > "$work/client.out"
+    if [ "$RATE" -gt 0 ]; then
+        bench_client "$work/paced-client" "$port" "$RATE" $(( (EVENTS + RATE - 1) / RATE )) 64 "$work/bodies.tsv" > "$work/client.out"
+    else
+        bench_client "$work/paced-client" "$port" 0 "$EVENTS" 64 "$work/bodies.tsv" > "$work/client.out"
+    fi
     wait_delivered $((before + EVENTS)) "$port"
     cpu=$(( $(cpu_microseconds "$pid") - cpu0 )); switches=$(( $(context_switches "$pid") - cs0 ))
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
@@ -43,7 +52,8 @@ wait_delivered 200 "$port"
 
 profile_run C "$work/cpu.data" -F 2999
 perf script -i "$work/cpu.data" > "$work/cpu.txt" 2>/dev/null
-echo "CPU by stage: $EVENTS distinct events, each delivered ($BINARY, $(per "$cpu" "$EVENTS") us of CPU per event while sampled)"
+pace=","; [ "$RATE" -gt 0 ] && pace=" at $RATE/s, paced,"
+echo "CPU by stage: $EVENTS distinct events$pace each delivered ($BINARY, $(per "$cpu" "$EVENTS") us of CPU per event while sampled)"
 python3 scripts/bench-profile/stages.py "$work/cpu.txt" "$EVENTS" "$cpu"
 
 profile_run S "$work/switches.data" -e sched:sched_switch
@@ -51,3 +61,4 @@ perf script -i "$work/switches.data" > "$work/switches.txt" 2>/dev/null
 echo
 echo "context switches: $(per "$switches" "$EVENTS") per event (from /proc); by what the switching thread was doing:"
 python3 scripts/bench-profile/switches.py "$work/switches.txt" "$EVENTS"
+[ -z "${BENCH_PROFILE_KEEP:-}" ] || { mkdir -p "$BENCH_PROFILE_KEEP" && cp "$work/cpu.txt" "$work/switches.txt" "$BENCH_PROFILE_KEEP/"; }
