@@ -22,7 +22,7 @@ build_c paced-client scripts/bench-latency/paced-client.c
 signed_bodies "$work/warm.tsv" 200 "W$$" "$SECRET"
 start_nginx sink
 port=$(free_port)
-bench_spawn "$work/cutover.log" env ${BENCH_PROFILE_ENV:-BENCH=1} "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
+bench_spawn "$work/cutover.log" env ${BENCH_PROFILE_ENV:-} "$BINARY" serve --listen "127.0.0.1:$port" --spool "$work/spool" --app-secret "$SECRET" \
     --forward "http://127.0.0.1:$nginx_port/hook" --format cloud
 pid=$spawned
 wait_port "$port" "$pid"
@@ -37,11 +37,10 @@ profile_run() {
     local perf_pid=$!
     sleep 0.5  # perf attaches to every thread before the first request
     cpu0=$(cpu_microseconds "$pid"); cs0=$(context_switches "$pid")
-    if [ "$RATE" -gt 0 ]; then
-        bench_client "$work/paced-client" "$port" "$RATE" $(( (EVENTS + RATE - 1) / RATE )) 64 "$work/bodies.tsv" > "$work/client.out"
-    else
-        bench_client "$work/paced-client" "$port" 0 "$EVENTS" 64 "$work/bodies.tsv" > "$work/client.out"
-    fi
+    # Unpaced, the client's fourth argument counts requests; paced, seconds.
+    local amount=$EVENTS
+    [ "$RATE" -eq 0 ] || amount=$(( (EVENTS + RATE - 1) / RATE ))
+    bench_client "$work/paced-client" "$port" "$RATE" "$amount" 64 "$work/bodies.tsv" > "$work/client.out"
     wait_delivered $((before + EVENTS)) "$port"
     cpu=$(( $(cpu_microseconds "$pid") - cpu0 )); switches=$(( $(context_switches "$pid") - cs0 ))
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
