@@ -184,6 +184,9 @@ extension Constraint where Value == [Int] {
 extension Constraint where Value == Double {
     package static let positive = Self(text: "greater than 0") { $0 > 0 }
     package static let nonNegative = Self(text: "0 or more") { $0 >= 0 }
+    package static func between(_ minimum: Double, _ maximum: Double) -> Self {
+        Self(text: "between \(minimum) and \(maximum)") { (minimum...maximum).contains($0) }
+    }
 }
 
 extension Constraint where Value == String {

@@ -367,6 +367,7 @@ package struct CutoverConfig: ConfigSection {
         package var dnsMaxLookups = 8
         package var responseBodyKeepBytes = 512
         package var decodedEventsKept = 8_192
+        package var turnSpacingSeconds = 0.005
 
         package enum Ordering: String, Sendable, Equatable, ConfigEnumeration {
             case perContact = "per_contact"
@@ -395,6 +396,9 @@ package struct CutoverConfig: ConfigSection {
             .value(
                 "decoded_events_kept", \.decodedEventsKept, .atLeast(0), reload: .restart,
                 doc: "events kept decoded in memory after their commit (a few KB each), so their deliveries render without parsing the stored payload again; 0: none"),
+            .value(
+                "turn_spacing_seconds", \.turnSpacingSeconds, .between(0, 1), reload: .restart,
+                doc: "a destination's spool turns (record outcomes, claim the next) start at least this far apart, so one transaction covers what came meanwhile; 0: a turn per outcome when idle"),
         ]
     }
 

@@ -24,7 +24,10 @@ package struct DeliveryEnvironment: Sendable {
 /// The spool is written in turns: one transaction records every outcome decided since the last
 /// turn and claims the next deliveries (`Spool.recordAndClaim`). A worker claims up to
 /// `claimWindow` ahead of what it sends, so sending goes on from the claimed ones while outcomes
-/// pile up for the next turn: under load a turn covers many deliveries, idle it covers one.
+/// pile up for the next turn: under load a turn covers many deliveries. Turns start at least
+/// `turnSpacing` apart, so at a moderate rate, where each outcome and each commit's poke would
+/// otherwise cost a transaction of its own, one turn covers what arrived meanwhile (at 1000
+/// events/s, 5 ms took the bookkeeping from 144 to 68 µs of CPU per event).
 package final class DeliveryWorker: @unchecked Sendable {
     // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
     package let destination: RelaySettings.DestinationSettings
@@ -55,10 +58,15 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// Outcomes decided but not yet written to the spool, and whether a turn is queued.
     private var unrecorded: [DeliveryResult] = []
     private var turnQueued = false
+    /// Uptime nanoseconds at which the last turn started, and the least time between two starts.
+    private var lastTurnStartedAt: UInt64 = 0
+    private let turnSpacingNanoseconds: UInt64
     /// Claimed but unrecorded deliveries at most: ready + sending + unrecorded.
     private let claimWindow: Int
     /// Test hook: called on the worker's queue after each batch of outcomes is written.
     var onBatchRecorded: (@Sendable ([DeliveryResult]) -> Void)?
+    /// Test hook: called on the worker's queue as each turn starts, with its uptime nanoseconds.
+    var onTurnStarted: (@Sendable (UInt64) -> Void)?
     /// Set while a pump is queued, so a burst of accepted requests costs one spool query, not one each.
     private let pumpQueued = Atomic<Bool>(false)
     /// The first bytes of each response body stored with its attempt (`delivery.response_body_keep_bytes`).
@@ -73,8 +81,10 @@ package final class DeliveryWorker: @unchecked Sendable {
         destination: RelaySettings.DestinationSettings, spool: any SpoolBackend, client: HTTPClient, tls: TLSContext? = nil,
         policy: RetryPolicy,
         breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment(),
-        responseBodyKeepBytes: Int = 0, decodedEvents: DecodedEventCache? = nil
+        responseBodyKeepBytes: Int = 0, decodedEvents: DecodedEventCache? = nil, turnSpacing: Duration = .zero
     ) {
+        let (seconds, attoseconds) = turnSpacing.components
+        turnSpacingNanoseconds = turnSpacing > .zero ? UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000) : 0
         self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
         // Only the rendered formats parse the stored payload.
         self.decodedEvents = destination.format == .onprem || destination.format == .cloud ? decodedEvents : nil
@@ -149,17 +159,25 @@ package final class DeliveryWorker: @unchecked Sendable {
         if ready.count < destination.concurrency || !unrecorded.isEmpty { queueTurn() }
     }
 
-    /// Queues a turn behind the completions already queued, so their outcomes join it.
+    /// Queues a turn behind the completions already queued, so their outcomes join it; within
+    /// `turnSpacing` of the last turn's start, at the end of that spacing (stopping: at once).
     private func queueTurn() {
         guard !turnQueued else { return }
         turnQueued = true
-        queue.async { [self] in turn() }
+        let earliest = lastTurnStartedAt + turnSpacingNanoseconds
+        if stopped || earliest <= DispatchTime.now().uptimeNanoseconds {
+            queue.async { [self] in turn() }
+        } else {
+            queue.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: earliest)) { [self] in turn() }
+        }
     }
 
     /// One spool transaction: record what was decided, give back what will not be sent (stopping,
     /// or the circuit opened), claim what fits the window.
     private func turn() {
         turnQueued = false
+        lastTurnStartedAt = DispatchTime.now().uptimeNanoseconds
+        onTurnStarted?(lastTurnStartedAt)
         let now = environment.now()
         var outcomes = unrecorded
         unrecorded.removeAll(keepingCapacity: true)

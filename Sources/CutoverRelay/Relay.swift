@@ -242,7 +242,7 @@ package final class Relay: Sendable {
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
             metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes,
-            decodedEvents: decodedEvents
+            decodedEvents: decodedEvents, turnSpacing: .seconds(settings.delivery.turnSpacingSeconds)
         )
         }
     }

@@ -25,9 +25,11 @@ struct DeliveryBatchTests {
         var received: [ReceivedRequest]
         var batches: [[DeliveryResult]]
         var spool: SpoolStats
+        /// Uptime nanoseconds at which each turn started, up to the last outcome's record.
+        var turnStarts: [UInt64]
     }
 
-    private func drain(concurrency: Int) throws -> Drained {
+    private func drain(concurrency: Int, turnSpacing: Duration = .zero) throws -> Drained {
         let downstream = try Downstream()
         let directory = try TemporaryDirectory(prefix: "cutover-batches")
         defer { withExtendedLifetime((downstream, directory)) {} }
@@ -53,7 +55,9 @@ struct DeliveryBatchTests {
             destination: destination, spool: spool, client: HTTPClient(loops: DispatchEventLoop.makeGroup(count: 1)),
             policy: RetryPolicy(initialDelay: 1, maxDelay: 60, horizon: 3600),
             breaker: CircuitBreaker(failureThreshold: 1000, openDuration: 1, maxOpenDuration: 1),
-            metrics: RelayMetrics(), logger: Logger(label: "test"))
+            metrics: RelayMetrics(), logger: Logger(label: "test"), turnSpacing: turnSpacing)
+        let turnStarts = Locked<[UInt64]>([])
+        worker.onTurnStarted = { startedAt in turnStarts.withLock { $0.append(startedAt) } }
         let batches = Locked<[[DeliveryResult]]>([])
         let allRecorded = DispatchSemaphore(value: 0)
         worker.onBatchRecorded = { batch in
@@ -65,17 +69,41 @@ struct DeliveryBatchTests {
         }
         worker.poke()
         try #require(allRecorded.wait(timeout: .now() + 120) == .success, "every outcome was recorded")
+        // Stopping turns at once, whatever the spacing.
+        let startsBeforeStop = turnStarts.withLock { $0 }
         let stopped = DispatchSemaphore(value: 0)
         worker.stop { stopped.signal() }
         try #require(stopped.wait(timeout: .now() + 30) == .success, "the worker stopped")
         let received = try #require(downstream.waitForRequests(Self.events))
-        return Drained(received: received, batches: batches.withLock { $0 }, spool: try spool.stats())
+        return Drained(received: received, batches: batches.withLock { $0 }, spool: try spool.stats(), turnStarts: startsBeforeStop)
     }
 
     @Test func aBacklogIsDeliveredInOrderPerContactOverKeptAliveConnectionsInBatches() throws {
         let concurrency = 16
         let drained = try drain(concurrency: concurrency)
 
+        try expectDeliveredOnceInContactOrder(drained)
+        // Connections opened for 1000 deliveries: at most one per concurrent request, all reused.
+        let connections = Set(drained.received.map(\.peer))
+        #expect(!connections.contains(""))
+        #expect(connections.count <= concurrency, "\(connections.count) connections for \(Self.events) deliveries")
+
+        // One turn per delivery would be 1000 batches; a turn takes what came back meanwhile.
+        #expect(drained.batches.count < Self.events / 2, "\(drained.batches.count) turns")
+    }
+
+    @Test func turnsStartAtLeastTheSpacingApart() throws {
+        let spacingNanoseconds: UInt64 = 20_000_000
+        let drained = try drain(concurrency: 16, turnSpacing: .nanoseconds(Int64(spacingNanoseconds)))
+
+        try expectDeliveredOnceInContactOrder(drained)
+        let gaps = zip(drained.turnStarts.dropFirst(), drained.turnStarts).map { later, earlier in later - earlier }
+        #expect(gaps.count >= 2, "\(drained.turnStarts.count) turns")
+        let shortest = try #require(gaps.min())
+        #expect(shortest >= spacingNanoseconds, "turns \(Double(shortest) / 1e6) ms apart at the closest")
+    }
+
+    private func expectDeliveredOnceInContactOrder(_ drained: Drained) throws {
         #expect(drained.spool.deliveries["d"]?.delivered == Self.events)
         #expect(drained.received.count == Self.events, "each delivered once")
         // Arrival order per contact: the raw body carries nothing, the event id's number does.
@@ -85,13 +113,5 @@ struct DeliveryBatchTests {
             byContact[n % Self.contacts, default: []].append(n)
         }
         for (contact, numbers) in byContact { #expect(numbers == numbers.sorted(), "contact \(contact) in arrival order") }
-
-        // Connections opened for 1000 deliveries: at most one per concurrent request, all reused.
-        let connections = Set(drained.received.map(\.peer))
-        #expect(!connections.contains(""))
-        #expect(connections.count <= concurrency, "\(connections.count) connections for \(Self.events) deliveries")
-
-        // One turn per delivery would be 1000 batches; a turn takes what came back meanwhile.
-        #expect(drained.batches.count < Self.events / 2, "\(drained.batches.count) turns")
     }
 }
