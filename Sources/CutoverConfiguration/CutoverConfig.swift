@@ -10,6 +10,7 @@ package struct CutoverConfig: ConfigSection {
     package var listen = ListenAddress.address(HostAndPort(host: "127.0.0.1", port: 8080))
     package var spool = SpoolLocation.defaults
     package var spoolMaxBatch = 64
+    package var spoolCommitLingerSeconds = 0.0005
     package var spoolDeliveryTurnSync = SpoolDeliveryTurnSync.deferred
     package var spoolRetention = Retention()
     package var spoolCommitTimeoutSeconds = 5.0
@@ -37,6 +38,9 @@ package struct CutoverConfig: ConfigSection {
         .value("listen", \.listen, flag: "--listen", reload: .restart, doc: "plain HTTP/1.1 and h2c listener; off when only tls listens"),
         .valueOrSection("spool", \.spool, flag: "--spool", reload: .restart, doc: "SQLite spool directory (raw requests, events, deliveries), or a PostgreSQL spool: a postgresql:// URL or {postgres: {...}}"),
         .value("spool_max_batch", \.spoolMaxBatch, .atLeast(1), reload: .restart, doc: "requests per spool transaction (group commit); 1 = one fsync each"),
+        .value(
+            "spool_commit_linger_seconds", \.spoolCommitLingerSeconds, .between(0, 0.1), reload: .restart,
+            doc: "while commits are frequent (the last ended within 4 lingers), a request arriving at an idle writer waits this long for others to share its fsync; after a quiet spell it is written at once; 0: never waits"),
         .value("spool_delivery_turn_sync", \.spoolDeliveryTurnSync, reload: .restart, doc: "deferred: a delivery turn (outcomes recorded, deliveries claimed) is durable with the next ingest commit, so a power loss may repeat the last moments' deliveries (at least once) | full: each turn fsyncs; every 200 is fsynced either way"),
         .section("spool_retention", \.spoolRetention, reload: .restart, doc: "how long finished work is kept; pending deliveries and dead letters never pruned"),
         .value("spool_commit_timeout_seconds", \.spoolCommitTimeoutSeconds, .positive, reload: .restart, doc: "a request not committed by then gets 503 (the sender retries; dedup absorbs a late commit)"),

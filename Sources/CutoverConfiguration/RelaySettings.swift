@@ -13,6 +13,7 @@ package struct RelaySettings: Sendable {
     package var listen: HostAndPort?
     package var spool: SpoolSettings
     package var spoolMaxBatch: Int
+    package var spoolCommitLinger: Duration
     package var spoolDeliveryTurnSync: CutoverConfig.SpoolDeliveryTurnSync
     package var spoolRetention: CutoverConfig.Retention
     package var spoolCommitTimeout: Duration
@@ -96,6 +97,7 @@ package struct RelaySettings: Sendable {
         listen = config.listen.address
         spool = try SpoolSettings(config.spool, environment: environment)
         spoolMaxBatch = config.spoolMaxBatch
+        spoolCommitLinger = .microseconds(Int((config.spoolCommitLingerSeconds * 1_000_000).rounded()))
         spoolDeliveryTurnSync = config.spoolDeliveryTurnSync
         spoolRetention = config.spoolRetention
         spoolCommitTimeout = .milliseconds(Int(config.spoolCommitTimeoutSeconds * 1000))

@@ -123,7 +123,7 @@ package final class Relay: Sendable {
         let spool = try SpoolOpening.open(
             settings.spool,
             options: SpoolOptions(
-                maxBatch: settings.spoolMaxBatch, commitTimeout: settings.spoolCommitTimeout,
+                maxBatch: settings.spoolMaxBatch, commitLinger: settings.spoolCommitLinger, commitTimeout: settings.spoolCommitTimeout,
                 check: settings.spoolCheck == .off ? .off : .quick, checkTimeout: settings.spoolCheckTimeout,
                 fsyncDeliveryTurns: settings.spoolDeliveryTurnSync == .full))
         if let sqlite = spool as? Spool {

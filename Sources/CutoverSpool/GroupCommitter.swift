@@ -15,8 +15,13 @@ protocol GroupCommitWriter: Sendable {
 /// The backend-neutral half of ingest: one serial writer takes every submitted request queued so far
 /// (up to `maxBatch`), has the backend write them in one transaction, and only then completes each.
 /// Requests submitted while a commit is in progress pile up and go together in the next one, so
-/// batches grow with load and a lone request is written at once. A submission whose commit takes
-/// longer than `commitTimeout` completes with `.timeout`; one still queued then is not written.
+/// batches grow with load and a lone request is written at once. At a moderate rate the writer is
+/// often idle when a request comes, so each commit would carry one or two: while commits are
+/// frequent (the last ended within 4 lingers), a request reaching an idle writer waits
+/// `commitLinger` for others to share its fsync (at 2000 events/s, 0.5 ms took 12–17 % off the CPU
+/// per event for about 0.5 ms more at p50 and p99); after a quiet spell it is written at once. A submission
+/// whose commit takes longer than `commitTimeout` completes with `.timeout`; one still queued then
+/// is not written.
 final class GroupCommitter: Sendable {
     private struct Submission: Sendable {
         let request: IncomingRequest
@@ -43,6 +48,12 @@ final class GroupCommitter: Sendable {
     private let maxBatch: Int
     private let commitTimeout: Duration?
     private let writerQueue: DispatchQueue
+    private let lingerNanoseconds: UInt64
+    /// Uptime nanoseconds at which the last commit (or failed write) ended; 0 before the first.
+    private let lastCommitEndedAt = Atomic<UInt64>(0)
+    /// Entered for each drain scheduled, left as it finds the queue empty: `close` waits on it, since
+    /// a lingering drain is not on `writerQueue` yet.
+    private let pendingDrains = DispatchGroup()
     /// Runs the timeout checks; an expired deadline only completes a submission still waiting.
     private let timeoutQueue = DispatchQueue(label: "cutover.spool.commit-timeouts", qos: .userInitiated)
     /// Uptime nanoseconds at which the batch being written started; 0 while the writer is idle.
@@ -56,6 +67,7 @@ final class GroupCommitter: Sendable {
     init(options: SpoolOptions, label: String = "cutover.spool.writer") {
         maxBatch = options.maxBatch
         commitTimeout = options.commitTimeout
+        lingerNanoseconds = UInt64(max(0, options.commitLinger.nanoseconds))
         writerQueue = DispatchQueue(label: label, qos: .userInitiated)
     }
 
@@ -98,7 +110,22 @@ final class GroupCommitter: Sendable {
             ticket.complete(.failure(.closed("submit request")))
             return
         }
-        if startWriter { writerQueue.async { self.drain(writer) } }
+        guard startWriter else { return }
+        pendingDrains.enter()
+        if let deadline = lingerDeadline() {
+            writerQueue.asyncAfter(deadline: deadline) { self.drain(writer) }
+        } else {
+            writerQueue.async { self.drain(writer) }
+        }
+    }
+
+    /// When an idle writer should start on a request submitted now: nil for at once.
+    private func lingerDeadline() -> DispatchTime? {
+        guard lingerNanoseconds > 0 else { return nil }
+        let lastEnded = lastCommitEndedAt.load(ordering: .relaxed)
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard lastEnded != 0, now &- lastEnded < 4 * lingerNanoseconds else { return nil }
+        return DispatchTime(uptimeNanoseconds: now + lingerNanoseconds)
     }
 
     /// Answers a submitted request with `error` without queueing it (the spool cannot take it).
@@ -138,6 +165,7 @@ final class GroupCommitter: Sendable {
     }
 
     private func drain(_ writer: some GroupCommitWriter) {
+        defer { pendingDrains.leave() }
         while true {
             let submissions = state.withLock { state -> [Submission] in
                 if state.queue.isEmpty {
@@ -162,6 +190,7 @@ final class GroupCommitter: Sendable {
             batchStartObserver.withLock { $0 }?()
             let result = writer.writeBatch(requests, carriedDuplicates: carried)
             batchStartedAt.store(0, ordering: .relaxed)
+            lastCommitEndedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             switch result {
             case .success(let receipts):
                 recordCommit(live.count)
@@ -219,16 +248,16 @@ final class GroupCommitter: Sendable {
     func close() {
         dispatchPrecondition(condition: .notOnQueue(writerQueue))
         state.withLock { $0.closed = true }
-        // Every submission accepted before `closed` was set has a drain queued or running; this waits for it.
-        writerQueue.sync {}
+        // Every submission accepted before `closed` was set has a drain scheduled or running; this waits for it.
+        pendingDrains.wait()
     }
 
     /// `close()` for async code: the wait for the writer suspends instead of blocking a thread.
     func shutdown() async {
         state.withLock { $0.closed = true }
-        // Queued behind every drain scheduled before `closed` was set, like `close()`'s sync.
+        // After every drain scheduled before `closed` was set, like `close()`'s wait.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            writerQueue.async { continuation.resume() }
+            pendingDrains.notify(queue: writerQueue) { continuation.resume() }
         }
     }
 

@@ -308,6 +308,9 @@ package struct SpoolCounters: Sendable, Hashable {
 package struct SpoolOptions: Sendable, Hashable {
     /// Most requests written in one group-commit transaction. 1 turns batching off.
     package var maxBatch: Int
+    /// How long a request reaching an idle writer waits for others to share its commit, while
+    /// commits are frequent (the last one ended within 4 lingers); `.zero` never waits.
+    package var commitLinger: Duration
     /// How long a statement waits for another process's lock before failing with SQLITE_BUSY.
     package var busyTimeoutMilliseconds: Int32
     /// Put deliveries left `inflight` by a crash back to `pending` on open. Only the process that
@@ -334,13 +337,14 @@ package struct SpoolOptions: Sendable, Hashable {
     package static let defaultDedupIndexCapacity = 65_536
 
     package init(
-        maxBatch: Int = 64, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true,
+        maxBatch: Int = 64, commitLinger: Duration = .zero, busyTimeoutMilliseconds: Int32 = 5_000, recoverInflight: Bool = true,
         commitTimeout: Duration? = nil, check: SpoolCheck = .quick, checkTimeout: Duration = .seconds(60),
         dedupIndexCapacity: Int = SpoolOptions.defaultDedupIndexCapacity, fsyncDeliveryTurns: Bool = false
     ) {
         self.dedupIndexCapacity = max(0, dedupIndexCapacity)
         self.fsyncDeliveryTurns = fsyncDeliveryTurns
         self.maxBatch = max(1, maxBatch)
+        self.commitLinger = max(.zero, commitLinger)
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.recoverInflight = recoverInflight
         self.commitTimeout = commitTimeout
