@@ -104,6 +104,8 @@ final class GroupCommitter: Sendable {
             state.queue.append(Submission(request: request, ticket: ticket))
             if state.writerScheduled { return (true, false) }
             state.writerScheduled = true
+            // Under the lock, so a `close` that saw this request accepted also waits for its drain.
+            pendingDrains.enter()
             return (true, true)
         }
         guard accepted else {
@@ -111,7 +113,6 @@ final class GroupCommitter: Sendable {
             return
         }
         guard startWriter else { return }
-        pendingDrains.enter()
         if let deadline = lingerDeadline() {
             writerQueue.asyncAfter(deadline: deadline) { self.drain(writer) }
         } else {
