@@ -27,7 +27,9 @@ package struct DeliveryEnvironment: Sendable {
 /// pile up for the next turn: under load a turn covers many deliveries. Turns start at least
 /// `turnSpacing` apart, so at a moderate rate, where each outcome and each commit's poke would
 /// otherwise cost a transaction of its own, one turn covers what arrived meanwhile (at 1000
-/// events/s, 5 ms took the bookkeeping from 144 to 68 µs of CPU per event).
+/// events/s, 5 ms took the bookkeeping from 144 to 68 µs of CPU per event). Not while a claim
+/// filled the window: draining a backlog, the spacing only idled the sends (20,000 events drained
+/// 1.7 times slower).
 package final class DeliveryWorker: @unchecked Sendable {
     // Invariant: every `var` is touched only on `queue` (`onBatchRecorded` is set before the first poke).
     package let destination: RelaySettings.DestinationSettings
@@ -61,6 +63,9 @@ package final class DeliveryWorker: @unchecked Sendable {
     /// Uptime nanoseconds at which the last turn started, and the least time between two starts.
     private var lastTurnStartedAt: UInt64 = 0
     private let turnSpacingNanoseconds: UInt64
+    /// The last claim took all the window allowed, so more is likely due in the spool: the next
+    /// turn does not wait for the spacing, which would only idle the sends of a backlog.
+    private var backlogInSpool = false
     /// Claimed but unrecorded deliveries at most: ready + sending + unrecorded.
     private let claimWindow: Int
     /// Test hook: called on the worker's queue after each batch of outcomes is written.
@@ -160,12 +165,13 @@ package final class DeliveryWorker: @unchecked Sendable {
     }
 
     /// Queues a turn behind the completions already queued, so their outcomes join it; within
-    /// `turnSpacing` of the last turn's start, at the end of that spacing (stopping: at once).
+    /// `turnSpacing` of the last turn's start, at the end of that spacing (stopping, or working
+    /// through a backlog: at once).
     private func queueTurn() {
         guard !turnQueued else { return }
         turnQueued = true
         let earliest = lastTurnStartedAt + turnSpacingNanoseconds
-        if stopped || earliest <= DispatchTime.now().uptimeNanoseconds {
+        if stopped || backlogInSpool || earliest <= DispatchTime.now().uptimeNanoseconds {
             queue.async { [self] in turn() }
         } else {
             queue.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: earliest)) { [self] in turn() }
@@ -225,6 +231,7 @@ package final class DeliveryWorker: @unchecked Sendable {
             return
         }
         if !outcomes.isEmpty { onBatchRecorded?(outcomes) }
+        if limit > 0 { backlogInSpool = claimed.count == limit }
         ready.insert(contentsOf: claimed.reversed(), at: 0)
         startSends()
         if !stopped && limit > 0 && claimed.count < limit { scheduleNextDue(now: now, known: nextDue) }

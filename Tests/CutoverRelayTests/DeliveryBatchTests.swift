@@ -19,9 +19,11 @@ import Testing
 @Suite(.serialized)
 struct DeliveryBatchTests {
     private static let events = 1000
+    /// Fewer than a 16-wide worker's window (64) can claim at once: one head per contact.
     private static let contacts = 50
 
     private struct Drained {
+        var contacts: Int
         var received: [ReceivedRequest]
         var batches: [[DeliveryResult]]
         var spool: SpoolStats
@@ -29,7 +31,7 @@ struct DeliveryBatchTests {
         var turnStarts: [UInt64]
     }
 
-    private func drain(concurrency: Int, turnSpacing: Duration = .zero) throws -> Drained {
+    private func drain(concurrency: Int, contacts: Int = Self.contacts, turnSpacing: Duration = .zero) throws -> Drained {
         let downstream = try Downstream()
         let directory = try TemporaryDirectory(prefix: "cutover-batches")
         defer { withExtendedLifetime((downstream, directory)) {} }
@@ -40,7 +42,7 @@ struct DeliveryBatchTests {
                 receivedAt: 1_000_000, route: "cloud", headers: [], body: Array("{}".utf8),
                 events: [
                     IncomingEvent(
-                        id: "e\(n)", type: "com.whatsapp.message.received", contactKey: "c\(n % Self.contacts)",
+                        id: "e\(n)", type: "com.whatsapp.message.received", contactKey: "c\(n % contacts)",
                         payload: Array("{\"n\":\(n)}".utf8), destinations: ["d"])
                 ])
         })
@@ -75,7 +77,7 @@ struct DeliveryBatchTests {
         worker.stop { stopped.signal() }
         try #require(stopped.wait(timeout: .now() + 30) == .success, "the worker stopped")
         let received = try #require(downstream.waitForRequests(Self.events))
-        return Drained(received: received, batches: batches.withLock { $0 }, spool: try spool.stats(), turnStarts: startsBeforeStop)
+        return Drained(contacts: contacts, received: received, batches: batches.withLock { $0 }, spool: try spool.stats(), turnStarts: startsBeforeStop)
     }
 
     @Test func aBacklogIsDeliveredInOrderPerContactOverKeptAliveConnectionsInBatches() throws {
@@ -103,6 +105,20 @@ struct DeliveryBatchTests {
         #expect(shortest >= spacingNanoseconds, "turns \(Double(shortest) / 1e6) ms apart at the closest")
     }
 
+    @Test func aBacklogThatFillsTheWindowIsClaimedWithoutWaitingForTheSpacing() throws {
+        // 4 wide: a window of 16, and 200 contacts' heads to fill it from. Spaced 1 s apart, the
+        // 1000 deliveries would take over 60 turns, a minute.
+        let spacingNanoseconds: UInt64 = 1_000_000_000
+        let drained = try drain(concurrency: 4, contacts: 200, turnSpacing: .nanoseconds(Int64(spacingNanoseconds)))
+
+        try expectDeliveredOnceInContactOrder(drained)
+        let gaps = zip(drained.turnStarts.dropFirst(), drained.turnStarts).map { later, earlier in later - earlier }
+        #expect(gaps.count >= Self.events / 16, "\(drained.turnStarts.count) turns")
+        // Once the spool has fewer due than the window, the last turns are spaced again.
+        let spaced = gaps.filter { $0 >= spacingNanoseconds }.count
+        #expect(spaced <= 3, "\(spaced) of \(gaps.count) turns waited for the spacing")
+    }
+
     private func expectDeliveredOnceInContactOrder(_ drained: Drained) throws {
         #expect(drained.spool.deliveries["d"]?.delivered == Self.events)
         #expect(drained.received.count == Self.events, "each delivered once")
@@ -110,7 +126,7 @@ struct DeliveryBatchTests {
         var byContact: [Int: [Int]] = [:]
         for request in drained.received {
             let n = try #require(request.eventID.flatMap { Int($0.dropFirst()) })
-            byContact[n % Self.contacts, default: []].append(n)
+            byContact[n % drained.contacts, default: []].append(n)
         }
         for (contact, numbers) in byContact { #expect(numbers == numbers.sorted(), "contact \(contact) in arrival order") }
     }
