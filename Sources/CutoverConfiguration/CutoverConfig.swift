@@ -399,7 +399,7 @@ package struct CutoverConfig: ConfigSection {
                 doc: "first bytes of each response body kept with the attempt (primary vs shadow comparison); 0: none"),
             .value(
                 "decoded_events_kept", \.decodedEventsKept, .atLeast(0), reload: .restart,
-                doc: "events kept decoded in memory after their commit (a few KB each), so their deliveries render without parsing the stored payload again; 0: none"),
+                doc: "most events kept decoded in memory after their commit (a few KB each), each until its cloud and onprem deliveries rendered it, so they render without parsing the stored payload again; 0: none"),
             .value(
                 "turn_spacing_seconds", \.turnSpacingSeconds, .between(0, 1), reload: .restart,
                 doc: "a destination's spool turns (record outcomes, claim the next) start at least this far apart, so one transaction covers what came meanwhile; not while a backlog fills the claim window; 0: a turn per outcome when idle"),

@@ -92,7 +92,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         turnSpacingNanoseconds = turnSpacing > .zero ? UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000) : 0
         self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
         // Only the rendered formats parse the stored payload.
-        self.decodedEvents = destination.format == .onprem || destination.format == .cloud ? decodedEvents : nil
+        self.decodedEvents = destination.format.rendersDecodedEvent ? decodedEvents : nil
         self.destination = destination
         self.spool = spool
         self.client = client
@@ -321,7 +321,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         do throws(OutboundError) {
             switch try outbound.request(
                 storedEvent: delivery.payload, eventID: delivery.eventID, rawBody: delivery.requestBody,
-                decoded: decodedEvents?.event(requestID: delivery.requestID, eventID: delivery.eventID), now: environment.now()
+                decoded: decodedEvents?.take(requestID: delivery.requestID, eventID: delivery.eventID), now: environment.now()
             ) {
             case .send(let request):
                 rendered = request

@@ -407,7 +407,7 @@ package final class IngressHandler: HTTPServerHandler {
         // What the cockpit's per-number view counts once the commit succeeded.
         var observed: [TrafficActivity.Observation] = []
         // The events written, still decoded, for their deliveries once the commit succeeded.
-        var fresh: [CanonicalEvent] = []
+        var fresh: [DecodedEventCache.Stored] = []
         do throws(WebhookDecodeError) {
             let routeName = Self.decoderRoute(route, api)
             let format = WebhookInputFormat(api)
@@ -454,7 +454,10 @@ package final class IngressHandler: HTTPServerHandler {
                         id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
                         destinations: destinations.map(\.name)
                     ))
-                if decodedEvents != nil, !destinations.isEmpty { fresh.append(event) }
+                if decodedEvents != nil {
+                    let renders = destinations.count { $0.format.rendersDecodedEvent }
+                    if renders > 0 { fresh.append(DecodedEventCache.Stored(event, renders: renders)) }
+                }
             }
         } catch .digestFailed(let error) {
             // The body is fine, this process cannot hash it: not acknowledged, so the sender retries

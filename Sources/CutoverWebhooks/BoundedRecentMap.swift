@@ -41,6 +41,20 @@ public struct BoundedRecentMap<Key: Hashable, Value> {
             next = (next + 1) % capacity
         }
     }
+
+    /// Replaces the value of a present `key`; nothing when it is absent.
+    @inlinable
+    public mutating func update(_ value: Value, forPresent key: Key) {
+        guard entries[key] != nil else { return }
+        entries[key] = value
+    }
+
+    /// Forgets `key` now. Its place in the insertion order is reused as the ring comes round to
+    /// it, so `capacity` still bounds what is kept.
+    @inlinable
+    public mutating func remove(_ key: Key) {
+        entries[key] = nil
+    }
 }
 
 extension BoundedRecentMap: Sendable where Key: Sendable, Value: Sendable {}

@@ -14,6 +14,10 @@ package enum DeliveryFormat: String, Sendable, Codable, CaseIterable {
         case .raw: nil
         }
     }
+
+    /// Whether a delivery in this format renders the decoded event (and so can use one kept in
+    /// `DecodedEventCache`): `canonical` sends the stored bytes, `raw` the request's.
+    package var rendersDecodedEvent: Bool { self == .onprem || self == .cloud }
 }
 
 extension WebhookInputFormat {

@@ -29,10 +29,10 @@ import Testing
         let cache = DecodedEventCache(capacity: 8)
         let events = try events(.cloud, "msg_order.json")
         let event = try #require(events.first)
-        cache.insert(requestID: 7, events: [event])
-        #expect(cache.event(requestID: 7, eventID: event.id) == event)
-        #expect(cache.event(requestID: 8, eventID: event.id) == nil, "a later request repeating the id is not the stored row's")
-        #expect(cache.event(requestID: 7, eventID: event.id + "x") == nil)
+        cache.insert(requestID: 7, events: [DecodedEventCache.Stored(event, renders: 1)])
+        #expect(cache.take(requestID: 8, eventID: event.id) == nil, "a later request repeating the id is not the stored row's")
+        #expect(cache.take(requestID: 7, eventID: event.id + "x") == nil)
+        #expect(cache.take(requestID: 7, eventID: event.id) == event)
     }
 
     @Test func theFirstOfARepeatedKeyStays() throws {
@@ -40,25 +40,53 @@ import Testing
         let event = try #require(try events(.cloud, "msg_order.json").first)
         var other = event
         other.type = "changed"
-        cache.insert(requestID: 1, events: [event, other])
-        #expect(cache.event(requestID: 1, eventID: event.id) == event)
+        cache.insert(requestID: 1, events: [DecodedEventCache.Stored(event, renders: 1), DecodedEventCache.Stored(other, renders: 1)])
         #expect(cache.count == 1)
+        #expect(cache.take(requestID: 1, eventID: event.id) == event)
     }
 
     @Test func theOldestAreForgottenPastTheCapacity() throws {
         let cache = DecodedEventCache(capacity: 3)
         let event = try #require(try events(.cloud, "msg_order.json").first)
-        for request in 1...5 { cache.insert(requestID: Int64(request), events: [event]) }
+        for request in 1...5 { cache.insert(requestID: Int64(request), events: [DecodedEventCache.Stored(event, renders: 1)]) }
         #expect(cache.count == 3)
-        #expect((1...5).map { cache.event(requestID: Int64($0), eventID: event.id) != nil } == [false, false, true, true, true])
+        #expect((1...5).map { cache.take(requestID: Int64($0), eventID: event.id) != nil } == [false, false, true, true, true])
     }
 
     @Test func capacityZeroKeepsNothing() throws {
         let cache = DecodedEventCache(capacity: 0)
         let event = try #require(try events(.cloud, "msg_order.json").first)
-        cache.insert(requestID: 1, events: [event])
-        #expect(cache.event(requestID: 1, eventID: event.id) == nil)
+        cache.insert(requestID: 1, events: [DecodedEventCache.Stored(event, renders: 1)])
+        #expect(cache.take(requestID: 1, eventID: event.id) == nil)
         #expect(cache.count == 0)
+    }
+
+    @Test func anEventIsKeptForItsRendersAndForgottenAfterTheLast() throws {
+        let cache = DecodedEventCache(capacity: 8)
+        let events = try events(.cloud, "msg_order.json")
+        let event = try #require(events.first)
+        var unrendered = event
+        unrendered.id = "only-raw-destinations"
+        cache.insert(requestID: 1, events: [DecodedEventCache.Stored(event, renders: 2), DecodedEventCache.Stored(unrendered, renders: 0)])
+        #expect(cache.count == 1, "an event no delivery renders is not kept")
+        #expect(cache.take(requestID: 1, eventID: event.id) == event)
+        #expect(cache.count == 1)
+        #expect(cache.take(requestID: 1, eventID: event.id) == event)
+        #expect(cache.count == 0)
+        #expect(cache.take(requestID: 1, eventID: event.id) == nil, "a third render (a retry) parses the payload")
+    }
+
+    @Test func aTakenPlaceIsReusedWithoutForgettingTheKeptOnes() throws {
+        let cache = DecodedEventCache(capacity: 2)
+        let event = try #require(try events(.cloud, "msg_order.json").first)
+        cache.insert(requestID: 1, events: [DecodedEventCache.Stored(event, renders: 1)])
+        #expect(cache.take(requestID: 1, eventID: event.id) != nil)
+        cache.insert(requestID: 2, events: [DecodedEventCache.Stored(event, renders: 1)])
+        cache.insert(requestID: 3, events: [DecodedEventCache.Stored(event, renders: 1)])
+        // The ring came round to request 1's place, already empty: request 2 is still kept.
+        #expect(cache.count == 2)
+        #expect(cache.take(requestID: 2, eventID: event.id) != nil)
+        #expect(cache.take(requestID: 3, eventID: event.id) != nil)
     }
 
     /// A kept event under another id (a caller's mistake) is not used: the payload decides.
