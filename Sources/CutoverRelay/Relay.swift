@@ -239,10 +239,11 @@ package final class Relay: Sendable {
             maxOpenDuration: settings.delivery.breakerMaxOpenSeconds
         )
         let tls = try destination.tls.map { try TLSContext(client: $0) }
+        let turnSpacing = settings.delivery.turnSpacingSeconds ?? (spool is PostgresSpool ? 0 : CutoverConfig.Delivery.defaultTurnSpacingSeconds)
         return DeliveryWorker(
             destination: destination, spool: spool, client: client, tls: tls, policy: policy, breaker: breaker,
             metrics: metrics, logger: logger, responseBodyKeepBytes: settings.delivery.responseBodyKeepBytes,
-            decodedEvents: decodedEvents, turnSpacing: .seconds(settings.delivery.turnSpacingSeconds)
+            decodedEvents: decodedEvents, turnSpacing: .seconds(turnSpacing)
         )
         }
     }
