@@ -372,8 +372,8 @@ package struct CutoverConfig: ConfigSection {
         package var responseBodyKeepBytes = 512
         package var decodedEventsKept = 8_192
         /// nil: `defaultTurnSpacingSeconds` on SQLite, 0 on PostgreSQL, where two instances sharing a
-        /// database drained 20,000 events at 1,761/s spaced against 3,305/s not (their claims skip
-        /// each other's locked rows, and spaced turns hold them longer).
+        /// database drained 20,000 events at 1,761/s spaced against 3,305/s not (why is not
+        /// measured; likeliest: their claims skip each other's locked rows, held longer when spaced).
         package var turnSpacingSeconds: Double?
         package static let defaultTurnSpacingSeconds = 0.005
 
