@@ -170,11 +170,14 @@ package struct Constraint<Value>: Sendable {
     let holds: @Sendable (Value) -> Bool
 }
 
-extension Constraint where Value == Int {
-    package static func atLeast(_ minimum: Int) -> Self { Self(text: "at least \(minimum)") { $0 >= minimum } }
-    package static func between(_ minimum: Int, _ maximum: Int) -> Self {
+extension Constraint where Value: Comparable & Sendable {
+    package static func between(_ minimum: Value, _ maximum: Value) -> Self {
         Self(text: "between \(minimum) and \(maximum)") { (minimum...maximum).contains($0) }
     }
+}
+
+extension Constraint where Value == Int {
+    package static func atLeast(_ minimum: Int) -> Self { Self(text: "at least \(minimum)") { $0 >= minimum } }
 }
 
 extension Constraint where Value == [Int] {
@@ -184,9 +187,6 @@ extension Constraint where Value == [Int] {
 extension Constraint where Value == Double {
     package static let positive = Self(text: "greater than 0") { $0 > 0 }
     package static let nonNegative = Self(text: "0 or more") { $0 >= 0 }
-    package static func between(_ minimum: Double, _ maximum: Double) -> Self {
-        Self(text: "between \(minimum) and \(maximum)") { (minimum...maximum).contains($0) }
-    }
 }
 
 extension Constraint where Value == String {

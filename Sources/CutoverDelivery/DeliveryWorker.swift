@@ -88,8 +88,7 @@ package final class DeliveryWorker: @unchecked Sendable {
         breaker: CircuitBreaker, metrics: RelayMetrics, logger: Logger, environment: DeliveryEnvironment = DeliveryEnvironment(),
         responseBodyKeepBytes: Int = 0, decodedEvents: DecodedEventCache? = nil, turnSpacing: Duration = .zero
     ) {
-        let (seconds, attoseconds) = turnSpacing.components
-        turnSpacingNanoseconds = turnSpacing > .zero ? UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000) : 0
+        turnSpacingNanoseconds = UInt64(max(0, turnSpacing / .nanoseconds(1)))
         self.responseBodyKeepBytes = max(0, responseBodyKeepBytes)
         // Only the rendered formats parse the stored payload.
         self.decodedEvents = destination.format.rendersDecodedEvent ? decodedEvents : nil
