@@ -3,43 +3,82 @@
 package enum RFC3339 {
     /// `2025-06-01T12:00:00Z`; nil outside years 0001...9999.
     package static func format(unixSeconds t: Int64) -> String? {
-        guard let (date, clock) = parts(t) else { return nil }
-        return date + "T" + clock + "Z"
+        guard let civil = Civil(t) else { return nil }
+        return civil.text(millis: nil)
     }
 
-    /// `2025-06-01T12:00:00.123Z` (milliseconds, rounded).
+    /// `2025-06-01T12:00:00.123Z` (milliseconds, rounded); `invalid-time` outside years 0001...9999
+    /// (a stored time is read back from a file that may be damaged, and must not stop a listing).
     package static func format(_ seconds: Double) -> String {
-        var whole = Int64(seconds.rounded(.down))
+        guard var whole = Int64(exactly: seconds.rounded(.down)) else { return "invalid-time" }
         var millis = Int64(((seconds - Double(whole)) * 1000).rounded())
         if millis >= 1000 {
             whole += 1
             millis -= 1000
         }
-        guard let (date, clock) = parts(whole) else { return "invalid-time" }
-        return date + "T" + clock + "." + pad(millis, 3) + "Z"
+        guard let civil = Civil(whole) else { return "invalid-time" }
+        return civil.text(millis: millis)
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-    }
+    /// A UTC instant as calendar fields.
+    private struct Civil {
+        var year, month, day, hour, minute, second: Int64
 
-    private static func parts(_ t: Int64) -> (date: String, clock: String)? {
-        guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }
-        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
-        let secs = t - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        var y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        if m <= 2 { y += 1 }
-        return ("\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))", "\(pad(secs / 3600, 2)):\(pad(secs % 3600 / 60, 2)):\(pad(secs % 60, 2))")
+        init?(_ t: Int64) {
+            guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }
+            let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+            let secs = t - days * 86_400
+            // Howard Hinnant's civil_from_days.
+            let z = days + 719_468
+            let era = (z >= 0 ? z : z - 146_096) / 146_097
+            let doe = z - era * 146_097
+            let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+            let mp = (5 * doy + 2) / 153
+            day = doy - (153 * mp + 2) / 5 + 1
+            month = mp < 10 ? mp + 3 : mp - 9
+            year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+            hour = secs / 3600
+            minute = secs % 3600 / 60
+            second = secs % 60
+        }
+
+        /// Written into the string's own storage: built from interpolated, padded pieces it took
+        /// several allocations per timestamp, and every event carries one.
+        func text(millis: Int64?) -> String {
+            String(unsafeUninitializedCapacity: millis == nil ? 20 : 24) { buffer in
+                var index = 0
+                func put(_ value: Int64, digits: Int) {
+                    var rest = value
+                    for offset in stride(from: digits - 1, through: 0, by: -1) {
+                        buffer[index + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                        rest /= 10
+                    }
+                    index += digits
+                }
+                func put(_ byte: Unicode.Scalar) {
+                    buffer[index] = UInt8(ascii: byte)
+                    index += 1
+                }
+                put(year, digits: 4)
+                put("-")
+                put(month, digits: 2)
+                put("-")
+                put(day, digits: 2)
+                put("T")
+                put(hour, digits: 2)
+                put(":")
+                put(minute, digits: 2)
+                put(":")
+                put(second, digits: 2)
+                if let millis {
+                    put(".")
+                    put(millis, digits: 3)
+                }
+                put("Z")
+                return index
+            }
+        }
     }
 
     /// Hinnant's days_from_civil: days since 1970-01-01.

@@ -273,5 +273,32 @@ import Testing
         #expect(RFC3339.format(unixSeconds: 1_749_416_383) == "2025-06-08T20:59:43Z")
         #expect(RFC3339.format(unixSeconds: -1) == "1969-12-31T23:59:59Z")
         #expect(RFC3339.format(unixSeconds: Int64.max) == nil)
+        #expect(RFC3339.format(unixSeconds: -62_135_596_800) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.format(unixSeconds: 253_402_300_799) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.format(unixSeconds: -62_135_596_801) == nil)
+        #expect(RFC3339.format(unixSeconds: 253_402_300_800) == nil)
+    }
+
+    @Test func rfc3339WithMilliseconds() {
+        #expect(RFC3339.format(1_749_416_383.25) == "2025-06-08T20:59:43.250Z")
+        #expect(RFC3339.format(0.0) == "1970-01-01T00:00:00.000Z")
+        // Rounding that reaches a whole second carries into it, across a day and a year.
+        #expect(RFC3339.format(1_735_689_599.9996) == "2025-01-01T00:00:00.000Z")
+        #expect(RFC3339.format(-0.5) == "1969-12-31T23:59:59.500Z")
+        // A damaged stored time: a string, not a trap.
+        #expect(RFC3339.format(1e300) == "invalid-time")
+        #expect(RFC3339.format(-.infinity) == "invalid-time")
+        #expect(RFC3339.format(.nan) == "invalid-time")
+        // Every formatted instant parses back to itself, whole seconds and milliseconds alike.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let seconds = Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator)
+            let millis = Int64.random(in: 0...999, using: &generator)
+            let whole = RFC3339.format(unixSeconds: seconds)
+            #expect(whole.flatMap(RFC3339.parse) == Double(seconds), "\(seconds) -> \(whole ?? "nil")")
+            let text = RFC3339.format(Double(seconds) + Double(millis) / 1000)
+            let parsed = RFC3339.parse(text) ?? .nan
+            #expect(abs(parsed - (Double(seconds) + Double(millis) / 1000)) < 0.0006, "\(seconds).\(millis) -> \(text)")
+        }
     }
 }
