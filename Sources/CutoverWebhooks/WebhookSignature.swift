@@ -97,29 +97,38 @@ package enum WebhookSignature {
     /// `sha256=<lowercase hex>` of the body keyed with `secret`; keys a context for this one call.
     package static func sign(body: [UInt8], secret: String) throws(WebhookCryptoError) -> String {
         let hmac = try HMACSHA256(key: Array(secret.utf8))
-        return "sha256=" + hex(try hmac.mac(body))
+        return hex(try hmac.mac(body), prefix: "sha256=")
     }
 
     /// Same as `sign(body:secret:)` with a context the caller keeps keyed across messages on one thread.
     package static func sign(body: [UInt8], using hmac: HMACSHA256) throws(WebhookCryptoError) -> String {
-        "sha256=" + hex(try hmac.mac(body))
+        hex(try hmac.mac(body), prefix: "sha256=")
     }
 
     /// Same as `sign(body:secret:)` with a key shared by every thread that signs for one destination.
     package static func sign(body: [UInt8], key: HMACSHA256Key) throws(WebhookCryptoError) -> String {
-        "sha256=" + hex(try key.mac(body))
+        hex(try key.mac(body), prefix: "sha256=")
     }
 
-    /// Lowercase hex of `bytes`.
-    package static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+    /// Lowercase hex of `bytes` after `prefix`, written straight into the string's storage (a
+    /// signature header per delivery: building it from a digit table, a byte array and a
+    /// concatenation took four allocations).
+    package static func hex(_ bytes: [UInt8], prefix: StaticString = "") -> String {
+        let prefixCount = prefix.utf8CodeUnitCount
+        return String(unsafeUninitializedCapacity: prefixCount + bytes.count * 2) { buffer in
+            for index in 0..<prefixCount { buffer[index] = prefix.utf8Start[index] }
+            var index = prefixCount
+            for byte in bytes {
+                buffer[index] = hexDigit(byte >> 4)
+                buffer[index + 1] = hexDigit(byte & 0x0F)
+                index += 2
+            }
+            return index
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// Decodes `sha256=<64 hex digits>` (hex in either case) into 32 bytes.

@@ -48,6 +48,18 @@ import Testing
         #expect(verifier.verify(header: try WebhookSignature.sign(body: [], secret: "old-secret"), body: []))
     }
 
+    @Test func hexWritesEveryByteAsTwoLowercaseDigitsAfterThePrefix() {
+        let bytes = (0...255).map { UInt8($0) }
+        let expected = bytes.map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined()
+        #expect(WebhookSignature.hex(bytes) == expected)
+        #expect(WebhookSignature.hex(bytes, prefix: "sha256=") == "sha256=" + expected)
+        #expect(WebhookSignature.hex([]) == "")
+        #expect(WebhookSignature.hex([], prefix: "sha256=") == "sha256=")
+    }
+
     @Test func everyDigitOfTheHeaderIsCheckedAndDecoded() throws {
         let mac = (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         let digits = WebhookSignature.hex(mac)

@@ -97,7 +97,7 @@ struct AdminSession: Sendable {
 
     /// The MAC (hex) binding a session to the token it was opened with.
     private func mac(token: [UInt8], issued: Int, id: String, key: HMACSHA256Key) -> String? {
-        (try? key.mac(token + [0] + Array("\(issued).\(id)".utf8))).map(WebhookSignature.hex)
+        (try? key.mac(token + [0] + Array("\(issued).\(id)".utf8))).map { WebhookSignature.hex($0) }
     }
 
     /// The session cookie's value among the request's cookies.
