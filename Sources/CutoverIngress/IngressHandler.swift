@@ -317,7 +317,7 @@ package final class IngressHandler: HTTPServerHandler {
     ) {
         let receivedAt = wallClock.now()
         capture?.record(receivedAt: receivedAt, route: route, headers: request.head.headerFields, body: request.body)
-        let parsed: JSONValue?
+        let parsed: ParsedBody?
         switch request.body.count <= snapshot.settings.config.limits.loopDedupMaxBytes
             ? answerKnownRetry(
                 request, route: route, routeMetrics: routeMetrics, api: api, business: business, signedBody: signedBody,
@@ -325,7 +325,7 @@ package final class IngressHandler: HTTPServerHandler {
             : .unparsed
         {
         case .answered: return
-        case .parsed(let root): parsed = root
+        case .parsed(let body): parsed = body
         case .unparsed: parsed = nil
         }
         let requestID = RequestContext.requestID
@@ -359,10 +359,17 @@ package final class IngressHandler: HTTPServerHandler {
         api == .onprem ? String(route.dropFirst("onprem/".count)) : nil
     }
 
+    /// A body parsed on the loop, with the event ids the loop read from it (nil: the decoder could
+    /// not tell them), so the decode worker walks the tree for them only once.
+    private struct ParsedBody: Sendable {
+        var root: JSONValue
+        var eventIDs: [String]?
+    }
+
     private enum LoopCheck {
         case answered
         /// Not known to be a retry: the body, parsed, for the decode worker.
-        case parsed(JSONValue)
+        case parsed(ParsedBody)
         /// Not JSON the decoder takes: the decode worker parses again and says why.
         case unparsed
     }
@@ -385,9 +392,9 @@ package final class IngressHandler: HTTPServerHandler {
         let root: JSONValue
         do throws(WebhookDecodeError) { root = try snapshot.decoder.parse(request.body) } catch { return .unparsed }
         guard let ids = snapshot.decoder.eventIDs(json: root, api: WebhookInputFormat(api), business: business, route: Self.decoderRoute(route, api))
-        else { return .parsed(root) }
+        else { return .parsed(ParsedBody(root: root, eventIDs: nil)) }
         if let (key, known) = signedBodies { known.remember(ids, of: key) }
-        guard spool.committedInMemory(ids) else { return .parsed(root) }
+        guard spool.committedInMemory(ids) else { return .parsed(ParsedBody(root: root, eventIDs: ids)) }
         answerDuplicate(request, routeMetrics: routeMetrics, events: ids.count, startedAt: started, respond: respond)
         return .answered
     }
@@ -396,7 +403,7 @@ package final class IngressHandler: HTTPServerHandler {
     /// (rendering only events not known stored) and submit to the spool; the spool's completion answers.
     private func normalizeAndSpool(
         _ request: ServerRequest, route: String, routeMetrics: RouteMetrics, api: WebhookAPI, business: BusinessIdentity?,
-        receivedAt: Double, parsed: JSONValue?, snapshot: Snapshot, ticket: IngestTicket,
+        receivedAt: Double, parsed: ParsedBody?, snapshot: Snapshot, ticket: IngestTicket,
         respond: @escaping @Sendable (ServerResponse) -> Void
     ) {
         let settings = snapshot.settings
@@ -412,11 +419,17 @@ package final class IngressHandler: HTTPServerHandler {
             let routeName = Self.decoderRoute(route, api)
             let format = WebhookInputFormat(api)
             let root: JSONValue
-            if let parsed { root = parsed } else { root = try snapshot.decoder.parse(request.body) }
+            let eventIDs: [String]?
+            if let parsed {
+                root = parsed.root
+                eventIDs = parsed.eventIDs
+            } else {
+                root = try snapshot.decoder.parse(request.body)
+                eventIDs = snapshot.decoder.eventIDs(json: root, api: format, business: business, route: routeName)
+            }
             // Dedup before normalizing: a retry of stored ids costs a parse and an index lookup.
             var committed: Set<String> = []
-            if let ids = snapshot.decoder.eventIDs(json: root, api: format, business: business, route: routeName),
-                let known = spool.committedEvents(ids)
+            if let ids = eventIDs, let known = spool.committedEvents(ids)
             {
                 if !known.contains(false) {
                     // Unless the timeout answered while the lookup waited for the disk.

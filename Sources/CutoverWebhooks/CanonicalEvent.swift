@@ -147,7 +147,14 @@ package struct CanonicalEvent: Sendable, Equatable {
     package var contactKey: String {
         let b = business
         let number = b.phoneNumberID ?? b.displayPhoneNumber ?? b.wabaID ?? source
-        return number + "|" + (subject ?? "")
+        let contact = subject ?? ""
+        // One allocation: `number + "|" + contact` made an intermediate string of its own.
+        var key = ""
+        key.reserveCapacity(number.utf8.count + 1 + contact.utf8.count)
+        key += number
+        key += "|"
+        key += contact
+        return key
     }
 
     // MARK: JSON

@@ -149,15 +149,30 @@ enum Keys {
 }
 
 /// An array whose elements are all objects, non-empty: the only shape the decoders split.
-func objectArray(_ value: JSONValue?) -> [JSONObject]? {
+func objectArray(_ value: JSONValue?) -> JSONObjects? {
     guard case .array(let elements)? = value, !elements.isEmpty else { return nil }
-    var out: [JSONObject] = []
-    out.reserveCapacity(elements.count)
-    for e in elements {
-        guard case .object(let o) = e else { return nil }
-        out.append(o)
+    for element in elements {
+        guard case .object = element else { return nil }
     }
-    return out
+    return JSONObjects(checked: elements)
+}
+
+/// The objects of a JSON array whose elements were all checked to be objects, read in place: a
+/// body's item and contact arrays are walked several times per request, and copying each into an
+/// `[JSONObject]` first cost an allocation per array per walk.
+struct JSONObjects: RandomAccessCollection, ExpressibleByArrayLiteral {
+    private let elements: [JSONValue]
+
+    fileprivate init(checked elements: [JSONValue]) { self.elements = elements }
+    init(arrayLiteral objects: JSONObject...) { elements = objects.map(JSONValue.object) }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { elements.count }
+
+    subscript(position: Int) -> JSONObject {
+        guard case .object(let object) = elements[position] else { preconditionFailure("JSONObjects holds objects only") }
+        return object
+    }
 }
 
 /// `whatsapp:<phone_number_id>` when known; else, for On-Prem, `cutover:onprem/<route>`; else
@@ -206,12 +221,12 @@ func statusEventID(_ s: JSONObject, business: BusinessIdentity, route: String?) 
 /// withholds the phone), else `wa_id` equal to `waID` (the first such contact). Linear for the
 /// usual one or two contacts; indexed for large batches.
 struct ContactIndex {
-    let contacts: [JSONObject]
+    let contacts: JSONObjects
     private var byWaID: [String: Int] = [:]
     private var byUserID: [String: Int] = [:]
     private let indexed: Bool
 
-    init(_ contacts: [JSONObject]) {
+    init(_ contacts: JSONObjects) {
         self.contacts = contacts
         indexed = contacts.count > 8
         guard indexed else { return }
@@ -244,7 +259,7 @@ func makeData(
     return data
 }
 
-func otherContactsJSON(_ contacts: [JSONObject], used: [Bool]) -> JSONValue? {
+func otherContactsJSON(_ contacts: JSONObjects, used: [Bool]) -> JSONValue? {
     var out: [JSONValue] = []
     for (i, c) in contacts.enumerated() where !used[i] {
         out.append(.object(["index": .int(i), "contact": .object(c)]))
@@ -325,7 +340,7 @@ private struct CloudDecoding {
         let contacts = objectArray(value["contacts"]) ?? []
         let contactIndex = ContactIndex(contacts)
         var consumed: [String] = contacts.isEmpty ? [] : ["contacts"]
-        var arrays: [(key: String, items: [JSONObject])] = []
+        var arrays: [(key: String, items: JSONObjects)] = []
         for m in value where Keys.itemArrays.contains(m.key) {
             if let items = objectArray(m.value), !arrays.contains(where: { $0.key == m.key }) {
                 arrays.append((m.key, items))
@@ -399,7 +414,7 @@ private struct OnPremDecoding {
         let contacts = objectArray(root["contacts"]) ?? []
         let contactIndex = ContactIndex(contacts)
         var consumed: [String] = contacts.isEmpty ? [] : ["contacts"]
-        var arrays: [(key: String, items: [JSONObject])] = []
+        var arrays: [(key: String, items: JSONObjects)] = []
         for m in root where Keys.itemArrays.contains(m.key) {
             if let items = objectArray(m.value), !arrays.contains(where: { $0.key == m.key }) {
                 arrays.append((m.key, items))

@@ -34,8 +34,8 @@ extension WebhookDecoder {
 
     /// The item arrays of a messages value or an On-Prem body, as the decoders pick them: the first
     /// member of each item key whose value is a non-empty array of objects.
-    private static func itemArrays(_ container: JSONObject) -> [(key: String, items: [JSONObject])] {
-        var arrays: [(key: String, items: [JSONObject])] = []
+    private static func itemArrays(_ container: JSONObject) -> [(key: String, items: JSONObjects)] {
+        var arrays: [(key: String, items: JSONObjects)] = []
         for member in container where Keys.itemArrays.contains(member.key) {
             if let items = objectArray(member.value), !arrays.contains(where: { $0.key == member.key }) {
                 arrays.append((member.key, items))
@@ -93,7 +93,7 @@ extension WebhookDecoder {
     /// Both decoders take an item's id from the item as the sender wrote it (On-Prem statuses before
     /// their mapping to Cloud vocabulary).
     private static func appendItemIDs(
-        _ arrays: [(key: String, items: [JSONObject])], business: BusinessIdentity, route: String?, to ids: inout [String]
+        _ arrays: [(key: String, items: JSONObjects)], business: BusinessIdentity, route: String?, to ids: inout [String]
     ) throws(WebhookDecodeError) {
         for (key, items) in arrays {
             for item in items {
