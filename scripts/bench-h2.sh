@@ -18,8 +18,12 @@ ROUNDS=${BENCH_ROUNDS:-3}
 REQUESTS=${BENCH_REQUESTS:-128000}
 MODES=${BENCH_MODES:-h1 -m1,h1-tls -m1,h2c -m1,h2c -m10,h2-tls -m1,h2-tls -m10}
 
-swift build -c release --product cutover-h2-bench >/dev/null
-bench_binary="$(swift build -c release --show-bin-path)/cutover-h2-bench"
+# RELEASE_FLAGS (from the Makefile): the flags the release tree was built with, so this build adds
+# its product instead of recompiling every module.
+# shellcheck disable=SC2086
+swift build -c release ${RELEASE_FLAGS:-} --product cutover-h2-bench >/dev/null
+# shellcheck disable=SC2086
+bench_binary="$(swift build -c release ${RELEASE_FLAGS:-} --show-bin-path)/cutover-h2-bench"
 
 make_certificate
 python3 -c 'import json; print(json.dumps({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"padding":"x"*1300}}]}]}))' > "$work/body.json"
