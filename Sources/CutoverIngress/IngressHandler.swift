@@ -449,8 +449,13 @@ package final class IngressHandler: HTTPServerHandler {
                     incoming.committedDuplicates += 1
                     continue
                 }
-                let destinations = settings.destinations.filter {
-                    $0.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID)
+                // One pass, one array: the destinations' names, and how many render the event.
+                var destinations: [String] = []
+                var renders = 0
+                for destination in settings.destinations
+                where destination.accepts(type: event.type, phoneNumberID: event.business.phoneNumberID) {
+                    destinations.append(destination.name)
+                    if destination.format.rendersDecodedEvent { renders += 1 }
                 }
                 if destinations.isEmpty {
                     // Kept in the spool (replayable), just not sent anywhere: counted, never silent.
@@ -465,12 +470,9 @@ package final class IngressHandler: HTTPServerHandler {
                 incoming.events.append(
                     IncomingEvent(
                         id: event.id, type: event.type, contactKey: orderingKey, payload: event.serialized(),
-                        destinations: destinations.map(\.name)
+                        destinations: destinations
                     ))
-                if decodedEvents != nil {
-                    let renders = destinations.count { $0.format.rendersDecodedEvent }
-                    if renders > 0 { fresh.append(DecodedEventCache.Stored(event, renders: renders)) }
-                }
+                if decodedEvents != nil, renders > 0 { fresh.append(DecodedEventCache.Stored(event, renders: renders)) }
             }
         } catch .digestFailed(let error) {
             // The body is fine, this process cannot hash it: not acknowledged, so the sender retries
@@ -564,9 +566,13 @@ package final class IngressHandler: HTTPServerHandler {
 
     /// Headers kept with the raw body for replay; credentials are never stored.
     private static func storedHeaders(_ fields: HTTPFields) -> [(name: String, value: String)] {
-        fields.compactMap { field in
-            field.name == .authorization || field.name == .cookie ? nil : (name: field.name.canonicalName, value: field.value)
+        // Sized once: `compactMap` grew its result by doubling, an allocation per step.
+        var stored: [(name: String, value: String)] = []
+        stored.reserveCapacity(fields.count)
+        for field in fields where field.name != .authorization && field.name != .cookie {
+            stored.append((name: field.name.canonicalName, value: field.value))
         }
+        return stored
     }
 
     private func methodNotAllowed(allow: String) -> ServerResponse {
