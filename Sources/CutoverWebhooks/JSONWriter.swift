@@ -162,8 +162,9 @@ package struct JSONWriter: ~Copyable {
             || hasZeroByte(word ^ (ones &* 0xE2))
     }
 
+    /// The lowercase hex digit of `nibble` (0...15); also the signature header's digits.
     @inline(__always)
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 

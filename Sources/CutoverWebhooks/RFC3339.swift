@@ -22,7 +22,7 @@ package enum RFC3339 {
 
     /// A UTC instant as calendar fields.
     private struct Civil {
-        var year, month, day, hour, minute, second: Int64
+        let year, month, day, hour, minute, second: Int64
 
         init?(_ t: Int64) {
             guard t >= -62_135_596_800 && t <= 253_402_300_799 else { return nil }

@@ -119,16 +119,12 @@ package enum WebhookSignature {
             for index in 0..<prefixCount { buffer[index] = prefix.utf8Start[index] }
             var index = prefixCount
             for byte in bytes {
-                buffer[index] = hexDigit(byte >> 4)
-                buffer[index + 1] = hexDigit(byte & 0x0F)
+                buffer[index] = JSONWriter.hexDigit(byte >> 4)
+                buffer[index + 1] = JSONWriter.hexDigit(byte & 0x0F)
                 index += 2
             }
             return index
         }
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// Decodes `sha256=<64 hex digits>` (hex in either case) into 32 bytes.
